@@ -1,0 +1,15 @@
+# Every external dependency, as an imported target. All come from Debian
+# 12 packages (scripts/install-deps.sh installs them).
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
+pkg_check_modules(PROTOBUF_C REQUIRED IMPORTED_TARGET libprotobuf-c)
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+pkg_check_modules(RABBITMQ REQUIRED IMPORTED_TARGET librabbitmq)
+find_package(nng 1.5 CONFIG REQUIRED)
+find_package(CURL REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_program(PROTOC_C protoc-c REQUIRED)
+if(VITALS_TESTS)
+  pkg_check_modules(CUNIT REQUIRED IMPORTED_TARGET cunit)
+endif()

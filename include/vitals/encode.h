@@ -1,0 +1,48 @@
+/*
+ * vitals/encode.h - snapshots to bytes: JSON (cJSON) and Prometheus text.
+ *
+ * Every encoder writes a NUL-terminated, malloc'd string to *out and its
+ * length (without the NUL) to *len, only on success. The caller frees
+ * *out with free().
+ *
+ * JSON shapes (the seed's aiohttp /health and /metrics):
+ *   health:  {"status":"healthy","timestamp":1764000000.123,
+ *             "components":[{"name":..,"status":..,"details":{..}|null,
+ *             "last_check_time":..|null,"error":..|null,"duration_ms":..,
+ *             "critical":..,"tags":[..],"consecutive_failures":..,
+ *             "last_status_change":..|null,"stale":..}]}
+ *   metrics: {"name":{"type":"counter","value":3}, ...,
+ *             "hist":{"type":"histogram","count":2,"sum":0.9,"avg":0.45,
+ *             "min":0.4,"max":0.5,"p50":..,"p90":..,"p95":..,"p99":..,
+ *             "p999":..}}
+ *            a labelled series is keyed name{label="value",...} (label
+ *            values escaped as in Prometheus text) and carries "labels".
+ *            Empty histograms have null avg/min/max/percentiles.
+ *
+ * Prometheus text format 0.0.4: # HELP and # TYPE per family; a counter
+ * whose name does not end in "_total" is exposed with "_total" appended
+ * (Prometheus' naming rule); histograms as _bucket{le=..}, _sum, _count.
+ * Label values escape \, " and newline; HELP escapes \ and newline.
+ */
+#ifndef VITALS_ENCODE_H
+#define VITALS_ENCODE_H
+
+#include <stddef.h>
+
+#include "vitals/err.h"
+#include "vitals/health.h"
+#include "vitals/metrics.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+vt_err vt_json_health(const vt_health_snapshot *s, char **out, size_t *len);
+vt_err vt_json_component(const vt_component *c, char **out, size_t *len);
+vt_err vt_json_metrics(const vt_metrics_snapshot *s, char **out, size_t *len);
+vt_err vt_prom_metrics(const vt_metrics_snapshot *s, char **out, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,209 @@
+/*
+ * vitals/metrics.h - counters, gauges and histograms, sharded per thread.
+ *
+ * A registry (vt_metrics) holds metric families; a family has a name, a
+ * help text, a kind and fixed label names; a series is one family with
+ * one set of label values. Names follow Prometheus rules:
+ *   metric name  [a-zA-Z_:][a-zA-Z0-9_:]*
+ *   label name   [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__", not "le"
+ *                on histograms
+ * A bad name, or a name registered again with another kind or other
+ * label names, is an error return; nothing is registered or recorded.
+ *
+ * Hot path. A series handle (vt_counter, vt_gauge, vt_histogram) records
+ * without a lock. Counters and histograms write only to the calling
+ * thread's shard: no atomic read-modify-write on a cache line another
+ * thread writes. Readers merge every shard. When a thread exits, its
+ * shard is folded into the registry's totals, so nothing is lost.
+ *
+ * Gauges are the exception, on purpose: a gauge's set must win over
+ * concurrent adds in one global order (linearizable), which per-thread
+ * shards cannot give. A gauge is one atomic double: set is a plain
+ * atomic store, add/sub a compare-and-swap loop.
+ *
+ * By name. vt_metrics_inc/set_gauge/observe mirror the seed's
+ * MetricsCollector: they create the series on first use and then cost a
+ * lock-free hash lookup.
+ *
+ * Histograms keep log buckets, 32 per power of two (the bounds of
+ * Prometheus' native-histogram schema 5; src/metrics/histogram.c has the
+ * layout): O(1) record, bounded memory, mergeable; percentiles within
+ * 1.1% relative error of the exact nearest-rank value for positive
+ * values; count, sum, min and max exact; Prometheus "le" buckets exact.
+ *
+ * Handles stay valid until the registry is freed.
+ */
+#ifndef VITALS_METRICS_H
+#define VITALS_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vitals/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vt_metrics vt_metrics;
+typedef struct vt_family vt_family;
+typedef struct vt_series vt_counter;
+typedef struct vt_series vt_gauge;
+typedef struct vt_series vt_histogram;
+
+typedef enum vt_metric_kind {
+	VT_COUNTER = 0,
+	VT_GAUGE = 1,
+	VT_HISTOGRAM = 2,
+} vt_metric_kind;
+
+/* Most label names per family and longest name or label value. */
+#define VT_MAX_LABELS 16
+#define VT_MAX_NAME_LEN 200
+#define VT_MAX_LABEL_VALUE_LEN 1024
+/* Most Prometheus "le" bounds per histogram family. */
+#define VT_MAX_LE_BOUNDS 64
+
+/* Prometheus' default histogram bounds (seconds). */
+extern const double vt_default_le_bounds[];
+extern const size_t vt_default_le_nbounds;
+
+typedef struct vt_label {
+	const char *name;
+	const char *value;
+} vt_label;
+
+/* Allocates an empty registry. */
+vt_err vt_metrics_alloc(vt_metrics **out);
+
+/* Frees the registry, its families and series. No thread may record to
+ * it while or after it is freed. Accepts NULL. */
+void vt_metrics_free(vt_metrics *m);
+
+/*
+ * Family registration. Registering the same name again with the same
+ * kind and label names returns the existing family (help is kept from
+ * the first call); another kind is VT_EKIND, other label names
+ * VT_EEXIST. help may be NULL. Thread-safe.
+ */
+vt_err vt_metrics_counter_family(vt_metrics *m, const char *name,
+                                 const char *help,
+                                 const char *const *label_names,
+                                 size_t nlabels, vt_family **out);
+vt_err vt_metrics_gauge_family(vt_metrics *m, const char *name,
+                               const char *help,
+                               const char *const *label_names,
+                               size_t nlabels, vt_family **out);
+/* le_bounds: strictly increasing finite values; NULL (nbounds 0) means
+ * vt_default_le_bounds. "+Inf" is implicit. */
+vt_err vt_metrics_histogram_family(vt_metrics *m, const char *name,
+                                   const char *help,
+                                   const char *const *label_names,
+                                   size_t nlabels, const double *le_bounds,
+                                   size_t nbounds, vt_family **out);
+
+/* The series of family f with these label values (in the order of the
+ * family's label names; nvalues must equal that count), created on first
+ * use. Thread-safe. */
+vt_err vt_family_series(vt_family *f, const char *const *values,
+                        size_t nvalues, struct vt_series **out);
+
+/* Shorthands for unlabelled series: family + its one series. */
+vt_err vt_metrics_counter(vt_metrics *m, const char *name, const char *help,
+                          vt_counter **out);
+vt_err vt_metrics_gauge(vt_metrics *m, const char *name, const char *help,
+                        vt_gauge **out);
+vt_err vt_metrics_histogram(vt_metrics *m, const char *name,
+                            const char *help, vt_histogram **out);
+
+/* Hot path. Thread-safe, lock-free. VT_EINVAL (nothing recorded) for a
+ * negative or NaN counter add, a NaN gauge value or observation, or a
+ * handle of another kind. */
+vt_err vt_counter_inc(vt_counter *c);
+vt_err vt_counter_add(vt_counter *c, double v);
+vt_err vt_gauge_set(vt_gauge *g, double v);
+vt_err vt_gauge_add(vt_gauge *g, double v);
+vt_err vt_gauge_sub(vt_gauge *g, double v);
+vt_err vt_histogram_observe(vt_histogram *h, double v);
+
+/*
+ * By-name API (the seed's MetricsCollector). The series is created on
+ * first use with no help text; labels may be NULL/0 for an unlabelled
+ * series, else they name every label of the family (in any order).
+ * Errors as for registration and for the handle calls. Thread-safe.
+ */
+vt_err vt_metrics_inc(vt_metrics *m, const char *name);
+vt_err vt_metrics_add(vt_metrics *m, const char *name, double v,
+                      const vt_label *labels, size_t nlabels);
+vt_err vt_metrics_set_gauge(vt_metrics *m, const char *name, double v);
+vt_err vt_metrics_gauge_add(vt_metrics *m, const char *name, double v,
+                            const vt_label *labels, size_t nlabels);
+vt_err vt_metrics_gauge_set_labels(vt_metrics *m, const char *name, double v,
+                                   const vt_label *labels, size_t nlabels);
+vt_err vt_metrics_observe(vt_metrics *m, const char *name, double v);
+vt_err vt_metrics_observe_labels(vt_metrics *m, const char *name, double v,
+                                 const vt_label *labels, size_t nlabels);
+
+/* Validators, exposed for config checking. */
+int vt_metric_name_valid(const char *name);
+int vt_label_name_valid(const char *name);
+
+/*
+ * Snapshots: all shards merged at one moment, immutable, owned by the
+ * caller. Families are sorted by name, series by their label values.
+ * A histogram series is self-consistent: count equals the sum of its
+ * buckets and the "+Inf" bucket.
+ */
+typedef struct vt_hist_summary {
+	uint64_t count;
+	double sum;
+	double min, max; /* NaN when count == 0 */
+	double p50, p90, p95, p99, p999; /* NaN when count == 0 */
+	size_t nbounds;           /* le bounds, without +Inf */
+	const double *le_bounds;  /* [nbounds] */
+	const uint64_t *le_cumulative; /* [nbounds + 1], last is count */
+} vt_hist_summary;
+
+typedef struct vt_series_snap {
+	const vt_label *labels; /* [nlabels], in family label order */
+	size_t nlabels;
+	double value;         /* counter, gauge */
+	vt_hist_summary hist; /* histogram */
+	const struct vt__hsnap *buckets; /* histogram: for vt_series_quantile */
+} vt_series_snap;
+
+typedef struct vt_family_snap {
+	const char *name;
+	const char *help; /* "" when none was given */
+	vt_metric_kind kind;
+	size_t nseries;
+	const vt_series_snap *series;
+} vt_family_snap;
+
+typedef struct vt_metrics_snapshot {
+	size_t nfamilies;
+	const vt_family_snap *families;
+} vt_metrics_snapshot;
+
+/* Which families to take: a NULL filter, or NULL/empty fields, take all. */
+typedef struct vt_metrics_filter {
+	const char *name;        /* exact family name */
+	const char *name_prefix; /* family name prefix */
+	const vt_label *labels;  /* series must carry every one of these */
+	size_t nlabels;
+} vt_metrics_filter;
+
+/* Merges every shard into a new snapshot. Thread-safe; writers are never
+ * blocked. */
+vt_err vt_metrics_snapshot_take(vt_metrics *m, const vt_metrics_filter *filter,
+                                vt_metrics_snapshot **out);
+void vt_metrics_snapshot_free(vt_metrics_snapshot *s);
+
+/* Quantile q in [0, 1] of a histogram series, nearest-rank, within 1.1%
+ * relative error; NaN when empty or q is out of range. */
+double vt_series_quantile(const vt_series_snap *s, double q);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
