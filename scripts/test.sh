@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs what is missing, then builds and runs every test in the three
+# builds: plain, ASan+UBSan, TSan. Build trees go to build-test-<variant>/.
+# Usage: scripts/test.sh [plain|address|thread ...]   (default: all three)
+# Environment: CTEST_ARGS adds ctest arguments (e.g. "-L unit").
+set -eu
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh test
+
+variants=${*:-plain address thread}
+jobs=$(nproc 2>/dev/null || echo 2)
+failed=""
+for v in $variants; do
+    case $v in
+    plain) san="" ;;
+    address | thread) san=$v ;;
+    *) echo "unknown variant: $v" >&2; exit 2 ;;
+    esac
+    dir=build-test-$v
+    echo "=== $v build ($dir)"
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DVITALS_SANITIZE="$san" >/dev/null
+    cmake --build "$dir" -j "$jobs"
+    # halt_on_error: a sanitizer report fails the test that caused it.
+    if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+        ctest --test-dir "$dir" --output-on-failure ${CTEST_ARGS:-}; then
+        failed="$failed $v"
+    fi
+done
+if [ -n "$failed" ]; then
+    echo "FAILED in:$failed" >&2
+    exit 1
+fi
+echo "all tests passed in: $variants"
