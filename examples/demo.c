@@ -18,7 +18,7 @@
 #include "vitals/health.h"
 #include "vitals/metrics.h"
 
-#define WRITERS 4
+#define WRITERS		    4
 #define REQUESTS_PER_WRITER 100000
 
 /* The seed's plain form: true = healthy. */
@@ -119,9 +119,9 @@ int main(int argc, char **argv)
 	vt_counter *requests;
 	vt_histogram *latency;
 	if (vt_metrics_counter(m, "api_requests_total", "Requests served.",
-	                       &requests) ||
+			       &requests) ||
 	    vt_metrics_histogram(m, "request_duration_seconds",
-	                         "Request latency.", &latency))
+				 "Request latency.", &latency))
 		goto out;
 
 	pthread_t threads[WRITERS];
@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 	if (!prometheus) {
 		printf("GET /health\n");
 		failed |= print_or_fail(vt_json_health(hs, &text, &len), text,
-		                        "health");
+					"health");
 	}
 	vt_health_snapshot_free(hs);
 
@@ -152,11 +152,11 @@ int main(int argc, char **argv)
 		goto out;
 	if (prometheus) {
 		failed |= print_or_fail(vt_prom_metrics(ms, &text, &len), text,
-		                        "metrics");
+					"metrics");
 	} else {
 		printf("GET /metrics\n");
 		failed |= print_or_fail(vt_json_metrics(ms, &text, &len), text,
-		                        "metrics");
+					"metrics");
 	}
 	vt_metrics_snapshot_free(ms);
 	status = failed ? 1 : 0;

@@ -22,8 +22,8 @@ int vt_test_main(const char *suite, const vt_test *tests)
 			goto fail;
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
-	unsigned failed = CU_get_number_of_failures() +
-	                  CU_get_number_of_tests_failed();
+	unsigned failed =
+	    CU_get_number_of_failures() + CU_get_number_of_tests_failed();
 	CU_cleanup_registry();
 	return failed == 0 ? 0 : 1;
 fail:
@@ -98,9 +98,9 @@ int vt_test_golden(const char *name, const char *text, size_t len)
 		while (i < len && i < glen && golden[i] == text[i])
 			i++;
 		fprintf(stderr,
-		        "golden %s differs at byte %zu\n--- expected\n%s\n"
-		        "--- got\n%.*s\n",
-		        path, i, golden, (int)len, text);
+			"golden %s differs at byte %zu\n--- expected\n%s\n"
+			"--- got\n%.*s\n",
+			path, i, golden, (int)len, text);
 	}
 	free(golden);
 	return same;

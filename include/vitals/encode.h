@@ -1,9 +1,19 @@
 /*
- * vitals/encode.h - snapshots to bytes: JSON (cJSON) and Prometheus text.
+ * vitals/encode.h - snapshots to bytes: JSON and Prometheus text.
  *
  * Every encoder writes a NUL-terminated, malloc'd string to *out and its
  * length (without the NUL) to *len, only on success. The caller frees
- * *out with free().
+ * *out with free(). Errors: VT_EINVAL for a NULL argument or a malformed
+ * snapshot (status or kind out of range, NULL name, NULL array with a
+ * count, le bounds not finite and increasing or more than
+ * VT_MAX_LE_BOUNDS), VT_ENOMEM, VT_ETOOBIG past 64 MiB of output.
+ * Thread-safe; the snapshot is only read.
+ *
+ * Numbers are the shortest text that reads back as the same double. JSON
+ * prints them as JavaScript does (3, 0.45, 1764000000.123, 1e-7) and
+ * non-finite ones as null; Prometheus text as Go's client does (0.005,
+ * 1e-06, 1.234567e+06, +Inf, -Inf, NaN). Invalid UTF-8 in any string is
+ * replaced by U+FFFD, since neither format allows it.
  *
  * JSON shapes (the seed's aiohttp /health and /metrics):
  *   health:  {"status":"healthy","timestamp":1764000000.123,
@@ -16,13 +26,19 @@
  *             "min":0.4,"max":0.5,"p50":..,"p90":..,"p95":..,"p99":..,
  *             "p999":..}}
  *            a labelled series is keyed name{label="value",...} (label
- *            values escaped as in Prometheus text) and carries "labels".
- *            Empty histograms have null avg/min/max/percentiles.
+ *            values escaped as in Prometheus text) and carries "labels"
+ *            right after "type". Empty histograms have null
+ *            avg/min/max/percentiles. Times of 0 (never) are null.
+ *            Families without series are left out.
  *
- * Prometheus text format 0.0.4: # HELP and # TYPE per family; a counter
- * whose name does not end in "_total" is exposed with "_total" appended
- * (Prometheus' naming rule); histograms as _bucket{le=..}, _sum, _count.
- * Label values escape \, " and newline; HELP escapes \ and newline.
+ * Prometheus text format 0.0.4: # HELP and # TYPE per family, no
+ * timestamps; families without series are left out. A family without
+ * help text gets "No help text registered." (promtool rejects a missing
+ * or empty HELP). A counter whose name does not end in "_total" is
+ * exposed with "_total" appended (Prometheus' naming rule) unless a
+ * family of that name exists too; histograms as _bucket{le=..}, _sum,
+ * _count. Label values escape \, " and newline; HELP escapes \ and
+ * newline.
  */
 #ifndef VITALS_ENCODE_H
 #define VITALS_ENCODE_H

@@ -24,7 +24,7 @@ typedef enum vt_err {
 	VT_ECLOSED,   /* object is shutting down */
 	VT_ETOOBIG,   /* input or output over its size limit */
 	VT_EPROTO,    /* malformed message or peer answer */
-	VT_EIO,       /* I/O or system call failed */
+	VT_EIO,	      /* I/O or system call failed */
 	VT_EUNAVAIL,  /* dependency or server unreachable */
 	VT_EAUTH,     /* authentication refused */
 	VT_EINTERNAL, /* a bug: should not happen */

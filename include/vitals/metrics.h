@@ -58,8 +58,8 @@ typedef enum vt_metric_kind {
 } vt_metric_kind;
 
 /* Most label names per family and longest name or label value. */
-#define VT_MAX_LABELS 16
-#define VT_MAX_NAME_LEN 200
+#define VT_MAX_LABELS	       16
+#define VT_MAX_NAME_LEN	       200
 #define VT_MAX_LABEL_VALUE_LEN 1024
 /* Most Prometheus "le" bounds per histogram family. */
 #define VT_MAX_LE_BOUNDS 64
@@ -87,34 +87,33 @@ void vt_metrics_free(vt_metrics *m);
  * VT_EEXIST. help may be NULL. Thread-safe.
  */
 vt_err vt_metrics_counter_family(vt_metrics *m, const char *name,
-                                 const char *help,
-                                 const char *const *label_names,
-                                 size_t nlabels, vt_family **out);
+				 const char *help,
+				 const char *const *label_names, size_t nlabels,
+				 vt_family **out);
 vt_err vt_metrics_gauge_family(vt_metrics *m, const char *name,
-                               const char *help,
-                               const char *const *label_names,
-                               size_t nlabels, vt_family **out);
+			       const char *help, const char *const *label_names,
+			       size_t nlabels, vt_family **out);
 /* le_bounds: strictly increasing finite values; NULL (nbounds 0) means
  * vt_default_le_bounds. "+Inf" is implicit. */
 vt_err vt_metrics_histogram_family(vt_metrics *m, const char *name,
-                                   const char *help,
-                                   const char *const *label_names,
-                                   size_t nlabels, const double *le_bounds,
-                                   size_t nbounds, vt_family **out);
+				   const char *help,
+				   const char *const *label_names,
+				   size_t nlabels, const double *le_bounds,
+				   size_t nbounds, vt_family **out);
 
 /* The series of family f with these label values (in the order of the
  * family's label names; nvalues must equal that count), created on first
  * use. Thread-safe. */
-vt_err vt_family_series(vt_family *f, const char *const *values,
-                        size_t nvalues, struct vt_series **out);
+vt_err vt_family_series(vt_family *f, const char *const *values, size_t nvalues,
+			struct vt_series **out);
 
 /* Shorthands for unlabelled series: family + its one series. */
 vt_err vt_metrics_counter(vt_metrics *m, const char *name, const char *help,
-                          vt_counter **out);
+			  vt_counter **out);
 vt_err vt_metrics_gauge(vt_metrics *m, const char *name, const char *help,
-                        vt_gauge **out);
-vt_err vt_metrics_histogram(vt_metrics *m, const char *name,
-                            const char *help, vt_histogram **out);
+			vt_gauge **out);
+vt_err vt_metrics_histogram(vt_metrics *m, const char *name, const char *help,
+			    vt_histogram **out);
 
 /* Hot path. Thread-safe, lock-free. VT_EINVAL (nothing recorded) for a
  * negative or NaN counter add, a NaN gauge value or observation, or a
@@ -134,15 +133,15 @@ vt_err vt_histogram_observe(vt_histogram *h, double v);
  */
 vt_err vt_metrics_inc(vt_metrics *m, const char *name);
 vt_err vt_metrics_add(vt_metrics *m, const char *name, double v,
-                      const vt_label *labels, size_t nlabels);
+		      const vt_label *labels, size_t nlabels);
 vt_err vt_metrics_set_gauge(vt_metrics *m, const char *name, double v);
 vt_err vt_metrics_gauge_add(vt_metrics *m, const char *name, double v,
-                            const vt_label *labels, size_t nlabels);
+			    const vt_label *labels, size_t nlabels);
 vt_err vt_metrics_gauge_set_labels(vt_metrics *m, const char *name, double v,
-                                   const vt_label *labels, size_t nlabels);
+				   const vt_label *labels, size_t nlabels);
 vt_err vt_metrics_observe(vt_metrics *m, const char *name, double v);
 vt_err vt_metrics_observe_labels(vt_metrics *m, const char *name, double v,
-                                 const vt_label *labels, size_t nlabels);
+				 const vt_label *labels, size_t nlabels);
 
 /* Validators, exposed for config checking. */
 int vt_metric_name_valid(const char *name);
@@ -157,18 +156,18 @@ int vt_label_name_valid(const char *name);
 typedef struct vt_hist_summary {
 	uint64_t count;
 	double sum;
-	double min, max; /* NaN when count == 0 */
+	double min, max;		 /* NaN when count == 0 */
 	double p50, p90, p95, p99, p999; /* NaN when count == 0 */
-	size_t nbounds;           /* le bounds, without +Inf */
-	const double *le_bounds;  /* [nbounds] */
-	const uint64_t *le_cumulative; /* [nbounds + 1], last is count */
+	size_t nbounds;			 /* le bounds, without +Inf */
+	const double *le_bounds;	 /* [nbounds] */
+	const uint64_t *le_cumulative;	 /* [nbounds + 1], last is count */
 } vt_hist_summary;
 
 typedef struct vt_series_snap {
 	const vt_label *labels; /* [nlabels], in family label order */
 	size_t nlabels;
-	double value;         /* counter, gauge */
-	vt_hist_summary hist; /* histogram */
+	double value;			 /* counter, gauge */
+	vt_hist_summary hist;		 /* histogram */
 	const struct vt__hsnap *buckets; /* histogram: for vt_series_quantile */
 } vt_series_snap;
 
@@ -187,16 +186,16 @@ typedef struct vt_metrics_snapshot {
 
 /* Which families to take: a NULL filter, or NULL/empty fields, take all. */
 typedef struct vt_metrics_filter {
-	const char *name;        /* exact family name */
+	const char *name;	 /* exact family name */
 	const char *name_prefix; /* family name prefix */
-	const vt_label *labels;  /* series must carry every one of these */
+	const vt_label *labels;	 /* series must carry every one of these */
 	size_t nlabels;
 } vt_metrics_filter;
 
 /* Merges every shard into a new snapshot. Thread-safe; writers are never
  * blocked. */
 vt_err vt_metrics_snapshot_take(vt_metrics *m, const vt_metrics_filter *filter,
-                                vt_metrics_snapshot **out);
+				vt_metrics_snapshot **out);
 void vt_metrics_snapshot_free(vt_metrics_snapshot *s);
 
 /* Quantile q in [0, 1] of a histogram series, nearest-rank, within 1.1%

@@ -25,7 +25,7 @@ void vt__buf_fini(vt_buf *b);
 vt_err vt__buf_append(vt_buf *b, const void *data, size_t len);
 vt_err vt__buf_puts(vt_buf *b, const char *s);
 vt_err vt__buf_printf(vt_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Hands the NUL-terminated contents to the caller (free()) and resets b.
  * Returns the sticky error instead if any append failed. */
 vt_err vt__buf_take(vt_buf *b, char **out, size_t *len);

@@ -28,7 +28,8 @@ static inline double vt__wall_s(void)
  * pthread_cond_timedwait on a condvar set to CLOCK_MONOTONIC. */
 static inline struct timespec vt__mono_ts(int64_t ns)
 {
-	struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+	struct timespec ts = {(time_t)(ns / 1000000000),
+			      (long)(ns % 1000000000)};
 	return ts;
 }
 
