@@ -2,7 +2,7 @@
 # (find_package(vitals) -> vitals::vitals) and vitals.pc.
 include(CMakePackageConfigHelpers)
 
-install(TARGETS vitals EXPORT vitalsTargets
+install(TARGETS vitals vitals_proto EXPORT vitalsTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/vitals DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
@@ -18,6 +18,9 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/vitalsConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/vitalsConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vitals)
 
+# vitals.pc finds the prefix relative to itself, so the tree can move.
+file(RELATIVE_PATH VITALS_PC_TO_PREFIX
+  /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
 configure_file(cmake/vitals.pc.in ${CMAKE_CURRENT_BINARY_DIR}/vitals.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/vitals.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

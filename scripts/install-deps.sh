@@ -8,7 +8,7 @@ what=${1:-test}
 build_pkgs="build-essential cmake pkg-config
   libnng-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev
   libhiredis-dev librabbitmq-dev libcurl4-openssl-dev libssl-dev libcunit1-dev"
-test_pkgs="clang libclang-rt-14-dev prometheus redis-server curl"
+test_pkgs="clang libclang-rt-14-dev prometheus redis-server rabbitmq-server curl"
 
 pkgs=$build_pkgs
 [ "$what" = test ] && pkgs="$pkgs $test_pkgs"
