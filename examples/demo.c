@@ -78,7 +78,8 @@ static void *write_metrics(void *arg)
 	return NULL;
 }
 
-static int print_or_fail(vt_err rv, char *text, const char *what)
+/* Encodes a snapshot and prints it; -1 (after a message) on failure. */
+static int print_encoded(vt_err rv, char *text, const char *what)
 {
 	if (rv != VT_OK) {
 		fprintf(stderr, "vitals-demo: %s: %s\n", what, vt_strerror(rv));
@@ -140,10 +141,11 @@ int main(int argc, char **argv)
 	char *text = NULL;
 	size_t len;
 	int failed = 0;
+	vt_err rv;
 	if (!prometheus) {
 		printf("GET /health\n");
-		failed |= print_or_fail(vt_json_health(hs, &text, &len), text,
-					"health");
+		rv = vt_json_health(hs, &text, &len);
+		failed |= print_encoded(rv, text, "health");
 	}
 	vt_health_snapshot_free(hs);
 
@@ -151,12 +153,12 @@ int main(int argc, char **argv)
 	if (vt_metrics_snapshot_take(m, NULL, &ms) != VT_OK)
 		goto out;
 	if (prometheus) {
-		failed |= print_or_fail(vt_prom_metrics(ms, &text, &len), text,
-					"metrics");
+		rv = vt_prom_metrics(ms, &text, &len);
+		failed |= print_encoded(rv, text, "metrics");
 	} else {
 		printf("GET /metrics\n");
-		failed |= print_or_fail(vt_json_metrics(ms, &text, &len), text,
-					"metrics");
+		rv = vt_json_metrics(ms, &text, &len);
+		failed |= print_encoded(rv, text, "metrics");
 	}
 	vt_metrics_snapshot_free(ms);
 	status = failed ? 1 : 0;

@@ -5,7 +5,8 @@
  * (key/value) and an optional error. Two forms:
  *   vt_health_add_simple: bool fn(void *arg)   true = healthy
  *   vt_health_add:        void fn(vt_check_result *r, void *arg)
- *                         with vt_result_status/_detail_*/_error.
+ *                         with vt_result_status, vt_result_detail_*
+ *                         and vt_result_error.
  *
  * Runs. vt_health_run runs the selected checks in parallel on the
  * registry's worker pool, each with a deadline of submission time plus
@@ -77,25 +78,25 @@ typedef void (*vt_check_free_fn)(void *arg);
 void vt_result_status(vt_check_result *r, vt_status st);
 void vt_result_ok(vt_check_result *r, bool ok);
 vt_err vt_result_detail_str(vt_check_result *r, const char *key,
-                            const char *value);
+			    const char *value);
 vt_err vt_result_detail_num(vt_check_result *r, const char *key, double v);
 vt_err vt_result_detail_bool(vt_check_result *r, const char *key, bool v);
 /* Sets the error text (printf-style, truncated at 512 bytes). */
 vt_err vt_result_error(vt_check_result *r, const char *fmt, ...)
 #if defined(__GNUC__)
-	__attribute__((format(printf, 2, 3)))
+    __attribute__((format(printf, 2, 3)))
 #endif
-	;
+    ;
 /* Milliseconds left until this run's deadline (>= 0): use it as the
  * I/O timeout of the dependency being checked. */
 int vt_result_remaining_ms(const vt_check_result *r);
 
 /* Per-check options. Initialise with VT_CHECK_OPTS_DEFAULT. */
 typedef struct vt_check_opts {
-	int timeout_ms;  /* > 0; default 2000 */
-	int interval_ms; /* background period, > 0; default 10000 */
-	int degraded_ms; /* 0 = off */
-	bool critical;   /* default true */
+	int timeout_ms;		 /* > 0; default 2000 */
+	int interval_ms;	 /* background period, > 0; default 10000 */
+	int degraded_ms;	 /* 0 = off */
+	bool critical;		 /* default true */
 	const char *const *tags; /* copied */
 	size_t ntags;
 	int failures_before_unhealthy; /* >= 1; default 1 */
@@ -103,38 +104,43 @@ typedef struct vt_check_opts {
 	vt_check_free_fn free_arg;     /* may be NULL */
 } vt_check_opts;
 
-#define VT_CHECK_OPTS_DEFAULT                                                 \
-	{                                                                     \
-		.timeout_ms = 2000, .interval_ms = 10000, .degraded_ms = 0,   \
-		.critical = true, .tags = NULL, .ntags = 0,                   \
-		.failures_before_unhealthy = 1,                               \
-		.successes_before_healthy = 1, .free_arg = NULL,              \
+#define VT_CHECK_OPTS_DEFAULT                                                  \
+	{                                                                      \
+		.timeout_ms = 2000, .interval_ms = 10000, .degraded_ms = 0,    \
+		.critical = true, .tags = NULL, .ntags = 0,                    \
+		.failures_before_unhealthy = 1, .successes_before_healthy = 1, \
+		.free_arg = NULL,                                              \
 	}
 
 typedef struct vt_health_opts {
-	unsigned workers;   /* pool threads; default 4 */
-	size_t queue_cap;   /* pool queue; default 1024 */
-	vt_metrics *metrics; /* export health as metrics; may be NULL */
+	unsigned workers;    /* pool threads; default 4 */
+	size_t queue_cap;    /* pool queue; default 1024 */
+	vt_metrics *metrics; /* export health as metrics; may be NULL;
+			      must outlive the registry */
 } vt_health_opts;
 
 vt_err vt_health_alloc(vt_health **out, const vt_health_opts *opts);
 /* Stops the scheduler, waits for running callbacks to return, frees every
- * check (calling free_arg) and the registry. Accepts NULL. */
+ * check (calling free_arg) and the registry. Accepts NULL. A callback
+ * that never returns blocks this forever: callbacks must honour
+ * vt_result_remaining_ms. No other call on h may overlap or follow. */
 void vt_health_free(vt_health *h);
 
 /* Registers a check. Name: 1..200 bytes of [A-Za-z0-9_.:-]. VT_EEXIST
  * if taken, VT_EINVAL for bad options. On error free_arg is not called.
  * Thread-safe. */
-vt_err vt_health_add(vt_health *h, const char *name, vt_check_fn fn,
-                     void *arg, const vt_check_opts *opts);
+vt_err vt_health_add(vt_health *h, const char *name, vt_check_fn fn, void *arg,
+		     const vt_check_opts *opts);
 vt_err vt_health_add_simple(vt_health *h, const char *name,
-                            vt_check_simple_fn fn, void *arg,
-                            const vt_check_opts *opts);
-/* Unregisters; a running callback finishes first, then free_arg runs.
- * VT_ENOENT if unknown. Thread-safe. */
+			    vt_check_simple_fn fn, void *arg,
+			    const vt_check_opts *opts);
+/* Unregisters, returning at once; a running callback finishes first,
+ * then free_arg runs (on its worker). VT_ENOENT if unknown. Thread-safe. */
 vt_err vt_health_remove(vt_health *h, const char *name);
 
-/* Starts / stops the background scheduler. Thread-safe. */
+/* Starts / stops the background scheduler (start: VT_OK if it already
+ * runs; stop waits for its thread, not for running checks, and must not
+ * be called from the listener). Thread-safe. */
 vt_err vt_health_start(vt_health *h);
 void vt_health_stop(vt_health *h);
 
@@ -143,10 +149,13 @@ void vt_health_stop(vt_health *h);
 void vt_health_set_shutdown(vt_health *h);
 
 /* Status-change listener: called after a component's reported status
- * changes, outside any lock, on the thread that recorded the result.
- * One listener; NULL removes it. */
+ * changes (not for its first result), outside any lock, on a thread that
+ * records results (a worker, a vt_health_run caller, the scheduler):
+ * one call at a time, in the order of the changes, possibly just after
+ * the vt_health_run that caused it returned. One listener; NULL removes
+ * it (a call under way may still finish). */
 typedef void (*vt_health_listener)(const char *check, vt_status old_status,
-                                   vt_status new_status, void *arg);
+				   vt_status new_status, void *arg);
 void vt_health_on_change(vt_health *h, vt_health_listener fn, void *arg);
 
 typedef enum vt_detail_kind {
@@ -159,8 +168,8 @@ typedef struct vt_detail {
 	const char *key;
 	vt_detail_kind kind;
 	const char *str; /* VT_DETAIL_STR */
-	double num;      /* VT_DETAIL_NUM */
-	bool b;          /* VT_DETAIL_BOOL */
+	double num;	 /* VT_DETAIL_NUM */
+	bool b;		 /* VT_DETAIL_BOOL */
 } vt_detail;
 
 /* One check's state in a snapshot. Times are Unix seconds; 0 = never. */
@@ -172,7 +181,7 @@ typedef struct vt_component {
 	size_t ntags;
 	const vt_detail *details; /* NULL when none */
 	size_t ndetails;
-	const char *error;        /* NULL when none */
+	const char *error; /* NULL when none */
 	double last_check_time;
 	double duration_ms;
 	uint32_t consecutive_failures;
@@ -189,9 +198,9 @@ typedef struct vt_health_snapshot {
 
 /* Which checks: NULL or empty fields select all. */
 typedef struct vt_health_filter {
-	const char *name;               /* only this check */
-	const char *tag;                /* only checks with this tag */
-	const char *const *exclude;     /* not these names */
+	const char *name;	    /* only this check */
+	const char *tag;	    /* only checks with this tag */
+	const char *const *exclude; /* not these names */
 	size_t nexclude;
 } vt_health_filter;
 
@@ -203,7 +212,7 @@ typedef enum vt_run_mode {
 /* Runs (or reads) the selected checks and returns their snapshot. A name
  * filter naming an unknown check is VT_ENOENT. Thread-safe. */
 vt_err vt_health_run(vt_health *h, const vt_health_filter *filter,
-                     vt_run_mode mode, vt_health_snapshot **out);
+		     vt_run_mode mode, vt_health_snapshot **out);
 void vt_health_snapshot_free(vt_health_snapshot *s);
 
 /* The overall status of components, by the rule above. */

@@ -1,0 +1,440 @@
+/*
+ * registry.c - vt_health: the table of checks, runs, the status-change
+ * listener.
+ *
+ * The table is an array of checks sorted by name, so lookups are a
+ * binary search and snapshots come out sorted. Everything mutable lives
+ * under one mutex, h->mtx, with one condvar, h->cv (CLOCK_MONOTONIC),
+ * broadcast whenever an execution is settled or finishes.
+ *
+ * A fresh run takes a reference on each selected check, starts those not
+ * in flight (exec.c) and notes the execution number of each; then it
+ * waits on h->cv until each of those executions is settled, settling
+ * itself, as timeouts, those whose deadline passed. So concurrent fresh
+ * runs share executions, and a run waits at most until the latest
+ * deadline among them. A cached run only copies recorded state (and
+ * records timeouts already due). The snapshot is built under the lock;
+ * listener calls, free_arg and the checks' callbacks never run under it.
+ *
+ * Checks are refcounted (under h->mtx) by the table, by each execution
+ * and by each run that selected them; the last reference destroys the
+ * check, calling free_arg, outside the lock. Status changes are queued
+ * as events under the lock and delivered after it is released, in
+ * order, by one thread at a time.
+ *
+ * Lock order: see registry.h.
+ */
+#include "health/registry.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "health/exec.h"
+#include "health/snapshot.h"
+
+#define DEFAULT_WORKERS	  4
+#define DEFAULT_QUEUE_CAP 1024
+
+/* Index of name in h->checks, or -(insertion point) - 1.
+ * Locks: caller holds h->mtx. */
+static long find(const vt_health *h, const char *name)
+{
+	size_t lo = 0, hi = h->nchecks;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(h->checks[mid]->name, name);
+		if (cmp == 0)
+			return (long)mid;
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -(long)lo - 1;
+}
+
+/* Allocates a registry with its own worker pool; opts NULL or zero
+ * fields take the defaults (4 workers, queue of 1024). With
+ * opts->metrics, registers the vitals_check_* families there (their
+ * errors are returned: VT_EKIND, VT_EEXIST). *out is written only on
+ * success. */
+vt_err vt_health_alloc(vt_health **out, const vt_health_opts *opts)
+{
+	if (out == NULL)
+		return VT_EINVAL;
+	unsigned workers =
+	    opts != NULL && opts->workers > 0 ? opts->workers : DEFAULT_WORKERS;
+	size_t qcap = opts != NULL && opts->queue_cap > 0 ? opts->queue_cap
+							  : DEFAULT_QUEUE_CAP;
+	vt_err rv = VT_EIO;
+
+	vt_health *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return VT_ENOMEM;
+	if (pthread_mutex_init(&h->mtx, NULL) != 0)
+		goto fail_mtx;
+	pthread_condattr_t attr;
+	if (pthread_condattr_init(&attr) != 0)
+		goto fail_attr;
+	if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&h->cv, &attr) != 0) {
+		pthread_condattr_destroy(&attr);
+		goto fail_attr;
+	}
+	pthread_condattr_destroy(&attr);
+	if (pthread_mutex_init(&h->sched_mtx, NULL) != 0)
+		goto fail_sched_mtx;
+	rv = vt__export_init(&h->exp, opts != NULL ? opts->metrics : NULL);
+	if (rv != VT_OK)
+		goto fail_export;
+	rv = vt_pool_alloc(&h->pool, workers, qcap);
+	if (rv != VT_OK)
+		goto fail_export;
+	/* Any nonzero seed will do for jitter. */
+	h->rng = (uint64_t)vt__mono_ns() ^ (uint64_t)(uintptr_t)h;
+	h->rng = h->rng * 0x9E3779B97F4A7C15ULL | 1;
+	*out = h;
+	return VT_OK;
+
+fail_export:
+	pthread_mutex_destroy(&h->sched_mtx);
+fail_sched_mtx:
+	pthread_cond_destroy(&h->cv);
+fail_attr:
+	pthread_mutex_destroy(&h->mtx);
+fail_mtx:
+	free(h);
+	return rv;
+}
+
+/* Stops the scheduler, lets every running callback return (a callback
+ * that never returns blocks this), skips queued executions, frees every
+ * check (free_arg) and the registry. No other call on h may run
+ * concurrently or follow. Accepts NULL. */
+void vt_health_free(vt_health *h)
+{
+	if (h == NULL)
+		return;
+	vt_health_stop(h);
+	pthread_mutex_lock(&h->mtx);
+	h->closing = true;
+	pthread_mutex_unlock(&h->mtx);
+	/* Joins the workers: every execution has dropped its reference. */
+	vt_pool_free(h->pool);
+
+	for (vt__event *ev = h->ev_head, *next; ev != NULL; ev = next) {
+		next = ev->next;
+		free(ev);
+	}
+	for (size_t i = 0; i < h->nchecks; i++)
+		vt__health_unref(h, h->checks[i]);
+	free(h->checks);
+	pthread_mutex_destroy(&h->sched_mtx);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mtx);
+	free(h);
+}
+
+static vt_err add_check(vt_health *h, const char *name, vt_check_fn fn,
+			vt_check_simple_fn simple_fn, void *arg,
+			const vt_check_opts *opts)
+{
+	if (h == NULL)
+		return VT_EINVAL;
+	vt__check *c;
+	vt_err rv = vt__check_alloc(&c, name, fn, simple_fn, arg, opts);
+	if (rv != VT_OK)
+		return rv;
+	c->h = h;
+	/* Outside h->mtx: the metrics registry may take its own locks. */
+	rv = vt__export_check(&h->exp, c->name, &c->series);
+	if (rv != VT_OK)
+		goto fail;
+
+	pthread_mutex_lock(&h->mtx);
+	long pos = find(h, c->name);
+	if (pos >= 0) {
+		rv = VT_EEXIST;
+		goto fail_locked;
+	}
+	if (h->nchecks == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		vt__check **a = realloc(h->checks, cap * sizeof(*a));
+		if (a == NULL) {
+			rv = VT_ENOMEM;
+			goto fail_locked;
+		}
+		h->checks = a;
+		h->cap = cap;
+	}
+	size_t at = (size_t)(-pos - 1);
+	memmove(&h->checks[at + 1], &h->checks[at],
+		(h->nchecks - at) * sizeof(*h->checks));
+	h->checks[at] = c;
+	h->nchecks++;
+	c->refs = 1;
+	pthread_cond_broadcast(&h->cv); /* the scheduler runs it */
+	pthread_mutex_unlock(&h->mtx);
+	return VT_OK;
+
+fail_locked:
+	pthread_mutex_unlock(&h->mtx);
+fail:
+	c->free_arg = NULL; /* on error the caller keeps arg */
+	vt__check_destroy(c);
+	return rv;
+}
+
+/* Registers check name (fn fills a vt_check_result). VT_EINVAL for a bad
+ * name or option, VT_EEXIST if name is taken, VT_ENOMEM, or a metrics
+ * error; on error free_arg is not called. Thread-safe. Locks: takes
+ * h->mtx. */
+vt_err vt_health_add(vt_health *h, const char *name, vt_check_fn fn, void *arg,
+		     const vt_check_opts *opts)
+{
+	if (fn == NULL)
+		return VT_EINVAL;
+	return add_check(h, name, fn, NULL, arg, opts);
+}
+
+/* As vt_health_add, for a check that returns true when healthy. */
+vt_err vt_health_add_simple(vt_health *h, const char *name,
+			    vt_check_simple_fn fn, void *arg,
+			    const vt_check_opts *opts)
+{
+	if (fn == NULL)
+		return VT_EINVAL;
+	return add_check(h, name, NULL, fn, arg, opts);
+}
+
+/* Unregisters name at once; a callback still running finishes on its
+ * worker and free_arg runs after it, on that thread. VT_ENOENT if
+ * unknown. Thread-safe. Locks: takes h->mtx. */
+vt_err vt_health_remove(vt_health *h, const char *name)
+{
+	if (h == NULL || name == NULL)
+		return VT_EINVAL;
+	pthread_mutex_lock(&h->mtx);
+	long pos = find(h, name);
+	if (pos < 0) {
+		pthread_mutex_unlock(&h->mtx);
+		return VT_ENOENT;
+	}
+	vt__check *c = h->checks[pos];
+	memmove(&h->checks[pos], &h->checks[pos + 1],
+		(h->nchecks - (size_t)pos - 1) * sizeof(*h->checks));
+	h->nchecks--;
+	c->removed = true;
+	bool last = vt__health_unref_locked(c);
+	pthread_mutex_unlock(&h->mtx);
+	if (last)
+		vt__check_destroy(c);
+	return VT_OK;
+}
+
+/* Thread-safe. Locks: takes h->mtx. */
+void vt_health_set_shutdown(vt_health *h)
+{
+	pthread_mutex_lock(&h->mtx);
+	h->shutdown = true;
+	pthread_mutex_unlock(&h->mtx);
+}
+
+/* Sets (NULL: removes) the listener. A call already under way may still
+ * finish after this returns. Thread-safe. Locks: takes h->mtx. */
+void vt_health_on_change(vt_health *h, vt_health_listener fn, void *arg)
+{
+	pthread_mutex_lock(&h->mtx);
+	h->listener = fn;
+	h->listener_arg = arg;
+	pthread_mutex_unlock(&h->mtx);
+}
+
+void vt__health_record(vt_health *h, vt__check *c, vt_check_result *r,
+		       double duration_ms, int64_t now_mono)
+{
+	vt__change chg;
+	vt__check_record(c, r, duration_ms, now_mono, vt__wall_s(), &chg);
+	pthread_cond_broadcast(&h->cv);
+	if (c->removed)
+		return;
+	vt__export_result(&c->series, c->status, chg.run_status,
+			  c->duration_ms);
+	if (!chg.changed || h->listener == NULL)
+		return;
+	size_t n = strlen(c->name) + 1;
+	vt__event *ev = malloc(sizeof(*ev) + n);
+	if (ev == NULL)
+		return; /* the status is recorded; only the call is lost */
+	ev->next = NULL;
+	ev->old_status = chg.old_status;
+	ev->new_status = chg.new_status;
+	memcpy(ev->name, c->name, n);
+	if (h->ev_tail != NULL)
+		h->ev_tail->next = ev;
+	else
+		h->ev_head = ev;
+	h->ev_tail = ev;
+}
+
+void vt__health_deliver(vt_health *h)
+{
+	pthread_mutex_lock(&h->mtx);
+	if (h->delivering) {
+		pthread_mutex_unlock(&h->mtx);
+		return;
+	}
+	h->delivering = true;
+	vt__event *ev;
+	while ((ev = h->ev_head) != NULL) {
+		h->ev_head = ev->next;
+		if (h->ev_head == NULL)
+			h->ev_tail = NULL;
+		vt_health_listener fn = h->listener;
+		void *arg = h->listener_arg;
+		pthread_mutex_unlock(&h->mtx);
+		if (fn != NULL)
+			fn(ev->name, ev->old_status, ev->new_status, arg);
+		free(ev);
+		pthread_mutex_lock(&h->mtx);
+	}
+	h->delivering = false;
+	pthread_mutex_unlock(&h->mtx);
+}
+
+bool vt__health_unref_locked(vt__check *c)
+{
+	return --c->refs == 0;
+}
+
+void vt__health_unref(vt_health *h, vt__check *c)
+{
+	pthread_mutex_lock(&h->mtx);
+	bool last = vt__health_unref_locked(c);
+	pthread_mutex_unlock(&h->mtx);
+	if (last)
+		vt__check_destroy(c);
+}
+
+uint64_t vt__health_rand(vt_health *h)
+{
+	/* xorshift64* */
+	uint64_t x = h->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	h->rng = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* 1 if c is selected by filter f (NULL selects all). Locks: none
+ * (immutable fields only). */
+static int selected(const vt__check *c, const vt_health_filter *f)
+{
+	if (f == NULL)
+		return 1;
+	if (f->name != NULL && f->name[0] != '\0' &&
+	    strcmp(c->name, f->name) != 0)
+		return 0;
+	if (f->tag != NULL && f->tag[0] != '\0' &&
+	    !vt__check_has_tag(c, f->tag))
+		return 0;
+	for (size_t i = 0; f->exclude != NULL && i < f->nexclude; i++)
+		if (f->exclude[i] != NULL &&
+		    strcmp(c->name, f->exclude[i]) == 0)
+			return 0;
+	return 1;
+}
+
+/* Waits until execution gens[i] of every sel[i] is settled, settling
+ * overdue ones as timeouts. Locks: caller holds h->mtx; waits on h->cv. */
+static void wait_settled(vt_health *h, vt__check **sel, const uint64_t *gens,
+			 size_t n)
+{
+	for (;;) {
+		int64_t now = vt__mono_ns();
+		int64_t wake = INT64_MAX;
+		for (size_t i = 0; i < n; i++) {
+			vt__check *c = sel[i];
+			if (vt__exec_settled(c, gens[i]) ||
+			    vt__exec_settle_overdue(h, c, now))
+				continue;
+			if (c->deadline_ns < wake)
+				wake = c->deadline_ns;
+		}
+		if (wake == INT64_MAX)
+			return;
+		struct timespec ts = vt__mono_ts(wake);
+		pthread_cond_timedwait(&h->cv, &h->mtx, &ts);
+	}
+}
+
+/* Runs (FRESH) or reads (CACHED) the checks filter selects and returns
+ * their snapshot in *out (written only on success). VT_ENOENT when
+ * filter->name names no check, VT_EINVAL, VT_ENOMEM. Returns within the
+ * largest timeout of the checks it starts or joins, plus scheduling
+ * noise. Thread-safe. Locks: takes h->mtx, waits on h->cv. */
+vt_err vt_health_run(vt_health *h, const vt_health_filter *filter,
+		     vt_run_mode mode, vt_health_snapshot **out)
+{
+	if (h == NULL || out == NULL ||
+	    (mode != VT_RUN_FRESH && mode != VT_RUN_CACHED))
+		return VT_EINVAL;
+	vt_err rv = VT_OK;
+	vt__check **sel = NULL;
+	uint64_t *gens = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&h->mtx);
+	if (filter != NULL && filter->name != NULL && filter->name[0] != '\0' &&
+	    find(h, filter->name) < 0) {
+		rv = VT_ENOENT;
+		goto out_unlock;
+	}
+	if (h->nchecks > 0) {
+		sel = malloc(h->nchecks * sizeof(*sel));
+		gens = malloc(h->nchecks * sizeof(*gens));
+		if (sel == NULL || gens == NULL) {
+			rv = VT_ENOMEM;
+			goto out_unlock;
+		}
+	}
+	for (size_t i = 0; i < h->nchecks; i++) {
+		if (selected(h->checks[i], filter)) {
+			sel[n] = h->checks[i];
+			/* Kept alive while h->cv waits release the lock. */
+			sel[n]->refs++;
+			n++;
+		}
+	}
+
+	int64_t now = vt__mono_ns();
+	if (mode == VT_RUN_FRESH) {
+		for (size_t i = 0; i < n; i++) {
+			if (!sel[i]->running)
+				vt__exec_start(h, sel[i], now);
+			gens[i] = sel[i]->gen;
+		}
+		wait_settled(h, sel, gens, n);
+		now = vt__mono_ns();
+	} else {
+		for (size_t i = 0; i < n; i++)
+			vt__exec_settle_overdue(h, sel[i], now);
+	}
+	rv = vt__snapshot_build(sel, n, h->shutdown, now, out);
+
+	/* Drop the references; keep in sel only checks to destroy. */
+	for (size_t i = 0; i < n; i++)
+		if (!vt__health_unref_locked(sel[i]))
+			sel[i] = NULL;
+out_unlock:
+	pthread_mutex_unlock(&h->mtx);
+	for (size_t i = 0; i < n; i++)
+		if (sel[i] != NULL)
+			vt__check_destroy(sel[i]);
+	free(sel);
+	free(gens);
+	vt__health_deliver(h);
+	return rv;
+}

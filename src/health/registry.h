@@ -1,0 +1,81 @@
+/*
+ * registry.h - the inside of a vt_health, shared by the modules of
+ * src/health: the registry (registry.c), executions (exec.c), the
+ * background scheduler (scheduler.c) and snapshots (snapshot.c).
+ *
+ * Lock order: h->sched_mtx -> h->mtx -> pool->mtx (vt_pool_submit) ->
+ * the metrics registry's own locks (series writes under h->mtx). No
+ * check callback, listener or free_arg ever runs under any of them.
+ */
+#ifndef VT_HEALTH_REGISTRY_H
+#define VT_HEALTH_REGISTRY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "health/check.h"
+#include "health/export.h"
+#include "vitals/health.h"
+#include "vitals/pool.h"
+
+/* A status change waiting for the listener. */
+typedef struct vt__event {
+	struct vt__event *next;
+	vt_status old_status, new_status;
+	char name[]; /* the check's */
+} vt__event;
+
+struct vt_health {
+	pthread_mutex_t mtx;
+	/* Broadcast on every recorded or finished execution, on add and on
+	 * scheduler stop; runners and the scheduler wait on it. Uses
+	 * CLOCK_MONOTONIC. */
+	pthread_cond_t cv;
+	vt_pool *pool;	/* immutable after alloc */
+	vt__export exp; /* immutable after alloc */
+
+	/* protected by mtx */
+	vt__check **checks; /* [nchecks] sorted by name; each holds a ref */
+	size_t nchecks, cap;
+	bool shutdown; /* overall status forced UNHEALTHY */
+	bool closing;  /* vt_health_free began: queued executions skip */
+	vt_health_listener listener;
+	void *listener_arg;
+	vt__event *ev_head, *ev_tail; /* FIFO of changes to deliver */
+	bool delivering;	      /* a thread is calling the listener */
+	uint64_t rng;		      /* xorshift state for jitter */
+	bool sched_stop;	      /* asks the scheduler thread to leave */
+
+	/* protected by sched_mtx: start/stop of the scheduler thread */
+	pthread_mutex_t sched_mtx;
+	bool sched_running;
+	pthread_t sched_thread;
+};
+
+/* Records r for c (vt__check_record), exports it and queues the
+ * listener event; then broadcasts h->cv. Nothing is exported or
+ * announced for a removed check. Locks: caller holds h->mtx. */
+void vt__health_record(vt_health *h, vt__check *c, vt_check_result *r,
+		       double duration_ms, int64_t now_mono);
+
+/* Calls the listener for every queued change, in order, one call at a
+ * time across threads: if another thread is delivering, it takes these
+ * too and this returns at once. Locks: takes h->mtx; call with no lock
+ * held. */
+void vt__health_deliver(vt_health *h);
+
+/* Drops one reference; the last one destroys c (free_arg runs).
+ * Locks: takes h->mtx; call with no lock held. */
+void vt__health_unref(vt_health *h, vt__check *c);
+
+/* Drops one reference; true if it was the last and the caller must
+ * vt__check_destroy(c) once it released h->mtx. Locks: caller holds
+ * h->mtx. */
+bool vt__health_unref_locked(vt__check *c);
+
+/* A uniformly random 64-bit number. Locks: caller holds h->mtx. */
+uint64_t vt__health_rand(vt_health *h);
+
+#endif

@@ -1,0 +1,268 @@
+/*
+ * test_pool.c - the worker pool: every task runs exactly once, in FIFO
+ * order, a full queue refuses at once, shutdown runs what was queued and
+ * refuses what comes after.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "testutil.h"
+#include "vitals/pool.h"
+
+/* A gate tasks block on until the test opens it. */
+typedef struct gate {
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	bool open;
+	int waiting; /* tasks blocked on it */
+} gate;
+
+static void gate_init(gate *g)
+{
+	pthread_mutex_init(&g->mtx, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	g->open = false;
+	g->waiting = 0;
+}
+
+static void gate_fini(gate *g)
+{
+	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->mtx);
+}
+
+static void gate_open(gate *g)
+{
+	pthread_mutex_lock(&g->mtx);
+	g->open = true;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mtx);
+}
+
+/* Waits (up to 5 s) until n tasks block on the gate. */
+static int gate_wait_blocked(gate *g, int n)
+{
+	double end = vt_test_now_ms() + 5000;
+	for (;;) {
+		pthread_mutex_lock(&g->mtx);
+		int w = g->waiting;
+		pthread_mutex_unlock(&g->mtx);
+		if (w >= n)
+			return 1;
+		if (vt_test_now_ms() > end)
+			return 0;
+		vt_test_sleep_ms(1);
+	}
+}
+
+static void task_block(void *arg)
+{
+	gate *g = arg;
+	pthread_mutex_lock(&g->mtx);
+	g->waiting++;
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mtx);
+	g->waiting--;
+	pthread_mutex_unlock(&g->mtx);
+}
+
+static void task_count(void *arg)
+{
+	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+static void test_alloc_args(void)
+{
+	vt_pool *p = (vt_pool *)&p;
+	CU_ASSERT_EQUAL(vt_pool_alloc(&p, 0, 4), VT_EINVAL);
+	CU_ASSERT_EQUAL(vt_pool_alloc(&p, 2, 0), VT_EINVAL);
+	CU_ASSERT_PTR_EQUAL(p, (vt_pool *)&p); /* untouched on error */
+	CU_ASSERT_EQUAL(vt_pool_alloc(&p, 3, 4), VT_OK);
+	CU_ASSERT_EQUAL(vt_pool_threads(p), 3);
+	vt_pool_free(p);
+	vt_pool_free(NULL);
+}
+
+#define NTASKS 2000
+
+static void test_all_run_once(void)
+{
+	static atomic_int counts[NTASKS];
+	for (int i = 0; i < NTASKS; i++)
+		atomic_init(&counts[i], 0);
+	vt_pool *p;
+	CU_ASSERT_FATAL(vt_pool_alloc(&p, 4, NTASKS) == VT_OK);
+	for (int i = 0; i < NTASKS; i++)
+		CU_ASSERT_EQUAL(vt_pool_submit(p, task_count, &counts[i]),
+				VT_OK);
+	vt_pool_free(p);
+	int bad = 0;
+	for (int i = 0; i < NTASKS; i++)
+		bad += atomic_load(&counts[i]) != 1;
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
+typedef struct order_log {
+	pthread_mutex_t mtx;
+	int seen[64];
+	int n;
+} order_log;
+
+typedef struct order_task {
+	order_log *log;
+	int id;
+} order_task;
+
+static void task_order(void *arg)
+{
+	order_task *t = arg;
+	pthread_mutex_lock(&t->log->mtx);
+	t->log->seen[t->log->n++] = t->id;
+	pthread_mutex_unlock(&t->log->mtx);
+}
+
+static void test_fifo_order(void)
+{
+	order_log log = {.n = 0};
+	pthread_mutex_init(&log.mtx, NULL);
+	order_task tasks[64];
+	gate g;
+	gate_init(&g);
+	vt_pool *p;
+	CU_ASSERT_FATAL(vt_pool_alloc(&p, 1, 64) == VT_OK);
+	/* Hold the only worker so that all 64 are queued before any runs. */
+	CU_ASSERT_EQUAL(vt_pool_submit(p, task_block, &g), VT_OK);
+	CU_ASSERT_FATAL(gate_wait_blocked(&g, 1));
+	for (int i = 0; i < 64; i++) {
+		tasks[i] = (order_task){&log, i};
+		CU_ASSERT_EQUAL(vt_pool_submit(p, task_order, &tasks[i]),
+				VT_OK);
+	}
+	gate_open(&g);
+	vt_pool_free(p);
+	CU_ASSERT_EQUAL(log.n, 64);
+	int in_order = 1;
+	for (int i = 0; i < log.n; i++)
+		in_order &= log.seen[i] == i;
+	CU_ASSERT(in_order);
+	gate_fini(&g);
+	pthread_mutex_destroy(&log.mtx);
+}
+
+static void test_full_queue(void)
+{
+	gate g;
+	gate_init(&g);
+	atomic_int count;
+	atomic_init(&count, 0);
+	vt_pool *p;
+	CU_ASSERT_FATAL(vt_pool_alloc(&p, 2, 3) == VT_OK);
+	/* Both workers busy, then three waiting tasks fill the queue. */
+	CU_ASSERT_EQUAL(vt_pool_submit(p, task_block, &g), VT_OK);
+	CU_ASSERT_EQUAL(vt_pool_submit(p, task_block, &g), VT_OK);
+	CU_ASSERT_FATAL(gate_wait_blocked(&g, 2));
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(vt_pool_submit(p, task_count, &count), VT_OK);
+	double t0 = vt_test_now_ms();
+	CU_ASSERT_EQUAL(vt_pool_submit(p, task_count, &count), VT_EFULL);
+	CU_ASSERT_EQUAL(vt_pool_submit(p, task_count, &count), VT_EFULL);
+	CU_ASSERT(vt_test_now_ms() - t0 < 1000); /* refused, not blocked */
+	CU_ASSERT_EQUAL(atomic_load(&count), 0);
+	gate_open(&g);
+	vt_pool_free(p);
+	CU_ASSERT_EQUAL(atomic_load(&count), 3); /* the refused never ran */
+	gate_fini(&g);
+}
+
+typedef struct freer {
+	vt_pool *pool;
+	pthread_t thread;
+} freer;
+
+static void *free_thread(void *arg)
+{
+	vt_pool_free(((freer *)arg)->pool);
+	return NULL;
+}
+
+/* Shutdown while a worker is held: submissions turn VT_ECLOSED once free
+ * began; everything accepted before still runs. */
+static void test_free_runs_queued_and_closes(void)
+{
+	gate g;
+	gate_init(&g);
+	atomic_int count;
+	atomic_init(&count, 0);
+	vt_pool *p;
+	CU_ASSERT_FATAL(vt_pool_alloc(&p, 1, 100) == VT_OK);
+	CU_ASSERT_EQUAL(vt_pool_submit(p, task_block, &g), VT_OK);
+	CU_ASSERT_FATAL(gate_wait_blocked(&g, 1));
+	int accepted = 0;
+	for (int i = 0; i < 10; i++)
+		accepted += vt_pool_submit(p, task_count, &count) == VT_OK;
+	CU_ASSERT_EQUAL(accepted, 10);
+
+	/* The held worker keeps vt_pool_free from finishing, so p stays
+	 * valid until the gate opens. */
+	freer f = {.pool = p};
+	CU_ASSERT_FATAL(pthread_create(&f.thread, NULL, free_thread, &f) == 0);
+	vt_err rv = VT_OK;
+	double end = vt_test_now_ms() + 5000;
+	while (vt_test_now_ms() < end) {
+		rv = vt_pool_submit(p, task_count, &count);
+		if (rv == VT_ECLOSED)
+			break;
+		if (rv == VT_OK)
+			accepted++;
+		CU_ASSERT(rv == VT_OK || rv == VT_EFULL);
+	}
+	CU_ASSERT_EQUAL(rv, VT_ECLOSED);
+	CU_ASSERT_EQUAL(atomic_load(&count), 0); /* worker still held */
+	gate_open(&g);
+	pthread_join(f.thread, NULL);
+	CU_ASSERT_EQUAL(atomic_load(&count), accepted);
+	gate_fini(&g);
+}
+
+typedef struct resubmit {
+	vt_pool *pool;
+	atomic_int count;
+} resubmit;
+
+static void task_resubmit(void *arg)
+{
+	resubmit *r = arg;
+	if (atomic_fetch_add(&r->count, 1) < 99)
+		vt_pool_submit(r->pool, task_resubmit, r);
+}
+
+/* A task may submit to its own pool. */
+static void test_submit_from_task(void)
+{
+	resubmit r;
+	atomic_init(&r.count, 0);
+	CU_ASSERT_FATAL(vt_pool_alloc(&r.pool, 2, 4) == VT_OK);
+	CU_ASSERT_EQUAL(vt_pool_submit(r.pool, task_resubmit, &r), VT_OK);
+	double end = vt_test_now_ms() + 5000;
+	while (atomic_load(&r.count) < 100 && vt_test_now_ms() < end)
+		vt_test_sleep_ms(1);
+	vt_pool_free(r.pool);
+	CU_ASSERT_EQUAL(atomic_load(&r.count), 100);
+}
+
+int main(void)
+{
+	static const vt_test tests[] = {
+	    {"alloc arguments", test_alloc_args},
+	    {"every task runs exactly once", test_all_run_once},
+	    {"tasks run in submission order", test_fifo_order},
+	    {"full queue is VT_EFULL at once", test_full_queue},
+	    {"free runs queued tasks, then VT_ECLOSED",
+	     test_free_runs_queued_and_closes},
+	    {"a task submits to its own pool", test_submit_from_task},
+	    {NULL, NULL},
+	};
+	return vt_test_main("pool", tests);
+}
