@@ -8,7 +8,12 @@
  *   label name   [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__", not "le"
  *                on histograms
  * A bad name, or a name registered again with another kind or other
- * label names, is an error return; nothing is registered or recorded.
+ * label names (or, for histograms, other le bounds), is an error return;
+ * nothing is registered or recorded. So is a name whose Prometheus
+ * exposition would reuse another family's sample name: a counter is
+ * exposed as NAME_total (NAME if it ends in "_total"), a histogram as
+ * NAME_bucket, NAME_sum and NAME_count; counters "x" and "x_total" cannot
+ * both exist (VT_EEXIST), nor counter "x" and gauge "x_total" (VT_EKIND).
  *
  * Hot path. A series handle (vt_counter, vt_gauge, vt_histogram) records
  * without a lock. Counters and histograms write only to the calling
@@ -29,7 +34,9 @@
  * Prometheus' native-histogram schema 5; src/metrics/histogram.c has the
  * layout): O(1) record, bounded memory, mergeable; percentiles within
  * 1.1% relative error of the exact nearest-rank value for positive
- * values; count, sum, min and max exact; Prometheus "le" buckets exact.
+ * values in (2^-48, 2^48] (zero, negatives and values outside go to four
+ * clamp buckets); count, sum, min and max exact; Prometheus "le" buckets
+ * exact.
  *
  * Handles stay valid until the registry is freed.
  */

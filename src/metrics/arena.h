@@ -1,0 +1,35 @@
+/*
+ * arena.h - a bump allocator for memory that lives as long as its owner
+ * (a thread's shard, a registry's folded totals, a snapshot). Blocks are
+ * zeroed on allocation and freed all at once; nothing moves, so a pointer
+ * handed out stays valid until vt__arena_fini.
+ */
+#ifndef VT_METRICS_ARENA_H
+#define VT_METRICS_ARENA_H
+
+#include <stddef.h>
+
+typedef struct vt__ablock vt__ablock;
+
+typedef struct vt__arena {
+	vt__ablock *blocks; /* newest first */
+	char *cur, *end;    /* free space in the newest block */
+	size_t next_size;   /* size of the next block */
+	size_t max_size;    /* blocks grow by doubling up to this */
+	size_t used;	    /* bytes handed out, with alignment padding */
+} vt__arena;
+
+/* Empty arena whose blocks start at first bytes and double up to max. */
+void vt__arena_init(vt__arena *a, size_t first, size_t max);
+
+/* size zeroed bytes aligned to align (a power of two, at most 64); NULL
+ * when out of memory. Not thread-safe: one owner allocates. */
+void *vt__arena_alloc(vt__arena *a, size_t size, size_t align);
+
+/* Copy of s (NUL-terminated) in the arena; NULL when out of memory. */
+char *vt__arena_strdup(vt__arena *a, const char *s);
+
+/* Frees every block. Accepts a zeroed or finished arena. */
+void vt__arena_fini(vt__arena *a);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * histogram.h - log-bucket histograms: the bucket layout, one thread's
+ * counters for one series (vt__hist), the merge buffer and the merged
+ * form a snapshot keeps (struct vt__hsnap). histogram.c explains it.
+ */
+#ifndef VT_METRICS_HISTOGRAM_H
+#define VT_METRICS_HISTOGRAM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "metrics/arena.h"
+#include "vitals/metrics.h"
+
+/* Log buckets cover (2^VT__OCT_MIN, 2^(VT__OCT_MIN + VT__NOCT)]: octave o
+ * is (2^(o+OCT_MIN), 2^(o+OCT_MIN+1)], split into VT__SUB buckets. */
+#define VT__OCT_MIN (-48)
+#define VT__NOCT    96
+#define VT__SUB	    32
+#define VT__NLOG    (VT__NOCT * VT__SUB)
+
+/* Global bucket order (ascending values): v < 0, v == 0,
+ * 0 < v <= 2^-48, the log buckets, v > 2^48 (and +Inf). */
+#define VT__B_NEG	 0
+#define VT__B_ZERO	 1
+#define VT__B_UNDER	 2
+#define VT__B_LOG0	 3
+#define VT__B_OVER	 (VT__B_LOG0 + VT__NLOG)
+#define VT__NBUCKETS	 (VT__B_OVER + 1)
+#define VT__BITMAP_WORDS ((VT__NBUCKETS + 63) / 64)
+
+#define VT__LIKELY(x)	__builtin_expect(!!(x), 1)
+#define VT__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* The bucket index tables (histogram.c), in one object so the hot path
+ * needs one base register. */
+typedef struct vt__hist_tables {
+	uint64_t thr[33];  /* sub-bucket thresholds */
+	uint8_t sub8[256]; /* sub-bucket by the top 8 mantissa bits */
+} vt__hist_tables;
+
+extern const vt__hist_tables vt__hist_tab __attribute__((visibility("hidden")));
+
+/*
+ * One thread's counts for one histogram series (or a registry's folded
+ * totals of exited threads). In a shard: owner-written with relaxed
+ * load + store, read by mergers; pages are published with a release
+ * store. In the folded totals: protected by the registry mutex.
+ */
+typedef struct vt__hist {
+	/* Bit o: dir[o] is set; bit VT__USED_SPEC: a special bucket is in
+	 * use. Set (release) after what it announces, so mergers touch only
+	 * the pages that exist. */
+	_Atomic uint64_t used[2];
+	_Atomic double sum;
+	_Atomic double min, max;  /* +Inf / -Inf while empty */
+	_Atomic uint64_t spec[4]; /* NEG, ZERO, UNDER, OVER buckets */
+	_Atomic(_Atomic uint64_t *) dir[VT__NOCT]; /* page of VT__SUB */
+	_Atomic uint64_t below[]; /* [nbounds]: see histogram.c */
+} vt__hist;
+
+#define VT__USED_SPEC VT__NOCT
+
+/* Sets bit b of h->used. Owner of h only. */
+static inline void vt__hist_mark(vt__hist *h, unsigned b)
+{
+	_Atomic uint64_t *w = &h->used[b / 64];
+	uint64_t bit = UINT64_C(1) << (b % 64);
+	uint64_t old = atomic_load_explicit(w, memory_order_relaxed);
+	if (!(old & bit))
+		atomic_store_explicit(w, old | bit, memory_order_release);
+}
+
+/* Index among the log buckets (octave * 32 + sub-bucket) of v, exact, or
+ * a value >= VT__NLOG when v is not in (2^-48, 2^48] (also for zero,
+ * negatives, infinities and NaN). No log(), no division. */
+static inline uint32_t vt__hist_log_index(double v)
+{
+	uint64_t u;
+	memcpy(&u, &v, sizeof u);
+	u -= 1; /* buckets are (lo, hi]: 2^e belongs to the octave below */
+	uint32_t oct = (uint32_t)(u >> 52) - (uint32_t)(1023 + VT__OCT_MIN);
+	if (oct >= VT__NOCT)
+		return UINT32_MAX;
+	uint64_t m = u << 12;
+	uint32_t sub = vt__hist_tab.sub8[m >> 56];
+	sub += m >= vt__hist_tab.thr[sub + 1];
+	return oct * VT__SUB + sub;
+}
+
+/* Global bucket (VT__B_*) of v; v must not be NaN. */
+uint32_t vt__hist_bucket(double v);
+
+/* Lower and upper bound of global bucket b (lower exclusive). */
+void vt__hist_bucket_bounds(uint32_t b, double *lo, double *hi);
+
+/* Bytes of a vt__hist with nbounds le counters, as allocated. */
+size_t vt__hist_size(size_t nbounds);
+
+/* A new empty vt__hist from arena a; NULL when out of memory. */
+vt__hist *vt__hist_new(vt__arena *a, size_t nbounds);
+
+/* Adds src into dst, allocating dst's pages from a. Both must be
+ * quiescent (src's owner is the caller, dst under the registry mutex).
+ * VT_ENOMEM leaves dst partly added. */
+vt_err vt__hist_fold(vt__hist *dst, const vt__hist *src, size_t nbounds,
+		     vt__arena *a);
+
+/* Bytes h holds: the vt__hist and its pages. Owner thread only. */
+size_t vt__hist_bytes(const vt__hist *h, size_t nbounds);
+
+/* le bound b_j is counted exactly as: all buckets below bucket(b_j) plus
+ * below[j], the observations v <= b_j inside bucket(b_j). Computes each
+ * bound's bucket, the bitmap of buckets holding a bound (straddle,
+ * VT__BITMAP_WORDS) and the same per octave (octave_bounds, VT__NOCT
+ * masks of 32 sub-buckets). */
+void vt__hist_le_init(const double *bounds, size_t nbounds,
+		      uint32_t *bound_bucket, uint64_t *straddle,
+		      uint32_t *octave_bounds);
+
+/* Merged counts: the dense scratch buffer a snapshot sums shards into. */
+typedef struct vt__hmerge {
+	uint64_t cnt[VT__NBUCKETS];
+	uint64_t touched[(VT__NOCT + 63) / 64]; /* octaves with counts */
+	uint64_t below[VT_MAX_LE_BOUNDS];
+	double sum, min, max;
+} vt__hmerge;
+
+/* Empties m (m must be zeroed once, e.g. by calloc, before first use). */
+void vt__hmerge_reset(vt__hmerge *m, size_t nbounds);
+
+/* Adds the counts of h, which its owner may be writing: le counters are
+ * read before buckets and buckets before sum/min/max, so the result is
+ * self-consistent. */
+void vt__hmerge_add(vt__hmerge *m, const vt__hist *h, size_t nbounds);
+
+/* The merged form of a histogram series, immutable, in a snapshot. */
+struct vt__hsnap {
+	uint64_t count;	     /* sum of cnt[] */
+	double min, max;     /* NaN when count == 0 */
+	size_t n;	     /* non-empty buckets */
+	const uint32_t *idx; /* [n] global bucket, ascending */
+	const uint64_t *cnt; /* [n] */
+};
+
+/* Turns m into a hsnap and summary (le counts for bounds/bound_bucket)
+ * allocated from a, and empties m. VT_ENOMEM on allocation failure. */
+vt_err vt__hmerge_finish(vt__hmerge *m, const double *bounds,
+			 const uint32_t *bound_bucket, size_t nbounds,
+			 vt__arena *a, vt_hist_summary *sum,
+			 const struct vt__hsnap **out);
+
+/* Nearest-rank quantile q in [0,1]; NaN when empty or q out of range. */
+double vt__hsnap_quantile(const struct vt__hsnap *h, double q);
+
+#endif
