@@ -1,0 +1,535 @@
+/*
+ * rabbitmq.c - the rabbitmq check: an AMQP 0-9-1 login and channel open
+ * over librabbitmq, and optionally a queue's depth.
+ *
+ * URL: amqp://[user[:password]@]host[:port][/vhost]. User and password
+ * default to guest/guest, the port to 5672; the vhost is the
+ * percent-decoded path segment, and an empty path or "/" is the default
+ * vhost "/" ("%2f" spells it too). Query parameters are ignored; amqps://
+ * is refused (this check speaks plain TCP).
+ *
+ * Each run makes a fresh connection and closes it: connect, login,
+ * channel open, optional passive queue declare (its message count is
+ * detail "messages", above degraded_above the check is DEGRADED),
+ * channel close, connection close. A fresh login proves what a client
+ * starting now would see (credentials, vhost permissions, a broker that
+ * accepts connections) and leaves no state between runs to go stale or
+ * leak. The connect is done here, non-blocking with poll, so that a
+ * refused or unreachable broker is reported with its reason
+ * ("connect 127.0.0.1:5673: Connection refused"); librabbitmq then
+ * takes the socket. Every step is bounded: the connect by the
+ * connect timeout or the time left, whichever is less; the login
+ * handshake and each RPC by the time left (librabbitmq's handshake and
+ * RPC timeouts). The closing handshake gets at most CLOSE_MAX_MS of what
+ * is left and is skipped when nothing is; the socket is closed anyway.
+ *
+ * Errors never contain the password: the URL is shown redacted, and
+ * text from the broker has the password scrubbed out of it.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <amqp_tcp_socket.h>
+
+#include "checks/url.h"
+#include "core/clock.h"
+#include "vitals/checks.h"
+
+#define RABBIT_DEFAULT_PORT    5672
+#define RABBIT_DEFAULT_TIMEOUT 1000 /* ms, connect */
+#define RABBIT_QUEUE_MAX       255  /* AMQP short string */
+#define CLOSE_MAX_MS	       500  /* for the closing handshake */
+#define ERR_TEXT	       400
+
+typedef struct rabbit_check {
+	/* immutable after add; the callback keeps no state between runs */
+	char *shown; /* the URL, redacted */
+	char *host;
+	bool host_v6;
+	int port;
+	char *user;
+	char *password;
+	char *vhost;
+	char *queue; /* NULL: no queue */
+	long degraded_above;
+	int connect_timeout_ms;
+} rabbit_check;
+
+static void wipe(char *s)
+{
+	if (s == NULL)
+		return;
+	volatile char *p = s;
+	while (*p != '\0')
+		*p++ = '\0';
+}
+
+static void rabbit_check_free(rabbit_check *rq)
+{
+	if (rq == NULL)
+		return;
+	free(rq->shown);
+	free(rq->host);
+	free(rq->user);
+	wipe(rq->password);
+	free(rq->password);
+	free(rq->vhost);
+	free(rq->queue);
+	free(rq);
+}
+
+static void rabbit_free_arg(void *arg)
+{
+	rabbit_check_free(arg);
+}
+
+/* ---- the one place where librabbitmq's errors become vt_err and text */
+
+/* Maps a reply of librabbitmq that is not AMQP_RESPONSE_NORMAL to a
+ * vt_err and writes "what: reason" (library) or "what failed: reason"
+ * (broker) to err. */
+static vt_err rabbit_error(const rabbit_check *rq, amqp_rpc_reply_t rep,
+			   const char *what, int timeout_ms, char *err,
+			   size_t cap)
+{
+	vt_err e = VT_EUNAVAIL;
+	char text[ERR_TEXT];
+	const char *sep = ": ";
+	switch (rep.reply_type) {
+	case AMQP_RESPONSE_NORMAL:
+		e = VT_OK;
+		snprintf(text, sizeof(text), "ok");
+		break;
+	case AMQP_RESPONSE_NONE:
+		snprintf(text, sizeof(text), "connection closed by the broker");
+		break;
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+		switch (rep.library_error) {
+		case AMQP_STATUS_TIMEOUT:
+		case AMQP_STATUS_HEARTBEAT_TIMEOUT:
+			e = VT_ETIMEDOUT;
+			break;
+		case AMQP_STATUS_NO_MEMORY:
+			e = VT_ENOMEM;
+			break;
+		case AMQP_STATUS_BAD_AMQP_DATA:
+		case AMQP_STATUS_UNKNOWN_CLASS:
+		case AMQP_STATUS_UNKNOWN_METHOD:
+		case AMQP_STATUS_INCOMPATIBLE_AMQP_VERSION:
+		case AMQP_STATUS_WRONG_METHOD:
+		case AMQP_STATUS_UNEXPECTED_STATE:
+			e = VT_EPROTO;
+			break;
+		case AMQP_STATUS_BROKER_UNSUPPORTED_SASL_METHOD:
+			e = VT_EAUTH;
+			break;
+		default:
+			e = VT_EUNAVAIL;
+			break;
+		}
+		if (e == VT_ETIMEDOUT)
+			snprintf(text, sizeof(text), "timed out after %d ms",
+				 timeout_ms);
+		else if (rep.library_error == AMQP_STATUS_CONNECTION_CLOSED ||
+			 rep.library_error == AMQP_STATUS_SOCKET_CLOSED)
+			snprintf(text, sizeof(text),
+				 "connection closed by the broker");
+		else
+			snprintf(text, sizeof(text), "%s",
+				 amqp_error_string2(rep.library_error));
+		break;
+	case AMQP_RESPONSE_SERVER_EXCEPTION: {
+		uint16_t code = 0;
+		amqp_bytes_t t = {0, NULL};
+		if (rep.reply.id == AMQP_CONNECTION_CLOSE_METHOD &&
+		    rep.reply.decoded != NULL) {
+			const amqp_connection_close_t *m = rep.reply.decoded;
+			code = m->reply_code;
+			t = m->reply_text;
+		} else if (rep.reply.id == AMQP_CHANNEL_CLOSE_METHOD &&
+			   rep.reply.decoded != NULL) {
+			const amqp_channel_close_t *m = rep.reply.decoded;
+			code = m->reply_code;
+			t = m->reply_text;
+		}
+		e = code == AMQP_ACCESS_REFUSED || code == AMQP_NOT_ALLOWED
+			? VT_EAUTH
+		    : code == AMQP_NOT_FOUND ? VT_ENOENT
+					     : VT_EUNAVAIL;
+		if (t.len > 0)
+			snprintf(text, sizeof(text), "%.*s",
+				 (int)(t.len < sizeof(text) ? t.len
+							    : sizeof(text) - 1),
+				 (const char *)t.bytes);
+		else
+			snprintf(text, sizeof(text),
+				 "closed by the broker (%u)", (unsigned)code);
+		sep = " failed: ";
+		break;
+	}
+	}
+	vt__scrub(text, sizeof(text), rq->password);
+	snprintf(err, cap, "%s%s%s", what, sep, text);
+	return e;
+}
+
+/* ---- steps ---- */
+
+static struct timeval ms_tv(int ms)
+{
+	struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
+	return tv;
+}
+
+/* limit_ms or the time left, whichever is less; 0 past the deadline. */
+static int step_timeout(const vt_check_result *r, int limit_ms)
+{
+	int left = vt_result_remaining_ms(r);
+	return left < limit_ms ? left : limit_ms;
+}
+
+/* Sets librabbitmq's RPC timeout to the time left (at most limit_ms);
+ * returns it, 0 when the deadline has passed. */
+static int rpc_budget(amqp_connection_state_t conn, const vt_check_result *r,
+		      int limit_ms)
+{
+	int ms = step_timeout(r, limit_ms);
+	if (ms <= 0)
+		return 0;
+	struct timeval tv = ms_tv(ms);
+	amqp_set_rpc_timeout(conn, &tv);
+	return ms;
+}
+
+/* Connects a non-blocking TCP socket to the broker, each address in
+ * turn, within the connect timeout. *fd on success; else err says why. */
+static vt_err tcp_connect(const rabbit_check *rq, const vt_check_result *r,
+			  int *fd, char *err, size_t cap)
+{
+	char hp[300], port[8];
+	vt__url_hostport(rq->host, rq->host_v6, rq->port, hp, sizeof(hp));
+	snprintf(port, sizeof(port), "%d", rq->port);
+	struct addrinfo hints = {0}, *res = NULL;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	int gai = getaddrinfo(rq->host, port, &hints, &res);
+	if (gai != 0) {
+		snprintf(err, cap, "resolve %s: %s", rq->host,
+			 gai_strerror(gai));
+		return VT_EUNAVAIL;
+	}
+	int last = 0, ms = 0;
+	bool timed_out = false;
+	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((ms = step_timeout(r, rq->connect_timeout_ms)) <= 0) {
+			timed_out = true;
+			break;
+		}
+		int s = socket(ai->ai_family,
+			       ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			       ai->ai_protocol);
+		if (s < 0) {
+			last = errno;
+			continue;
+		}
+		int rc = connect(s, ai->ai_addr, ai->ai_addrlen);
+		if (rc != 0 && errno == EINPROGRESS) {
+			int64_t until = vt__mono_ns() + (int64_t)ms * 1000000;
+			struct pollfd p = {s, POLLOUT, 0};
+			int n;
+			do {
+				int wait =
+				    (int)((until - vt__mono_ns()) / 1000000);
+				n = poll(&p, 1, wait > 0 ? wait : 0);
+			} while (n < 0 && errno == EINTR);
+			int soerr = 0;
+			socklen_t len = sizeof(soerr);
+			if (n == 0) {
+				timed_out = true;
+				soerr = ETIMEDOUT;
+			} else if (n < 0) {
+				soerr = errno;
+			} else if (getsockopt(s, SOL_SOCKET, SO_ERROR, &soerr,
+					      &len) != 0) {
+				soerr = errno;
+			}
+			errno = soerr;
+			rc = soerr == 0 ? 0 : -1;
+		}
+		if (rc != 0) {
+			last = errno;
+			close(s);
+			continue;
+		}
+		int one = 1;
+		setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		freeaddrinfo(res);
+		*fd = s;
+		return VT_OK;
+	}
+	freeaddrinfo(res);
+	if (timed_out) {
+		snprintf(err, cap, "connect %s: timed out after %d ms", hp,
+			 ms > 0 ? ms : rq->connect_timeout_ms);
+		return VT_ETIMEDOUT;
+	}
+	char why[128];
+	if (last == 0 || strerror_r(last, why, sizeof(why)) != 0)
+		snprintf(why, sizeof(why), "error %d", last);
+	snprintf(err, cap, "connect %s: %s", hp, why);
+	return VT_EUNAVAIL;
+}
+
+/* Answers a close the broker sent (connection or channel) so that it
+ * ends the connection or channel cleanly. */
+static void ack_close(amqp_connection_state_t conn, amqp_rpc_reply_t rep,
+		      amqp_channel_t ch)
+{
+	if (rep.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION)
+		return;
+	if (rep.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+		amqp_connection_close_ok_t ok = {0};
+		amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+	} else if (rep.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+		amqp_channel_close_ok_t ok = {0};
+		amqp_send_method(conn, ch, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+	}
+}
+
+/* The broker's "version" server property into out, or "". */
+static void server_version(amqp_connection_state_t conn, char *out, size_t cap)
+{
+	out[0] = '\0';
+	amqp_table_t *t = amqp_get_server_properties(conn);
+	for (int i = 0; t != NULL && i < t->num_entries; i++) {
+		const amqp_table_entry_t *en = &t->entries[i];
+		if (en->key.len != 7 ||
+		    memcmp(en->key.bytes, "version", 7) != 0 ||
+		    (en->value.kind != AMQP_FIELD_KIND_UTF8 &&
+		     en->value.kind != AMQP_FIELD_KIND_BYTES))
+			continue;
+		amqp_bytes_t v = en->value.value.bytes;
+		snprintf(out, cap, "%.*s", (int)(v.len < cap ? v.len : cap - 1),
+			 (const char *)v.bytes);
+		return;
+	}
+}
+
+/* ---- the check ---- */
+
+static void rabbit_run(vt_check_result *r, void *arg)
+{
+	rabbit_check *rq = arg;
+	char err[512] = "";
+	char version[64] = "";
+	vt_err e = VT_OK;
+	int fd = -1;
+	bool usable = false;  /* the connection can be closed politely */
+	bool channel = false; /* channel 1 is open */
+	amqp_rpc_reply_t rep;
+	vt_status st = VT_HEALTHY;
+
+	vt_result_detail_str(r, "url", rq->shown);
+	int64_t t0 = vt__mono_ns();
+	amqp_connection_state_t conn = amqp_new_connection();
+	amqp_socket_t *sock = conn != NULL ? amqp_tcp_socket_new(conn) : NULL;
+	if (sock == NULL) {
+		e = VT_ENOMEM;
+		snprintf(err, sizeof(err), "out of memory");
+		goto done;
+	}
+	if ((e = tcp_connect(rq, r, &fd, err, sizeof(err))) != VT_OK)
+		goto done;
+	amqp_tcp_socket_set_sockfd(sock, fd); /* conn owns fd now */
+
+	int ms = step_timeout(r, INT32_MAX);
+	if (ms <= 0) {
+		e = VT_ETIMEDOUT;
+		snprintf(err, sizeof(err), "login: deadline reached");
+		goto done;
+	}
+	struct timeval tv = ms_tv(ms);
+	amqp_set_handshake_timeout(conn, &tv);
+	amqp_set_rpc_timeout(conn, &tv);
+	rep = amqp_login(conn, rq->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0,
+			 AMQP_SASL_METHOD_PLAIN, rq->user, rq->password);
+	if (rep.reply_type != AMQP_RESPONSE_NORMAL) {
+		e = rabbit_error(rq, rep, "login", ms, err, sizeof(err));
+		ack_close(conn, rep, 0);
+		goto done;
+	}
+	usable = true;
+
+	if ((ms = rpc_budget(conn, r, INT32_MAX)) <= 0) {
+		e = VT_ETIMEDOUT;
+		snprintf(err, sizeof(err), "channel open: deadline reached");
+		goto done;
+	}
+	amqp_channel_open(conn, 1);
+	rep = amqp_get_rpc_reply(conn);
+	if (rep.reply_type != AMQP_RESPONSE_NORMAL) {
+		e = rabbit_error(rq, rep, "channel open", ms, err, sizeof(err));
+		usable = rep.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+			 rep.reply.id == AMQP_CHANNEL_CLOSE_METHOD;
+		ack_close(conn, rep, 1);
+		goto done;
+	}
+	channel = true;
+	double latency_ms = (double)(vt__mono_ns() - t0) / 1e6;
+	vt_result_detail_num(r, "latency_ms",
+			     (double)(int64_t)(latency_ms * 1000.0) / 1000.0);
+	server_version(conn, version, sizeof(version));
+	if (version[0] != '\0')
+		vt_result_detail_str(r, "version", version);
+
+	if (rq->queue != NULL) {
+		char what[RABBIT_QUEUE_MAX + 16];
+		snprintf(what, sizeof(what), "queue '%s'", rq->queue);
+		if ((ms = rpc_budget(conn, r, INT32_MAX)) <= 0) {
+			e = VT_ETIMEDOUT;
+			snprintf(err, sizeof(err), "%s: deadline reached",
+				 what);
+			goto done;
+		}
+		amqp_queue_declare_ok_t *ok =
+		    amqp_queue_declare(conn, 1, amqp_cstring_bytes(rq->queue),
+				       1, 0, 0, 0, amqp_empty_table);
+		rep = amqp_get_rpc_reply(conn);
+		if (ok == NULL || rep.reply_type != AMQP_RESPONSE_NORMAL) {
+			e = rabbit_error(rq, rep, what, ms, err, sizeof(err));
+			bool chan_closed =
+			    rep.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+			    rep.reply.id == AMQP_CHANNEL_CLOSE_METHOD;
+			usable = chan_closed;
+			channel = false;
+			ack_close(conn, rep, 1);
+			goto done;
+		}
+		vt_result_detail_num(r, "messages", (double)ok->message_count);
+		vt_result_detail_num(r, "consumers",
+				     (double)ok->consumer_count);
+		if (rq->degraded_above > 0 &&
+		    (long)ok->message_count > rq->degraded_above) {
+			st = VT_DEGRADED;
+			snprintf(err, sizeof(err),
+				 "%s holds %lu messages (degraded above %ld)",
+				 what, (unsigned long)ok->message_count,
+				 rq->degraded_above);
+		}
+	}
+
+done:
+	if (usable && channel && rpc_budget(conn, r, CLOSE_MAX_MS) > 0) {
+		rep = amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
+		usable = rep.reply_type == AMQP_RESPONSE_NORMAL;
+	}
+	if (usable && rpc_budget(conn, r, CLOSE_MAX_MS) > 0)
+		amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+	if (conn != NULL)
+		amqp_destroy_connection(conn); /* closes fd */
+	else if (fd >= 0)
+		close(fd);
+	if (e != VT_OK)
+		st = VT_UNHEALTHY;
+	vt_result_status(r, st);
+	if (err[0] != '\0')
+		vt_result_error(r, "%s", err);
+}
+
+/* ---- registration ---- */
+
+/* Fills rq's target from the URL; VT_EINVAL for what the top of this
+ * file does not describe. */
+static vt_err rabbit_parse(rabbit_check *rq, const char *text)
+{
+	vt__url u;
+	vt_err e = vt__url_parse(text, &u);
+	if (e != VT_OK)
+		return e;
+	e = VT_EINVAL;
+	if (strcmp(u.scheme, "amqp") != 0 || u.host[0] == '\0')
+		goto out;
+	const char *p = u.path[0] == '/' ? u.path + 1 : u.path;
+	if (strchr(p, '/') != NULL)
+		goto out;
+	if (p[0] == '\0')
+		rq->vhost = strdup("/");
+	else if ((e = vt__url_decode(p, strlen(p), &rq->vhost)) != VT_OK)
+		goto out;
+	e = VT_ENOMEM;
+	if (rq->vhost == NULL)
+		goto out;
+	rq->user =
+	    u.user != NULL && u.user[0] != '\0' ? u.user : strdup("guest");
+	if (rq->user == u.user)
+		u.user = NULL;
+	rq->password = u.password != NULL ? u.password : strdup("guest");
+	if (rq->password == u.password)
+		u.password = NULL;
+	if (rq->user == NULL || rq->password == NULL)
+		goto out;
+	rq->host = u.host;
+	u.host = NULL;
+	rq->host_v6 = u.host_v6;
+	rq->port = u.port != 0 ? u.port : RABBIT_DEFAULT_PORT;
+	e = VT_OK;
+out:
+	wipe(u.password);
+	vt__url_fini(&u);
+	return e;
+}
+
+/* Registers the rabbitmq check (contract: vitals/checks.h).
+ * Thread-safe. */
+vt_err vt_check_rabbitmq_add(vt_health *h, const char *name,
+			     const vt_rabbitmq_opts *o, const vt_check_opts *co)
+{
+	if (h == NULL || name == NULL || o == NULL || o->url == NULL ||
+	    o->connect_timeout_ms < 0 || o->degraded_above < 0 ||
+	    (o->degraded_above > 0 && o->queue == NULL))
+		return VT_EINVAL;
+	if (o->queue != NULL &&
+	    (o->queue[0] == '\0' || strlen(o->queue) > RABBIT_QUEUE_MAX))
+		return VT_EINVAL;
+	rabbit_check *rq = calloc(1, sizeof(*rq));
+	if (rq == NULL)
+		return VT_ENOMEM;
+	rq->degraded_above = o->degraded_above;
+	rq->connect_timeout_ms = o->connect_timeout_ms > 0
+				     ? o->connect_timeout_ms
+				     : RABBIT_DEFAULT_TIMEOUT;
+	vt_err e = rabbit_parse(rq, o->url);
+	if (e != VT_OK)
+		goto fail;
+	e = VT_ENOMEM;
+	if (o->queue != NULL && (rq->queue = strdup(o->queue)) == NULL)
+		goto fail;
+	size_t cap = 2 * strlen(o->url) + 16;
+	if ((rq->shown = malloc(cap)) == NULL)
+		goto fail;
+	vt_url_redact(o->url, rq->shown, cap);
+
+	vt_check_opts opts = VT_CHECK_OPTS_DEFAULT;
+	if (co != NULL)
+		opts = *co;
+	opts.free_arg = rabbit_free_arg;
+	if ((e = vt_health_add(h, name, rabbit_run, rq, &opts)) != VT_OK)
+		goto fail;
+	return VT_OK;
+fail:
+	rabbit_check_free(rq);
+	return e;
+}

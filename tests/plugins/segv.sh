@@ -1,0 +1,4 @@
+#!/bin/sh
+# Test plugin: dies by SIGSEGV after one line of output.
+echo "about to crash"
+kill -SEGV $$
