@@ -333,8 +333,9 @@ static void exec_run(vt_check_result *r, void *arg)
 	}
 	bool reapable = true;
 	bool timed_out = collect(pid, fd, &o, deadline, &reapable) == 1;
-	close(fd);
 
+	/* Kill before closing the pipe: a plugin still writing would
+	 * otherwise die of SIGPIPE first and look like it ended by itself. */
 	int wst = 0;
 	bool reaped = false;
 	if (reapable) {
@@ -350,6 +351,7 @@ static void exec_run(vt_check_result *r, void *arg)
 		    !(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL))
 			timed_out = false;
 	}
+	close(fd);
 	char line[LINE_MAX_BYTES + 1];
 	first_line(&o, line);
 	vt_result_detail_str(r, "output", line);
