@@ -1,7 +1,11 @@
 #!/bin/sh
 # Installs the Debian 12 packages vitals needs to build and test.
 # Idempotent: packages already present are skipped by apt-get.
-# Usage: scripts/install-deps.sh [build|test]   (default: test)
+# Usage: scripts/install-deps.sh [build|test|bench]   (default: test)
+#   build  compilers and libraries
+#   test   + servers and tools the tests start (redis, rabbitmq, prometheus,
+#          clang's sanitizer runtimes, curl)
+#   bench  + gnuplot (plots), wrk and nginx (the gateway baseline)
 set -eu
 what=${1:-test}
 
@@ -9,9 +13,14 @@ build_pkgs="build-essential cmake pkg-config
   libnng-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev
   libhiredis-dev librabbitmq-dev libcurl4-openssl-dev libssl-dev libcunit1-dev"
 test_pkgs="clang libclang-rt-14-dev prometheus redis-server rabbitmq-server curl"
+bench_pkgs="gnuplot-nox wrk nginx-light"
 
-pkgs=$build_pkgs
-[ "$what" = test ] && pkgs="$pkgs $test_pkgs"
+case $what in
+build) pkgs=$build_pkgs ;;
+test) pkgs="$build_pkgs $test_pkgs" ;;
+bench) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
+*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $pkgs; do

@@ -56,6 +56,14 @@ extern "C" {
 vt_err vt_json_health(const vt_health_snapshot *s, char **out, size_t *len);
 vt_err vt_json_component(const vt_component *c, char **out, size_t *len);
 vt_err vt_json_metrics(const vt_metrics_snapshot *s, char **out, size_t *len);
+/* The IETF health-check format (application/health+json) of components
+ * cs[n] with overall status overall:
+ *   {"status":"pass|warn|fail","checks":{"NAME:responseTime":[{
+ *     "componentId":"NAME","componentType":"component",
+ *     "observedValue":<duration ms>,"observedUnit":"ms","status":..,
+ *     "time":"<RFC 3339>","output":"<error or empty>"}]}} */
+vt_err vt_ietf_health(const vt_component *cs, size_t n, vt_status overall,
+		      char **out, size_t *len);
 vt_err vt_prom_metrics(const vt_metrics_snapshot *s, char **out, size_t *len);
 
 #ifdef __cplusplus

@@ -1,0 +1,378 @@
+#!/usr/bin/env bash
+# bench/run.sh - builds the benchmarks and writes bench/RESULTS.md.
+#
+# Installs what is missing (scripts/install-deps.sh bench: the test
+# packages plus gnuplot, wrk and nginx), builds the bench programs in their own build directory
+# (RelWithDebInfo: -O2 -g, the project's default build type; no
+# sanitizers), runs every section with repeats, and writes
+# bench/RESULTS.md (machine, date, commit, exact commands, the DESIGN.md
+# targets as MET/MISSED with their ratio, every table) and PNG plots in
+# bench/plots/. Raw CSV rows and logs stay in BUILD/bench-out/.
+# Re-runnable: every output is rewritten; a failing section is reported
+# in RESULTS.md and makes the script exit 1 after the others ran.
+#
+# Usage: bench/run.sh [--quick] [--no-install] [--build-dir DIR]
+#                     [--sections "metrics read checks ..."] [--no-pin]
+#                     [--replot]
+#   --quick       fewer repeats and sizes (minutes instead of ~15 min)
+#   --no-install  do not call apt-get (plots are skipped without gnuplot)
+#   --sections    run only these sections (default: all, in order)
+#   --no-pin      let the scheduler place bench threads (default: thread
+#                 i on CPU i % ncpu; unpinned, two threads often share one
+#                 CPU on a 2-CPU machine and contended baselines such as
+#                 the shared atomic then look uncontended)
+#   --replot      run nothing: redo the plots and RESULTS.md from the
+#                 last run's BUILD/bench-out/
+# Run it on a quiet machine: other load skews every figure.
+#
+# Sections: one function section_NAME per bench, listed in SECTIONS. To
+# add one (the RPC and gateway benches): write its program, add it to
+# bench/CMakeLists.txt, and fill in section_rpc / section_gateway below
+# with run_bench (see section_metrics); a section's Markdown and CSV
+# target rows land in RESULTS.md by themselves.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD=$ROOT/build-bench-run
+QUICK=""
+INSTALL=1
+PIN=--pin
+SECTIONS="metrics read checks rpc gateway"
+REPLOT=0
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=--quick ;;
+	--no-install) INSTALL=0 ;;
+	--pin) PIN=--pin ;;
+	--no-pin) PIN="" ;;
+	--replot) REPLOT=1 ;;
+	--build-dir)
+		BUILD=$(realpath -m "$2")
+		shift
+		;;
+	--sections)
+		SECTIONS=$2
+		shift
+		;;
+	-h | --help)
+		awk 'NR > 1 && !/^#/ {exit} NR > 1 {print}' "$0"
+		exit 0
+		;;
+	*)
+		echo "unknown option: $1 (see --help)" >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+
+OUT=$BUILD/bench-out
+PLOTS=$ROOT/bench/plots
+RESULTS=$ROOT/bench/RESULTS.md
+
+log() { echo "run.sh: $*" >&2; }
+
+# run_bench NAME PROGRAM ARGS...: runs BUILD/bench/PROGRAM with the common
+# options, Markdown to OUT/NAME.md, CSV to OUT/NAME.csv, stderr to
+# OUT/NAME.log; records the command, the load average and the status.
+run_bench() {
+	local name=$1 prog=$2
+	shift 2
+	local exe=$BUILD/bench/$prog
+	local args=("$@")
+	[ -n "$QUICK" ] && args+=("$QUICK")
+	[ -n "$PIN" ] && args+=("$PIN")
+	args+=(--csv "${OUT#"$ROOT"/}/$name.csv")
+	local shown="${exe#"$ROOT"/} ${args[*]}"
+	echo "$shown" >>"$OUT/commands.txt"
+	local load0 load1 t0 t1 rc=0
+	load0=$(cut -d' ' -f1-3 /proc/loadavg)
+	t0=$(date +%s)
+	log "[$name] $shown"
+	"$exe" "${args[@]}" >"$OUT/$name.md" 2>"$OUT/$name.log" || rc=$?
+	t1=$(date +%s)
+	load1=$(cut -d' ' -f1-3 /proc/loadavg)
+	echo "$name|$rc|$((t1 - t0))|$load0|$load1" >>"$OUT/status.txt"
+	if [ "$rc" -ne 0 ]; then
+		FAILED="$FAILED $name"
+		log "[$name] FAILED (exit $rc), see $OUT/$name.log"
+		tail -5 "$OUT/$name.log" >&2 || true
+	fi
+}
+
+# A section that has no program yet: says so in RESULTS.md.
+pending() {
+	local name=$1 what=$2
+	{
+		echo "## $what"
+		echo
+		echo "Not measured yet: this section's bench program does not exist."
+		echo
+	} >"$OUT/$name.md"
+	echo "$name|pending|0|-|-" >>"$OUT/status.txt"
+}
+
+# --- sections: one function each, run in the order of SECTIONS -------------------
+section_metrics() { run_bench metrics bench_metrics; }
+section_read() { run_bench read bench_read; }
+section_checks() { run_bench checks bench_checks; }
+# Hooks for the benches that need servers (DESIGN.md targets: nng
+# Health/Check round trip against a bare req/rep echo; cached /health
+# against nginx under wrk). Replace the bodies with run_bench calls and
+# add the programs to BENCH_TARGETS.
+section_rpc() { pending rpc "RPC: nng Health/Check round trip (bench_rpc)"; }
+section_gateway() { pending gateway "Gateway: cached /health vs nginx (bench_gateway)"; }
+BENCH_TARGETS="bench_metrics bench_read bench_checks"
+
+for s in $SECTIONS; do
+	if ! declare -F "section_$s" >/dev/null; then
+		log "unknown section: $s"
+		exit 2
+	fi
+done
+
+FAILED=""
+if [ "$REPLOT" = 1 ]; then
+	[ -f "$OUT/status.txt" ] || {
+		echo "no earlier run in $OUT" >&2
+		exit 2
+	}
+	SECTIONS=$(cut -d'|' -f1 "$OUT/status.txt" | paste -sd' ' -)
+	QUICK=$(sed -n 's/^quick=//p' "$OUT/options.txt")
+	PIN=$(sed -n 's/^pin=//p' "$OUT/options.txt")
+	FAILED=$(awk -F'|' '$2 != 0 && $2 != "pending" {printf " %s", $1}' "$OUT/status.txt")
+else
+	# --- dependencies ---------------------------------------------------------
+	if [ "$INSTALL" = 1 ]; then
+		scripts/install-deps.sh bench
+	fi
+
+	# --- build ----------------------------------------------------------------
+	log "building $BENCH_TARGETS in $BUILD"
+	cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DVITALS_SANITIZE= -DVITALS_TESTS=OFF -DVITALS_BENCH=ON >/dev/null
+	# shellcheck disable=SC2086
+	cmake --build "$BUILD" -j "$(nproc)" --target $BENCH_TARGETS
+
+	# --- run ------------------------------------------------------------------
+	rm -rf "$OUT"
+	mkdir -p "$OUT"
+	: >"$OUT/commands.txt"
+	: >"$OUT/status.txt"
+	printf 'quick=%s\npin=%s\ndate=%s\ncommit=%s\n' "$QUICK" "$PIN" \
+		"$(date -u '+%Y-%m-%d %H:%M UTC')" \
+		"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+		>"$OUT/options.txt"
+	for s in $SECTIONS; do
+		"section_$s"
+	done
+fi
+mkdir -p "$PLOTS"
+
+# --- plots ----------------------------------------------------------------------
+# tput rows: tput,bench,op,api,labels,mode,threads,ns_op,mops_med,min,max,balance
+series_dat() { # CSV OP API LABELS MODE -> "threads med min max" lines
+	awk -F, -v op="$2" -v api="$3" -v lab="$4" -v mode="$5" \
+		'$1=="tput" && $3==op && $4==api && $5==lab && $6==mode {print $7, $9, $10, $11}' "$1"
+}
+
+PLOT_NOTE=""
+make_plots() {
+	if ! command -v gnuplot >/dev/null 2>&1; then
+		PLOT_NOTE="No plots: gnuplot is not installed (run without --no-install)."
+		return
+	fi
+	local term="png size 1000,560"
+	gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo &&
+		term="pngcairo size 1000,560 font 'sans,10'"
+	local csv=$OUT/metrics.csv d=$OUT/plot
+	mkdir -p "$d"
+	rm -f "$PLOTS"/*.png
+	if [ -s "$csv" ]; then
+		local xmax
+		xmax=$(awk -F, '$1=="tput" && $7>m {m=$7} END {print (m ? m : 1) * 1.25}' "$csv")
+		series_dat "$csv" counter_inc handle 0 one >"$d/c_h1"
+		series_dat "$csv" counter_inc handle 0 disjoint >"$d/c_hd"
+		series_dat "$csv" counter_inc by-name 0 one >"$d/c_bn"
+		series_dat "$csv" plain_inc baseline 0 one >"$d/c_plain"
+		series_dat "$csv" atomic_inc baseline 0 one >"$d/c_atomic"
+		series_dat "$csv" mutex_inc baseline 0 one >"$d/c_mutex"
+		series_dat "$csv" hist_observe handle 0 one >"$d/h_h1"
+		series_dat "$csv" hist_observe handle 0 disjoint >"$d/h_hd"
+		series_dat "$csv" hist_observe by-name 0 one >"$d/h_bn"
+		series_dat "$csv" seed_hist baseline 0 one >"$d/h_seed1"
+		series_dat "$csv" seed_hist baseline 0 disjoint >"$d/h_seedd"
+		series_dat "$csv" gauge_set handle 0 one >"$d/g_s1"
+		series_dat "$csv" gauge_set handle 0 disjoint >"$d/g_sd"
+		series_dat "$csv" gauge_add handle 0 one >"$d/g_a1"
+		series_dat "$csv" gauge_add handle 0 disjoint >"$d/g_ad"
+		gnuplot <<EOF
+set terminal $term
+set termoption noenhanced
+set datafile missing '-'
+set logscale y
+set xlabel 'threads'
+set ylabel 'total Mops/s (median; bars: min-max)'
+set key outside right top
+set grid
+set logscale x 2
+set xtics 2
+set format x '%g'
+set xrange [0.8:$xmax]
+set output '$PLOTS/counter_threads.png'
+set title 'Counter inc: total throughput against threads'
+plot '$d/c_h1' u 1:2:3:4 w yerrorlines t 'vitals handle, one series', \
+     '$d/c_hd' u 1:2:3:4 w yerrorlines t 'vitals handle, disjoint', \
+     '$d/c_bn' u 1:2:3:4 w yerrorlines t 'vitals by-name, one series', \
+     '$d/c_plain' u 1:2:3:4 w yerrorlines t 'plain ++ per thread (call)', \
+     '$d/c_atomic' u 1:2:3:4 w yerrorlines t 'shared atomic', \
+     '$d/c_mutex' u 1:2:3:4 w yerrorlines t 'mutex counter'
+set output '$PLOTS/histogram_threads.png'
+set title 'Histogram observe: total throughput against threads'
+plot '$d/h_h1' u 1:2:3:4 w yerrorlines t 'vitals handle, one series', \
+     '$d/h_hd' u 1:2:3:4 w yerrorlines t 'vitals handle, disjoint', \
+     '$d/h_bn' u 1:2:3:4 w yerrorlines t 'vitals by-name, one series', \
+     '$d/h_seed1' u 1:2:3:4 w yerrorlines t 'seed: array + mutex, one', \
+     '$d/h_seedd' u 1:2:3:4 w yerrorlines t 'seed: array + mutex, per thread'
+set output '$PLOTS/gauge_threads.png'
+set title 'Gauges (one shared atomic per series): throughput against threads'
+plot '$d/g_s1' u 1:2:3:4 w yerrorlines t 'set, one series', \
+     '$d/g_sd' u 1:2:3:4 w yerrorlines t 'set, disjoint', \
+     '$d/g_a1' u 1:2:3:4 w yerrorlines t 'add (CAS), one series', \
+     '$d/g_ad' u 1:2:3:4 w yerrorlines t 'add (CAS), disjoint', \
+     '$d/c_atomic' u 1:2:3:4 w yerrorlines t 'shared atomic (atomic_fetch_add)'
+EOF
+	fi
+	csv=$OUT/read.csv
+	if [ -s "$csv" ]; then
+		# read,mix,series,writers,state,merge,json,prom,bytes
+		local wmax
+		wmax=$(awk -F, '$1=="read" && $4>m {m=$4} END {print (m ? m : 1) * 1.25}' "$csv")
+		for mix in counters mix histograms; do
+			for st in live exited; do
+				awk -F, -v m="$mix" -v s="$st" \
+					'$1=="read" && $2==m && $3==1000 && $5==s {print $4, $7, $6}' \
+					"$csv" >"$d/r_${mix}_$st"
+			done
+		done
+		gnuplot <<EOF
+set terminal $term
+set termoption noenhanced
+set logscale y
+set logscale x 2
+set xtics 2
+set format x '%g'
+set xrange [0.8:$wmax]
+set grid
+set key outside right top
+set xlabel 'writer threads'
+set ylabel 'ms (median)'
+set output '$PLOTS/read_1000_series.png'
+set title 'Merge + JSON of 1,000 series against writer threads (target: 2 ms)'
+plot 2 t 'target 2 ms' lw 2 dt 2, \
+     '$d/r_counters_live' u 1:2 w linespoints t 'counters, live', \
+     '$d/r_mix_live' u 1:2 w linespoints t 'mix, live', \
+     '$d/r_histograms_live' u 1:2 w linespoints t 'histograms, live', \
+     '$d/r_histograms_live' u 1:3 w linespoints dt 3 t 'histograms, live: merge only', \
+     '$d/r_counters_exited' u 1:2 w linespoints dt 4 t 'counters, exited', \
+     '$d/r_mix_exited' u 1:2 w linespoints dt 4 t 'mix, exited', \
+     '$d/r_histograms_exited' u 1:2 w linespoints dt 4 t 'histograms, exited'
+EOF
+	fi
+}
+make_plots || PLOT_NOTE="Plotting failed: see the gnuplot messages in the run's output."
+
+# --- RESULTS.md -------------------------------------------------------------------
+model=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+cpus=$(nproc)
+tpc=$(lscpu | sed -n 's/^Thread(s) per core: *//p' | head -1)
+caches=$(lscpu | sed -n 's/^\(L[123][di]* cache\): *\(.*\)/\1 \2/p' | paste -sd ';' - | sed 's/;/; /g')
+virt=$(lscpu | sed -n 's/^Hypervisor vendor: *//p' | head -1)
+mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
+commit=$(sed -n 's/^commit=//p' "$OUT/options.txt")
+dirty=""
+if git status --porcelain -- src include bench CMakeLists.txt 2>/dev/null |
+	grep -v ' bench/RESULTS.md$\| bench/plots/' | grep -q .; then
+	dirty=" plus uncommitted changes in src/, include/, bench/ or CMakeLists.txt"
+fi
+cmdline="bench/run.sh${QUICK:+ $QUICK}"
+[ -z "$PIN" ] && cmdline="$cmdline --no-pin"
+
+tmp=$RESULTS.tmp
+{
+	echo "# vitals benchmark results"
+	echo
+	echo "Written by \`$cmdline\` on $(sed -n 's/^date=//p' "$OUT/options.txt"), commit $commit$dirty."
+	echo "Every figure is a median over repeated runs in that one invocation; baselines ran in the same"
+	echo "run, by the same harness. Re-run the command to refresh this file."
+	echo
+	echo "## Machine"
+	echo
+	echo "- CPU: ${model:-unknown}, $cpus CPUs online, $tpc thread(s) per core${virt:+, virtualised ($virt)}"
+	echo "- Caches: ${caches:-unknown}"
+	echo "- Memory: $mem; kernel $(uname -sr); $(gcc --version | head -1)"
+	echo "- Build: CMake RelWithDebInfo (-O2 -g), no sanitizers, in ${BUILD#"$ROOT"/}/"
+	echo "- Threads pinned: $([ -n "$PIN" ] && echo yes || echo no)"
+	echo
+	echo "| section | status | seconds | load average before | load average after |"
+	echo "|---|---|---|---|---|"
+	while IFS='|' read -r name rc secs l0 l1; do
+		case $rc in
+		0) st=ok ;;
+		pending) st="not yet written" ;;
+		*) st="**FAILED (exit $rc)**" ;;
+		esac
+		echo "| $name | $st | $secs | $l0 | $l1 |"
+	done <"$OUT/status.txt"
+	echo
+	echo "A load average above 0.1 before a section means something else was running: treat its"
+	echo "figures as noisy."
+	echo
+	echo "## Commands"
+	echo
+	echo '```'
+	echo "$cmdline"
+	echo "# which ran:"
+	cat "$OUT/commands.txt"
+	echo '```'
+	echo
+	echo "## Targets (DESIGN.md)"
+	echo
+	echo "Ratio: headroom factor (limit / measured for upper limits, measured / limit for lower"
+	echo "ones); above 1 the target is met by that factor."
+	echo
+	echo "| section | id | target | measured (median) | limit | ratio | status | note |"
+	echo "|---|---|---|---|---|---|---|---|"
+	for s in $SECTIONS; do
+		[ -s "$OUT/$s.csv" ] || continue
+		# target,id,text,measured,limit,ratio,status,note
+		awk -F, -v sec="$s" '$1=="target" {printf "| %s | %s | %s | %s | %s | %s | **%s** | %s |\n", sec, $2, $3, $4, $5, $6, $7, $8}' "$OUT/$s.csv"
+	done
+	echo
+	echo "## Plots"
+	echo
+	if [ -n "$PLOT_NOTE" ]; then
+		echo "$PLOT_NOTE"
+	else
+		for p in counter_threads histogram_threads gauge_threads read_1000_series; do
+			[ -f "$PLOTS/$p.png" ] && echo "![$p](plots/$p.png)"
+		done
+	fi
+	echo
+	for s in $SECTIONS; do
+		[ -f "$OUT/$s.md" ] || continue
+		# Program headings (##) become level-2 sections of this file.
+		cat "$OUT/$s.md"
+		echo
+	done
+	echo "Raw rows: ${OUT#"$ROOT"/}/*.csv; logs: ${OUT#"$ROOT"/}/*.log."
+} >"$tmp"
+mv "$tmp" "$RESULTS"
+log "wrote $RESULTS"
+
+if [ -n "$FAILED" ]; then
+	log "failed sections:$FAILED"
+	exit 1
+fi

@@ -1,0 +1,390 @@
+/*
+ * client.c - libvitals-client: the RPC server's methods over an nng req
+ * socket, and the pub socket's status changes. See vitals/client.h.
+ *
+ * One req socket per client, dialled once (nng redials by itself if the
+ * server goes away later). Every call runs on an nng context of its own,
+ * so threads may share a client: the first caller uses the client's
+ * cached context (taken with a trylock), concurrent callers open a
+ * temporary one. A call sends the vitals.v1.Request envelope and waits
+ * for the Response, both within the timeout given at connect (one
+ * deadline for the whole call); a non-zero code becomes a vt_err
+ * (src/encode/protobuf.c maps them) and its message the last error.
+ * Message building and decoding live in src/encode/protobuf.c.
+ *
+ * Where vitals/client.h is silent:
+ * - vt_client_connect dials synchronously, so a refused connection or a
+ *   missing ipc path is VT_EUNAVAIL at once and a bad url VT_EINVAL (the
+ *   OS connect timeout bounds the dial of an unreachable host, not
+ *   timeout_ms). timeout_ms < 0 means no timeout; 0 is VT_EINVAL.
+ * - Calls are thread-safe; vt_client_close must not overlap them.
+ * - vt_client_last_error holds the text of the last failed call: the
+ *   server's message for an error Response, else what failed locally
+ *   ("no answer from URL within N ms", nng's error, a malformed answer).
+ *   It is written under a lock but read without one: meaningful when one
+ *   thread uses the client (threads sharing one use the return codes).
+ * - Codes: 3 VT_EINVAL, 5 VT_ENOENT, 14 VT_EUNAVAIL, 13 VT_EINTERNAL,
+ *   12 and unknown ones VT_EPROTO; no answer in time VT_ETIMEDOUT; an
+ *   undecodable answer VT_EPROTO.
+ * - vt_client_watch dials synchronously too (VT_EUNAVAIL, VT_EINVAL),
+ *   returns VT_OK when fn stops it and VT_ETIMEDOUT after timeout_ms of
+ *   silence; messages are cut at 4 KiB.
+ */
+#include "vitals/client.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "encode/protobuf.h"
+
+/* Largest Response accepted: the encoders' cap plus the envelope. */
+#define MAX_RESPONSE (VT__PB_MAX_OUT + 4096)
+/* Largest pub message accepted. */
+#define MAX_PUB_MSG 4096
+
+struct vt_client {
+	nng_socket sock; /* immutable; thread-safe */
+	int timeout_ms;	 /* immutable; < 0 = none */
+	char url[256];	 /* immutable, for messages */
+	pthread_mutex_t cache_mtx;
+	nng_ctx ctx;  /* the cached context: used by cache_mtx's holder */
+	nng_aio *aio; /* idem */
+	pthread_mutex_t err_mtx;
+	char last_err[512]; /* written under err_mtx */
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void set_last(vt_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_last(vt_client *c, const char *fmt, ...)
+{
+	va_list ap;
+	pthread_mutex_lock(&c->err_mtx);
+	va_start(ap, fmt);
+	vsnprintf(c->last_err, sizeof(c->last_err), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&c->err_mtx);
+}
+
+/* An nng error of a call or dial, as a vt_err. */
+static vt_err nng_err(int rv)
+{
+	switch (rv) {
+	case NNG_ETIMEDOUT:
+		return VT_ETIMEDOUT;
+	case NNG_ENOMEM:
+		return VT_ENOMEM;
+	case NNG_EADDRINVAL:
+	case NNG_ENOTSUP:
+	case NNG_EINVAL:
+		return VT_EINVAL;
+	case NNG_ECLOSED:
+		return VT_ECLOSED;
+	case NNG_EMSGSIZE:
+		return VT_ETOOBIG;
+	case NNG_ECONNREFUSED:
+	case NNG_ECONNRESET:
+	case NNG_ECONNABORTED:
+	case NNG_ECONNSHUT:
+	case NNG_EUNREACHABLE:
+	case NNG_ENOENT:
+	case NNG_EPERM:
+		return VT_EUNAVAIL;
+	default:
+		return VT_EIO;
+	}
+}
+
+vt_err vt_client_connect(vt_client **out, const char *url, int timeout_ms)
+{
+	if (out == NULL || url == NULL || timeout_ms == 0)
+		return VT_EINVAL;
+	vt_client *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return VT_ENOMEM;
+	c->timeout_ms = timeout_ms;
+	snprintf(c->url, sizeof(c->url), "%s", url);
+	if (pthread_mutex_init(&c->cache_mtx, NULL) != 0) {
+		free(c);
+		return VT_ENOMEM;
+	}
+	if (pthread_mutex_init(&c->err_mtx, NULL) != 0) {
+		pthread_mutex_destroy(&c->cache_mtx);
+		free(c);
+		return VT_ENOMEM;
+	}
+	int rv = nng_req0_open(&c->sock);
+	if (rv != 0)
+		goto fail_sock;
+	if ((rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ,
+				      MAX_RESPONSE)) != 0 ||
+	    (rv = nng_aio_alloc(&c->aio, NULL, NULL)) != 0 ||
+	    (rv = nng_ctx_open(&c->ctx, c->sock)) != 0 ||
+	    (rv = nng_dial(c->sock, url, NULL, 0)) != 0)
+		goto fail;
+	*out = c;
+	return VT_OK;
+fail:
+	nng_aio_free(c->aio);
+	nng_close(c->sock);
+fail_sock:
+	pthread_mutex_destroy(&c->err_mtx);
+	pthread_mutex_destroy(&c->cache_mtx);
+	free(c);
+	return nng_err(rv);
+}
+
+void vt_client_close(vt_client *c)
+{
+	if (c == NULL)
+		return;
+	nng_close(c->sock);
+	nng_aio_free(c->aio);
+	pthread_mutex_destroy(&c->err_mtx);
+	pthread_mutex_destroy(&c->cache_mtx);
+	free(c);
+}
+
+const char *vt_client_last_error(const vt_client *c)
+{
+	return c != NULL ? c->last_err : "";
+}
+
+/* Sends one request and waits for its Response within the timeout; on
+ * VT_OK *resp holds a code-0 Response (release with _fini). Thread-safe. */
+static vt_err call(vt_client *c, const char *method, const uint8_t *payload,
+		   size_t plen, vt__pb_response *resp)
+{
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	vt_err err = vt__pb_request_encode(method, payload, plen, &bytes, &len);
+	if (err != VT_OK) {
+		set_last(c, "%s: encoding the request: %s", method,
+			 vt_strerror(err));
+		return err;
+	}
+	nng_msg *m = NULL;
+	int rv = nng_msg_alloc(&m, len);
+	if (rv != 0) {
+		free(bytes);
+		set_last(c, "%s: %s", method, nng_strerror(rv));
+		return VT_ENOMEM;
+	}
+	memcpy(nng_msg_body(m), bytes, len);
+	free(bytes);
+
+	nng_ctx ctx;
+	nng_aio *aio;
+	bool cached = pthread_mutex_trylock(&c->cache_mtx) == 0;
+	if (cached) {
+		ctx = c->ctx;
+		aio = c->aio;
+	} else {
+		if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+			nng_msg_free(m);
+			set_last(c, "%s: %s", method, nng_strerror(rv));
+			return VT_ENOMEM;
+		}
+		if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
+			nng_aio_free(aio);
+			nng_msg_free(m);
+			set_last(c, "%s: %s", method, nng_strerror(rv));
+			return nng_err(rv);
+		}
+	}
+
+	int64_t deadline = mono_ms() + c->timeout_ms;
+	nng_aio_set_timeout(aio, c->timeout_ms < 0 ? NNG_DURATION_INFINITE
+						   : c->timeout_ms);
+	nng_aio_set_msg(aio, m);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		nng_msg_free(nng_aio_get_msg(aio));
+	} else {
+		nng_duration left = NNG_DURATION_INFINITE;
+		if (c->timeout_ms >= 0) {
+			int64_t l = deadline - mono_ms();
+			left = l > 0 ? (nng_duration)l : 1;
+		}
+		nng_aio_set_timeout(aio, left);
+		nng_ctx_recv(ctx, aio);
+		nng_aio_wait(aio);
+		rv = nng_aio_result(aio);
+	}
+	nng_msg *reply = rv == 0 ? nng_aio_get_msg(aio) : NULL;
+	nng_aio_set_msg(aio, NULL);
+	if (cached) {
+		pthread_mutex_unlock(&c->cache_mtx);
+	} else {
+		nng_ctx_close(ctx);
+		nng_aio_free(aio);
+	}
+	if (rv != 0) {
+		if (rv == NNG_ETIMEDOUT)
+			set_last(c, "%s: no answer from %s within %d ms",
+				 method, c->url, c->timeout_ms);
+		else
+			set_last(c, "%s: %s: %s", method, c->url,
+				 nng_strerror(rv));
+		return nng_err(rv);
+	}
+
+	err = vt__pb_response_decode(nng_msg_body(reply), nng_msg_len(reply),
+				     resp);
+	nng_msg_free(reply);
+	if (err != VT_OK) {
+		set_last(c, "%s: malformed response from %s", method, c->url);
+		return err == VT_ENOMEM ? err : VT_EPROTO;
+	}
+	if (resp->code != VT__GRPC_OK) {
+		set_last(c, "%s",
+			 resp->message[0] != '\0' ? resp->message
+						  : "error without message");
+		vt_err e = vt__grpc_err(resp->code);
+		vt__pb_response_fini(resp);
+		return e;
+	}
+	return VT_OK;
+}
+
+vt_err vt_client_health(vt_client *c, const vt_health_filter *filter,
+			vt_run_mode mode, vt_health_snapshot **out)
+{
+	if (c == NULL || out == NULL)
+		return VT_EINVAL;
+	uint8_t *req = NULL;
+	size_t len = 0;
+	vt_err err = vt__pb_health_req_encode(filter, mode, &req, &len);
+	if (err != VT_OK)
+		return err;
+	vt__pb_response resp;
+	err = call(c, VT__M_HEALTH, req, len, &resp);
+	free(req);
+	if (err != VT_OK)
+		return err;
+	err = vt__pb_health_decode(resp.payload, resp.plen, out);
+	vt__pb_response_fini(&resp);
+	if (err != VT_OK)
+		set_last(c, "%s: malformed vitals.v1.HealthCheckResponse",
+			 VT__M_HEALTH);
+	return err;
+}
+
+vt_err vt_client_metrics(vt_client *c, const vt_metrics_filter *filter,
+			 vt_metrics_snapshot **out)
+{
+	if (c == NULL || out == NULL)
+		return VT_EINVAL;
+	uint8_t *req = NULL;
+	size_t len = 0;
+	vt_err err = vt__pb_metrics_req_encode(filter, &req, &len);
+	if (err != VT_OK)
+		return err;
+	vt__pb_response resp;
+	err = call(c, VT__M_METRICS, req, len, &resp);
+	free(req);
+	if (err != VT_OK)
+		return err;
+	err = vt__pb_metrics_decode(resp.payload, resp.plen, out);
+	vt__pb_response_fini(&resp);
+	if (err != VT_OK)
+		set_last(c, "%s: malformed vitals.v1.MetricsGetResponse",
+			 VT__M_METRICS);
+	return err;
+}
+
+void vt_client_health_free(vt_health_snapshot *s)
+{
+	vt__pb_health_free(s);
+}
+
+void vt_client_metrics_free(vt_metrics_snapshot *s)
+{
+	vt__pb_metrics_free(s);
+}
+
+vt_err vt_client_grpc_check(vt_client *c, const char *service, int *serving)
+{
+	if (c == NULL || serving == NULL)
+		return VT_EINVAL;
+	uint8_t *req = NULL;
+	size_t len = 0;
+	vt_err err = vt__pb_grpc_check_req_encode(service, &req, &len);
+	if (err != VT_OK)
+		return err;
+	vt__pb_response resp;
+	err = call(c, VT__M_GRPC_CHECK, req, len, &resp);
+	free(req);
+	if (err != VT_OK)
+		return err;
+	int st = 0;
+	err = vt__pb_grpc_check_resp_decode(resp.payload, resp.plen, &st);
+	vt__pb_response_fini(&resp);
+	if (err == VT_OK && st != VT__SERVING && st != VT__NOT_SERVING)
+		err = VT_EPROTO;
+	if (err != VT_OK) {
+		set_last(c, "%s: malformed grpc.health.v1.HealthCheckResponse",
+			 VT__M_GRPC_CHECK);
+		return err;
+	}
+	*serving = st;
+	return VT_OK;
+}
+
+vt_err vt_client_watch(const char *pub_url, int timeout_ms,
+		       vt_client_watch_fn fn, void *arg)
+{
+	if (pub_url == NULL || fn == NULL)
+		return VT_EINVAL;
+	nng_socket s;
+	int rv = nng_sub0_open(&s);
+	if (rv != 0)
+		return nng_err(rv);
+	vt_err err = VT_OK;
+	if ((rv = nng_socket_set(s, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0 ||
+	    (rv = nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, MAX_PUB_MSG)) !=
+		0 ||
+	    (rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO,
+				    timeout_ms < 0 ? NNG_DURATION_INFINITE
+						   : timeout_ms)) != 0 ||
+	    (rv = nng_dial(s, pub_url, NULL, 0)) != 0) {
+		nng_close(s);
+		return nng_err(rv);
+	}
+	char buf[MAX_PUB_MSG + 1];
+	for (;;) {
+		nng_msg *m = NULL;
+		if ((rv = nng_recvmsg(s, &m, 0)) != 0) {
+			err = nng_err(rv);
+			break;
+		}
+		size_t n = nng_msg_len(m);
+		if (n > MAX_PUB_MSG)
+			n = MAX_PUB_MSG;
+		memcpy(buf, nng_msg_body(m), n);
+		buf[n] = '\0';
+		nng_msg_free(m);
+		if (fn(buf, arg) != 0)
+			break;
+	}
+	nng_close(s);
+	return err;
+}

@@ -1,0 +1,557 @@
+/*
+ * vitalsctl - command-line client of a vitals RPC server (vitalsd, or a
+ * program serving with vt_server_start), over libvitals-client.
+ *
+ *   vitalsctl [OPTIONS] health [NAME]   table (or --json); exit 0/1/2
+ *   vitalsctl [OPTIONS] metrics [NAME]  table, --json or --prometheus
+ *   vitalsctl [OPTIONS] watch           one line per status change
+ *
+ * Options may come before or after the command. The table is printed
+ * whether or not stdout is a terminal (scripts that want to parse use
+ * --json); on a terminal, statuses are coloured unless NO_COLOR is set.
+ * --json and --prometheus print exactly what the HTTP gateway serves,
+ * through the same encoders (vitals/encode.h). Every failure to get an
+ * answer, and every usage error, exits 3 (Nagios' UNKNOWN) with a
+ * message on stderr.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vitals/client.h"
+#include "vitals/encode.h"
+
+#define EXIT_UNKNOWN 3
+#define MAX_EXCLUDE  64
+
+static const char usage[] =
+    "usage: vitalsctl [OPTIONS] health [NAME] [--json] [--cached]\n"
+    "                 [--tag T] [--exclude NAME]...\n"
+    "       vitalsctl [OPTIONS] metrics [NAME] [--json | --prometheus]\n"
+    "       vitalsctl [OPTIONS] watch\n"
+    "\n"
+    "Asks a vitals RPC server (nng req/rep) for health and metrics.\n"
+    "\n"
+    "options:\n"
+    "  --url URL      RPC server (default tcp://127.0.0.1:5555; ipc:// too)\n"
+    "  --pub URL      status-change publisher for watch\n"
+    "                 (default tcp://127.0.0.1:5556)\n"
+    "  --timeout MS   bound on each request (default 5000); for watch,\n"
+    "                 stop after MS without a change (default: never)\n"
+    "  --json         print JSON, the same as the HTTP gateway's\n"
+    "  --prometheus   metrics as Prometheus text format 0.0.4\n"
+    "  --cached       health: last results, without running checks\n"
+    "  --tag T        health: only checks tagged T\n"
+    "  --exclude N    health: leave out check N (repeatable)\n"
+    "  -h, --help     this text\n"
+    "\n"
+    "Output: an aligned table, on a terminal or not (statuses coloured on\n"
+    "a terminal unless NO_COLOR is set); use --json or --prometheus to\n"
+    "parse. health NAME prints that one check (--json: the gateway's\n"
+    "GET /health/NAME object). watch prints \"<time> <check> <old> <new>\"\n"
+    "per change until interrupted.\n"
+    "\n"
+    "exit status: health: 0 healthy, 1 degraded, 2 unhealthy (of the\n"
+    "whole, or of NAME); every command: 3 when the server cannot be\n"
+    "reached or answers with an error, or on a usage error (Nagios\n"
+    "UNKNOWN); 0 otherwise.\n";
+
+typedef struct opts {
+	const char *url;
+	const char *pub;
+	int timeout_ms;
+	bool timeout_set;
+	const char *cmd;
+	const char *name;
+	bool json, prom, cached;
+	const char *tag;
+	const char *exclude[MAX_EXCLUDE];
+	size_t nexclude;
+} opts;
+
+static int fail_usage(const char *fmt, const char *arg)
+{
+	fputs("vitalsctl: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\n(vitalsctl --help for usage)\n", stderr);
+	return EXIT_UNKNOWN;
+}
+
+/* The value of option argv[*i] (--opt V or --opt=V); NULL if missing. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(name);
+	if (a[n] == '=')
+		return a + n + 1;
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static bool is_opt(const char *a, const char *name)
+{
+	size_t n = strlen(name);
+	return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
+}
+
+static int parse(int argc, char **argv, opts *o)
+{
+	o->url = "tcp://127.0.0.1:5555";
+	o->pub = "tcp://127.0.0.1:5556";
+	o->timeout_ms = 5000;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage, stdout);
+			exit(0);
+		} else if (is_opt(a, "--url")) {
+			if ((o->url = opt_value(argc, argv, &i, "--url")) ==
+			    NULL)
+				return fail_usage("%s needs a URL", a);
+		} else if (is_opt(a, "--pub")) {
+			if ((o->pub = opt_value(argc, argv, &i, "--pub")) ==
+			    NULL)
+				return fail_usage("%s needs a URL", a);
+		} else if (is_opt(a, "--timeout")) {
+			if ((v = opt_value(argc, argv, &i, "--timeout")) ==
+			    NULL)
+				return fail_usage("%s needs milliseconds", a);
+			char *end;
+			errno = 0;
+			long ms = strtol(v, &end, 10);
+			if (end == v || *end != '\0' || ms <= 0 ||
+			    ms > 86400000)
+				return fail_usage("bad --timeout \"%s\": "
+						  "milliseconds, 1..86400000",
+						  v);
+			o->timeout_ms = (int)ms;
+			o->timeout_set = true;
+		} else if (strcmp(a, "--json") == 0) {
+			o->json = true;
+		} else if (strcmp(a, "--prometheus") == 0) {
+			o->prom = true;
+		} else if (strcmp(a, "--cached") == 0) {
+			o->cached = true;
+		} else if (is_opt(a, "--tag")) {
+			if ((o->tag = opt_value(argc, argv, &i, "--tag")) ==
+			    NULL)
+				return fail_usage("%s needs a tag", a);
+		} else if (is_opt(a, "--exclude")) {
+			if ((v = opt_value(argc, argv, &i, "--exclude")) ==
+			    NULL)
+				return fail_usage("%s needs a check name", a);
+			if (o->nexclude == MAX_EXCLUDE)
+				return fail_usage("too many --exclude (%s)",
+						  "at most 64");
+			o->exclude[o->nexclude++] = v;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			return fail_usage("unknown option \"%s\"", a);
+		} else if (o->cmd == NULL) {
+			o->cmd = a;
+		} else if (o->name == NULL) {
+			o->name = a;
+		} else {
+			return fail_usage("unexpected argument \"%s\"", a);
+		}
+	}
+	if (o->cmd == NULL)
+		return fail_usage("%s", "no command (health, metrics, watch)");
+	bool health = strcmp(o->cmd, "health") == 0;
+	bool metrics = strcmp(o->cmd, "metrics") == 0;
+	bool watch = strcmp(o->cmd, "watch") == 0;
+	if (!health && !metrics && !watch)
+		return fail_usage("unknown command \"%s\"", o->cmd);
+	if (o->json && o->prom)
+		return fail_usage("%s", "--json and --prometheus exclude "
+					"each other");
+	if (!metrics && o->prom)
+		return fail_usage("%s", "--prometheus is for metrics");
+	if (!health && (o->cached || o->tag != NULL || o->nexclude > 0))
+		return fail_usage(
+		    "%s", "--cached, --tag and --exclude are for health");
+	if (watch && (o->name != NULL || o->json))
+		return fail_usage("%s", "watch takes no NAME or --json");
+	return 0;
+}
+
+/* ---- output helpers ---------------------------------------------------- */
+
+static bool color;
+
+static const char *status_color(vt_status st)
+{
+	if (!color)
+		return "";
+	switch (st) {
+	case VT_HEALTHY:
+		return "\033[32m";
+	case VT_DEGRADED:
+		return "\033[33m";
+	default:
+		return "\033[31m";
+	}
+}
+
+static const char *color_off(void)
+{
+	return color ? "\033[0m" : "";
+}
+
+/* Prints a number the way people read it: integers plainly, others with
+ * six significant digits. */
+static void num_text(char *dst, size_t cap, double v)
+{
+	if (isnan(v))
+		snprintf(dst, cap, "-");
+	else if (v == floor(v) && fabs(v) < 1e15)
+		snprintf(dst, cap, "%.0f", v);
+	else
+		snprintf(dst, cap, "%.6g", v);
+}
+
+static void duration_text(char *dst, size_t cap, double ms)
+{
+	if (ms < 1)
+		snprintf(dst, cap, "%.3f ms", ms);
+	else if (ms < 1000)
+		snprintf(dst, cap, "%.1f ms", ms);
+	else
+		snprintf(dst, cap, "%.2f s", ms / 1000);
+}
+
+static void age_text(char *dst, size_t cap, double now, double then)
+{
+	if (then <= 0) {
+		snprintf(dst, cap, "never");
+		return;
+	}
+	double s = now - then;
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(dst, cap, "%.1f s ago", s);
+	else if (s < 3600)
+		snprintf(dst, cap, "%.0f min ago", s / 60);
+	else
+		snprintf(dst, cap, "%.1f h ago", s / 3600);
+}
+
+static void time_text(char *dst, size_t cap, double t)
+{
+	time_t sec = (time_t)t;
+	struct tm tm;
+	if (gmtime_r(&sec, &tm) == NULL ||
+	    strftime(dst, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(dst, cap, "%.3f", t);
+}
+
+/* The last column of a check's row: its error, then its details. */
+static void info_text(char *dst, size_t cap, const vt_component *c)
+{
+	size_t o = 0;
+	int n;
+	dst[0] = '\0';
+	if (c->error != NULL) {
+		n = snprintf(dst, cap, "%s", c->error);
+		o = n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);
+	}
+	for (size_t i = 0; i < c->ndetails && o + 1 < cap; i++) {
+		const vt_detail *d = &c->details[i];
+		char v[64];
+		const char *val = v;
+		if (d->kind == VT_DETAIL_STR)
+			val = d->str;
+		else if (d->kind == VT_DETAIL_BOOL)
+			val = d->b ? "true" : "false";
+		else
+			num_text(v, sizeof(v), d->num);
+		n = snprintf(dst + o, cap - o, "%s%s=%s", o > 0 ? "  " : "",
+			     d->key, val);
+		o = n < 0 ? o
+			  : (o + (size_t)n >= cap ? cap - 1 : o + (size_t)n);
+	}
+	if (o == 0)
+		snprintf(dst, cap, "-");
+}
+
+static size_t max_sz(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
+
+static void print_health_table(const vt_health_snapshot *s)
+{
+	char when[64];
+	time_text(when, sizeof(when), s->timestamp);
+	printf("%s%s%s  (%zu check%s, %s)\n", status_color(s->status),
+	       vt_status_name(s->status), color_off(), s->ncomponents,
+	       s->ncomponents == 1 ? "" : "s", when);
+	if (s->ncomponents == 0)
+		return;
+	size_t wn = strlen("CHECK"), ws = strlen("STATUS");
+	size_t wd = strlen("DURATION"), wa = strlen("LAST RUN");
+	for (size_t i = 0; i < s->ncomponents; i++) {
+		const vt_component *c = &s->components[i];
+		char d[32], a[32];
+		duration_text(d, sizeof(d), c->duration_ms);
+		age_text(a, sizeof(a), s->timestamp, c->last_check_time);
+		wn = max_sz(wn, strlen(c->name));
+		ws = max_sz(ws, strlen(vt_status_name(c->status)));
+		wd = max_sz(wd, strlen(d));
+		wa = max_sz(wa, strlen(a));
+	}
+	printf("\n%-*s  %-*s  %-8s  %*s  %-*s  %5s  %s\n", (int)wn, "CHECK",
+	       (int)ws, "STATUS", "CRITICAL", (int)wd, "DURATION", (int)wa,
+	       "LAST RUN", "FAILS", "ERROR / DETAILS");
+	for (size_t i = 0; i < s->ncomponents; i++) {
+		const vt_component *c = &s->components[i];
+		char d[32], a[32], info[1024];
+		duration_text(d, sizeof(d), c->duration_ms);
+		if (c->last_check_time <= 0)
+			snprintf(d, sizeof(d), "-");
+		age_text(a, sizeof(a), s->timestamp, c->last_check_time);
+		info_text(info, sizeof(info), c);
+		printf("%-*s  %s%-*s%s  %-8s  %*s  %-*s  %5" PRIu32 "  %s\n",
+		       (int)wn, c->name, status_color(c->status), (int)ws,
+		       vt_status_name(c->status), color_off(),
+		       c->critical ? "yes" : "no", (int)wd, d, (int)wa, a,
+		       c->consecutive_failures, info);
+	}
+}
+
+/* The labels of a series as name="value",...; "-" when none. */
+static void labels_text(char *dst, size_t cap, const vt_series_snap *s)
+{
+	size_t o = 0;
+	dst[0] = '\0';
+	for (size_t i = 0; i < s->nlabels && o + 1 < cap; i++) {
+		int n =
+		    snprintf(dst + o, cap - o, "%s%s=\"%s\"", i > 0 ? "," : "",
+			     s->labels[i].name, s->labels[i].value);
+		o = n < 0 ? o
+			  : (o + (size_t)n >= cap ? cap - 1 : o + (size_t)n);
+	}
+	if (o == 0)
+		snprintf(dst, cap, "-");
+}
+
+static void value_text(char *dst, size_t cap, const vt_family_snap *f,
+		       const vt_series_snap *s)
+{
+	if (f->kind != VT_HISTOGRAM) {
+		num_text(dst, cap, s->value);
+		return;
+	}
+	const vt_hist_summary *h = &s->hist;
+	char sum[32], mn[32], p50[32], p90[32], p99[32], mx[32];
+	num_text(sum, sizeof(sum), h->sum);
+	num_text(mn, sizeof(mn), h->min);
+	num_text(p50, sizeof(p50), h->p50);
+	num_text(p90, sizeof(p90), h->p90);
+	num_text(p99, sizeof(p99), h->p99);
+	num_text(mx, sizeof(mx), h->max);
+	snprintf(dst, cap,
+		 "count=%" PRIu64 " sum=%s min=%s p50=%s p90=%s p99=%s max=%s",
+		 h->count, sum, mn, p50, p90, p99, mx);
+}
+
+static const char *kind_name(vt_metric_kind k)
+{
+	switch (k) {
+	case VT_COUNTER:
+		return "counter";
+	case VT_GAUGE:
+		return "gauge";
+	default:
+		return "histogram";
+	}
+}
+
+static void print_metrics_table(const vt_metrics_snapshot *s)
+{
+	size_t wn = strlen("NAME"), wt = strlen("histogram");
+	size_t wl = strlen("LABELS");
+	char lab[2048];
+	for (size_t i = 0; i < s->nfamilies; i++) {
+		const vt_family_snap *f = &s->families[i];
+		wn = max_sz(wn, strlen(f->name));
+		for (size_t j = 0; j < f->nseries; j++) {
+			labels_text(lab, sizeof(lab), &f->series[j]);
+			wl = max_sz(wl, strlen(lab));
+		}
+	}
+	printf("%-*s  %-*s  %-*s  %s\n", (int)wn, "NAME", (int)wt, "TYPE",
+	       (int)wl, "LABELS", "VALUE");
+	for (size_t i = 0; i < s->nfamilies; i++) {
+		const vt_family_snap *f = &s->families[i];
+		for (size_t j = 0; j < f->nseries; j++) {
+			char val[512];
+			labels_text(lab, sizeof(lab), &f->series[j]);
+			value_text(val, sizeof(val), f, &f->series[j]);
+			printf("%-*s  %-*s  %-*s  %s\n", (int)wn, f->name,
+			       (int)wt, kind_name(f->kind), (int)wl, lab, val);
+		}
+	}
+}
+
+static int print_encoded(vt_err err, char *text, size_t len, const char *what)
+{
+	if (err != VT_OK) {
+		fprintf(stderr, "vitalsctl: encoding %s: %s\n", what,
+			vt_strerror(err));
+		return EXIT_UNKNOWN;
+	}
+	fwrite(text, 1, len, stdout);
+	if (len == 0 || text[len - 1] != '\n')
+		fputc('\n', stdout);
+	free(text);
+	return 0;
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+static vt_client *connect_or_say(const opts *o)
+{
+	vt_client *c = NULL;
+	vt_err err = vt_client_connect(&c, o->url, o->timeout_ms);
+	if (err == VT_OK)
+		return c;
+	if (err == VT_EINVAL)
+		fprintf(stderr, "vitalsctl: invalid URL \"%s\"\n", o->url);
+	else if (err == VT_EUNAVAIL)
+		fprintf(stderr,
+			"vitalsctl: cannot connect to %s: connection refused "
+			"or no such socket (is the server running?)\n",
+			o->url);
+	else
+		fprintf(stderr, "vitalsctl: cannot connect to %s: %s\n", o->url,
+			vt_strerror(err));
+	return NULL;
+}
+
+static int cmd_health(const opts *o)
+{
+	vt_client *c = connect_or_say(o);
+	if (c == NULL)
+		return EXIT_UNKNOWN;
+	vt_health_filter f = {.name = o->name,
+			      .tag = o->tag,
+			      .exclude = o->exclude,
+			      .nexclude = o->nexclude};
+	vt_health_snapshot *s = NULL;
+	vt_err err = vt_client_health(
+	    c, &f, o->cached ? VT_RUN_CACHED : VT_RUN_FRESH, &s);
+	if (err != VT_OK) {
+		fprintf(stderr, "vitalsctl: health: %s\n",
+			vt_client_last_error(c)[0] != '\0'
+			    ? vt_client_last_error(c)
+			    : vt_strerror(err));
+		vt_client_close(c);
+		return EXIT_UNKNOWN;
+	}
+	vt_client_close(c);
+	/* One named check: its own status is the answer. */
+	bool one = o->name != NULL && s->ncomponents == 1;
+	vt_status st = one ? s->components[0].status : s->status;
+	int rc = (int)st;
+	if (o->json) {
+		char *text = NULL;
+		size_t len = 0;
+		err = one ? vt_json_component(&s->components[0], &text, &len)
+			  : vt_json_health(s, &text, &len);
+		if (print_encoded(err, text, len, "JSON") != 0)
+			rc = EXIT_UNKNOWN;
+	} else {
+		print_health_table(s);
+	}
+	vt_client_health_free(s);
+	return rc;
+}
+
+static int cmd_metrics(const opts *o)
+{
+	vt_client *c = connect_or_say(o);
+	if (c == NULL)
+		return EXIT_UNKNOWN;
+	vt_metrics_filter f = {.name = o->name};
+	vt_metrics_snapshot *s = NULL;
+	vt_err err = vt_client_metrics(c, &f, &s);
+	if (err != VT_OK) {
+		fprintf(stderr, "vitalsctl: metrics: %s\n",
+			vt_client_last_error(c)[0] != '\0'
+			    ? vt_client_last_error(c)
+			    : vt_strerror(err));
+		vt_client_close(c);
+		return EXIT_UNKNOWN;
+	}
+	vt_client_close(c);
+	int rc = 0;
+	if (o->name != NULL && s->nfamilies == 0) {
+		fprintf(stderr, "vitalsctl: no metric named \"%s\"\n", o->name);
+		rc = EXIT_UNKNOWN;
+	} else if (o->json || o->prom) {
+		char *text = NULL;
+		size_t len = 0;
+		err = o->json ? vt_json_metrics(s, &text, &len)
+			      : vt_prom_metrics(s, &text, &len);
+		rc = print_encoded(err, text, len,
+				   o->json ? "JSON" : "Prometheus text");
+	} else {
+		print_metrics_table(s);
+	}
+	vt_client_metrics_free(s);
+	return rc;
+}
+
+static int watch_line(const char *msg, void *arg)
+{
+	(void)arg;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char when[64];
+	time_text(when, sizeof(when), (double)ts.tv_sec);
+	printf("%s %s\n", when, msg);
+	fflush(stdout);
+	return 0;
+}
+
+static int cmd_watch(const opts *o)
+{
+	vt_err err = vt_client_watch(
+	    o->pub, o->timeout_set ? o->timeout_ms : -1, watch_line, NULL);
+	if (err == VT_OK || err == VT_ETIMEDOUT)
+		return 0;
+	if (err == VT_EINVAL)
+		fprintf(stderr, "vitalsctl: invalid URL \"%s\"\n", o->pub);
+	else
+		fprintf(stderr, "vitalsctl: watch %s: %s\n", o->pub,
+			err == VT_EUNAVAIL ? "cannot connect (is the server "
+					     "running with a pub url?)"
+					   : vt_strerror(err));
+	return EXIT_UNKNOWN;
+}
+
+int main(int argc, char **argv)
+{
+	opts o = {0};
+	int rc = parse(argc, argv, &o);
+	if (rc != 0)
+		return rc;
+	const char *nc = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+	color = isatty(STDOUT_FILENO) && (nc == NULL || nc[0] == '\0') &&
+		!(term != NULL && strcmp(term, "dumb") == 0);
+	if (strcmp(o.cmd, "health") == 0)
+		return cmd_health(&o);
+	if (strcmp(o.cmd, "metrics") == 0)
+		return cmd_metrics(&o);
+	return cmd_watch(&o);
+}

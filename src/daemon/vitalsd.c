@@ -1,0 +1,432 @@
+/*
+ * vitalsd.c - the stand-alone daemon: runs the checks of a JSON config
+ * file and serves their health and metrics over HTTP, nng RPC and pub.
+ *
+ *   vitalsd --config FILE [--http ADDR] [--rpc URL] [--pub URL]   run
+ *   vitalsd --check-config FILE          validate; exit 0 ok, 1 refused
+ *   vitalsd --help | --version
+ *
+ * Start-up: SIGTERM and SIGINT are blocked before any thread exists, so
+ * every thread the library starts inherits the mask and only the main
+ * thread ever takes them, in sigwait. The config is loaded and validated
+ * (config.c), the checks are registered, the background scheduler keeps
+ * the cache fresh, and the server (vt_server_start) listens. Shutdown on
+ * either signal: vt_server_shutdown turns readiness UNHEALTHY, publishes
+ * it and waits for requests in flight; then everything is freed and the
+ * exit status is 0.
+ *
+ * Logs go to stderr, one line each, with a UTC timestamp: start, the
+ * checks (URLs redacted), listeners, status changes and shutdown.
+ *
+ * Exit status: 0 clean shutdown or valid config; 1 refused config or a
+ * start-up failure; 2 bad command line.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
+
+#include "daemon/config.h"
+#include "vitals/checks.h"
+#include "vitals/health.h"
+#include "vitals/metrics.h"
+#include "vitals/server.h"
+
+/* Follows project(vitals VERSION ...) in CMakeLists.txt. */
+#define VITALSD_VERSION "0.1.0"
+
+static const char usage_text[] =
+    "usage: vitalsd --config FILE [--http ADDR] [--rpc URL] [--pub URL]\n"
+    "       vitalsd --check-config FILE\n"
+    "       vitalsd --help | --version\n"
+    "\n"
+    "Runs the health checks of FILE (JSON) and serves /health and\n"
+    "/metrics over HTTP, the RPC API over nng req/rep and status changes\n"
+    "over nng pub. --http, --rpc and --pub override the file's values\n"
+    "(\"none\" turns a listener off). --check-config validates FILE\n"
+    "(exit 0 valid, 1 refused, with the check and field named).\n"
+    "\n"
+    "FILE is a JSON object (config/vitalsd.json is an example): http,\n"
+    "rpc, pub (null turns one off), workers, degraded_http_code (the\n"
+    "status of a degraded /health, e.g. 429 for Consul; default 200) and\n"
+    "checks: [{name, type (redis, rabbitmq, http, dmarket, tcp, disk,\n"
+    "exec), interval_ms, timeout_ms, degraded_ms, critical, tags,\n"
+    "failures_before_unhealthy, successes_before_healthy, and the\n"
+    "type's fields}]. DMarket's secret key is read only from the\n"
+    "environment variable named by secret_key_env.\n"
+    "\n"
+    "SIGTERM or SIGINT: readiness turns unhealthy and is published,\n"
+    "requests in flight finish, exit 0.\n";
+
+/* Writes one log line "2026-01-02T03:04:05.678Z vitalsd: MSG" to stderr.
+ * Thread-safe (one fputs per line). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static void
+log_line(const char *fmt, ...)
+{
+	struct timespec ts;
+	struct tm tm;
+	char line[2048];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	int k = snprintf(line + n, sizeof(line) - n,
+			 ".%03ldZ vitalsd: ", ts.tv_nsec / 1000000);
+	if (k > 0)
+		n += (size_t)k;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	va_end(ap);
+	n = strlen(line);
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	fputs(line, stderr);
+}
+
+/* Status-change listener, when nothing is published: one log line per
+ * change. */
+static void on_change(const char *check, vt_status old_status,
+		      vt_status new_status, void *arg)
+{
+	(void)arg;
+	log_line("check %s: %s -> %s", check, vt_status_name(old_status),
+		 vt_status_name(new_status));
+}
+
+/*
+ * With a pub socket, the server holds the registry's one status-change
+ * listener, so the daemon logs what it publishes instead: a sub socket
+ * on its own pub url and a thread that logs each message. The log then
+ * says exactly what watchers were told.
+ */
+typedef struct change_log {
+	nng_socket sock;
+	pthread_t thread;
+	atomic_bool stop;
+	bool running;
+} change_log;
+
+static void *change_log_main(void *arg)
+{
+	change_log *cl = arg;
+	while (!atomic_load(&cl->stop)) {
+		char *buf = NULL, name[256], from[32], to[32];
+		size_t sz = 0;
+		if (nng_recv(cl->sock, &buf, &sz, NNG_FLAG_ALLOC) != 0)
+			continue; /* receive timeout: look at stop */
+		char text[512];
+		snprintf(text, sizeof(text), "%.*s", (int)sz, buf);
+		nng_free(buf, sz);
+		if (sscanf(text, "%255s %31s %31s", name, from, to) != 3)
+			log_line("published: %s", text);
+		else if (strcmp(name, "*") == 0)
+			log_line("readiness: %s -> %s", from, to);
+		else
+			log_line("check %s: %s -> %s", name, from, to);
+	}
+	return NULL;
+}
+
+/* Subscribes to pub_url and starts the logging thread; a failure is
+ * logged and leaves changes unlogged, nothing else. */
+static void change_log_start(change_log *cl, const char *pub_url)
+{
+	char url[300];
+	const char *star = strstr(pub_url, "://*:");
+	if (star != NULL) /* a wildcard listener: dial loopback */
+		snprintf(url, sizeof(url), "%.*s://127.0.0.1:%s",
+			 (int)(star - pub_url), pub_url, star + 5);
+	else
+		snprintf(url, sizeof(url), "%s", pub_url);
+	int rv = nng_sub0_open(&cl->sock);
+	if (rv == 0)
+		rv = nng_socket_set(cl->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
+	if (rv == 0)
+		rv = nng_socket_set_ms(cl->sock, NNG_OPT_RECVTIMEO, 200);
+	if (rv == 0)
+		rv = nng_dial(cl->sock, url, NULL, NNG_FLAG_NONBLOCK);
+	if (rv == 0)
+		rv = pthread_create(&cl->thread, NULL, change_log_main, cl);
+	if (rv != 0) {
+		log_line("status changes will not be logged: %s",
+			 nng_strerror(rv));
+		nng_close(cl->sock);
+		return;
+	}
+	cl->running = true;
+}
+
+static void change_log_stop(change_log *cl)
+{
+	if (!cl->running)
+		return;
+	atomic_store(&cl->stop, true);
+	pthread_join(cl->thread, NULL);
+	nng_close(cl->sock);
+	cl->running = false;
+}
+
+typedef struct args {
+	const char *config;
+	const char *check_config;
+	const char *http, *rpc, *pub;
+} args;
+
+/* Parses argv into a; returns -1 to exit 0 (help, version), 0 to go on,
+ * 2 on a usage error (after a message). Takes "--opt VALUE" and
+ * "--opt=VALUE". */
+static int parse_args(int argc, char **argv, args *a)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} opts[] = {
+	    {"--config", offsetof(args, config)},
+	    {"--check-config", offsetof(args, check_config)},
+	    {"--http", offsetof(args, http)},
+	    {"--rpc", offsetof(args, rpc)},
+	    {"--pub", offsetof(args, pub)},
+	};
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+			fputs(usage_text, stdout);
+			return -1;
+		}
+		if (strcmp(arg, "--version") == 0) {
+			printf("vitalsd %s\n", VITALSD_VERSION);
+			return -1;
+		}
+		size_t j = 0, nopts = sizeof(opts) / sizeof(opts[0]);
+		const char *value = NULL;
+		for (; j < nopts; j++) {
+			size_t n = strlen(opts[j].name);
+			if (strncmp(arg, opts[j].name, n) != 0)
+				continue;
+			if (arg[n] == '=') {
+				value = arg + n + 1;
+				break;
+			}
+			if (arg[n] == '\0') {
+				if (i + 1 >= argc) {
+					fprintf(stderr,
+						"vitalsd: %s needs a value\n",
+						arg);
+					return 2;
+				}
+				value = argv[++i];
+				break;
+			}
+		}
+		if (j == nopts) {
+			fprintf(stderr, "vitalsd: unknown argument \"%s\"\n%s",
+				arg, usage_text);
+			return 2;
+		}
+		*(const char **)((char *)a + opts[j].off) = value;
+	}
+	if ((a->config == NULL) == (a->check_config == NULL)) {
+		fprintf(stderr,
+			"vitalsd: give one of --config FILE or "
+			"--check-config FILE\n%s",
+			usage_text);
+		return 2;
+	}
+	if (a->check_config != NULL && (a->http || a->rpc || a->pub)) {
+		fprintf(stderr, "vitalsd: --http, --rpc and --pub go with "
+				"--config\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* --check-config: loads and fully validates, prints the verdict. */
+static int check_config(const char *path)
+{
+	char err[1024];
+	vt__config *cfg = NULL;
+	vt_err rv = vt__config_load(&cfg, path, err, sizeof(err));
+	if (rv == VT_OK)
+		rv = vt__config_verify(cfg, err, sizeof(err));
+	if (rv != VT_OK) {
+		fprintf(stderr, "vitalsd: %s\n", err);
+		vt__config_free(cfg);
+		return 1;
+	}
+	printf("vitalsd: %s: ok (%zu check%s)\n", path, cfg->nchecks,
+	       cfg->nchecks == 1 ? "" : "s");
+	vt__config_free(cfg);
+	return 0;
+}
+
+/* Registers the daemon's own metric: process_start_time_seconds. */
+static void record_start_time(vt_metrics *m)
+{
+	vt_gauge *g;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (vt_metrics_gauge(m, "process_start_time_seconds",
+			     "Start time of the process since unix epoch in "
+			     "seconds.",
+			     &g) == VT_OK)
+		vt_gauge_set(g, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+}
+
+/* Waits for SIGTERM or SIGINT (blocked in every thread) and returns it. */
+static int wait_for_signal(const sigset_t *set)
+{
+	for (;;) {
+		int sig;
+		int rc = sigwait(set, &sig);
+		if (rc == 0 && (sig == SIGTERM || sig == SIGINT))
+			return sig;
+		if (rc != 0 && rc != EINTR) {
+			log_line("sigwait: %s", strerror(rc));
+			return 0;
+		}
+	}
+}
+
+/* The daemon proper; returns the exit status. */
+static int run(const args *a, const sigset_t *sigs)
+{
+	char err[1024];
+	vt__config *cfg = NULL;
+	vt_metrics *m = NULL;
+	vt_health *h = NULL;
+	vt_server *srv = NULL;
+	change_log changes = {.running = false};
+	int status = 1;
+
+	if (vt__config_load(&cfg, a->config, err, sizeof(err)) != VT_OK ||
+	    (a->http && vt__config_override(cfg, "http", a->http, err,
+					    sizeof(err)) != VT_OK) ||
+	    (a->rpc && vt__config_override(cfg, "rpc", a->rpc, err,
+					   sizeof(err)) != VT_OK) ||
+	    (a->pub && vt__config_override(cfg, "pub", a->pub, err,
+					   sizeof(err)) != VT_OK)) {
+		fprintf(stderr, "vitalsd: %s\n", err);
+		goto out;
+	}
+	if (cfg->http == NULL && cfg->rpc == NULL) {
+		fprintf(stderr, "vitalsd: http and rpc are both off: nothing "
+				"would be served\n");
+		goto out;
+	}
+	log_line("vitalsd %s starting: config %s, %zu check%s, %u workers",
+		 VITALSD_VERSION, cfg->path, cfg->nchecks,
+		 cfg->nchecks == 1 ? "" : "s", cfg->workers);
+
+	vt_err rv = vt_metrics_alloc(&m);
+	if (rv == VT_OK) {
+		/* Room for every check queued at once, twice. */
+		vt_health_opts ho = {.workers = cfg->workers,
+				     .queue_cap = 2 * cfg->nchecks + 1024,
+				     .metrics = m};
+		rv = vt_health_alloc(&h, &ho);
+	}
+	if (rv != VT_OK) {
+		log_line("cannot start: %s", vt_strerror(rv));
+		goto out;
+	}
+	record_start_time(m);
+	if (vt__config_build(cfg, h, err, sizeof(err)) != VT_OK) {
+		fprintf(stderr, "vitalsd: %s\n", err);
+		goto out;
+	}
+	vt__config_forget_secrets(cfg);
+	for (size_t i = 0; i < cfg->nchecks; i++) {
+		char d[1200];
+		vt__check_conf_describe(&cfg->checks[i], d, sizeof(d));
+		log_line("check %s: %s", cfg->checks[i].name, d);
+	}
+	vt_server_opts so = {
+	    .health = h,
+	    .metrics = m,
+	    .http_addr = cfg->http,
+	    .rpc_url = cfg->rpc,
+	    .pub_url = cfg->pub,
+	    .degraded_http_code = cfg->degraded_http_code,
+	};
+	err[0] = '\0';
+	if ((rv = vt_server_start(&srv, &so, err, sizeof(err))) != VT_OK) {
+		char shown[1024];
+		vt_url_redact(err, shown, sizeof(shown));
+		log_line("cannot serve: %s",
+			 shown[0] != '\0' ? shown : vt_strerror(rv));
+		goto out;
+	}
+	if (cfg->http != NULL)
+		log_line("listening: http http://%s (/health, /livez, "
+			 "/readyz, /metrics)",
+			 cfg->http);
+	if (cfg->rpc != NULL)
+		log_line("listening: rpc %s", cfg->rpc);
+	if (cfg->pub != NULL)
+		log_line("publishing: status changes on %s", cfg->pub);
+
+	/* After the listeners, so that checks of vitalsd's own ports pass
+	 * on their first run. */
+	if (cfg->pub != NULL)
+		change_log_start(&changes, cfg->pub);
+	else
+		vt_health_on_change(h, on_change, NULL);
+	if ((rv = vt_health_start(h)) != VT_OK) {
+		log_line("cannot start the scheduler: %s", vt_strerror(rv));
+		goto out;
+	}
+
+	int sig = wait_for_signal(sigs);
+	log_line("%s: shutting down: readiness unhealthy, finishing "
+		 "requests in flight",
+		 sig == SIGINT	  ? "SIGINT"
+		 : sig == SIGTERM ? "SIGTERM"
+				  : "error");
+	vt_server_shutdown(srv);
+	log_line("stopped serving");
+	status = 0;
+out:
+	vt_server_free(srv);
+	change_log_stop(&changes);
+	if (h != NULL)
+		vt_health_stop(h);
+	vt_health_free(h);
+	vt_metrics_free(m);
+	vt__config_free(cfg);
+	if (status == 0)
+		log_line("stopped");
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	args a = {0};
+	int rc = parse_args(argc, argv, &a);
+	if (rc != 0)
+		return rc < 0 ? 0 : rc;
+	if (a.check_config != NULL)
+		return check_config(a.check_config);
+
+	/* Before any thread exists: the signals are taken by sigwait only,
+	 * and a peer closing a connection must not kill the daemon. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return run(&a, &sigs);
+}

@@ -1,0 +1,1068 @@
+/*
+ * gateway.c - vitals over HTTP: nng HTTP handlers that turn a request
+ * into a service call (service.h) and its answer into JSON, the IETF
+ * health-check format or Prometheus text (the encoders of encode.h).
+ *
+ * Every handler takes all methods and no body (nng reads none), so that
+ * 405 (with Allow), 413 and 404 are answered here as JSON: nng's own
+ * error pages carry HTML content types. A request with a body we did not
+ * read is answered with "Connection: close".
+ *
+ * What cannot block - a cached /health, /metrics, every error - is
+ * answered on the nng callback; a fresh /health, which may wait for the
+ * largest check timeout, goes to the routes' own worker pool. Either way
+ * the response is written by us (nng_http_conn_write_res on the
+ * request's connection) and the handler's aio is finished only once the
+ * write is done, with no response (or an error, to close the
+ * connection). So a request counted in-flight (vt__service_enter/leave)
+ * has been answered on the wire when it leaves, and graceful shutdown
+ * cuts none off; it costs no extra hop over handing nng the response.
+ *
+ * Lifetime: each handler's data is the routes object, and its data
+ * destructor (called by nng once the handler is freed and no callback
+ * holds it) counts it out; vt__routes_detach removes the handlers and
+ * waits for that count to reach zero before freeing. After finishing a
+ * handler's aio nothing here touches the routes again.
+ */
+#include "server/gateway.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/buf.h"
+#include "encode/textfmt.h"
+#include "vitals/encode.h"
+#include "vitals/pool.h"
+
+#define DEFAULT_MAX_BODY ((size_t)1 << 20)
+#define DEFAULT_WORKERS	 8
+#define QUEUE_CAP	 1024
+#define MAX_EXCLUDE	 64
+
+#define CT_JSON "application/json"
+#define CT_IETF "application/health+json"
+#define CT_PROM "text/plain; version=0.0.4; charset=utf-8"
+
+enum route { R_HEALTH, R_LIVEZ, R_READYZ, R_METRICS, R_OTHER, R_COUNT };
+enum fmt { F_JSON, F_IETF, F_PROM };
+
+static const char *const route_paths[R_COUNT] = {"/health", "/livez", "/readyz",
+						 "/metrics", "/"};
+
+struct vt__routes {
+	vt__service *svc;		     /* immutable after attach */
+	nng_http_server *srv;		     /* immutable; not owned */
+	int degraded_code;		     /* immutable */
+	size_t max_body;		     /* immutable */
+	vt_pool *pool;			     /* immutable until detach */
+	nng_http_handler *handlers[R_COUNT]; /* owner thread only */
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	unsigned live; /* handlers nng has not destroyed; protected by mtx */
+};
+
+struct vt__gateway {
+	nng_http_server *srv;
+	vt__routes *routes;
+	bool stopped;
+};
+
+/* One request, from its parse to its answer. */
+typedef struct gw_req {
+	vt__routes *r;
+	nng_aio *aio; /* the server's handler aio */
+	nng_http_conn *conn;
+	nng_aio *waio;	   /* our write of the answer */
+	nng_http_res *res; /* the answer being written */
+	char *body;	   /* its body, when owned */
+	enum route route;
+	enum fmt fmt;
+	bool head;    /* HEAD: headers only */
+	bool close;   /* close the connection after the answer */
+	bool one;     /* /health/NAME */
+	bool entered; /* counted in by vt__service_enter */
+	vt__health_query q;
+	const char *exclude[MAX_EXCLUDE];
+	vt_metrics_filter mf;
+	char uri[]; /* the request URI, cut and decoded in place */
+} gw_req;
+
+/* An answer before it becomes an nng response. */
+typedef struct answer {
+	uint16_t status;
+	const char *ctype;
+	char *body;
+	size_t len;
+	bool owned; /* body is malloc'd */
+	bool allow; /* add "Allow: GET, HEAD" */
+} answer;
+
+/* ---- answers ---------------------------------------------------------- */
+
+static void answer_static(answer *a, uint16_t status, const char *json)
+{
+	a->status = status;
+	a->ctype = CT_JSON;
+	a->body = (char *)json;
+	a->len = strlen(json);
+	a->owned = false;
+}
+
+/* {"error":"<msg>"} with msg escaped; a fixed text if memory runs out. */
+static void answer_error(answer *a, uint16_t status, const char *msg)
+{
+	vt_buf b;
+	vt__tw w;
+	vt__buf_init(&b, 64 * 1024);
+	vt__tw_init(&w, &b);
+	VT__TW_LIT(&w, "{\"error\":\"");
+	vt__tw_escape(&w, msg, VT__ESC_JSON);
+	VT__TW_LIT(&w, "\"}");
+	vt__tw_flush(&w);
+	char *out;
+	size_t len;
+	if (vt__buf_take(&b, &out, &len) != VT_OK) {
+		answer_static(a, 500, "{\"error\":\"out of memory\"}");
+		return;
+	}
+	a->status = status;
+	a->ctype = CT_JSON;
+	a->body = out;
+	a->len = len;
+	a->owned = true;
+}
+
+static void answer_free(answer *a)
+{
+	if (a->owned)
+		free(a->body);
+	a->body = NULL;
+	a->owned = false;
+}
+
+/* The response for a: status, Content-Type, Allow, Connection and the
+ * body (none for HEAD, Content-Length kept). It points at a->body,
+ * which must outlive the write. NULL when out of memory. */
+static nng_http_res *build_res(const answer *a, bool head, bool close)
+{
+	nng_http_res *res;
+	if (nng_http_res_alloc(&res) != 0)
+		return NULL;
+	int rv;
+	if ((rv = nng_http_res_set_status(res, a->status)) != 0 ||
+	    (rv = nng_http_res_set_header(res, "Content-Type", a->ctype)) !=
+		0 ||
+	    (a->allow &&
+	     (rv = nng_http_res_set_header(res, "Allow", "GET, HEAD")) != 0) ||
+	    (close &&
+	     (rv = nng_http_res_set_header(res, "Connection", "close")) != 0))
+		goto fail;
+	/* (NULL, len): headers only, with the body's Content-Length. */
+	rv = nng_http_res_set_data(res, head ? NULL : a->body, a->len);
+	if (rv != 0)
+		goto fail;
+	return res;
+fail:
+	nng_http_res_free(res);
+	return NULL;
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes s in place. false for a malformed escape or %00. '+'
+ * stays '+' (RFC 3986; no value here can hold a space). */
+static bool pct_decode(char *s)
+{
+	char *d = s;
+	for (; *s != '\0'; s++) {
+		if (*s != '%') {
+			*d++ = *s;
+			continue;
+		}
+		int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return false;
+		*d++ = (char)(hi * 16 + lo);
+		s += 2;
+	}
+	*d = '\0';
+	return true;
+}
+
+/* A check name or tag: 1..200 bytes of [A-Za-z0-9_.:-]. */
+static bool word_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 200)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+		      c == ':' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* A metric name prefix: up to 200 bytes of [A-Za-z0-9_:]. */
+static bool prefix_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n > 200)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == ':'))
+			return false;
+	}
+	return true;
+}
+
+/* The highest q of the Accept entries naming type (case-insensitive);
+ * -1 when none does. A q that does not parse counts as 1. */
+static double accept_q(const char *acc, const char *type)
+{
+	double best = -1;
+	size_t tl = strlen(type);
+	const char *p = acc;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		const char *m = p;
+		while (*p != '\0' && *p != ',' && *p != ';' && *p != ' ' &&
+		       *p != '\t')
+			p++;
+		size_t ml = (size_t)(p - m);
+		double q = 1;
+		while (*p != '\0' && *p != ',') {
+			if (*p != ';') {
+				p++;
+				continue;
+			}
+			p++;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+				char *end;
+				double v = strtod(p + 2, &end);
+				if (end != p + 2) {
+					q = v < 0 ? 0 : v > 1 ? 1 : v;
+					p = end;
+				}
+			}
+		}
+		if (ml == tl && strncasecmp(m, type, tl) == 0 && q > best)
+			best = q;
+	}
+	return best;
+}
+
+static double max3(double a, double b, double c)
+{
+	double m = a > b ? a : b;
+	return m > c ? m : c;
+}
+
+/* Format by Accept when no ?format= was given. /health: the IETF format
+ * when application/health+json is named at least as high as JSON.
+ * /metrics: Prometheus text when text/plain or openmetrics is named
+ * higher than application/json (Prometheus' own Accept does). */
+static enum fmt negotiate(enum route route, const char *acc)
+{
+	if (acc == NULL)
+		return F_JSON;
+	if (route == R_METRICS) {
+		double qt = accept_q(acc, "text/plain");
+		double qo = accept_q(acc, "application/openmetrics-text");
+		double t = qt > qo ? qt : qo;
+		if (t > 0 && t > accept_q(acc, "application/json"))
+			return F_PROM;
+		return F_JSON;
+	}
+	double qi = accept_q(acc, CT_IETF);
+	if (qi > 0 && qi >= max3(accept_q(acc, CT_JSON), accept_q(acc, "*/*"),
+				 accept_q(acc, "application/*")))
+		return F_IETF;
+	return F_JSON;
+}
+
+/* Cuts c->uri into path and query, decodes them and fills the query.
+ * false with *a set (400 or 404) when the request is refused. */
+static bool parse_uri(gw_req *c, const char *accept, answer *a)
+{
+	char *path = c->uri, *query = NULL, *p;
+	if ((p = strchr(path, '#')) != NULL)
+		*p = '\0';
+	if ((p = strchr(path, '?')) != NULL) {
+		*p = '\0';
+		query = p + 1;
+	}
+	/* Absolute form: "http://host/path". */
+	if (strncasecmp(path, "http://", 7) == 0 ||
+	    strncasecmp(path, "https://", 8) == 0) {
+		path = strchr(path + strlen("http"), '/');
+		if (path == NULL || (path = strchr(path + 2, '/')) == NULL)
+			goto not_found; /* the path is "/" */
+	}
+	if (!pct_decode(path)) {
+		answer_static(a, 400,
+			      "{\"error\":\"bad percent-encoding in path\"}");
+		return false;
+	}
+
+	/* The handler matched the route's prefix; the rest must fit too. */
+	const char *rp = route_paths[c->route];
+	size_t rl = strlen(rp);
+	const char *rest = path + rl;
+	if (c->route == R_OTHER || strncmp(path, rp, rl) != 0)
+		goto not_found;
+	if (strcmp(rest, "/") == 0)
+		rest = "";
+	if (c->route == R_HEALTH && rest[0] == '/') {
+		const char *name = rest + 1;
+		/* Not a name a check can have: no such resource. */
+		if (!word_valid(name))
+			goto not_found;
+		c->one = true;
+		c->q.filter.name = name;
+	} else if (rest[0] != '\0') {
+		goto not_found;
+	}
+
+	c->q.mode = VT_RUN_FRESH;
+	if (c->route == R_LIVEZ)
+		c->q.filter.tag = c->r->svc->live_tag;
+	else if (c->route == R_READYZ)
+		c->q.filter.tag = c->r->svc->ready_tag;
+	c->q.filter.exclude = c->exclude;
+	const char *format = NULL;
+
+	for (char *kv = query; kv != NULL;) {
+		char *next = strchr(kv, '&');
+		if (next != NULL)
+			*next++ = '\0';
+		char *key = kv, *val = strchr(kv, '=');
+		kv = next;
+		if (key[0] == '\0')
+			continue;
+		if (val != NULL)
+			*val++ = '\0';
+		if (!pct_decode(key) || (val != NULL && !pct_decode(val))) {
+			answer_static(
+			    a, 400,
+			    "{\"error\":\"bad percent-encoding in query\"}");
+			return false;
+		}
+		if (strcmp(key, "format") == 0) {
+			format = val != NULL ? val : "";
+		} else if (c->route == R_METRICS) {
+			if (strcmp(key, "name") == 0 && val != NULL &&
+			    val[0] != '\0') {
+				if (!vt_metric_name_valid(val)) {
+					answer_error(
+					    a, 400, "bad metric name in name=");
+					return false;
+				}
+				c->mf.name = val;
+			} else if (strcmp(key, "prefix") == 0 && val != NULL &&
+				   val[0] != '\0') {
+				if (!prefix_valid(val)) {
+					answer_error(a, 400,
+						     "bad metric name prefix "
+						     "in prefix=");
+					return false;
+				}
+				c->mf.name_prefix = val;
+			}
+		} else if (strcmp(key, "cache") == 0) {
+			/* "?cache" alone asks for the cache. */
+			if (val == NULL || strcmp(val, "true") == 0 ||
+			    strcmp(val, "1") == 0) {
+				c->q.mode = VT_RUN_CACHED;
+			} else if (strcmp(val, "false") == 0 ||
+				   strcmp(val, "0") == 0) {
+				c->q.mode = VT_RUN_FRESH;
+			} else {
+				answer_static(a, 400,
+					      "{\"error\":\"bad cache value: "
+					      "use true or false\"}");
+				return false;
+			}
+		} else if (c->one) {
+			continue; /* one check: tag and exclude do not apply */
+		} else if (strcmp(key, "tag") == 0 && c->route == R_HEALTH) {
+			if (val == NULL || !word_valid(val)) {
+				answer_static(a, 400,
+					      "{\"error\":\"bad tag value\"}");
+				return false;
+			}
+			if (c->q.filter.tag != NULL) {
+				answer_static(
+				    a, 400,
+				    "{\"error\":\"tag given more than once\"}");
+				return false;
+			}
+			c->q.filter.tag = val;
+		} else if (strcmp(key, "exclude") == 0 && val != NULL) {
+			/* A comma list; empty items are skipped. */
+			for (char *item = val; item != NULL;) {
+				char *comma = strchr(item, ',');
+				if (comma != NULL)
+					*comma++ = '\0';
+				if (item[0] != '\0') {
+					if (!word_valid(item)) {
+						answer_static(
+						    a, 400,
+						    "{\"error\":\"bad check "
+						    "name in exclude\"}");
+						return false;
+					}
+					if (c->q.filter.nexclude ==
+					    MAX_EXCLUDE) {
+						answer_static(
+						    a, 400,
+						    "{\"error\":\"too many "
+						    "exclude names\"}");
+						return false;
+					}
+					c->exclude[c->q.filter.nexclude++] =
+					    item;
+				}
+				item = comma;
+			}
+		}
+	}
+
+	if (format == NULL) {
+		c->fmt = negotiate(c->route, accept);
+	} else if (strcmp(format, "json") == 0) {
+		c->fmt = F_JSON;
+	} else if (c->route == R_METRICS && strcmp(format, "prometheus") == 0) {
+		c->fmt = F_PROM;
+	} else if (c->route != R_METRICS &&
+		   (strcmp(format, "health+json") == 0 ||
+		    strcmp(format, "ietf") == 0)) {
+		c->fmt = F_IETF;
+	} else {
+		answer_error(a, 400,
+			     c->route == R_METRICS
+				 ? "unknown format: use json or prometheus"
+				 : "unknown format: use json or health+json");
+		return false;
+	}
+	return true;
+
+not_found:
+	answer_static(a, 404, "{\"error\":\"not found\"}");
+	return false;
+}
+
+/* ---- encoding --------------------------------------------------------- */
+
+static uint16_t status_code(const vt__routes *r, vt_status st)
+{
+	switch (st) {
+	case VT_HEALTHY:
+		return 200;
+	case VT_DEGRADED:
+		return (uint16_t)r->degraded_code;
+	default:
+		return 503;
+	}
+}
+
+/* Runs or reads the checks and encodes them. May block (fresh). */
+static void answer_health(gw_req *c, answer *a)
+{
+	vt_health_snapshot *s = NULL;
+	vt_err rv = vt__service_health(c->r->svc, &c->q, &s);
+	if (rv == VT_ENOENT) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "unknown check \"%s\"",
+			 c->q.filter.name != NULL ? c->q.filter.name : "");
+		answer_error(a, 404, msg);
+		return;
+	}
+	if (rv == VT_EINVAL) {
+		answer_static(a, 400, "{\"error\":\"bad filter value\"}");
+		return;
+	}
+	if (rv != VT_OK) {
+		answer_error(a, 500, vt_strerror(rv));
+		return;
+	}
+	const vt_component *cs = s->components;
+	size_t n = s->ncomponents;
+	vt_status st = s->status;
+	if (c->one) {
+		if (n != 1) {
+			vt_health_snapshot_free(s);
+			answer_static(a, 404, "{\"error\":\"not found\"}");
+			return;
+		}
+		st = cs[0].status;
+	}
+	if (c->fmt == F_IETF)
+		rv = vt_ietf_health(cs, n, st, &a->body, &a->len);
+	else if (c->one)
+		rv = vt_json_component(&cs[0], &a->body, &a->len);
+	else
+		rv = vt_json_health(s, &a->body, &a->len);
+	vt_health_snapshot_free(s);
+	if (rv != VT_OK) {
+		answer_error(a, 500, vt_strerror(rv));
+		return;
+	}
+	a->owned = true;
+	a->status = status_code(c->r, st);
+	a->ctype = c->fmt == F_IETF ? CT_IETF : CT_JSON;
+}
+
+/* Merges and encodes the selected metrics. Never blocks. */
+static void answer_metrics(gw_req *c, answer *a)
+{
+	vt_metrics_snapshot *s = NULL;
+	vt_err rv = vt__service_metrics(c->r->svc, &c->mf, &s);
+	if (rv != VT_OK) {
+		answer_error(a, 500, vt_strerror(rv));
+		return;
+	}
+	if (c->fmt == F_PROM)
+		rv = vt_prom_metrics(s, &a->body, &a->len);
+	else
+		rv = vt_json_metrics(s, &a->body, &a->len);
+	vt_metrics_snapshot_free(s);
+	if (rv != VT_OK) {
+		answer_error(a, 500, vt_strerror(rv));
+		return;
+	}
+	a->owned = true;
+	a->status = 200;
+	a->ctype = c->fmt == F_PROM ? CT_PROM : CT_JSON;
+}
+
+/* ---- delivery ------------------------------------------------------- */
+
+/* The request is over: it leaves the service (if it entered), then the
+ * server's aio finishes with no response (ours went out already), or
+ * with an error, which makes nng close the connection. The last thing
+ * done for a request; nothing of the routes is touched after. */
+static void req_done(gw_req *c, int rv)
+{
+	nng_aio *aio = c->aio;
+	vt__service *svc = c->entered ? c->r->svc : NULL;
+	bool close = c->close;
+	if (c->res != NULL)
+		nng_http_res_free(c->res);
+	free(c->body);
+	nng_aio_reap(c->waio);
+	free(c);
+	if (svc != NULL)
+		vt__service_leave(svc);
+	nng_aio_set_output(aio, 0, NULL);
+	nng_aio_finish(aio, rv != 0 ? rv : close ? NNG_ECLOSED : 0);
+}
+
+static void write_done(void *arg)
+{
+	gw_req *c = arg;
+	req_done(c, nng_aio_result(c->waio));
+}
+
+/* Writes a as the response, taking its body. */
+static void deliver(gw_req *c, answer *a)
+{
+	nng_http_res *res = build_res(a, c->head, c->close);
+	if (res == NULL) {
+		answer_free(a);
+		req_done(c, NNG_ENOMEM);
+		return;
+	}
+	c->res = res;
+	c->body = a->owned ? a->body : NULL;
+	nng_http_conn_write_res(c->conn, res, c->waio);
+}
+
+/* A fresh /health on the routes' pool: may wait for the checks. */
+static void worker(void *arg)
+{
+	gw_req *c = arg;
+	answer a = {0};
+	answer_health(c, &a);
+	deliver(c, &a);
+}
+
+/* ---- the handlers ----------------------------------------------------- */
+
+/* Parses Content-Length strictly: digits only. */
+static bool parse_length(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* Whether the comma list s holds token t (case-insensitive). */
+static bool has_token(const char *s, const char *t)
+{
+	size_t tl = strlen(t);
+	while (*s != '\0') {
+		while (*s == ' ' || *s == '\t' || *s == ',')
+			s++;
+		const char *b = s;
+		while (*s != '\0' && *s != ',')
+			s++;
+		const char *e = s;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if ((size_t)(e - b) == tl && strncasecmp(b, t, tl) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* What the request's headers decide before any service call: whether
+ * the connection must close after it, and 400/413/404/405. false with
+ * *a set when the request is refused. */
+static bool precheck(gw_req *c, nng_http_req *req, const char *method,
+		     answer *a)
+{
+	const char *v;
+	/* nng closes after HTTP/1.0 and "Connection: close"; the response
+	 * must say so. */
+	if ((v = nng_http_req_get_version(req)) == NULL ||
+	    strcmp(v, "HTTP/1.1") != 0)
+		c->close = true;
+	if ((v = nng_http_req_get_header(req, "Connection")) != NULL &&
+	    has_token(v, "close"))
+		c->close = true;
+
+	/* No handler here reads a body: refuse a large one, and do not
+	 * read the next request from the middle of a small one. */
+	if (nng_http_req_get_header(req, "Transfer-Encoding") != NULL)
+		c->close = true;
+	if ((v = nng_http_req_get_header(req, "Content-Length")) != NULL) {
+		uint64_t n;
+		if (!parse_length(v, &n)) {
+			c->close = true;
+			answer_static(a, 400,
+				      "{\"error\":\"bad Content-Length\"}");
+			return false;
+		}
+		if (n > c->r->max_body) {
+			c->close = true;
+			answer_static(a, 413,
+				      "{\"error\":\"request body too large\"}");
+			return false;
+		}
+		if (n > 0)
+			c->close = true;
+	}
+	if (c->route == R_OTHER) {
+		answer_static(a, 404, "{\"error\":\"not found\"}");
+		return false;
+	}
+	if (!c->head && strcmp(method, "GET") != 0) {
+		answer_static(a, 405, "{\"error\":\"method not allowed\"}");
+		a->allow = true;
+		return false;
+	}
+	return true;
+}
+
+/* Every route's callback: on nng's thread, so nothing here blocks. A
+ * fresh /health goes to the pool; everything else is answered here. */
+static void on_request(nng_aio *aio, enum route route)
+{
+	nng_http_req *req = nng_aio_get_input(aio, 0);
+	nng_http_handler *h = nng_aio_get_input(aio, 1);
+	const char *method = nng_http_req_get_method(req);
+	const char *uri = nng_http_req_get_uri(req);
+	size_t ulen = strlen(uri);
+	gw_req *c = malloc(sizeof(*c) + ulen + 1);
+	if (c == NULL) {
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	memset(c, 0, sizeof(*c));
+	if (nng_aio_alloc(&c->waio, write_done, c) != 0) {
+		free(c);
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	memcpy(c->uri, uri, ulen + 1);
+	c->r = nng_http_handler_get_data(h);
+	c->aio = aio;
+	c->conn = nng_aio_get_input(aio, 2);
+	c->route = route;
+	c->head = strcmp(method, "HEAD") == 0;
+
+	answer a = {0};
+	if (!precheck(c, req, method, &a)) {
+		deliver(c, &a);
+		return;
+	}
+	if (vt__service_enter(c->r->svc) != VT_OK) {
+		c->close = true;
+		answer_static(&a, 503, "{\"error\":\"shutting down\"}");
+		deliver(c, &a);
+		return;
+	}
+	c->entered = true;
+	if (!parse_uri(c, nng_http_req_get_header(req, "Accept"), &a)) {
+		/* a says why */
+	} else if (route == R_METRICS) {
+		answer_metrics(c, &a);
+	} else if (c->q.mode == VT_RUN_CACHED) {
+		answer_health(c, &a);
+	} else {
+		/* Fresh: may wait up to the largest check timeout. */
+		vt_err rv = vt_pool_submit(c->r->pool, worker, c);
+		if (rv == VT_OK)
+			return; /* c belongs to the worker now */
+		answer_static(&a, 503,
+			      "{\"error\":\"too many requests in flight\"}");
+	}
+	deliver(c, &a);
+}
+
+static void on_health(nng_aio *aio)
+{
+	on_request(aio, R_HEALTH);
+}
+
+static void on_livez(nng_aio *aio)
+{
+	on_request(aio, R_LIVEZ);
+}
+
+static void on_readyz(nng_aio *aio)
+{
+	on_request(aio, R_READYZ);
+}
+
+static void on_metrics(nng_aio *aio)
+{
+	on_request(aio, R_METRICS);
+}
+
+static void on_other(nng_aio *aio)
+{
+	on_request(aio, R_OTHER);
+}
+
+static void (*const route_cbs[R_COUNT])(nng_aio *) = {
+    on_health, on_livez, on_readyz, on_metrics, on_other};
+
+/* ---- routes ----------------------------------------------------------- */
+
+/* nng destroyed a handler: no callback of it runs or will run. */
+static void handler_gone(void *arg)
+{
+	vt__routes *r = arg;
+	pthread_mutex_lock(&r->mtx);
+	if (--r->live == 0)
+		pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mtx);
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err == NULL || errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static vt_err map_nng(int rv)
+{
+	switch (rv) {
+	case 0:
+		return VT_OK;
+	case NNG_ENOMEM:
+		return VT_ENOMEM;
+	case NNG_EINVAL:
+	case NNG_EADDRINVAL:
+		return VT_EINVAL;
+	default:
+		return VT_EIO;
+	}
+}
+
+vt_err vt__routes_attach(vt__routes **out, nng_http_server *srv,
+			 vt__service *svc, const vt__routes_opts *opts,
+			 char *err, size_t errlen)
+{
+	vt__routes_opts o = {0};
+	if (opts != NULL)
+		o = *opts;
+	if (out == NULL || srv == NULL || svc == NULL ||
+	    (o.degraded_code != 0 &&
+	     (o.degraded_code < 200 || o.degraded_code > 599))) {
+		set_err(err, errlen, "invalid routes options");
+		return VT_EINVAL;
+	}
+	vt__routes *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return VT_ENOMEM;
+	r->svc = svc;
+	r->srv = srv;
+	r->degraded_code = o.degraded_code != 0 ? o.degraded_code : 200;
+	r->max_body = o.max_body != 0 ? o.max_body : DEFAULT_MAX_BODY;
+	if (pthread_mutex_init(&r->mtx, NULL) != 0) {
+		free(r);
+		return VT_ENOMEM;
+	}
+	if (pthread_cond_init(&r->cv, NULL) != 0) {
+		pthread_mutex_destroy(&r->mtx);
+		free(r);
+		return VT_ENOMEM;
+	}
+	vt_err rv = vt_pool_alloc(
+	    &r->pool, o.workers != 0 ? o.workers : DEFAULT_WORKERS, QUEUE_CAP);
+	if (rv != VT_OK) {
+		set_err(err, errlen, "worker pool: %s", vt_strerror(rv));
+		r->pool = NULL;
+		vt__routes_detach(r);
+		return rv;
+	}
+	for (int i = 0; i < R_COUNT; i++) {
+		if (i == R_OTHER && !o.catch_all)
+			continue;
+		nng_http_handler *h;
+		int nrv =
+		    nng_http_handler_alloc(&h, route_paths[i], route_cbs[i]);
+		if (nrv != 0)
+			goto fail_nng;
+		if ((nrv = nng_http_handler_set_method(h, NULL)) != 0 ||
+		    (nrv = nng_http_handler_collect_body(h, false, 0)) != 0 ||
+		    ((i == R_HEALTH || i == R_OTHER) &&
+		     (nrv = nng_http_handler_set_tree(h)) != 0) ||
+		    (nrv = nng_http_handler_set_data(h, r, handler_gone)) !=
+			0) {
+			nng_http_handler_free(h);
+			goto fail_nng;
+		}
+		pthread_mutex_lock(&r->mtx);
+		r->live++;
+		pthread_mutex_unlock(&r->mtx);
+		if ((nrv = nng_http_server_add_handler(srv, h)) != 0) {
+			nng_http_handler_free(h); /* handler_gone runs */
+			if (nrv == NNG_EADDRINUSE)
+				set_err(err, errlen,
+					"address in use (route %s taken)",
+					route_paths[i]);
+			else
+				set_err(err, errlen, "handler %s: %s",
+					route_paths[i], nng_strerror(nrv));
+			vt__routes_detach(r);
+			return nrv == NNG_EADDRINUSE ? VT_EEXIST : map_nng(nrv);
+		}
+		r->handlers[i] = h;
+		continue;
+	fail_nng:
+		set_err(err, errlen, "handler %s: %s", route_paths[i],
+			nng_strerror(nrv));
+		vt__routes_detach(r);
+		return map_nng(nrv);
+	}
+	*out = r;
+	return VT_OK;
+}
+
+void vt__routes_detach(vt__routes *r)
+{
+	if (r == NULL)
+		return;
+	for (int i = 0; i < R_COUNT; i++) {
+		if (r->handlers[i] == NULL)
+			continue;
+		/* The server hands its reference back; callbacks under way
+		 * hold their own until their aio has finished. */
+		if (nng_http_server_del_handler(r->srv, r->handlers[i]) == 0)
+			nng_http_handler_free(r->handlers[i]);
+		r->handlers[i] = NULL;
+	}
+	pthread_mutex_lock(&r->mtx);
+	while (r->live > 0)
+		pthread_cond_wait(&r->cv, &r->mtx);
+	pthread_mutex_unlock(&r->mtx);
+	vt_pool_free(r->pool);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mtx);
+	free(r);
+}
+
+/* ---- the stand-alone gateway ----------------------------------------- */
+
+/* nng's own error pages (malformed requests, missing Host, HTTP/2):
+ * JSON bodies, though nng labels them text/html. */
+static const struct {
+	uint16_t code;
+	const char *body;
+} error_pages[] = {
+    {400, "{\"error\":\"bad request\"}"},
+    {404, "{\"error\":\"not found\"}"},
+    {405, "{\"error\":\"method not allowed\"}"},
+    {408, "{\"error\":\"request timeout\"}"},
+    {413, "{\"error\":\"request body too large\"}"},
+    {414, "{\"error\":\"request URI too long\"}"},
+    {431, "{\"error\":\"request headers too large\"}"},
+    {500, "{\"error\":\"internal server error\"}"},
+    {501, "{\"error\":\"not implemented\"}"},
+    {503, "{\"error\":\"service unavailable\"}"},
+    {505, "{\"error\":\"HTTP version not supported\"}"},
+};
+
+static const char *nng_reason(int rv)
+{
+	switch (rv) {
+	case NNG_EADDRINUSE:
+		return "address in use";
+	case NNG_EADDRINVAL:
+		return "invalid address";
+	case NNG_EPERM:
+		return "permission denied";
+	default:
+		return nng_strerror(rv);
+	}
+}
+
+/* Whether the "scheme://host:port[/]" url names its port (nng would
+ * take 80 for a missing one). */
+static bool has_port(const char *url)
+{
+	const char *h = strstr(url, "://") + 3;
+	if (*h == '[') {
+		h = strchr(h, ']');
+		return h != NULL && h[1] == ':' && h[2] >= '0' && h[2] <= '9';
+	}
+	size_t n = strcspn(h, "/?#");
+	const char *colon = memchr(h, ':', n);
+	return colon != NULL && colon[1] >= '0' && colon[1] <= '9';
+}
+
+vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
+			 int degraded_code, size_t max_body, char *err,
+			 size_t errlen)
+{
+	if (out == NULL || svc == NULL || addr == NULL || addr[0] == '\0') {
+		set_err(err, errlen, "no address");
+		return VT_EINVAL;
+	}
+	char url[512];
+	int n = snprintf(url, sizeof(url), "%s%s",
+			 strstr(addr, "://") != NULL ? "" : "http://", addr);
+	if (n < 0 || (size_t)n >= sizeof(url)) {
+		set_err(err, errlen, "address too long");
+		return VT_EINVAL;
+	}
+	nng_url *u;
+	if (nng_url_parse(&u, url) != 0) {
+		set_err(err, errlen, "%s: %s", addr, "invalid address");
+		return VT_EINVAL;
+	}
+	if (strcmp(u->u_scheme, "http") != 0 || u->u_hostname[0] == '\0' ||
+	    !has_port(url) ||
+	    (u->u_path[0] != '\0' && strcmp(u->u_path, "/") != 0) ||
+	    u->u_query != NULL) {
+		nng_url_free(u);
+		set_err(err, errlen, "%s: %s", addr,
+			"invalid address (want HOST:PORT)");
+		return VT_EINVAL;
+	}
+	vt__gateway *g = calloc(1, sizeof(*g));
+	if (g == NULL) {
+		nng_url_free(u);
+		return VT_ENOMEM;
+	}
+	int rv = nng_http_server_hold(&g->srv, u);
+	nng_url_free(u);
+	if (rv != 0) {
+		set_err(err, errlen, "%s: %s", addr, nng_reason(rv));
+		free(g);
+		return map_nng(rv);
+	}
+	for (size_t i = 0; i < sizeof(error_pages) / sizeof(error_pages[0]);
+	     i++) {
+		if ((rv = nng_http_server_set_error_page(
+			 g->srv, error_pages[i].code, error_pages[i].body)) !=
+		    0) {
+			set_err(err, errlen, "%s: %s", addr, nng_reason(rv));
+			g->stopped = true;
+			vt__gateway_free(g);
+			return map_nng(rv);
+		}
+	}
+	vt__routes_opts ro = {.degraded_code = degraded_code,
+			      .max_body = max_body,
+			      .catch_all = true};
+	char rerr[200] = "";
+	vt_err vrv =
+	    vt__routes_attach(&g->routes, g->srv, svc, &ro, rerr, sizeof(rerr));
+	if (vrv != VT_OK) {
+		set_err(err, errlen, "%s: %s", addr, rerr);
+		g->stopped = true;
+		vt__gateway_free(g);
+		return vrv;
+	}
+	if ((rv = nng_http_server_start(g->srv)) != 0) {
+		set_err(err, errlen, "%s: %s", addr, nng_reason(rv));
+		g->stopped = true;
+		vt__gateway_free(g);
+		return map_nng(rv);
+	}
+	*out = g;
+	return VT_OK;
+}
+
+void vt__gateway_stop(vt__gateway *g)
+{
+	if (g == NULL || g->stopped)
+		return;
+	g->stopped = true;
+	nng_http_server_stop(g->srv);
+}
+
+void vt__gateway_free(vt__gateway *g)
+{
+	if (g == NULL)
+		return;
+	vt__gateway_stop(g);
+	vt__routes_detach(g->routes);
+	if (g->srv != NULL)
+		nng_http_server_release(g->srv);
+	free(g);
+}
