@@ -698,7 +698,7 @@ static void test_flap_damping(void)
 {
 	vt_health *h = health_new(2);
 	changes_reset();
-	vt_health_on_change(h, on_change, NULL);
+	CU_ASSERT_EQUAL(vt_health_add_listener(h, on_change, NULL), VT_OK);
 	probe p;
 	probe_init(&p, VT_HEALTHY);
 	vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
@@ -758,11 +758,23 @@ static void test_flap_damping(void)
 	vt_health_free(h);
 }
 
+static atomic_int second_calls;
+
+/* A second listener: counts its calls. */
+static void count_change(const char *check, vt_status from, vt_status to,
+			 void *arg)
+{
+	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
 static void test_listener(void)
 {
 	vt_health *h = health_new(2);
 	changes_reset();
-	vt_health_on_change(h, on_change, NULL);
+	atomic_store(&second_calls, 0);
+	CU_ASSERT_EQUAL(vt_health_add_listener(h, on_change, NULL), VT_OK);
+	CU_ASSERT_EQUAL(vt_health_add_listener(h, count_change, &second_calls),
+			VT_OK);
 	probe a, b;
 	probe_init(&a, VT_HEALTHY);
 	probe_init(&b, VT_HEALTHY);
@@ -786,12 +798,27 @@ static void test_listener(void)
 	CU_ASSERT_EQUAL_FATAL(changes_wait(2, 5000), 2);
 	CU_ASSERT_EQUAL(changes.log[1].from, VT_UNHEALTHY);
 	CU_ASSERT_EQUAL(changes.log[1].to, VT_DEGRADED);
+	/* Every listener sees every change. */
+	CU_ASSERT_EQUAL(atomic_load(&second_calls), 2);
 
-	/* Removed listener: no more calls. */
-	vt_health_on_change(h, NULL, NULL);
+	/* Removed listener: no more calls; the other one goes on. */
+	CU_ASSERT_EQUAL(vt_health_remove_listener(h, on_change, NULL), VT_OK);
+	CU_ASSERT_EQUAL(vt_health_remove_listener(h, on_change, NULL),
+			VT_ENOENT);
 	atomic_store(&a.status, VT_UNHEALTHY);
 	vt_health_snapshot_free(run(h, NULL, VT_RUN_FRESH));
 	CU_ASSERT_EQUAL(changes_wait(3, 200), 2);
+	double end = vt_test_now_ms() + 5000;
+	while (atomic_load(&second_calls) < 3 && vt_test_now_ms() < end)
+		vt_test_sleep_ms(1);
+	CU_ASSERT_EQUAL(atomic_load(&second_calls), 3);
+
+	/* A bounded number of listeners. */
+	for (int i = 1; i < VT_MAX_LISTENERS; i++)
+		CU_ASSERT_EQUAL(
+		    vt_health_add_listener(h, on_change, (void *)(intptr_t)i),
+		    VT_OK);
+	CU_ASSERT_EQUAL(vt_health_add_listener(h, on_change, NULL), VT_EFULL);
 	vt_health_free(h);
 }
 

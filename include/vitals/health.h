@@ -148,15 +148,22 @@ void vt_health_stop(vt_health *h);
  * status is UNHEALTHY (components keep their own). Thread-safe. */
 void vt_health_set_shutdown(vt_health *h);
 
-/* Status-change listener: called after a component's reported status
+/* Status-change listeners: called after a component's reported status
  * changes (not for its first result), outside any lock, on a thread that
  * records results (a worker, a vt_health_run caller, the scheduler):
- * one call at a time, in the order of the changes, possibly just after
- * the vt_health_run that caused it returned. One listener; NULL removes
- * it (a call under way may still finish). */
+ * one change at a time, in the order of the changes, each change to
+ * every listener, possibly just after the vt_health_run that caused it
+ * returned. */
 typedef void (*vt_health_listener)(const char *check, vt_status old_status,
 				   vt_status new_status, void *arg);
-void vt_health_on_change(vt_health *h, vt_health_listener fn, void *arg);
+#define VT_MAX_LISTENERS 8
+/* Adds listener (fn, arg). VT_EFULL past VT_MAX_LISTENERS. Thread-safe. */
+vt_err vt_health_add_listener(vt_health *h, vt_health_listener fn, void *arg);
+/* Removes listener (fn, arg) and returns once no call of it is under way
+ * (so arg may be freed next), unless called from a listener call, which
+ * it then cannot wait for. VT_ENOENT if not added. Thread-safe. */
+vt_err vt_health_remove_listener(vt_health *h, vt_health_listener fn,
+				 void *arg);
 
 typedef enum vt_detail_kind {
 	VT_DETAIL_STR = 0,

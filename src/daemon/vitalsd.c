@@ -26,15 +26,11 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <nng/nng.h>
-#include <nng/protocol/pubsub0/sub.h>
 
 #include "daemon/config.h"
 #include "vitals/checks.h"
@@ -96,87 +92,13 @@ log_line(const char *fmt, ...)
 	fputs(line, stderr);
 }
 
-/* Status-change listener, when nothing is published: one log line per
- * change. */
+/* Status-change listener: one log line per change. */
 static void on_change(const char *check, vt_status old_status,
 		      vt_status new_status, void *arg)
 {
 	(void)arg;
 	log_line("check %s: %s -> %s", check, vt_status_name(old_status),
 		 vt_status_name(new_status));
-}
-
-/*
- * With a pub socket, the server holds the registry's one status-change
- * listener, so the daemon logs what it publishes instead: a sub socket
- * on its own pub url and a thread that logs each message. The log then
- * says exactly what watchers were told.
- */
-typedef struct change_log {
-	nng_socket sock;
-	pthread_t thread;
-	atomic_bool stop;
-	bool running;
-} change_log;
-
-static void *change_log_main(void *arg)
-{
-	change_log *cl = arg;
-	while (!atomic_load(&cl->stop)) {
-		char *buf = NULL, name[256], from[32], to[32];
-		size_t sz = 0;
-		if (nng_recv(cl->sock, &buf, &sz, NNG_FLAG_ALLOC) != 0)
-			continue; /* receive timeout: look at stop */
-		char text[512];
-		snprintf(text, sizeof(text), "%.*s", (int)sz, buf);
-		nng_free(buf, sz);
-		if (sscanf(text, "%255s %31s %31s", name, from, to) != 3)
-			log_line("published: %s", text);
-		else if (strcmp(name, "*") == 0)
-			log_line("readiness: %s -> %s", from, to);
-		else
-			log_line("check %s: %s -> %s", name, from, to);
-	}
-	return NULL;
-}
-
-/* Subscribes to pub_url and starts the logging thread; a failure is
- * logged and leaves changes unlogged, nothing else. */
-static void change_log_start(change_log *cl, const char *pub_url)
-{
-	char url[300];
-	const char *star = strstr(pub_url, "://*:");
-	if (star != NULL) /* a wildcard listener: dial loopback */
-		snprintf(url, sizeof(url), "%.*s://127.0.0.1:%s",
-			 (int)(star - pub_url), pub_url, star + 5);
-	else
-		snprintf(url, sizeof(url), "%s", pub_url);
-	int rv = nng_sub0_open(&cl->sock);
-	if (rv == 0)
-		rv = nng_socket_set(cl->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
-	if (rv == 0)
-		rv = nng_socket_set_ms(cl->sock, NNG_OPT_RECVTIMEO, 200);
-	if (rv == 0)
-		rv = nng_dial(cl->sock, url, NULL, NNG_FLAG_NONBLOCK);
-	if (rv == 0)
-		rv = pthread_create(&cl->thread, NULL, change_log_main, cl);
-	if (rv != 0) {
-		log_line("status changes will not be logged: %s",
-			 nng_strerror(rv));
-		nng_close(cl->sock);
-		return;
-	}
-	cl->running = true;
-}
-
-static void change_log_stop(change_log *cl)
-{
-	if (!cl->running)
-		return;
-	atomic_store(&cl->stop, true);
-	pthread_join(cl->thread, NULL);
-	nng_close(cl->sock);
-	cl->running = false;
 }
 
 typedef struct args {
@@ -308,7 +230,6 @@ static int run(const args *a, const sigset_t *sigs)
 	vt_metrics *m = NULL;
 	vt_health *h = NULL;
 	vt_server *srv = NULL;
-	change_log changes = {.running = false};
 	int status = 1;
 
 	if (vt__config_load(&cfg, a->config, err, sizeof(err)) != VT_OK ||
@@ -380,10 +301,7 @@ static int run(const args *a, const sigset_t *sigs)
 
 	/* After the listeners, so that checks of vitalsd's own ports pass
 	 * on their first run. */
-	if (cfg->pub != NULL)
-		change_log_start(&changes, cfg->pub);
-	else
-		vt_health_on_change(h, on_change, NULL);
+	(void)vt_health_add_listener(h, on_change, NULL);
 	if ((rv = vt_health_start(h)) != VT_OK) {
 		log_line("cannot start the scheduler: %s", vt_strerror(rv));
 		goto out;
@@ -396,11 +314,12 @@ static int run(const args *a, const sigset_t *sigs)
 		 : sig == SIGTERM ? "SIGTERM"
 				  : "error");
 	vt_server_shutdown(srv);
+	log_line("readiness: unhealthy%s",
+		 cfg->pub != NULL ? " (published)" : "");
 	log_line("stopped serving");
 	status = 0;
 out:
 	vt_server_free(srv);
-	change_log_stop(&changes);
 	if (h != NULL)
 		vt_health_stop(h);
 	vt_health_free(h);

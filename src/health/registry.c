@@ -241,14 +241,46 @@ void vt_health_set_shutdown(vt_health *h)
 	pthread_mutex_unlock(&h->mtx);
 }
 
-/* Sets (NULL: removes) the listener. A call already under way may still
- * finish after this returns. Thread-safe. Locks: takes h->mtx. */
-void vt_health_on_change(vt_health *h, vt_health_listener fn, void *arg)
+/* Thread-safe. Locks: takes h->mtx. */
+vt_err vt_health_add_listener(vt_health *h, vt_health_listener fn, void *arg)
 {
+	if (h == NULL || fn == NULL)
+		return VT_EINVAL;
+	vt_err rv = VT_OK;
 	pthread_mutex_lock(&h->mtx);
-	h->listener = fn;
-	h->listener_arg = arg;
+	if (h->nlisteners == VT_MAX_LISTENERS) {
+		rv = VT_EFULL;
+	} else {
+		h->listeners[h->nlisteners].fn = fn;
+		h->listeners[h->nlisteners].arg = arg;
+		h->nlisteners++;
+	}
 	pthread_mutex_unlock(&h->mtx);
+	return rv;
+}
+
+/* Waits for the change being delivered (if any) to reach every listener,
+ * so a removed listener is not called after this returns. Thread-safe.
+ * Locks: takes h->mtx. */
+vt_err vt_health_remove_listener(vt_health *h, vt_health_listener fn, void *arg)
+{
+	if (h == NULL)
+		return VT_EINVAL;
+	vt_err rv = VT_ENOENT;
+	pthread_mutex_lock(&h->mtx);
+	for (size_t i = 0; i < h->nlisteners; i++) {
+		if (h->listeners[i].fn == fn && h->listeners[i].arg == arg) {
+			h->listeners[i] = h->listeners[--h->nlisteners];
+			rv = VT_OK;
+			break;
+		}
+	}
+	uint64_t seen = h->delivered;
+	while (rv == VT_OK && h->delivering && h->delivered == seen &&
+	       !pthread_equal(h->deliverer, pthread_self()))
+		pthread_cond_wait(&h->cv, &h->mtx);
+	pthread_mutex_unlock(&h->mtx);
+	return rv;
 }
 
 void vt__health_record(vt_health *h, vt__check *c, vt_check_result *r,
@@ -261,7 +293,7 @@ void vt__health_record(vt_health *h, vt__check *c, vt_check_result *r,
 		return;
 	vt__export_result(&c->series, c->status, chg.run_status,
 			  c->duration_ms);
-	if (!chg.changed || h->listener == NULL)
+	if (!chg.changed || h->nlisteners == 0)
 		return;
 	size_t n = strlen(c->name) + 1;
 	vt__event *ev = malloc(sizeof(*ev) + n);
@@ -286,20 +318,26 @@ void vt__health_deliver(vt_health *h)
 		return;
 	}
 	h->delivering = true;
+	h->deliverer = pthread_self();
 	vt__event *ev;
 	while ((ev = h->ev_head) != NULL) {
 		h->ev_head = ev->next;
 		if (h->ev_head == NULL)
 			h->ev_tail = NULL;
-		vt_health_listener fn = h->listener;
-		void *arg = h->listener_arg;
+		size_t n = h->nlisteners;
+		vt__listener ls[VT_MAX_LISTENERS];
+		memcpy(ls, h->listeners, n * sizeof(ls[0]));
 		pthread_mutex_unlock(&h->mtx);
-		if (fn != NULL)
-			fn(ev->name, ev->old_status, ev->new_status, arg);
+		for (size_t i = 0; i < n; i++)
+			ls[i].fn(ev->name, ev->old_status, ev->new_status,
+				 ls[i].arg);
 		free(ev);
 		pthread_mutex_lock(&h->mtx);
+		h->delivered++;
+		pthread_cond_broadcast(&h->cv);
 	}
 	h->delivering = false;
+	pthread_cond_broadcast(&h->cv);
 	pthread_mutex_unlock(&h->mtx);
 }
 

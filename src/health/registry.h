@@ -20,7 +20,13 @@
 #include "vitals/health.h"
 #include "vitals/pool.h"
 
-/* A status change waiting for the listener. */
+/* A status-change listener and its argument. */
+typedef struct vt__listener {
+	vt_health_listener fn;
+	void *arg;
+} vt__listener;
+
+/* A status change waiting for the listeners. */
 typedef struct vt__event {
 	struct vt__event *next;
 	vt_status old_status, new_status;
@@ -41,10 +47,12 @@ struct vt_health {
 	size_t nchecks, cap;
 	bool shutdown; /* overall status forced UNHEALTHY */
 	bool closing;  /* vt_health_free began: queued executions skip */
-	vt_health_listener listener;
-	void *listener_arg;
+	vt__listener listeners[VT_MAX_LISTENERS];
+	size_t nlisteners;
 	vt__event *ev_head, *ev_tail; /* FIFO of changes to deliver */
-	bool delivering;	      /* a thread is calling the listener */
+	bool delivering;	      /* a thread is calling listeners */
+	pthread_t deliverer;	      /* that thread, while delivering */
+	uint64_t delivered;	      /* changes delivered so far */
 	uint64_t rng;		      /* xorshift state for jitter */
 	bool sched_stop;	      /* asks the scheduler thread to leave */
 
@@ -60,7 +68,7 @@ struct vt_health {
 void vt__health_record(vt_health *h, vt__check *c, vt_check_result *r,
 		       double duration_ms, int64_t now_mono);
 
-/* Calls the listener for every queued change, in order, one call at a
+/* Calls the listeners for every queued change, in order, one change at a
  * time across threads: if another thread is delivering, it takes these
  * too and this returns at once. Locks: takes h->mtx; call with no lock
  * held. */

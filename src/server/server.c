@@ -3,24 +3,18 @@
  * listeners, the HTTP gateway (gateway.c), the RPC server (rpc.c) and
  * the status pub socket (pub.c). See vitals/server.h.
  *
- * Status changes reach the pub socket through the health registry's one
- * listener. vt_health_on_change may still call a listener just after it
- * was removed, so the listener's argument is not the server but its id,
- * looked up in a process-wide list of live servers under live_mtx: a
- * late call for a freed server finds nothing and publishes nothing.
+ * Status changes reach the pub socket through a health listener;
+ * removing it waits for a call under way, so none outlives the server.
  *
  * Shutdown, in order: "* <readiness> unhealthy" is published, the
  * service refuses new requests and waits for those in flight (the
  * gateway and the RPC server count theirs in and out), then the
  * listeners stop. The pub socket stays open until vt_server_free, so
  * late status changes still go out.
- *
- * Lock order: s->mtx (shutdown), then live_mtx (publishing).
  */
 #include "vitals/server.h"
 
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,32 +31,10 @@ struct vt_server {
 	vt__gateway *gw; /* immutable after start; may be NULL */
 	vt__rpc *rpc;	 /* immutable after start; may be NULL */
 	vt__pub *pub;	 /* immutable after start; may be NULL */
-	uintptr_t id;	 /* the listener's key; immutable */
-	bool listening;	 /* the health listener is ours */
+	bool listening;	 /* our health listener is added */
 	pthread_mutex_t mtx;
-	bool shut;		/* protected by mtx */
-	struct vt_server *next; /* protected by live_mtx */
+	bool shut; /* protected by mtx */
 };
-
-/* Servers whose listener may publish; protected by live_mtx. */
-static pthread_mutex_t live_mtx = PTHREAD_MUTEX_INITIALIZER;
-static vt_server *live_head;
-static uintptr_t live_next_id = 1;
-
-/* Publishes text on the pub socket of the live server id, if any.
- * Locks: takes live_mtx. */
-static void publish(uintptr_t id, const char *text)
-{
-	pthread_mutex_lock(&live_mtx);
-	for (vt_server *s = live_head; s != NULL; s = s->next) {
-		if (s->id == id) {
-			if (s->pub != NULL)
-				(void)vt__pub_send(s->pub, text);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&live_mtx);
-}
 
 /* The health listener: "<check> <old> <new>". */
 static void on_change(const char *check, vt_status old_status,
@@ -74,28 +46,8 @@ static void on_change(const char *check, vt_status old_status,
 		     vt_status_name(old_status), vt_status_name(new_status));
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return;
-	publish((uintptr_t)arg, text);
-}
-
-static void live_add(vt_server *s)
-{
-	pthread_mutex_lock(&live_mtx);
-	s->id = live_next_id++;
-	s->next = live_head;
-	live_head = s;
-	pthread_mutex_unlock(&live_mtx);
-}
-
-static void live_remove(vt_server *s)
-{
-	pthread_mutex_lock(&live_mtx);
-	for (vt_server **pp = &live_head; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == s) {
-			*pp = s->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&live_mtx);
+	vt_server *s = arg;
+	(void)vt__pub_send(s->pub, text);
 }
 
 /* Frees whatever start built, without the shutdown sequence (so a
@@ -103,8 +55,7 @@ static void live_remove(vt_server *s)
 static void destroy(vt_server *s)
 {
 	if (s->listening)
-		vt_health_on_change(s->health, NULL, NULL);
-	live_remove(s);
+		vt_health_remove_listener(s->health, on_change, s);
 	vt__gateway_free(s->gw);
 	vt__rpc_free(s->rpc);
 	vt__pub_free(s->pub);
@@ -147,7 +98,6 @@ vt_err vt_server_start(vt_server **out, const vt_server_opts *opts,
 		free(s);
 		return VT_ENOMEM;
 	}
-	live_add(s);
 	vt_err rv = vt__service_init(&s->svc, opts->health, opts->metrics,
 				     opts->live_tag, opts->ready_tag);
 	if (rv != VT_OK) {
@@ -163,7 +113,12 @@ vt_err vt_server_start(vt_server **out, const vt_server_opts *opts,
 			set_err(errbuf, errlen, "", err);
 			goto fail;
 		}
-		vt_health_on_change(s->health, on_change, (void *)s->id);
+		rv = vt_health_add_listener(s->health, on_change, s);
+		if (rv != VT_OK) {
+			set_err(errbuf, errlen,
+				"pub: status listener: ", vt_strerror(rv));
+			goto fail;
+		}
 		s->listening = true;
 	}
 	if (opts->http_addr != NULL) {
@@ -218,7 +173,7 @@ void vt_server_shutdown(vt_server *s)
 			snprintf(text, sizeof(text), "* %s %s",
 				 vt_status_name(readiness(s)),
 				 vt_status_name(VT_UNHEALTHY));
-			publish(s->id, text);
+			(void)vt__pub_send(s->pub, text);
 		}
 		vt__service_shutdown(&s->svc);
 		vt__gateway_stop(s->gw);

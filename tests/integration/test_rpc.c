@@ -200,7 +200,7 @@ static int setup(void)
 	}
 	snprintf(url_pub, sizeof(url_pub), "tcp://127.0.0.1:%d",
 		 vt__pub_port(pub));
-	vt_health_on_change(health, on_change, pub);
+	vt_health_add_listener(health, on_change, pub);
 
 	if (vt__rpc_start(&rpc_tcp, &svc, "tcp://127.0.0.1:0", 16, MAX_MSG, err,
 			  sizeof(err)) != VT_OK) {
@@ -225,7 +225,7 @@ static void teardown(void)
 	hang_set(false);
 	vt__rpc_free(rpc_tcp);
 	vt__rpc_free(rpc_ipc);
-	vt_health_on_change(health, NULL, NULL);
+	vt_health_remove_listener(health, on_change, pub);
 	vt_health_free(health);
 	vt__pub_free(pub);
 	vt__service_fini(&svc);
