@@ -202,21 +202,9 @@ static void dmarket_run(vt_check_result *r, void *arg)
 	    .body_keep = BODY_KEEP,
 	};
 	vt__http_resp resp = {0};
-	char err[VT__HTTP_ERR_MAX];
-	vt_err rv = vt__http_perform(&q, &resp, err, sizeof(err));
-	if (rv == VT_ETIMEDOUT) {
-		vt_result_status(r, VT_UNHEALTHY);
-		vt_result_error(r, "timeout after %d ms: %s (%s)",
-				c->timeout_ms, err, c->shown);
+	if (vt__http_check_perform(r, &q, c->timeout_ms, c->shown, &resp) !=
+	    VT_OK)
 		return;
-	}
-	if (rv != VT_OK) {
-		vt_result_status(r, VT_UNHEALTHY);
-		vt_result_error(r, "%s (%s)", err, c->shown);
-		return;
-	}
-	vt_result_detail_num(r, "status_code", (double)resp.status);
-	vt_result_detail_num(r, "latency_ms", resp.latency_ms);
 	if (resp.status < 200 || resp.status > 299) {
 		char said[BODY_KEEP + 1];
 		vt__http_printable(said, sizeof(said),

@@ -51,15 +51,6 @@ static int method_valid(const char *m)
 	return 1;
 }
 
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
-	if (d != NULL)
-		memcpy(d, s, n);
-	return d;
-}
-
 /* A malloc'd copy of url with its password redacted; NULL on ENOMEM. */
 static char *redacted(const char *url)
 {
@@ -97,21 +88,9 @@ static void http_run(vt_check_result *r, void *arg)
 	    .timeout_ms = budget,
 	};
 	vt__http_resp resp = {0};
-	char err[VT__HTTP_ERR_MAX];
-	vt_err rv = vt__http_perform(&q, &resp, err, sizeof(err));
-	if (rv == VT_ETIMEDOUT) {
-		vt_result_status(r, VT_UNHEALTHY);
-		vt_result_error(r, "timeout after %d ms: %s (%s)",
-				c->timeout_ms, err, c->shown);
+	if (vt__http_check_perform(r, &q, c->timeout_ms, c->shown, &resp) !=
+	    VT_OK)
 		return;
-	}
-	if (rv != VT_OK) {
-		vt_result_status(r, VT_UNHEALTHY);
-		vt_result_error(r, "%s (%s)", err, c->shown);
-		return;
-	}
-	vt_result_detail_num(r, "status_code", (double)resp.status);
-	vt_result_detail_num(r, "latency_ms", resp.latency_ms);
 	if (!status_ok(c, resp.status)) {
 		vt_result_status(r, VT_UNHEALTHY);
 		vt_result_error(r, "HTTP %ld from %s", resp.status, c->shown);
@@ -146,9 +125,9 @@ vt_err vt_check_http_add(vt_health *h, const char *name, const vt_http_opts *o,
 	http_check *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return VT_ENOMEM;
-	c->url = dup_str(o->url);
+	c->url = strdup(o->url);
 	c->shown = redacted(o->url);
-	c->method = dup_str(method);
+	c->method = strdup(method);
 	c->expect_status = o->expect_status;
 	c->insecure = o->insecure != 0;
 	c->timeout_ms = opts.timeout_ms;

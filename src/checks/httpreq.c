@@ -315,3 +315,25 @@ void vt__http_resp_fini(vt__http_resp *resp)
 	resp->body = NULL;
 	resp->body_len = 0;
 }
+
+vt_err vt__http_check_perform(vt_check_result *r, const vt__http_req *q,
+			      int timeout_ms, const char *shown,
+			      vt__http_resp *resp)
+{
+	char err[VT__HTTP_ERR_MAX];
+	vt_err rv = vt__http_perform(q, resp, err, sizeof(err));
+	if (rv == VT_ETIMEDOUT) {
+		vt_result_status(r, VT_UNHEALTHY);
+		vt_result_error(r, "timeout after %d ms: %s (%s)", timeout_ms,
+				err, shown);
+		return rv;
+	}
+	if (rv != VT_OK) {
+		vt_result_status(r, VT_UNHEALTHY);
+		vt_result_error(r, "%s (%s)", err, shown);
+		return rv;
+	}
+	vt_result_detail_num(r, "status_code", (double)resp->status);
+	vt_result_detail_num(r, "latency_ms", resp->latency_ms);
+	return VT_OK;
+}

@@ -60,6 +60,15 @@ vt_err vt__http_url_check(const char *url);
 vt_err vt__http_perform(const vt__http_req *q, vt__http_resp *resp, char *err,
 			size_t errcap);
 
+/* vt__http_perform for a check run: on failure the run is UNHEALTHY
+ * with the error ("timeout after N ms: ..." past the budget; N is the
+ * check's timeout_ms) followed by shown (the redacted URL) and a
+ * non-VT_OK code is returned; on success the details status_code and
+ * latency_ms are set. Thread-safe. */
+vt_err vt__http_check_perform(vt_check_result *r, const vt__http_req *q,
+			      int timeout_ms, const char *shown,
+			      vt__http_resp *resp);
+
 /* Frees what resp holds. Accepts a zeroed resp. */
 void vt__http_resp_fini(vt__http_resp *resp);
 

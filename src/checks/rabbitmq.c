@@ -67,15 +67,6 @@ typedef struct rabbit_check {
 	int connect_timeout_ms;
 } rabbit_check;
 
-static void wipe(char *s)
-{
-	if (s == NULL)
-		return;
-	volatile char *p = s;
-	while (*p != '\0')
-		*p++ = '\0';
-}
-
 static void rabbit_check_free(rabbit_check *rq)
 {
 	if (rq == NULL)
@@ -83,7 +74,7 @@ static void rabbit_check_free(rabbit_check *rq)
 	free(rq->shown);
 	free(rq->host);
 	free(rq->user);
-	wipe(rq->password);
+	vt__secret_wipe(rq->password);
 	free(rq->password);
 	free(rq->vhost);
 	free(rq->queue);
@@ -487,7 +478,7 @@ static vt_err rabbit_parse(rabbit_check *rq, const char *text)
 	rq->port = u.port != 0 ? u.port : RABBIT_DEFAULT_PORT;
 	e = VT_OK;
 out:
-	wipe(u.password);
+	vt__secret_wipe(u.password);
 	vt__url_fini(&u);
 	return e;
 }

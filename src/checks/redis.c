@@ -71,16 +71,6 @@ typedef struct redis_check {
 	char version[64]; /* of the server ctx is connected to; may be "" */
 } redis_check;
 
-/* Overwrites a secret before its memory is freed. */
-static void wipe(char *s)
-{
-	if (s == NULL)
-		return;
-	volatile char *p = s;
-	while (*p != '\0')
-		*p++ = '\0';
-}
-
 static void redis_check_free(redis_check *rc)
 {
 	if (rc == NULL)
@@ -90,7 +80,7 @@ static void redis_check_free(redis_check *rc)
 	free(rc->shown);
 	free(rc->host);
 	free(rc->user);
-	wipe(rc->password);
+	vt__secret_wipe(rc->password);
 	free(rc->password);
 	free(rc);
 }
@@ -543,9 +533,9 @@ static vt_err redis_parse(redis_check *rc, const char *text)
 	e = VT_OK;
 out:
 	free(dbq);
-	wipe(pwq);
+	vt__secret_wipe(pwq);
 	free(pwq);
-	wipe(u.password);
+	vt__secret_wipe(u.password);
 	vt__url_fini(&u);
 	return e;
 }

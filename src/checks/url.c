@@ -447,3 +447,12 @@ void vt__scrub(char *text, size_t cap, const char *secret)
 	w_finish(&w);
 	free(copy);
 }
+
+void vt__secret_wipe(char *s)
+{
+	if (s == NULL)
+		return;
+	volatile char *p = s;
+	while (*p != '\0')
+		*p++ = '\0';
+}

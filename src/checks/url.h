@@ -69,4 +69,8 @@ void vt__url_hostport(const char *host, bool v6, int port, char *out,
  * was sent. An empty or NULL secret changes nothing. */
 void vt__scrub(char *text, size_t cap, const char *secret);
 
+/* Overwrites the NUL-terminated secret s with zeros before its memory is
+ * freed, so a password does not linger there. Accepts NULL. */
+void vt__secret_wipe(char *s);
+
 #endif

@@ -127,15 +127,6 @@ fail_rv(ctx *c, vt_err rv, const char *field, const char *fmt, ...)
 	return rv;
 }
 
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
-	if (d != NULL)
-		memcpy(d, s, n);
-	return d;
-}
-
 /* ---- keys ---------------------------------------------------------- */
 
 static const char *const top_keys[] = {
@@ -258,7 +249,7 @@ static vt_err get_string(ctx *c, const cJSON *obj, const char *key,
 		return fail(c, key, "must not be empty");
 	if (strlen(v->valuestring) > MAX_STRING)
 		return fail(c, key, "longer than %d bytes", MAX_STRING);
-	if ((*out = dup_str(v->valuestring)) == NULL)
+	if ((*out = strdup(v->valuestring)) == NULL)
 		return fail_rv(c, VT_ENOMEM, key, "out of memory");
 	return VT_OK;
 }
@@ -356,7 +347,7 @@ static vt_err get_strv(ctx *c, const cJSON *obj, const char *key, size_t max,
 			return fail(c, key, "entry %zu longer than %d bytes", i,
 				    MAX_STRING);
 		}
-		if ((strv[i] = dup_str(e->valuestring)) == NULL) {
+		if ((strv[i] = strdup(e->valuestring)) == NULL) {
 			free_strv(strv, i);
 			return fail_rv(c, VT_ENOMEM, key, "out of memory");
 		}
@@ -450,7 +441,7 @@ static vt_err get_listener(ctx *c, const cJSON *obj, const char *key,
 	vt_err rv = get_string(c, obj, key, false, &s);
 	if (rv != VT_OK)
 		return rv;
-	if (s == NULL && (s = dup_str(def)) == NULL)
+	if (s == NULL && (s = strdup(def)) == NULL)
 		return fail_rv(c, VT_ENOMEM, key, "out of memory");
 	int ok =
 	    strcmp(key, "http") == 0 ? hostport_valid(s) : nng_url_valid(s);
@@ -813,7 +804,7 @@ vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 	}
 
 	vt__config *cfg = calloc(1, sizeof(*cfg));
-	if (cfg == NULL || (cfg->path = dup_str(path)) == NULL) {
+	if (cfg == NULL || (cfg->path = strdup(path)) == NULL) {
 		rv = fail_rv(&c, VT_ENOMEM, NULL, "out of memory");
 		goto out_cfg;
 	}
@@ -1043,7 +1034,7 @@ vt_err vt__config_override(vt__config *cfg, const char *key, const char *value,
 					   "of 1..65535, or none"
 					 : "must be \"tcp://host:port\" or "
 					   "\"ipc:///path\", or none");
-		if ((v = dup_str(value)) == NULL)
+		if ((v = strdup(value)) == NULL)
 			return fail_rv(&c, VT_ENOMEM, NULL, "out of memory");
 	}
 	free(*slot);

@@ -43,15 +43,6 @@ int vt__check_name_valid(const char *name)
 	return 1;
 }
 
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
-	if (d != NULL)
-		memcpy(d, s, n);
-	return d;
-}
-
 /* VT_OK if opts are usable: positive timeout and interval, degraded_ms
  * >= 0, damping counts >= 1, tags valid names (same rule as check
  * names), at most VT__CHECK_TAGS_MAX. */
@@ -83,7 +74,7 @@ vt_err vt__check_alloc(vt__check **out, const char *name, vt_check_fn fn,
 	vt__check *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return VT_ENOMEM;
-	c->name = dup_str(name);
+	c->name = strdup(name);
 	if (c->name == NULL)
 		goto fail;
 	if (o->ntags > 0) {
@@ -91,7 +82,7 @@ vt_err vt__check_alloc(vt__check **out, const char *name, vt_check_fn fn,
 		if (c->tags == NULL)
 			goto fail;
 		for (; c->ntags < o->ntags; c->ntags++) {
-			c->tags[c->ntags] = dup_str(o->tags[c->ntags]);
+			c->tags[c->ntags] = strdup(o->tags[c->ntags]);
 			if (c->tags[c->ntags] == NULL)
 				goto fail;
 		}
