@@ -2,34 +2,38 @@
 # bench/run.sh - builds the benchmarks and writes bench/RESULTS.md.
 #
 # Installs what is missing (scripts/install-deps.sh bench: the test
-# packages plus gnuplot, wrk and nginx), builds the bench programs in their own build directory
-# (RelWithDebInfo: -O2 -g, the project's default build type; no
-# sanitizers), runs every section with repeats, and writes
-# bench/RESULTS.md (machine, date, commit, exact commands, the DESIGN.md
-# targets as MET/MISSED with their ratio, every table) and PNG plots in
-# bench/plots/. Raw CSV rows and logs stay in BUILD/bench-out/.
+# packages plus gnuplot, wrk and nginx), builds the bench programs in
+# their own build directory (RelWithDebInfo: -O2 -g, the project's
+# default build type; no sanitizers), runs every section with repeats,
+# and writes bench/RESULTS.md (machine, date, commit, exact commands,
+# the DESIGN.md targets as MET/MISSED with their ratio, every table) and
+# PNG plots in bench/plots/. Raw CSV rows and logs stay in BUILD/bench-out/.
 # Re-runnable: every output is rewritten; a failing section is reported
 # in RESULTS.md and makes the script exit 1 after the others ran.
 #
 # Usage: bench/run.sh [--quick] [--no-install] [--build-dir DIR]
 #                     [--sections "metrics read checks ..."] [--no-pin]
 #                     [--replot]
-#   --quick       fewer repeats and sizes (minutes instead of ~15 min)
+#   --quick       fewer repeats and sizes (minutes instead of ~25 min)
 #   --no-install  do not call apt-get (plots are skipped without gnuplot)
-#   --sections    run only these sections (default: all, in order)
+#   --sections    run only these sections (default: all, in order:
+#                 metrics read checks rpc gateway); RESULTS.md then holds
+#                 only those, plots of the others are left as they are
 #   --no-pin      let the scheduler place bench threads (default: thread
 #                 i on CPU i % ncpu; unpinned, two threads often share one
 #                 CPU on a 2-CPU machine and contended baselines such as
-#                 the shared atomic then look uncontended)
+#                 the shared atomic then look uncontended; rpc ignores it,
+#                 gateway pins the servers to the last CPU and wrk to 0)
 #   --replot      run nothing: redo the plots and RESULTS.md from the
 #                 last run's BUILD/bench-out/
 # Run it on a quiet machine: other load skews every figure.
 #
 # Sections: one function section_NAME per bench, listed in SECTIONS. To
-# add one (the RPC and gateway benches): write its program, add it to
-# bench/CMakeLists.txt, and fill in section_rpc / section_gateway below
-# with run_bench (see section_metrics); a section's Markdown and CSV
-# target rows land in RESULTS.md by themselves.
+# add one: write its program, add it to bench/CMakeLists.txt and to
+# BENCH_TARGETS, and write section_NAME below with run_bench (see
+# section_metrics; a driver script works too, see section_gateway); a
+# section's Markdown and CSV target rows land in RESULTS.md by
+# themselves.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -74,13 +78,15 @@ RESULTS=$ROOT/bench/RESULTS.md
 
 log() { echo "run.sh: $*" >&2; }
 
-# run_bench NAME PROGRAM ARGS...: runs BUILD/bench/PROGRAM with the common
-# options, Markdown to OUT/NAME.md, CSV to OUT/NAME.csv, stderr to
+# run_bench NAME PROGRAM ARGS...: runs BUILD/bench/PROGRAM (or PROGRAM
+# itself when it is a path, e.g. a driver script in bench/) with the
+# common options, Markdown to OUT/NAME.md, CSV to OUT/NAME.csv, stderr to
 # OUT/NAME.log; records the command, the load average and the status.
 run_bench() {
 	local name=$1 prog=$2
 	shift 2
 	local exe=$BUILD/bench/$prog
+	case $prog in */*) exe=$prog ;; esac
 	local args=("$@")
 	[ -n "$QUICK" ] && args+=("$QUICK")
 	[ -n "$PIN" ] && args+=("$PIN")
@@ -118,13 +124,18 @@ pending() {
 section_metrics() { run_bench metrics bench_metrics; }
 section_read() { run_bench read bench_read; }
 section_checks() { run_bench checks bench_checks; }
-# Hooks for the benches that need servers (DESIGN.md targets: nng
-# Health/Check round trip against a bare req/rep echo; cached /health
-# against nginx under wrk). Replace the bodies with run_bench calls and
-# add the programs to BENCH_TARGETS.
-section_rpc() { pending rpc "RPC: nng Health/Check round trip (bench_rpc)"; }
-section_gateway() { pending gateway "Gateway: cached /health vs nginx (bench_gateway)"; }
-BENCH_TARGETS="bench_metrics bench_read bench_checks"
+# The benches with servers. rpc: nng Health/Check and Metrics/Get round
+# trips against a bare nng req/rep server of the same reply size, all in
+# one process (bench_rpc). gateway: bench/bench_gateway.sh starts
+# bench_gateway (vitals' gateway and a bare nng HTTP handler) and nginx
+# with a static file of the same size, drives the three with wrk and
+# stops them by pid.
+section_rpc() { run_bench rpc bench_rpc; }
+section_gateway() {
+	run_bench gateway "$ROOT/bench/bench_gateway.sh" \
+		--exe "${BUILD#"$ROOT"/}/bench/bench_gateway"
+}
+BENCH_TARGETS="bench_metrics bench_read bench_checks bench_rpc bench_gateway"
 
 for s in $SECTIONS; do
 	if ! declare -F "section_$s" >/dev/null; then
@@ -179,6 +190,7 @@ series_dat() { # CSV OP API LABELS MODE -> "threads med min max" lines
 }
 
 PLOT_NOTE=""
+PLOTS_MADE=""
 make_plots() {
 	if ! command -v gnuplot >/dev/null 2>&1; then
 		PLOT_NOTE="No plots: gnuplot is not installed (run without --no-install)."
@@ -189,8 +201,11 @@ make_plots() {
 		term="pngcairo size 1000,560 font 'sans,10'"
 	local csv=$OUT/metrics.csv d=$OUT/plot
 	mkdir -p "$d"
-	rm -f "$PLOTS"/*.png
+	# Only the plots of the sections that ran are redone (and listed in
+	# RESULTS.md): a run of some sections leaves the others' as they are.
 	if [ -s "$csv" ]; then
+		rm -f "$PLOTS"/{counter,histogram,gauge}_threads.png
+		PLOTS_MADE="$PLOTS_MADE counter_threads histogram_threads gauge_threads"
 		local xmax
 		xmax=$(awk -F, '$1=="tput" && $7>m {m=$7} END {print (m ? m : 1) * 1.25}' "$csv")
 		series_dat "$csv" counter_inc handle 0 one >"$d/c_h1"
@@ -247,6 +262,8 @@ EOF
 	fi
 	csv=$OUT/read.csv
 	if [ -s "$csv" ]; then
+		rm -f "$PLOTS/read_1000_series.png"
+		PLOTS_MADE="$PLOTS_MADE read_1000_series"
 		# read,mix,series,writers,state,merge,json,prom,bytes
 		local wmax
 		wmax=$(awk -F, '$1=="read" && $4>m {m=$4} END {print (m ? m : 1) * 1.25}' "$csv")
@@ -281,6 +298,51 @@ plot 2 t 'target 2 ms' lw 2 dt 2, \
      '$d/r_histograms_exited' u 1:2 w linespoints dt 4 t 'histograms, exited'
 EOF
 	fi
+	csv=$OUT/rpc.csv
+	if [ -s "$csv" ]; then
+		rm -f "$PLOTS"/rpc_{latency,throughput}.png
+		PLOTS_MADE="$PLOTS_MADE rpc_latency rpc_throughput"
+		# rpc,transport,server,clients,bytes,p50_med,p50_min,p50_max,
+		# p99_med,rps_med,rps_min,rps_max
+		local t srv cmax
+		cmax=$(awk -F, '$1=="rpc" && $4>m {m=$4} END {print (m ? m : 1) * 1.25}' "$csv")
+		for t in tcp ipc; do
+			for srv in vitals_health echo_health vitals_metrics echo_metrics; do
+				awk -F, -v t="$t" -v s="$srv" \
+					'$1=="rpc" && $2==t && $3==s {print $4, $6, $7, $8, $10, $11, $12}' \
+					"$csv" >"$d/rpc_${t}_$srv"
+			done
+		done
+		gnuplot <<EOF
+set terminal $term
+set termoption noenhanced
+set logscale x 2
+set xtics 2
+set format x '%g'
+set xrange [0.8:$cmax]
+set grid
+set key outside right top
+set xlabel 'concurrent clients'
+set output '$PLOTS/rpc_latency.png'
+set title 'nng RPC round trip p50 against clients (bars: min-max over repeats)'
+set ylabel 'p50 round trip, us'
+plot '$d/rpc_tcp_vitals_health' u 1:2:3:4 w yerrorlines t 'tcp: Health/Check (cached)', \
+     '$d/rpc_tcp_echo_health' u 1:2:3:4 w yerrorlines dt 2 t 'tcp: echo, same size', \
+     '$d/rpc_ipc_vitals_health' u 1:2:3:4 w yerrorlines t 'ipc: Health/Check (cached)', \
+     '$d/rpc_ipc_echo_health' u 1:2:3:4 w yerrorlines dt 2 t 'ipc: echo, same size', \
+     '$d/rpc_tcp_vitals_metrics' u 1:2:3:4 w yerrorlines t 'tcp: Metrics/Get', \
+     '$d/rpc_tcp_echo_metrics' u 1:2:3:4 w yerrorlines dt 2 t 'tcp: echo, Metrics/Get size'
+set output '$PLOTS/rpc_throughput.png'
+set title 'nng RPC throughput against clients (bars: min-max over repeats)'
+set ylabel 'requests/s'
+plot '$d/rpc_tcp_vitals_health' u 1:5:6:7 w yerrorlines t 'tcp: Health/Check (cached)', \
+     '$d/rpc_tcp_echo_health' u 1:5:6:7 w yerrorlines dt 2 t 'tcp: echo, same size', \
+     '$d/rpc_ipc_vitals_health' u 1:5:6:7 w yerrorlines t 'ipc: Health/Check (cached)', \
+     '$d/rpc_ipc_echo_health' u 1:5:6:7 w yerrorlines dt 2 t 'ipc: echo, same size', \
+     '$d/rpc_tcp_vitals_metrics' u 1:5:6:7 w yerrorlines t 'tcp: Metrics/Get', \
+     '$d/rpc_tcp_echo_metrics' u 1:5:6:7 w yerrorlines dt 2 t 'tcp: echo, Metrics/Get size'
+EOF
+	fi
 }
 make_plots || PLOT_NOTE="Plotting failed: see the gnuplot messages in the run's output."
 
@@ -299,6 +361,8 @@ if git status --porcelain -- src include bench CMakeLists.txt 2>/dev/null |
 fi
 cmdline="bench/run.sh${QUICK:+ $QUICK}"
 [ -z "$PIN" ] && cmdline="$cmdline --no-pin"
+[ "$SECTIONS" != "metrics read checks rpc gateway" ] &&
+	cmdline="$cmdline --sections \"$SECTIONS\""
 
 tmp=$RESULTS.tmp
 {
@@ -355,8 +419,10 @@ tmp=$RESULTS.tmp
 	echo
 	if [ -n "$PLOT_NOTE" ]; then
 		echo "$PLOT_NOTE"
+	elif [ -z "$PLOTS_MADE" ]; then
+		echo "None: the sections that ran have no plots."
 	else
-		for p in counter_threads histogram_threads gauge_threads read_1000_series; do
+		for p in $PLOTS_MADE; do
 			[ -f "$PLOTS/$p.png" ] && echo "![$p](plots/$p.png)"
 		done
 	fi

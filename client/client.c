@@ -142,8 +142,9 @@ vt_err vt_client_connect(vt_client **out, const char *url, int timeout_ms)
 	*out = c;
 	return VT_OK;
 fail:
-	nng_aio_free(c->aio);
 	nng_close(c->sock);
+	if (c->aio != NULL)
+		nng_aio_free(c->aio);
 fail_sock:
 	pthread_mutex_destroy(&c->err_mtx);
 	pthread_mutex_destroy(&c->cache_mtx);

@@ -1,8 +1,10 @@
 /*
  * test_histogram.c - log-bucket histograms: exact bucket index, quantile
  * error against the exact nearest-rank value, exact le counts, merging
- * across threads, self-consistent snapshots under concurrent writes, and
- * memory per (thread, series).
+ * across threads, self-consistent snapshots under concurrent writes,
+ * counts past a page's 16-bit low parts (carries, read while they happen
+ * and folded at exit), many series merged as one stream, and memory per
+ * (thread, series).
  */
 #include <math.h>
 #include <pthread.h>
@@ -705,6 +707,274 @@ static void test_le_threads_exact(void)
 }
 
 /*
+ * Carries: counts past 65535 in one bucket of one thread.
+ */
+
+/* One thread, one bucket past several carries, with a bound in it (le
+ * counted exactly) and a neighbour outside it. */
+static void test_carry_exact(void)
+{
+	enum { N = 3 * 65536 + 123 };
+	vt_metrics *m;
+	vt_histogram *h;
+	CU_ASSERT_FATAL(vt_metrics_alloc(&m) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_histogram(m, "carry", "", &h) == VT_OK);
+	for (int i = 0; i < N; i++) {
+		vt_histogram_observe(h, 0.1);  /* on the bound 0.1 */
+		vt_histogram_observe(h, 0.25); /* on the bound 0.25 */
+		if (i % 2 == 0)
+			vt_histogram_observe(h, nextafter(0.1, 1));
+	}
+	size_t bytes = vt__series_thread_bytes(h);
+	vt_metrics_snapshot *s;
+	const vt_series_snap *ss = snap_series(m, "carry", &s);
+	uint64_t odd = (N + 1) / 2;
+	CU_ASSERT(ss->hist.count == 2 * (uint64_t)N + odd);
+	CU_ASSERT(ss->buckets->n == 2);
+	/* le .1: the values on it, not those just above, in its bucket. */
+	CU_ASSERT(ss->hist.le_cumulative[3] == 0);
+	CU_ASSERT(ss->hist.le_cumulative[4] == (uint64_t)N);
+	CU_ASSERT(ss->hist.le_cumulative[5] == 2 * (uint64_t)N + odd);
+	CU_ASSERT(ss->hist.min == 0.1 && ss->hist.max == 0.25);
+	vt_metrics_snapshot_free(s);
+	/* Carries take no memory: still two pages. */
+	CU_ASSERT(bytes == 16 + vt__hist_size(vt_default_le_nbounds) + 2 * 256);
+	vt_metrics_free(m);
+}
+
+typedef struct {
+	vt_histogram *h;
+	uint64_t n;
+	pthread_barrier_t *bar; /* NULL: exit at once */
+} carry_arg;
+
+static void *carry_writer(void *p)
+{
+	carry_arg *a = p;
+	for (uint64_t i = 0; i < a->n; i++)
+		vt_histogram_observe(a->h, i % 8 == 0 ? 0.005 : 0.003);
+	if (a->bar != NULL) {
+		pthread_barrier_wait(a->bar);
+		pthread_barrier_wait(a->bar);
+	}
+	return NULL;
+}
+
+/* Snapshots while a writer carries, again and again: counts never go
+ * down, never pass what was written, and stay self-consistent; then
+ * exact, live, and after the writer exited (folded). */
+static void test_carry_under_snapshots(void)
+{
+	const uint64_t n = 40 * 65536 + 7;
+	vt_metrics *m;
+	vt_histogram *h;
+	CU_ASSERT_FATAL(vt_metrics_alloc(&m) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_histogram(m, "cs", "", &h) == VT_OK);
+	pthread_barrier_t bar;
+	pthread_barrier_init(&bar, NULL, 2);
+	carry_arg a = {h, n, &bar};
+	pthread_t t;
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, carry_writer, &a) == 0);
+	uint64_t last = 0, lastle = 0;
+	int bad = 0, rounds = 0;
+	for (;;) {
+		vt_metrics_snapshot *s;
+		const vt_series_snap *ss = snap_series(m, "cs", &s);
+		uint64_t sum = 0;
+		for (size_t i = 0; i < ss->buckets->n; i++)
+			sum += ss->buckets->cnt[i];
+		bad += sum != ss->hist.count;
+		bad += ss->hist.count < last || ss->hist.count > n;
+		bad += ss->hist.le_cumulative[0] < lastle;
+		bad += ss->hist.le_cumulative[0] > ss->hist.count;
+		last = ss->hist.count;
+		lastle = ss->hist.le_cumulative[0];
+		vt_metrics_snapshot_free(s);
+		rounds++;
+		if (last == n)
+			break;
+	}
+	CU_ASSERT(bad == 0);
+	CU_ASSERT(rounds > 1);
+	pthread_barrier_wait(&bar); /* written, alive */
+	vt_metrics_snapshot *s;
+	const vt_series_snap *ss = snap_series(m, "cs", &s);
+	CU_ASSERT(ss->hist.count == n);
+	CU_ASSERT(ss->hist.le_cumulative[0] == n); /* all <= 0.005 */
+	CU_ASSERT(ss->buckets->n == 2);
+	CU_ASSERT(ss->buckets->cnt[1] == (n + 7) / 8);
+	vt_metrics_snapshot_free(s);
+	pthread_barrier_wait(&bar);
+	pthread_join(t, NULL);
+	/* Folded: counts past 16 bits in the totals too; and a second
+	 * thread on top. */
+	a.bar = NULL;
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, carry_writer, &a) == 0);
+	pthread_join(t, NULL);
+	ss = snap_series(m, "cs", &s);
+	CU_ASSERT(ss->hist.count == 2 * n);
+	CU_ASSERT(ss->hist.le_cumulative[0] == 2 * n);
+	CU_ASSERT_FATAL(ss->buckets->n == 2);
+	CU_ASSERT(ss->buckets->cnt[0] == 2 * (n - (n + 7) / 8));
+	CU_ASSERT(ss->buckets->cnt[1] == 2 * ((n + 7) / 8));
+	double want = 2 * ((double)((n + 7) / 8) * 0.005 +
+			   (double)(n - (n + 7) / 8) * 0.003);
+	CU_ASSERT(fabs(ss->hist.sum / want - 1) < 1e-9);
+	vt_metrics_snapshot_free(s);
+	pthread_barrier_destroy(&bar);
+	vt_metrics_free(m);
+}
+
+/* A merge that meets a carry half done takes the bucket's count from
+ * before the carry, whatever state the page is in. */
+static void test_carry_read_midway(void)
+{
+	vt__arena a;
+	vt__arena_init(&a, 4096, 65536);
+	vt__hist *h = vt__hist_new(&a, 0);
+	CU_ASSERT_FATAL(h != NULL);
+	vt__page *pg = vt__arena_alloc(&a, sizeof *pg, 64);
+	CU_ASSERT_FATAL(pg != NULL);
+	const unsigned o = 40, k = 7;
+	atomic_store(&h->dir[o], pg);
+	atomic_store(&h->used[0], UINT64_C(1) << o);
+	atomic_store(&h->sum, 1.0);
+	atomic_store(&h->min, 0.5);
+	atomic_store(&h->max, 0.5);
+	/* Bucket k held 3 * 65536 + 65535; the carry has bumped the high
+	 * part and zeroed the low part, carry_seq is still odd. */
+	atomic_store(&pg->lo[k], 0);
+	atomic_store(&pg->mid[k], 4);
+	atomic_store(&h->wide[0], UINT64_C(1) << o);
+	atomic_store(&pg->lo[k + 1], 5); /* another bucket */
+	atomic_store(&h->carry, (uint64_t)3 << 16 | o << 5 | k);
+	atomic_store(&h->carry_seq, 1);
+	vt__hmerge *mg = calloc(1, sizeof *mg);
+	CU_ASSERT_FATAL(mg != NULL);
+	vt__hmerge_reset(mg, VT_MAX_LE_BOUNDS);
+	vt__hmerge_add(mg, h, 0);
+	vt_hist_summary sum;
+	const struct vt__hsnap *hs;
+	CU_ASSERT_FATAL(vt__hmerge_finish(mg, NULL, NULL, 0, &a, &sum, &hs) ==
+			VT_OK);
+	CU_ASSERT(sum.count == 3 * 65536 + 65535 + 5);
+	CU_ASSERT_FATAL(hs->n == 2);
+	CU_ASSERT(hs->idx[0] == VT__B_LOG0 + o * VT__SUB + k);
+	CU_ASSERT(hs->cnt[0] == 3 * 65536 + 65535);
+	CU_ASSERT(hs->cnt[1] == 5);
+	/* Carry done: the page as it now is. */
+	atomic_store(&h->carry_seq, 2);
+	vt__hmerge_add(mg, h, 0);
+	CU_ASSERT_FATAL(vt__hmerge_finish(mg, NULL, NULL, 0, &a, &sum, &hs) ==
+			VT_OK);
+	CU_ASSERT(sum.count == 4 * 65536 + 5);
+	free(mg);
+	vt__arena_fini(&a);
+}
+
+/*
+ * Many series merged as one stream.
+ */
+
+typedef struct {
+	vt_histogram **h;
+	int n, id;
+	pthread_barrier_t *bar; /* NULL: exit at once */
+} many_arg;
+
+/* Series i gets i % 5 + 1 observations of thread id in ids i % 4 allows:
+ * series with i % 4 == 0 get none. */
+static int writes_series(int i, int id)
+{
+	return i % 4 != 0 && (i % 4 == 1 || id % 2 == i % 2);
+}
+
+static void *many_writer(void *p)
+{
+	many_arg *a = p;
+	for (int i = 0; i < a->n; i++)
+		if (writes_series(i, a->id))
+			for (int k = 0; k <= i % 5; k++)
+				vt_histogram_observe(a->h[i],
+						     0.001 * (i + 1) * (k + 1));
+	if (a->bar != NULL) {
+		pthread_barrier_wait(a->bar);
+		pthread_barrier_wait(a->bar);
+	}
+	return NULL;
+}
+
+/* Histograms of several families, some empty, some only in exited
+ * threads, some in live ones too: each series gets exactly its own. */
+static void test_many_series_stream(void)
+{
+	enum { NS = 300, LIVE = 3, DEAD = 2 };
+	vt_metrics *m;
+	CU_ASSERT_FATAL(vt_metrics_alloc(&m) == VT_OK);
+	vt_histogram *h[NS];
+	const char *ln[] = {"i"};
+	static const double b2[] = {0.01, 0.1};
+	vt_family *f = NULL;
+	for (int i = 0; i < NS; i++) {
+		if (i % 100 == 0) {
+			char name[32];
+			snprintf(name, sizeof name, "stream_%d_seconds",
+				 i / 100);
+			CU_ASSERT_FATAL(vt_metrics_histogram_family(
+					    m, name, "", ln, 1,
+					    i == 100 ? b2 : NULL,
+					    i == 100 ? 2 : 0, &f) == VT_OK);
+		}
+		char v[8];
+		snprintf(v, sizeof v, "%03d", i);
+		const char *vals[] = {v};
+		CU_ASSERT_FATAL(vt_family_series(f, vals, 1, &h[i]) == VT_OK);
+	}
+	pthread_barrier_t bar;
+	pthread_barrier_init(&bar, NULL, LIVE + 1);
+	pthread_t t[LIVE + DEAD];
+	many_arg a[LIVE + DEAD];
+	for (int i = 0; i < LIVE + DEAD; i++) {
+		a[i] = (many_arg){h, NS, i, i < LIVE ? &bar : NULL};
+		CU_ASSERT_FATAL(
+		    pthread_create(&t[i], NULL, many_writer, &a[i]) == 0);
+	}
+	for (int i = LIVE; i < LIVE + DEAD; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_wait(&bar);
+	for (int state = 0; state < 2; state++) {
+		vt_metrics_snapshot *s;
+		CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s) == VT_OK);
+		CU_ASSERT_FATAL(s->nfamilies == 3);
+		int bad = 0;
+		for (int i = 0; i < NS; i++) {
+			const vt_series_snap *ss =
+			    &s->families[i / 100].series[i % 100];
+			uint64_t want = 0;
+			for (int id = 0; id < LIVE + DEAD; id++)
+				want += writes_series(i, id) ? i % 5 + 1 : 0;
+			bad += ss->hist.count != want;
+			bad += ss->hist.le_cumulative[ss->hist.nbounds] != want;
+			bad += want > 0 && ss->hist.min != 0.001 * (i + 1);
+			bad += want > 0 &&
+			       ss->hist.max != 0.001 * (i + 1) * (i % 5 + 1);
+			bad += want == 0 && !isnan(ss->hist.min);
+			bad += ss->hist.nbounds !=
+			       (i / 100 == 1 ? 2 : vt_default_le_nbounds);
+		}
+		CU_ASSERT(bad == 0);
+		vt_metrics_snapshot_free(s);
+		if (state == 0) {
+			pthread_barrier_wait(&bar);
+			for (int i = 0; i < LIVE; i++)
+				pthread_join(t[i], NULL);
+		}
+	}
+	pthread_barrier_destroy(&bar);
+	vt_metrics_free(m);
+}
+
+/*
  * Edge cases and memory.
  */
 
@@ -752,6 +1022,27 @@ static void test_special_values(void)
 	vt_metrics_free(m);
 }
 
+/* The bucket bounds table is 2^(k/32) as exp2 gives it (the bounds
+ * quantiles interpolate in), and neighbouring buckets meet. */
+static void test_bucket_bounds(void)
+{
+	for (int k = 0; k <= VT__SUB; k++)
+		CU_ASSERT(vt__hist_pow32[k] == exp2(k / (double)VT__SUB));
+	int bad = 0;
+	for (uint32_t b = VT__B_LOG0; b < VT__B_OVER; b++) {
+		double lo, hi, lo2, hi2;
+		vt__hist_bucket_bounds(b, &lo, &hi);
+		uint32_t li = b - VT__B_LOG0;
+		int e = (int)(li / VT__SUB) + VT__OCT_MIN;
+		bad += lo != ldexp(exp2((li % VT__SUB) / 32.0), e);
+		if (b + 1 < VT__B_OVER) {
+			vt__hist_bucket_bounds(b + 1, &lo2, &hi2);
+			bad += lo2 != hi;
+		}
+	}
+	CU_ASSERT(bad == 0);
+}
+
 static void test_memory_per_thread_series(void)
 {
 	vt_metrics *m;
@@ -775,6 +1066,7 @@ int main(void)
 	static const vt_test tests[] = {
 	    {"thresholds are exact", test_thresholds_exact},
 	    {"bucket index is exact", test_bucket_index},
+	    {"bucket bounds", test_bucket_bounds},
 	    {"quantiles: uniform", test_quantiles_uniform},
 	    {"quantiles: log-normal", test_quantiles_lognormal},
 	    {"quantiles: bimodal", test_quantiles_bimodal},
@@ -787,6 +1079,11 @@ int main(void)
 	    {"le exact across threads", test_le_threads_exact},
 	    {"special values", test_special_values},
 	    {"memory per (thread, series)", test_memory_per_thread_series},
+	    {"carries: counts past 16 bits exact", test_carry_exact},
+	    {"carries: under snapshots, live and folded",
+	     test_carry_under_snapshots},
+	    {"carries: read half done", test_carry_read_midway},
+	    {"many series merged as one stream", test_many_series_stream},
 	    {NULL, NULL},
 	};
 	return vt_test_main("histogram", tests);

@@ -2,8 +2,12 @@
  * test_metrics.c - counters, gauges, the by-name API, snapshots and the
  * life of shards: exact totals from many threads (live and exited),
  * linearizable gauges, lookups and clashes by name, filters and
- * ordering, and a registry freed under a live thread.
+ * ordering, snapshot memory reused across scrapes, thread exits and
+ * first writes that do not wait for a scrape, and a registry freed under
+ * a live thread.
  */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -12,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics/registry.h"
+#include "metrics/shard.h"
 #include "testutil.h"
 #include "vitals/metrics.h"
 
@@ -563,6 +569,368 @@ static void test_snapshot_order_filters_copies(void)
 }
 
 /*
+ * Snapshot memory and label strings.
+ */
+
+/* Snapshots reuse the memory of freed ones: series added in between
+ * show up, held snapshots keep their values, and label strings are the
+ * registry's interned ones, valid after the registry is freed. */
+static void test_snapshot_reuse(void)
+{
+	vt_metrics *m;
+	vt_family *cf, *hf;
+	CU_ASSERT_FATAL(vt_metrics_alloc(&m) == VT_OK);
+	const char *ln[] = {"k"};
+	CU_ASSERT_FATAL(vt_metrics_counter_family(m, "reuse_total", NULL, ln, 1,
+						  &cf) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_histogram_family(m, "reuse_seconds", NULL,
+						    ln, 1, NULL, 0,
+						    &hf) == VT_OK);
+	vt_metrics_snapshot *held[4] = {NULL};
+	for (int round = 0; round < 40; round++) {
+		/* One more series of each kind per round. */
+		char v[16];
+		snprintf(v, sizeof v, "s%03d", round);
+		const char *vals[] = {v};
+		vt_counter *c;
+		vt_histogram *h;
+		CU_ASSERT_FATAL(vt_family_series(cf, vals, 1, &c) == VT_OK);
+		CU_ASSERT_FATAL(vt_family_series(hf, vals, 1, &h) == VT_OK);
+		for (int i = 0; i <= round; i++) {
+			vt_counter_inc(c);
+			vt_histogram_observe(h, 0.001 * (i + 1));
+		}
+		vt_metrics_snapshot *s;
+		CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s) == VT_OK);
+		const vt_family_snap *fc = find_family(s, "reuse_total");
+		const vt_family_snap *fh = find_family(s, "reuse_seconds");
+		CU_ASSERT_FATAL(fc != NULL && fh != NULL);
+		CU_ASSERT_FATAL(fc->nseries == (size_t)round + 1);
+		CU_ASSERT_FATAL(fh->nseries == (size_t)round + 1);
+		int bad = 0;
+		for (int i = 0; i <= round; i++) {
+			char w[16];
+			snprintf(w, sizeof w, "s%03d", i);
+			bad += strcmp(fc->series[i].labels[0].value, w) != 0;
+			bad += strcmp(fc->series[i].labels[0].name, "k") != 0;
+			bad += fc->series[i].value != i + 1;
+			bad += fh->series[i].hist.count != (uint64_t)i + 1;
+			bad += fh->series[i]
+				   .hist.le_cumulative[vt_default_le_nbounds] !=
+			       (uint64_t)i + 1;
+			bad += fh->series[i].hist.max != 0.001 * (i + 1);
+		}
+		CU_ASSERT(bad == 0);
+		/* Interned: the same string in every snapshot. */
+		if (held[round % 4] != NULL) {
+			const vt_family_snap *old =
+			    find_family(held[round % 4], "reuse_total");
+			CU_ASSERT(old->series[0].labels[0].value ==
+				  fc->series[0].labels[0].value);
+		}
+		/* Keep a few (more than the spares kept) and free others,
+		 * out of order. */
+		if (round % 3 == 0) {
+			vt_metrics_snapshot_free(held[round % 4]);
+			held[round % 4] = s;
+		} else {
+			vt_metrics_snapshot_free(s);
+		}
+		/* Held snapshots did not move. */
+		for (int j = 0; j < 4; j++) {
+			if (held[j] == NULL)
+				continue;
+			const vt_family_snap *f =
+			    find_family(held[j], "reuse_total");
+			for (size_t i = 0; i < f->nseries; i++)
+				bad += f->series[i].value != (double)i + 1;
+		}
+		CU_ASSERT(bad == 0);
+	}
+	vt_metrics_free(m);
+	/* Held snapshots outlive the registry, strings and all. */
+	for (int j = 0; j < 4; j++) {
+		if (held[j] == NULL)
+			continue;
+		const vt_family_snap *f = find_family(held[j], "reuse_seconds");
+		CU_ASSERT(strcmp(f->series[0].labels[0].value, "s000") == 0);
+		CU_ASSERT(f->series[0].hist.le_bounds[0] ==
+			  vt_default_le_bounds[0]);
+		CU_ASSERT(vt_series_quantile(&f->series[0], 1) == 0.001);
+		vt_metrics_snapshot_free(held[j]);
+	}
+}
+
+/* Counters merged shard by shard (most series selected) and series by
+ * series (a filter selects few) agree, exactly. */
+typedef struct {
+	vt_counter **c;
+	int n, id;
+	pthread_barrier_t *bar;
+} counters_arg;
+
+static void *write_counters(void *p)
+{
+	counters_arg *a = p;
+	for (int i = 0; i < a->n; i++)
+		for (int k = 0; k <= (i + a->id) % 5; k++)
+			vt_counter_add(a->c[i], k == 0 ? 1 : 0.5);
+	pthread_barrier_wait(a->bar);
+	pthread_barrier_wait(a->bar);
+	return NULL;
+}
+
+static void test_counter_merge_paths(void)
+{
+	enum { NF = 60, NT = 3 };
+	vt_metrics *m;
+	CU_ASSERT_FATAL(vt_metrics_alloc(&m) == VT_OK);
+	vt_counter *c[NF * 10];
+	const char *ln[] = {"k"};
+	for (int f = 0; f < NF; f++) {
+		char name[32];
+		snprintf(name, sizeof name, "paths_%02d_total", f);
+		vt_family *fam;
+		CU_ASSERT_FATAL(vt_metrics_counter_family(m, name, NULL, ln, 1,
+							  &fam) == VT_OK);
+		for (int i = 0; i < 10; i++) {
+			char v[8];
+			snprintf(v, sizeof v, "%d", i);
+			const char *vals[] = {v};
+			CU_ASSERT_FATAL(
+			    vt_family_series(fam, vals, 1, &c[f * 10 + i]) ==
+			    VT_OK);
+		}
+	}
+	pthread_barrier_t bar;
+	pthread_barrier_init(&bar, NULL, NT + 1);
+	pthread_t t[NT];
+	counters_arg a[NT];
+	for (int i = 0; i < NT; i++) {
+		a[i] = (counters_arg){c, NF * 10, i, &bar};
+		CU_ASSERT_FATAL(
+		    pthread_create(&t[i], NULL, write_counters, &a[i]) == 0);
+	}
+	pthread_barrier_wait(&bar);
+	for (int state = 0; state < 2; state++) {
+		vt_metrics_snapshot *all, *one;
+		CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &all) ==
+				VT_OK);
+		vt_metrics_filter flt = {.name = "paths_17_total"};
+		CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, &flt, &one) ==
+				VT_OK);
+		CU_ASSERT_FATAL(all->nfamilies == NF && one->nfamilies == 1);
+		int bad = 0;
+		for (int f = 0; f < NF; f++) {
+			for (int i = 0; i < 10; i++) {
+				double want = 0;
+				for (int id = 0; id < NT; id++)
+					want +=
+					    1 + 0.5 * ((f * 10 + i + id) % 5);
+				bad += all->families[f].series[i].value != want;
+				if (f == 17)
+					bad +=
+					    one->families[0].series[i].value !=
+					    want;
+			}
+		}
+		CU_ASSERT(bad == 0);
+		vt_metrics_snapshot_free(all);
+		vt_metrics_snapshot_free(one);
+		if (state == 0) { /* again, with every writer exited */
+			pthread_barrier_wait(&bar);
+			for (int i = 0; i < NT; i++)
+				pthread_join(t[i], NULL);
+		}
+	}
+	pthread_barrier_destroy(&bar);
+	vt_metrics_free(m);
+}
+
+/*
+ * Scrapes, thread exits and first writes.
+ */
+
+typedef struct {
+	vt_metrics *m;
+	vt_counter *c[4];
+	vt_histogram *h[2];
+	_Atomic int stop;
+	int scrapes, bad;
+} churn_ctx;
+
+static void *churn_writer(void *p)
+{
+	churn_ctx *x = p;
+	for (int i = 0; i < 400; i++)
+		vt_counter_inc(x->c[i % 4]);
+	for (int i = 0; i < 40; i++)
+		vt_histogram_observe(x->h[i % 2], 0.001 * (i + 1));
+	return NULL;
+}
+
+/* Loops snapshots; totals never go down and histograms stay
+ * self-consistent. */
+static void *churn_scraper(void *p)
+{
+	churn_ctx *x = p;
+	double last = 0;
+	uint64_t lasth = 0;
+	while (!atomic_load(&x->stop)) {
+		vt_metrics_snapshot *s;
+		if (vt_metrics_snapshot_take(x->m, NULL, &s) != VT_OK) {
+			x->bad++;
+			continue;
+		}
+		double tot = 0;
+		uint64_t toth = 0;
+		for (size_t i = 0; i < s->nfamilies; i++) {
+			const vt_family_snap *f = &s->families[i];
+			for (size_t k = 0; k < f->nseries; k++) {
+				const vt_series_snap *ss = &f->series[k];
+				if (f->kind == VT_COUNTER) {
+					tot += ss->value;
+					continue;
+				}
+				toth += ss->hist.count;
+				uint64_t sum = 0;
+				for (size_t b = 0; b < ss->buckets->n; b++)
+					sum += ss->buckets->cnt[b];
+				x->bad += sum != ss->hist.count;
+				x->bad +=
+				    ss->hist.le_cumulative[ss->hist.nbounds] !=
+				    ss->hist.count;
+			}
+		}
+		x->bad += tot < last || toth < lasth;
+		last = tot;
+		lasth = toth;
+		vt_metrics_snapshot_free(s);
+		x->scrapes++;
+	}
+	return NULL;
+}
+
+/* Threads write and exit in batches while a scraper loops: nothing is
+ * lost or counted twice, and no exited thread's shard is left behind. */
+static void test_scrape_during_exit_churn(void)
+{
+	enum { THREADS = 600, BATCH = 4 };
+	churn_ctx x = {0};
+	CU_ASSERT_FATAL(vt_metrics_alloc(&x.m) == VT_OK);
+	vt_family *cf, *hf;
+	const char *ln[] = {"k"};
+	CU_ASSERT_FATAL(vt_metrics_counter_family(x.m, "churn_total", NULL, ln,
+						  1, &cf) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_histogram_family(x.m, "churn_seconds", NULL,
+						    ln, 1, NULL, 0,
+						    &hf) == VT_OK);
+	for (int i = 0; i < 4; i++) {
+		char v[8];
+		snprintf(v, sizeof v, "%d", i);
+		const char *vals[] = {v};
+		CU_ASSERT_FATAL(vt_family_series(cf, vals, 1, &x.c[i]) ==
+				VT_OK);
+		if (i < 2)
+			CU_ASSERT_FATAL(
+			    vt_family_series(hf, vals, 1, &x.h[i]) == VT_OK);
+	}
+	pthread_t st;
+	CU_ASSERT_FATAL(pthread_create(&st, NULL, churn_scraper, &x) == 0);
+	for (int done = 0; done < THREADS; done += BATCH) {
+		pthread_t t[BATCH];
+		for (int i = 0; i < BATCH; i++)
+			CU_ASSERT_FATAL(
+			    pthread_create(&t[i], NULL, churn_writer, &x) == 0);
+		for (int i = 0; i < BATCH; i++)
+			pthread_join(t[i], NULL);
+	}
+	atomic_store(&x.stop, 1);
+	pthread_join(st, NULL);
+	CU_ASSERT(x.bad == 0);
+	CU_ASSERT(x.scrapes > 0);
+	vt_metrics_snapshot *s;
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(x.m, NULL, &s) == VT_OK);
+	const vt_family_snap *fc = find_family(s, "churn_total");
+	const vt_family_snap *fh = find_family(s, "churn_seconds");
+	for (int i = 0; i < 4; i++)
+		CU_ASSERT(fc->series[i].value == THREADS * 100.0);
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT(fh->series[i].hist.count == THREADS * 20);
+		CU_ASSERT(fh->series[i].hist.min == 0.001 * (i + 1));
+	}
+	vt_metrics_snapshot_free(s);
+	/* Every exited thread's shard was folded and freed. */
+	CU_ASSERT(atomic_load(&x.m->nretired) == 0);
+	CU_ASSERT(atomic_load(&x.m->shards) == NULL);
+	vt_metrics_free(x.m);
+}
+
+typedef struct {
+	vt_counter *c;
+	vt_histogram *h;
+	vt_family *f; /* a new series is created too */
+} first_arg;
+
+static void *first_write_and_exit(void *p)
+{
+	first_arg *a = p;
+	const char *vals[] = {"new"};
+	vt_counter *c2;
+	if (vt_family_series(a->f, vals, 1, &c2) != VT_OK)
+		return (void *)1;
+	for (int i = 0; i < 100; i++) {
+		vt_counter_inc(a->c);
+		vt_counter_inc(c2);
+		vt_histogram_observe(a->h, 0.5);
+	}
+	return NULL;
+}
+
+/* While a snapshot holds the shard mutex, a thread's first write (a new
+ * shard), a new series and the thread's exit go through without waiting;
+ * the exited shard is folded by the next snapshot. */
+static void test_exit_not_blocked_by_scrape(void)
+{
+	vt_metrics *m;
+	CU_ASSERT_FATAL(vt_metrics_alloc(&m) == VT_OK);
+	first_arg a;
+	const char *ln[] = {"k"};
+	CU_ASSERT_FATAL(vt_metrics_counter(m, "first_total", NULL, &a.c) ==
+			VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_histogram(m, "first_seconds", NULL, &a.h) ==
+			VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_counter_family(m, "made_total", NULL, ln, 1,
+						  &a.f) == VT_OK);
+	vt_counter_inc(a.c);		   /* this thread's shard */
+	pthread_mutex_lock(&m->shard_mtx); /* as a snapshot does */
+	pthread_t t;
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, first_write_and_exit, &a) ==
+			0);
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 10;
+	void *rc = NULL;
+	int jr = pthread_timedjoin_np(t, &rc, &dl);
+	CU_ASSERT(jr == 0);
+	CU_ASSERT(rc == NULL);
+	/* Retired, waiting for the mutex holder to fold it. */
+	CU_ASSERT(atomic_load(&m->nretired) == 1);
+	pthread_mutex_unlock(&m->shard_mtx);
+	if (jr != 0)
+		pthread_join(t, NULL);
+	vt_metrics_snapshot *s;
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s) == VT_OK);
+	CU_ASSERT(atomic_load(&m->nretired) == 0);
+	CU_ASSERT(find_series(s, "first_total", NULL, 0)->value == 101);
+	vt_label l = {"k", "new"};
+	CU_ASSERT(find_series(s, "made_total", &l, 1)->value == 100);
+	CU_ASSERT(find_series(s, "first_seconds", NULL, 0)->hist.count == 100);
+	vt_metrics_snapshot_free(s);
+	vt_metrics_free(m);
+}
+
+/*
  * Shards and registry lifetimes.
  */
 
@@ -739,6 +1107,12 @@ int main(void)
 	     test_registry_freed_before_writer_exits},
 	    {"several registries in one thread", test_several_registries},
 	    {"series in several chunks, in turns", test_interleaved_chunks},
+	    {"snapshot: memory reused, strings interned", test_snapshot_reuse},
+	    {"counter: merged by shard and by series",
+	     test_counter_merge_paths},
+	    {"scrapes during thread exit churn", test_scrape_during_exit_churn},
+	    {"exit and first write do not wait for a scrape",
+	     test_exit_not_blocked_by_scrape},
 	    {NULL, NULL},
 	};
 	return vt_test_main("metrics", tests);

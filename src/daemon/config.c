@@ -13,9 +13,11 @@
  * and its refusal is reported against the field it most likely concerns.
  *
  * Messages are "FILE: checks[I] "NAME": field "KEY": what is wrong".
- * Text from the file (keys, type names) is quoted with non-printable
- * bytes escaped and long text cut; values are never echoed, so URLs with
- * passwords and keys cannot leak into a message.
+ * Text from the file (keys, type names, an exec command that is not
+ * executable) is quoted with non-printable bytes escaped and long text
+ * cut; values are never echoed, so URLs with passwords and keys cannot
+ * leak into a message. A syntax error quotes the text before it with
+ * every string that could be a URL blanked out.
  */
 #include "daemon/config.h"
 
@@ -718,6 +720,32 @@ static vt_err parse_checks(ctx *c, const cJSON *root, vt__config *cfg)
 
 /* ---- the file ------------------------------------------------------ */
 
+/* Blanks out with '*' the bytes of near, a copy of text[from..] (text
+ * has len bytes), that lie in a JSON string holding ':' or '\\': a URL,
+ * perhaps with a password, is such a string however it is escaped, and
+ * no message may show a password. Strings are found from the start of
+ * text, so one that began before from counts too. */
+static void hide_urls(const char *text, size_t len, size_t from, char *near)
+{
+	size_t to = from + strlen(near);
+	for (size_t i = 0; i < to; i++) {
+		if (text[i] != '"')
+			continue;
+		size_t start = ++i;
+		bool url = false;
+		for (; i < len && text[i] != '"'; i++) {
+			if (text[i] == ':' || text[i] == '\\')
+				url = true;
+			if (text[i] == '\\' && i + 1 < len)
+				i++;
+		}
+		/* text[start..i): the contents, to the end if unclosed */
+		for (size_t k = start > from ? start : from;
+		     url && k < i && k < to; k++)
+			near[k - from] = '*';
+	}
+}
+
 /* The syntax error at err_at (within text[0..len)) as a message: line
  * and column (in characters) of the place cJSON stopped, and the text of
  * that line just before it. */
@@ -756,6 +784,7 @@ static vt_err syntax_error(ctx *c, const char *text, size_t len,
 	char near[32], q[160];
 	memcpy(near, text + from, to - from);
 	near[to - from] = '\0';
+	hide_urls(text, len, from, near);
 	quote(near, q, sizeof(q));
 	return fail(c, NULL,
 		    "line %zu, column %zu: JSON syntax error after \"%s\"",
@@ -965,10 +994,13 @@ vt_err vt__config_build(const vt__config *cfg, vt_health *h, char *errbuf,
 		switch (rv) {
 		case VT_EINVAL:
 			if (k->type == VT__CHECK_EXEC &&
-			    access(k->argv[0], X_OK) != 0)
+			    access(k->argv[0], X_OK) != 0) {
+				const char *why = strerror(errno);
+				char q[300];
+				quote(k->argv[0], q, sizeof(q));
 				return fail(&c, "command",
-					    "%s: not executable: %s",
-					    k->argv[0], strerror(errno));
+					    "%s: not executable: %s", q, why);
+			}
 			if (k->type == VT__CHECK_DMARKET &&
 			    k->public_key != NULL)
 				return fail(&c, "public_key",

@@ -24,11 +24,23 @@
  * Storage per (thread, series): a vt__hist with a bitmap of the pages in
  * use (so a merge reads only those), sum, min, max, the four special
  * buckets, a directory of 96 page pointers (one per octave) and the le
- * counters; pages of 32 uint64 counts (256 bytes) come lazily
- * from the shard's bump arena. Latencies from 1 us to 100 s touch 27
- * octaves: 27 * 256 + 960 = 7,872 bytes (+16 for the shard slot) with
- * the 11 default bounds. The count is the sum of the buckets, so a
- * snapshot's count always equals the sum of its buckets.
+ * counters; pages (vt__page, 256 bytes) come lazily from the shard's bump
+ * arena. Latencies from 1 us to 100 s touch 27 octaves: 27 * 256 + 960 =
+ * 7,872 bytes (+16 for the shard slot) with the 11 default bounds. The
+ * count is the sum of the buckets, so a snapshot's count always equals
+ * the sum of its buckets.
+ *
+ * Pages. A page keeps each count as a 16-bit low part in its first cache
+ * line and a 48-bit high part in the other three, so the hot path and a
+ * merge of a page without carries touch one line instead of four. When a
+ * low part would wrap, the owner carries (observe_slow): it records the
+ * bucket and its count before the carry in h->carry, makes carry_seq odd,
+ * adds one to the high part, zeroes the low part, marks the page wide and
+ * makes carry_seq even. A merge reads each page between two loads of
+ * carry_seq and reads it again if they differ; if carry_seq is odd it
+ * takes the bucket under carry from h->carry. So a merge never waits for
+ * a writer, and every count it reads is one the bucket really held. The
+ * page stays 256 bytes: the memory bound is unchanged, only what is read.
  *
  * le counts. For bound b_j let L_j be the bucket holding b_j. Then
  * count(v <= b_j) = (sum of buckets below L_j) + below[j], where below[j]
@@ -116,7 +128,27 @@ const vt__hist_tables vt__hist_tab = {
 	},
 };
 
-#define PAGE_BYTES (VT__SUB * sizeof(uint64_t))
+_Static_assert(sizeof(vt__page) == 256, "a page is 256 bytes");
+_Static_assert(offsetof(vt__hist, spec) == 64,
+	       "what a merge reads first fills one cache line");
+
+#define PAGE_BYTES sizeof(vt__page)
+
+/* clang-format off */
+const double vt__hist_pow32[VT__SUB + 1] = {
+    0x1p+0, 0x1.059b0d3158574p+0, 0x1.0b5586cf9890fp+0,
+    0x1.11301d0125b51p+0, 0x1.172b83c7d517bp+0, 0x1.1d4873168b9aap+0,
+    0x1.2387a6e756238p+0, 0x1.29e9df51fdee1p+0, 0x1.306fe0a31b715p+0,
+    0x1.371a7373aa9cbp+0, 0x1.3dea64c123422p+0, 0x1.44e086061892dp+0,
+    0x1.4bfdad5362a27p+0, 0x1.5342b569d4f82p+0, 0x1.5ab07dd485429p+0,
+    0x1.6247eb03a5585p+0, 0x1.6a09e667f3bcdp+0, 0x1.71f75e8ec5f74p+0,
+    0x1.7a11473eb0187p+0, 0x1.82589994cce13p+0, 0x1.8ace5422aa0dbp+0,
+    0x1.93737b0cdc5e5p+0, 0x1.9c49182a3f09p+0, 0x1.a5503b23e255dp+0,
+    0x1.ae89f995ad3adp+0, 0x1.b7f76f2fb5e47p+0, 0x1.c199bdd85529cp+0,
+    0x1.cb720dcef9069p+0, 0x1.d5818dcfba487p+0, 0x1.dfc97337b9b5fp+0,
+    0x1.ea4afa2a490dap+0, 0x1.f50765b6e454p+0, 0x1p+1
+};
+/* clang-format on */
 
 uint32_t vt__hist_bucket(double v)
 {
@@ -127,9 +159,18 @@ uint32_t vt__hist_bucket(double v)
 		return VT__B_NEG;
 	if (v == 0)
 		return VT__B_ZERO;
-	if (v <= ldexp(1, VT__OCT_MIN))
+	if (v <= 0x1p-48)
 		return VT__B_UNDER;
 	return VT__B_OVER;
+}
+
+/* 2^e for |e| < 1023, exactly. */
+static double pow2(int e)
+{
+	uint64_t u = (uint64_t)(e + 1023) << 52;
+	double v;
+	memcpy(&v, &u, sizeof v);
+	return v;
 }
 
 void vt__hist_bucket_bounds(uint32_t b, double *lo, double *hi)
@@ -139,15 +180,15 @@ void vt__hist_bucket_bounds(uint32_t b, double *lo, double *hi)
 	} else if (b == VT__B_ZERO) {
 		*lo = 0, *hi = 0;
 	} else if (b == VT__B_UNDER) {
-		*lo = 0, *hi = ldexp(1, VT__OCT_MIN);
+		*lo = 0, *hi = 0x1p-48;
 	} else if (b >= VT__B_OVER) {
-		*lo = ldexp(1, VT__OCT_MIN + VT__NOCT), *hi = INFINITY;
+		*lo = 0x1p48, *hi = INFINITY;
 	} else {
 		uint32_t li = b - VT__B_LOG0;
-		int e = (int)(li / VT__SUB) + VT__OCT_MIN;
+		double scale = pow2((int)(li / VT__SUB) + VT__OCT_MIN);
 		unsigned k = li % VT__SUB;
-		*lo = ldexp(exp2(k / (double)VT__SUB), e);
-		*hi = ldexp(exp2((k + 1) / (double)VT__SUB), e);
+		*lo = vt__hist_pow32[k] * scale;
+		*hi = vt__hist_pow32[k + 1] * scale;
 	}
 }
 
@@ -184,6 +225,51 @@ static inline void add_owned(_Atomic uint64_t *p, uint64_t v, memory_order mo)
 	    p, atomic_load_explicit(p, memory_order_relaxed) + v, mo);
 }
 
+/* The high part (count >> 16) of bucket k of pg. Acquire loads: see
+ * page_merge. */
+static uint64_t page_high(const vt__page *pg, unsigned k)
+{
+	const memory_order acq = memory_order_acquire;
+	return atomic_load_explicit(&pg->mid[k], acq) |
+	       (uint64_t)atomic_load_explicit(&pg->top[k], acq) << 16;
+}
+
+/* Release stores: see page_inc. */
+static void page_set_high(vt__page *pg, unsigned k, uint64_t hi)
+{
+	const memory_order rel = memory_order_release;
+	atomic_store_explicit(&pg->mid[k], (uint16_t)hi, rel);
+	atomic_store_explicit(&pg->top[k], (uint32_t)(hi >> 16), rel);
+}
+
+/* Sets bit b of the bitmap w (two words). Owner of w only. */
+static void bit_mark(_Atomic uint64_t *w, unsigned b)
+{
+	_Atomic uint64_t *p = &w[b / 64];
+	uint64_t bit = UINT64_C(1) << (b % 64);
+	uint64_t old = atomic_load_explicit(p, memory_order_relaxed);
+	if (!(old & bit))
+		atomic_store_explicit(p, old | bit, memory_order_release);
+}
+
+static int bit_get(const _Atomic uint64_t *w, unsigned b, memory_order mo)
+{
+	return (int)(atomic_load_explicit(&w[b / 64], mo) >> (b % 64) & 1);
+}
+
+/* Adds v to bucket k of page o of h, which no merge reads meanwhile. */
+static void page_add_quiet(vt__hist *h, unsigned o, unsigned k, uint64_t v)
+{
+	vt__page *pg = atomic_load_explicit(&h->dir[o], memory_order_relaxed);
+	uint64_t lo = atomic_load_explicit(&pg->lo[k], memory_order_relaxed);
+	uint64_t c = lo + (page_high(pg, k) << 16) + v;
+	atomic_store_explicit(&pg->lo[k], (uint16_t)c, memory_order_relaxed);
+	if (c >> 16 != 0) {
+		page_set_high(pg, k, c >> 16);
+		bit_mark(h->wide, o);
+	}
+}
+
 vt_err vt__hist_fold(vt__hist *dst, const vt__hist *src, size_t nbounds,
 		     vt__arena *a)
 {
@@ -203,41 +289,47 @@ vt_err vt__hist_fold(vt__hist *dst, const vt__hist *src, size_t nbounds,
 	for (size_t j = 0; j < nbounds; j++)
 		add_owned(&dst->below[j],
 			  atomic_load_explicit(&src->below[j], rl), rl);
-	uint64_t used[2] = {atomic_load_explicit(&src->used[0], rl),
-			    atomic_load_explicit(&src->used[1], rl)};
-	if (used[VT__USED_SPEC / 64] >> (VT__USED_SPEC % 64) & 1)
-		vt__hist_mark(dst, VT__USED_SPEC);
+	if (bit_get(src->used, VT__USED_SPEC, rl))
+		bit_mark(dst->used, VT__USED_SPEC);
 	for (unsigned o = 0; o < VT__NOCT; o++) {
-		if (!(used[o / 64] >> (o % 64) & 1))
+		if (!bit_get(src->used, o, rl))
 			continue;
-		_Atomic uint64_t *sp = atomic_load_explicit(&src->dir[o], rl);
-		_Atomic uint64_t *dp = atomic_load_explicit(&dst->dir[o], rl);
-		if (dp == NULL) {
-			dp = vt__arena_alloc(a, PAGE_BYTES, 64);
+		const vt__page *sp = atomic_load_explicit(&src->dir[o], rl);
+		if (atomic_load_explicit(&dst->dir[o], rl) == NULL) {
+			vt__page *dp = vt__arena_alloc(a, PAGE_BYTES, 64);
 			if (dp == NULL)
 				return VT_ENOMEM;
 			atomic_store_explicit(&dst->dir[o], dp,
 					      memory_order_release);
-			vt__hist_mark(dst, o);
+			bit_mark(dst->used, o);
 		}
-		for (int k = 0; k < VT__SUB; k++)
-			add_owned(&dp[k], atomic_load_explicit(&sp[k], rl), rl);
+		int wide = bit_get(src->wide, o, rl);
+		for (unsigned k = 0; k < VT__SUB; k++) {
+			uint64_t c = atomic_load_explicit(&sp->lo[k], rl);
+			if (wide)
+				c += page_high(sp, k) << 16;
+			if (c != 0)
+				page_add_quiet(dst, o, k, c);
+		}
 	}
 	return VT_OK;
 }
 
 void vt__hist_le_init(const double *bounds, size_t nbounds,
 		      uint32_t *bound_bucket, uint64_t *straddle,
-		      uint32_t *octave_bounds)
+		      uint32_t *octave_bounds, uint8_t *octave_first)
 {
 	memset(straddle, 0, VT__BITMAP_WORDS * sizeof *straddle);
 	memset(octave_bounds, 0, VT__NOCT * sizeof *octave_bounds);
+	memset(octave_first, 0, VT__NOCT * sizeof *octave_first);
 	for (size_t j = 0; j < nbounds; j++) {
 		uint32_t b = vt__hist_bucket(bounds[j]);
 		bound_bucket[j] = b;
 		straddle[b >> 6] |= UINT64_C(1) << (b & 63);
 		if (b >= VT__B_LOG0 && b < VT__B_OVER) {
 			uint32_t li = b - VT__B_LOG0;
+			if (octave_bounds[li / VT__SUB] == 0)
+				octave_first[li / VT__SUB] = (uint8_t)j;
 			octave_bounds[li / VT__SUB] |= UINT32_C(1)
 						       << (li % VT__SUB);
 		}
@@ -248,8 +340,9 @@ void vt__hist_le_init(const double *bounds, size_t nbounds,
  * Recording.
  */
 
-/* sum, min, max, then the bucket (release): see the top of the file. */
-static inline void record(vt__hist *h, _Atomic uint64_t *bucket, double v)
+/* sum, min and max: stored before the bucket (see the top of the
+ * file). */
+static inline void record_meta(vt__hist *h, double v)
 {
 	const memory_order rl = memory_order_relaxed;
 	atomic_store_explicit(&h->sum, atomic_load_explicit(&h->sum, rl) + v,
@@ -258,38 +351,55 @@ static inline void record(vt__hist *h, _Atomic uint64_t *bucket, double v)
 		atomic_store_explicit(&h->min, v, rl);
 	if (v > atomic_load_explicit(&h->max, rl))
 		atomic_store_explicit(&h->max, v, rl);
-	add_owned(bucket, 1, memory_order_release);
 }
 
-/* v fell into bucket b, which holds le bounds: counts v in below[j] for
- * every bound j in b with v <= b_j, descending j. */
-static vt_err __attribute__((noinline))
-count_below(vt__hist *h, const vt_family *f, uint32_t b, double v)
+/* v fell into bucket b, which holds le bounds, the first of them bound
+ * j0: counts v in below[j] for every bound j in b with v <= b_j,
+ * descending j. */
+static inline void count_below(vt__hist *h, const vt_family *f, uint32_t b,
+			       size_t j0, double v)
 {
 	const uint32_t *bb = f->bound_bucket;
-	size_t lo = 0, hi = f->nbounds; /* first j with bb[j] > b */
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (bb[mid] <= b)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t j = lo; j-- > 0 && bb[j] == b;) {
+	size_t j = j0;
+	while (j < f->nbounds && bb[j] < b)
+		j++;
+	size_t lo = j;
+	while (j < f->nbounds && bb[j] == b)
+		j++;
+	while (j-- > lo) {
 		if (!(v <= f->bounds[j]))
 			break;
 		add_owned(&h->below[j], 1, memory_order_release);
 	}
-	return VT_OK;
 }
 
-static int bit_set(const uint64_t *bitmap, uint32_t b)
+/* Adds one to bucket k of page o of h, carrying into the high part when
+ * the low part would wrap (see the top of the file). Owner of h only. */
+static void page_inc(vt__hist *h, unsigned o, unsigned k)
 {
-	return (int)(bitmap[b >> 6] >> (b & 63) & 1);
+	const memory_order rl = memory_order_relaxed;
+	vt__page *pg = atomic_load_explicit(&h->dir[o], rl);
+	uint16_t lo = atomic_load_explicit(&pg->lo[k], rl);
+	if (VT__LIKELY(lo != UINT16_MAX)) {
+		atomic_store_explicit(&pg->lo[k], (uint16_t)(lo + 1),
+				      memory_order_release);
+		return;
+	}
+	uint64_t hi = page_high(pg, k);
+	uint64_t seq = atomic_load_explicit(&h->carry_seq, rl);
+	atomic_store_explicit(&h->carry, hi << 16 | o << 5 | k, rl);
+	/* A reader that sees seq odd sees h->carry. The stores below are
+	 * releases, so a reader that sees one of them (acquire) sees the
+	 * odd seq too when it loads seq again. */
+	atomic_store_explicit(&h->carry_seq, seq + 1, memory_order_release);
+	page_set_high(pg, k, hi + 1);
+	bit_mark(h->wide, o);
+	atomic_store_explicit(&pg->lo[k], 0, memory_order_release);
+	atomic_store_explicit(&h->carry_seq, seq + 2, memory_order_release);
 }
 
 /* Everything but the common case: NaN, special buckets, the first value
- * of this thread, series or octave. */
+ * of this thread, series or octave, a carry. */
 static vt_err __attribute__((noinline)) observe_slow(vt_histogram *hg, double v)
 {
 	if (isnan(v))
@@ -301,22 +411,24 @@ static vt_err __attribute__((noinline)) observe_slow(vt_histogram *hg, double v)
 	if (h == NULL && (h = vt__hist_slot_alloc(hg, sl)) == NULL)
 		return VT_ENOMEM;
 	uint32_t b = vt__hist_bucket(v);
-	_Atomic uint64_t *bucket;
+	uint32_t li = b - VT__B_LOG0;
 	if (b < VT__B_LOG0 || b == VT__B_OVER) {
 		vt__hist_mark(h, VT__USED_SPEC);
-		bucket = &h->spec[b == VT__B_OVER ? 3 : b];
-	} else {
-		uint32_t li = b - VT__B_LOG0;
-		_Atomic uint64_t *pg = atomic_load_explicit(
-		    &h->dir[li / VT__SUB], memory_order_relaxed);
-		if (pg == NULL &&
-		    (pg = vt__hist_page_alloc(h, li / VT__SUB)) == NULL)
-			return VT_ENOMEM;
-		bucket = &pg[li % VT__SUB];
+	} else if (atomic_load_explicit(&h->dir[li / VT__SUB],
+					memory_order_relaxed) == NULL &&
+		   vt__hist_page_alloc(h, li / VT__SUB) == NULL) {
+		return VT_ENOMEM;
 	}
-	record(h, bucket, v);
-	if (bit_set(hg->fam->straddle, b))
-		return count_below(h, hg->fam, b, v);
+	record_meta(h, v);
+	if (b < VT__B_LOG0 || b == VT__B_OVER) {
+		add_owned(&h->spec[b == VT__B_OVER ? 3 : b], 1,
+			  memory_order_release);
+	} else {
+		page_inc(h, li / VT__SUB, li % VT__SUB);
+	}
+	const vt_family *f = hg->fam;
+	if (f->straddle[b >> 6] >> (b & 63) & 1)
+		count_below(h, f, b, 0, v);
 	return VT_OK;
 }
 
@@ -335,24 +447,72 @@ vt_err vt_histogram_observe(vt_histogram *hg, double v)
 	    atomic_load_explicit(&vt__slot_cached(hg)->h, memory_order_relaxed);
 	if (VT__UNLIKELY(h == NULL))
 		return observe_slow(hg, v);
-	_Atomic uint64_t *pg =
-	    atomic_load_explicit(&h->dir[oct], memory_order_relaxed);
+	vt__page *pg = atomic_load_explicit(&h->dir[oct], memory_order_relaxed);
 	if (VT__UNLIKELY(pg == NULL))
 		return observe_slow(hg, v);
 	uint64_t m = u << 12;
 	uint32_t sub = vt__hist_tab.sub8[m >> 56];
 	sub += m >= vt__hist_tab.thr[sub + 1];
-	record(h, &pg[sub], v);
+	_Atomic uint16_t *lo = &pg->lo[sub];
+	uint16_t c =
+	    (uint16_t)(atomic_load_explicit(lo, memory_order_relaxed) + 1);
+	if (VT__UNLIKELY(c == 0))
+		return observe_slow(hg, v); /* a carry */
+	record_meta(h, v);
+	atomic_store_explicit(lo, c, memory_order_release);
 	const vt_family *f = hg->fam;
 	if (VT__UNLIKELY(f->octave_bounds[oct] >> sub & 1))
-		return count_below(
-		    h, f, (uint32_t)(VT__B_LOG0 + oct * VT__SUB + sub), v);
+		count_below(h, f, (uint32_t)(VT__B_LOG0 + oct * VT__SUB + sub),
+			    f->octave_first[oct], v);
 	return VT_OK;
 }
 
 /*
  * Merging.
  */
+
+void vt__hist_prefetch(const vt__hist *h, int step, size_t nbounds)
+{
+	const memory_order rl = memory_order_relaxed;
+	if (step == 0) {
+		__builtin_prefetch(h);
+		for (size_t j = 0; j < nbounds; j += 8)
+			__builtin_prefetch(&h->below[j]);
+		return;
+	}
+	for (int w = 0; w < 2; w++) {
+		uint64_t bits = atomic_load_explicit(&h->used[w], rl);
+		if (w == VT__USED_SPEC / 64)
+			bits &= (UINT64_C(1) << (VT__USED_SPEC % 64)) - 1;
+		uint64_t wide = atomic_load_explicit(&h->wide[w], rl);
+		const char *last = NULL;
+		while (bits != 0) {
+			unsigned o =
+			    (unsigned)w * 64 + (unsigned)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			if (step == 1) {
+				/* One prefetch per line of directory. */
+				const char *d =
+				    (const char *)((uintptr_t)&h->dir[o] &
+						   ~(uintptr_t)63);
+				if (d != last)
+					__builtin_prefetch(d);
+				last = d;
+				continue;
+			}
+			const char *pg =
+			    (const char *)atomic_load_explicit(&h->dir[o], rl);
+			if (pg == NULL)
+				continue;
+			__builtin_prefetch(pg);
+			if (wide >> (o % 64) & 1)
+				for (int k = 64; k < (int)PAGE_BYTES; k += 64)
+					__builtin_prefetch(pg + k);
+		}
+	}
+	if (step == 2 && bit_get(h->used, VT__USED_SPEC, rl))
+		__builtin_prefetch(h->spec);
+}
 
 void vt__hmerge_reset(vt__hmerge *m, size_t nbounds)
 {
@@ -362,13 +522,45 @@ void vt__hmerge_reset(vt__hmerge *m, size_t nbounds)
 	for (int o = 0; o < VT__NOCT; o++) {
 		if (m->touched[o / 64] >> (o % 64) & 1)
 			memset(&m->cnt[VT__B_LOG0 + o * VT__SUB], 0,
-			       PAGE_BYTES);
+			       VT__SUB * sizeof m->cnt[0]);
 	}
 	memset(m->touched, 0, sizeof m->touched);
 	memset(m->below, 0, nbounds * sizeof m->below[0]);
 	m->sum = 0;
 	m->min = INFINITY;
 	m->max = -INFINITY;
+}
+
+/* Adds page o of h into c[0..VT__SUB), consistently with the owner's
+ * carries (see the top of the file). */
+static void page_merge(uint64_t *c, const vt__hist *h, unsigned o)
+{
+	const memory_order rl = memory_order_relaxed;
+	const vt__page *pg =
+	    atomic_load_explicit(&h->dir[o], memory_order_acquire);
+	uint64_t t[VT__SUB];
+	/* Acquire loads throughout (plain loads on x86): the second load
+	 * of carry_seq comes after every count, and sees a carry whose
+	 * store it read (see page_inc). */
+	const memory_order acq = memory_order_acquire;
+	for (;;) {
+		uint64_t seq = atomic_load_explicit(&h->carry_seq, acq);
+		for (unsigned k = 0; k < VT__SUB; k++)
+			t[k] = atomic_load_explicit(&pg->lo[k], acq);
+		if (bit_get(h->wide, o, acq))
+			for (unsigned k = 0; k < VT__SUB; k++)
+				t[k] += page_high(pg, k) << 16;
+		/* Off the first line: read only while a carry is under way. */
+		uint64_t carry =
+		    seq & 1 ? atomic_load_explicit(&h->carry, rl) : UINT64_MAX;
+		if (atomic_load_explicit(&h->carry_seq, acq) != seq)
+			continue; /* a carry began or ended: read again */
+		if ((carry >> 5 & 0x7f) == o)
+			t[carry & 31] = (carry >> 16 << 16) | UINT16_MAX;
+		break;
+	}
+	for (unsigned k = 0; k < VT__SUB; k++)
+		c[k] += t[k];
 }
 
 void vt__hmerge_add(vt__hmerge *m, const vt__hist *h, size_t nbounds)
@@ -387,11 +579,7 @@ void vt__hmerge_add(vt__hmerge *m, const vt__hist *h, size_t nbounds)
 			unsigned o =
 			    (unsigned)w * 64 + (unsigned)__builtin_ctzll(bits);
 			bits &= bits - 1;
-			_Atomic uint64_t *pg =
-			    atomic_load_explicit(&h->dir[o], acq);
-			uint64_t *c = &m->cnt[VT__B_LOG0 + o * VT__SUB];
-			for (int k = 0; k < VT__SUB; k++)
-				c[k] += atomic_load_explicit(&pg[k], acq);
+			page_merge(&m->cnt[VT__B_LOG0 + o * VT__SUB], h, o);
 		}
 	}
 	if (used[VT__USED_SPEC / 64] >> (VT__USED_SPEC % 64) & 1) {
@@ -399,87 +587,14 @@ void vt__hmerge_add(vt__hmerge *m, const vt__hist *h, size_t nbounds)
 			m->cnt[i] += atomic_load_explicit(&h->spec[i], acq);
 		m->cnt[VT__B_OVER] += atomic_load_explicit(&h->spec[3], acq);
 	}
-	m->sum += atomic_load_explicit(&h->sum, memory_order_relaxed);
-	double mn = atomic_load_explicit(&h->min, memory_order_relaxed);
-	double mx = atomic_load_explicit(&h->max, memory_order_relaxed);
+	const memory_order rl = memory_order_relaxed;
+	m->sum += atomic_load_explicit(&h->sum, rl);
+	double mn = atomic_load_explicit(&h->min, rl);
+	double mx = atomic_load_explicit(&h->max, rl);
 	if (mn < m->min)
 		m->min = mn;
 	if (mx > m->max)
 		m->max = mx;
-}
-
-vt_err vt__hmerge_finish(vt__hmerge *m, const double *bounds,
-			 const uint32_t *bound_bucket, size_t nbounds,
-			 vt__arena *a, vt_hist_summary *sum,
-			 const struct vt__hsnap **out)
-{
-	size_t cap = VT__B_LOG0 + 1, n = 0;
-	for (int o = 0; o < VT__NOCT; o++)
-		if (m->touched[o / 64] >> (o % 64) & 1)
-			cap += VT__SUB;
-	struct vt__hsnap *hs = vt__arena_alloc(a, sizeof *hs, 8);
-	uint32_t *idx = vt__arena_alloc(a, cap * sizeof *idx, 4);
-	uint64_t *cnt = vt__arena_alloc(a, cap * sizeof *cnt, 8);
-	uint64_t *cum = vt__arena_alloc(a, (nbounds + 1) * sizeof *cum, 8);
-	if (hs == NULL || idx == NULL || cnt == NULL || cum == NULL) {
-		vt__hmerge_reset(m, nbounds);
-		return VT_ENOMEM;
-	}
-	uint64_t count = 0;
-	for (uint32_t b = 0; b < VT__NBUCKETS; b++) {
-		if (b == VT__B_LOG0) {
-			/* Skip untouched octaves a page at a time. */
-			for (; b < VT__B_OVER; b += VT__SUB) {
-				uint32_t o = (b - VT__B_LOG0) / VT__SUB;
-				if (!(m->touched[o / 64] >> (o % 64) & 1))
-					continue;
-				for (uint32_t k = 0; k < VT__SUB; k++) {
-					if (m->cnt[b + k] == 0)
-						continue;
-					idx[n] = b + k;
-					cnt[n++] = m->cnt[b + k];
-					count += m->cnt[b + k];
-				}
-			}
-		}
-		if (m->cnt[b] == 0)
-			continue;
-		idx[n] = b;
-		cnt[n++] = m->cnt[b];
-		count += m->cnt[b];
-	}
-	/* le: buckets below L_j plus below[j]; bound_bucket ascends. */
-	uint64_t acc = 0;
-	size_t p = 0;
-	for (size_t j = 0; j < nbounds; j++) {
-		while (p < n && idx[p] < bound_bucket[j])
-			acc += cnt[p++];
-		cum[j] = acc + m->below[j];
-	}
-	cum[nbounds] = count;
-
-	hs->count = count;
-	hs->min = count ? m->min : NAN;
-	hs->max = count ? m->max : NAN;
-	hs->n = n;
-	hs->idx = idx;
-	hs->cnt = cnt;
-
-	sum->count = count;
-	sum->sum = m->sum;
-	sum->min = hs->min;
-	sum->max = hs->max;
-	sum->p50 = vt__hsnap_quantile(hs, 0.5);
-	sum->p90 = vt__hsnap_quantile(hs, 0.9);
-	sum->p95 = vt__hsnap_quantile(hs, 0.95);
-	sum->p99 = vt__hsnap_quantile(hs, 0.99);
-	sum->p999 = vt__hsnap_quantile(hs, 0.999);
-	sum->nbounds = nbounds;
-	sum->le_bounds = bounds;
-	sum->le_cumulative = cum;
-	*out = hs;
-	vt__hmerge_reset(m, nbounds);
-	return VT_OK;
 }
 
 /* The value reported for bucket b: see the top of the file. */
@@ -491,7 +606,7 @@ static double bucket_value(uint32_t b, double min, double max)
 	} else if (b == VT__B_ZERO) {
 		v = 0;
 	} else if (b == VT__B_UNDER) {
-		v = ldexp(1, VT__OCT_MIN);
+		v = 0x1p-48;
 	} else if (b == VT__B_OVER) {
 		v = max;
 	} else {
@@ -501,23 +616,135 @@ static double bucket_value(uint32_t b, double min, double max)
 	return v < min ? min : v > max ? max : v;
 }
 
+/* Nearest rank of q among count values (count > 0). */
+static uint64_t rank_of(double q, uint64_t count)
+{
+	double kd = ceil(q * (double)count);
+	return kd < 1 ? 1 : kd >= (double)count ? count : (uint64_t)kd;
+}
+
+/* Quantiles q[0..n) (ascending) of h into out, in one pass. */
+static void hsnap_quantiles(const struct vt__hsnap *h, const double *q,
+			    size_t n, double *out)
+{
+	size_t i = 0, qi = 0;
+	uint64_t acc = 0;
+	for (; qi < n; qi++) {
+		if (h->count == 0) {
+			out[qi] = NAN;
+			continue;
+		}
+		uint64_t k = rank_of(q[qi], h->count);
+		if (k == 1) {
+			out[qi] = h->min;
+			continue;
+		}
+		if (k == h->count) {
+			out[qi] = h->max;
+			continue;
+		}
+		while (i < h->n && acc + h->cnt[i] < k)
+			acc += h->cnt[i++];
+		out[qi] =
+		    i < h->n ? bucket_value(h->idx[i], h->min, h->max) : h->max;
+	}
+}
+
+vt_err vt__hmerge_finish(vt__hmerge *m, const double *bounds,
+			 const uint32_t *bound_bucket, size_t nbounds,
+			 vt__arena *a, vt_hist_summary *sum,
+			 const struct vt__hsnap **out)
+{
+	/* The non-empty buckets in bucket order, into the scratch arrays,
+	 * emptying m as it goes; then copied out at their exact size. */
+	uint64_t *scnt = m->scnt;
+	uint32_t *sidx = m->sidx;
+	size_t n = 0;
+	for (uint32_t b = 0; b < VT__B_LOG0; b++) {
+		sidx[n] = b;
+		scnt[n] = m->cnt[b];
+		n += m->cnt[b] != 0;
+		m->cnt[b] = 0;
+	}
+	for (int w = 0; w < 2; w++) {
+		for (uint64_t bits = m->touched[w]; bits != 0;
+		     bits &= bits - 1) {
+			unsigned o =
+			    (unsigned)w * 64 + (unsigned)__builtin_ctzll(bits);
+			uint32_t b0 = VT__B_LOG0 + o * VT__SUB;
+			uint64_t *c = &m->cnt[b0];
+			for (uint32_t k = 0; k < VT__SUB; k++) {
+				sidx[n] = b0 + k;
+				scnt[n] = c[k];
+				n += c[k] != 0;
+			}
+			memset(c, 0, VT__SUB * sizeof *c);
+		}
+		m->touched[w] = 0;
+	}
+	sidx[n] = VT__B_OVER;
+	scnt[n] = m->cnt[VT__B_OVER];
+	n += m->cnt[VT__B_OVER] != 0;
+	m->cnt[VT__B_OVER] = 0;
+
+	struct vt__hsnap *hs = vt__arena_alloc(a, sizeof *hs, 8);
+	uint64_t *cnt = vt__arena_alloc(a, (n + nbounds + 1) * sizeof *cnt, 8);
+	uint32_t *idx = vt__arena_alloc(a, n * sizeof *idx + 1, 4);
+	if (hs == NULL || cnt == NULL || idx == NULL) {
+		vt__hmerge_reset(m, nbounds);
+		return VT_ENOMEM;
+	}
+	uint64_t *cum = cnt + n;
+	memcpy(idx, sidx, n * sizeof *idx);
+	uint64_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		count += cnt[i] = scnt[i];
+
+	/* le: buckets below L_j plus below[j]; bound_bucket ascends. */
+	uint64_t acc = 0;
+	size_t p = 0;
+	for (size_t j = 0; j < nbounds; j++) {
+		while (p < n && idx[p] < bound_bucket[j])
+			acc += cnt[p++];
+		cum[j] = acc + m->below[j];
+		m->below[j] = 0;
+	}
+	cum[nbounds] = count;
+
+	hs->count = count;
+	hs->min = count ? m->min : NAN;
+	hs->max = count ? m->max : NAN;
+	hs->n = n;
+	hs->idx = idx;
+	hs->cnt = cnt;
+
+	static const double qs[5] = {0.5, 0.9, 0.95, 0.99, 0.999};
+	double qv[5];
+	hsnap_quantiles(hs, qs, 5, qv);
+	sum->count = count;
+	sum->sum = m->sum;
+	sum->min = hs->min;
+	sum->max = hs->max;
+	sum->p50 = qv[0];
+	sum->p90 = qv[1];
+	sum->p95 = qv[2];
+	sum->p99 = qv[3];
+	sum->p999 = qv[4];
+	sum->nbounds = nbounds;
+	sum->le_bounds = bounds;
+	sum->le_cumulative = cum;
+	*out = hs;
+	m->sum = 0;
+	m->min = INFINITY;
+	m->max = -INFINITY;
+	return VT_OK;
+}
+
 double vt__hsnap_quantile(const struct vt__hsnap *h, double q)
 {
 	if (h == NULL || h->count == 0 || !(q >= 0 && q <= 1))
 		return NAN;
-	double kd = ceil(q * (double)h->count);
-	uint64_t k = kd < 1		      ? 1
-		     : kd >= (double)h->count ? h->count
-					      : (uint64_t)kd;
-	if (k == 1)
-		return h->min;
-	if (k == h->count)
-		return h->max;
-	uint64_t acc = 0;
-	for (size_t i = 0; i < h->n; i++) {
-		acc += h->cnt[i];
-		if (acc >= k)
-			return bucket_value(h->idx[i], h->min, h->max);
-	}
-	return h->max;
+	double v;
+	hsnap_quantiles(h, &q, 1, &v);
+	return v;
 }

@@ -44,20 +44,41 @@ typedef struct vt__hist_tables {
 extern const vt__hist_tables vt__hist_tab __attribute__((visibility("hidden")));
 
 /*
+ * The counts of one octave's VT__SUB buckets, 256 bytes. Each count is
+ * split: count = lo + (mid << 16) + (top << 32). The hot path and most
+ * merges touch only lo, the page's first cache line; mid and top change
+ * only when a lo wraps (a carry, histogram.c), which marks the page
+ * "wide" so merges read them.
+ */
+typedef struct vt__page {
+	_Atomic uint16_t lo[VT__SUB];
+	_Atomic uint16_t mid[VT__SUB];
+	_Atomic uint32_t top[VT__SUB];
+} vt__page;
+
+/*
  * One thread's counts for one histogram series (or a registry's folded
  * totals of exited threads). In a shard: owner-written with relaxed
  * load + store, read by mergers; pages are published with a release
- * store. In the folded totals: protected by the registry mutex.
+ * store. In the folded totals: protected by the registry's shard mutex.
+ * The first cache line holds what every merge reads first.
  */
 typedef struct vt__hist {
 	/* Bit o: dir[o] is set; bit VT__USED_SPEC: a special bucket is in
 	 * use. Set (release) after what it announces, so mergers touch only
 	 * the pages that exist. */
 	_Atomic uint64_t used[2];
+	_Atomic uint64_t wide[2];   /* bit o: page o has had a carry */
+	_Atomic uint64_t carry_seq; /* odd while the owner carries */
+	/* Relaxed atomics. GCC moves an _Atomic double through a general
+	 * register; on the AMD EPYC of bench/RESULTS.md that is a cycle
+	 * faster per observation than SSE loads and stores of a plain
+	 * double (store forwarding to SSE loads is slower there). */
 	_Atomic double sum;
 	_Atomic double min, max;  /* +Inf / -Inf while empty */
 	_Atomic uint64_t spec[4]; /* NEG, ZERO, UNDER, OVER buckets */
-	_Atomic(_Atomic uint64_t *) dir[VT__NOCT]; /* page of VT__SUB */
+	_Atomic uint64_t carry;	  /* the carry under way: histogram.c */
+	_Atomic(vt__page *) dir[VT__NOCT];
 	_Atomic uint64_t below[]; /* [nbounds]: see histogram.c */
 } vt__hist;
 
@@ -90,6 +111,10 @@ static inline uint32_t vt__hist_log_index(double v)
 	return oct * VT__SUB + sub;
 }
 
+/* 2^(k/32), k = 0..32, correctly rounded. */
+extern const double vt__hist_pow32[VT__SUB + 1]
+    __attribute__((visibility("hidden")));
+
 /* Global bucket (VT__B_*) of v; v must not be NaN. */
 uint32_t vt__hist_bucket(double v);
 
@@ -103,7 +128,7 @@ size_t vt__hist_size(size_t nbounds);
 vt__hist *vt__hist_new(vt__arena *a, size_t nbounds);
 
 /* Adds src into dst, allocating dst's pages from a. Both must be
- * quiescent (src's owner is the caller, dst under the registry mutex).
+ * quiescent (src's owner has exited, dst under the shard mutex).
  * VT_ENOMEM leaves dst partly added. */
 vt_err vt__hist_fold(vt__hist *dst, const vt__hist *src, size_t nbounds,
 		     vt__arena *a);
@@ -114,11 +139,18 @@ size_t vt__hist_bytes(const vt__hist *h, size_t nbounds);
 /* le bound b_j is counted exactly as: all buckets below bucket(b_j) plus
  * below[j], the observations v <= b_j inside bucket(b_j). Computes each
  * bound's bucket, the bitmap of buckets holding a bound (straddle,
- * VT__BITMAP_WORDS) and the same per octave (octave_bounds, VT__NOCT
- * masks of 32 sub-buckets). */
+ * VT__BITMAP_WORDS), the same per octave (octave_bounds, VT__NOCT masks
+ * of 32 sub-buckets) and the first bound in each octave that holds one
+ * (octave_first, VT__NOCT). */
 void vt__hist_le_init(const double *bounds, size_t nbounds,
 		      uint32_t *bound_bucket, uint64_t *straddle,
-		      uint32_t *octave_bounds);
+		      uint32_t *octave_bounds, uint8_t *octave_first);
+
+/* Prefetches the memory vt__hmerge_add will read of h, in three steps a
+ * few histograms apart: 0 its first line and le counters, 1 the
+ * directory entries of its pages (needs step 0 in cache), 2 its pages
+ * (needs step 1 in cache). */
+void vt__hist_prefetch(const vt__hist *h, int step, size_t nbounds);
 
 /* Merged counts: the dense scratch buffer a snapshot sums shards into. */
 typedef struct vt__hmerge {
@@ -126,6 +158,9 @@ typedef struct vt__hmerge {
 	uint64_t touched[(VT__NOCT + 63) / 64]; /* octaves with counts */
 	uint64_t below[VT_MAX_LE_BOUNDS];
 	double sum, min, max;
+	/* vt__hmerge_finish's scratch: the non-empty buckets. */
+	uint64_t scnt[VT__NBUCKETS];
+	uint32_t sidx[VT__NBUCKETS];
 } vt__hmerge;
 
 /* Empties m (m must be zeroed once, e.g. by calloc, before first use). */
@@ -146,7 +181,8 @@ struct vt__hsnap {
 };
 
 /* Turns m into a hsnap and summary (le counts for bounds/bound_bucket)
- * allocated from a, and empties m. VT_ENOMEM on allocation failure. */
+ * allocated from a, and empties m (on failure too). bounds must outlive
+ * the hsnap. VT_ENOMEM on allocation failure. */
 vt_err vt__hmerge_finish(vt__hmerge *m, const double *bounds,
 			 const uint32_t *bound_bucket, size_t nbounds,
 			 vt__arena *a, vt_hist_summary *sum,

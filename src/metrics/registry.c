@@ -18,6 +18,14 @@
  * (vt_metrics_inc, ...) and vt_family_series cost two such lookups once
  * the series exists.
  *
+ * Strings. Family names, help texts, label names, each series' label
+ * array (vt_label: name and value) and le bounds are interned once, in
+ * the arena of the registry's vt__shared, and never change: snapshots
+ * point at them instead of copying them, and hold a reference to
+ * vt__shared so they stay valid after the registry is freed. Series are
+ * also numbered (idx) in a chunked directory (vt_metrics.sdir) that
+ * shard.c reads without the registry mutex when it folds a shard.
+ *
  * Names. Besides the Prometheus rules (names.c), a family whose
  * Prometheus exposition would reuse a sample name of another family is
  * refused: a counter is exposed as NAME_total (NAME when it already ends
@@ -25,8 +33,7 @@
  * counters "x" and "x_total" cannot both exist (VT_EEXIST), nor counter
  * "x" and gauge "x_total" (VT_EKIND).
  *
- * Locks: only m->mtx here; shard.c takes its global link mutex before
- * m->mtx.
+ * Locks: only m->mtx here (registry.h has the whole picture).
  */
 #include "metrics/registry.h"
 
@@ -129,10 +136,10 @@ static int family_eq(const vt__hnode *n, const void *key)
 	return strcmp(((const vt_family *)n)->name, key) == 0;
 }
 
-static int values_cmp(char *const *a, const char *const *b, size_t n)
+static int values_cmp(const vt_label *a, const char *const *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int c = strcmp(a[i], b[i]);
+		int c = strcmp(a[i].value, b[i]);
 		if (c != 0)
 			return c;
 	}
@@ -147,7 +154,7 @@ struct values_key {
 static int series_eq(const vt__hnode *n, const void *key)
 {
 	const struct values_key *k = key;
-	return values_cmp(((const vt_series *)n)->values, k->values, k->n) == 0;
+	return values_cmp(((const vt_series *)n)->labels, k->values, k->n) == 0;
 }
 
 /* Lock-free, or under m->mtx. */
@@ -166,27 +173,30 @@ vt_err vt_metrics_alloc(vt_metrics **out)
 	if (out == NULL)
 		return VT_EINVAL;
 	vt_metrics *m = calloc(1, sizeof *m);
-	if (m == NULL)
-		return VT_ENOMEM;
-	if (pthread_mutex_init(&m->mtx, NULL) != 0) {
-		free(m);
-		return VT_ENOMEM;
-	}
+	vt__shared *sh = calloc(1, sizeof *sh);
+	if (m == NULL || sh == NULL)
+		goto fail;
+	if (pthread_mutex_init(&sh->mtx, NULL) != 0)
+		goto fail;
+	if (pthread_mutex_init(&m->mtx, NULL) != 0)
+		goto fail_sh;
+	if (pthread_mutex_init(&m->shard_mtx, NULL) != 0)
+		goto fail_mtx;
+	atomic_init(&sh->refs, 1);
+	vt__arena_init(&sh->strings, 4096, 65536);
+	m->shared = sh;
 	m->id = atomic_fetch_add(&next_id, 1);
 	vt__arena_init(&m->arena, 4096, 65536);
 	*out = m;
 	return VT_OK;
-}
-
-static void series_free(vt_series *s, size_t nlabels)
-{
-	if (s == NULL)
-		return;
-	if (s->values != NULL)
-		for (size_t i = 0; i < nlabels; i++)
-			free(s->values[i]);
-	free(s->values);
-	free(s);
+fail_mtx:
+	pthread_mutex_destroy(&m->mtx);
+fail_sh:
+	pthread_mutex_destroy(&sh->mtx);
+fail:
+	free(sh);
+	free(m);
+	return VT_ENOMEM;
 }
 
 static void family_free(vt_family *f)
@@ -194,17 +204,10 @@ static void family_free(vt_family *f)
 	if (f == NULL)
 		return;
 	for (size_t i = 0; i < f->nseries; i++)
-		series_free(f->series[i], f->nlabels);
+		free(f->series[i]);
 	free(f->series);
 	free(atomic_load_explicit(&f->stab, memory_order_relaxed));
-	if (f->label_names != NULL)
-		for (size_t i = 0; i < f->nlabels; i++)
-			free(f->label_names[i]);
-	free(f->label_names);
-	free(f->bounds);
 	free(f->bound_bucket);
-	free(f->help);
-	free(f->name);
 	free(f);
 }
 
@@ -216,7 +219,8 @@ void vt_metrics_free(vt_metrics *m)
 	for (size_t i = 0; i < m->nfams; i++)
 		family_free(m->fams[i]);
 	free(m->fams);
-	free(m->all);
+	for (size_t i = 0; i < VT__MAX_CHUNKS; i++)
+		free(m->sdir[i]);
 	while (m->retired != NULL) {
 		vt__htab *t = m->retired;
 		m->retired = t->retired;
@@ -224,6 +228,9 @@ void vt_metrics_free(vt_metrics *m)
 	}
 	free(atomic_load_explicit(&m->ftab, memory_order_relaxed));
 	vt__arena_fini(&m->arena);
+	vt__shared_close(m->shared);
+	vt__shared_put(m->shared);
+	pthread_mutex_destroy(&m->shard_mtx);
 	pthread_mutex_destroy(&m->mtx);
 	free(m);
 }
@@ -246,33 +253,48 @@ static int grow(void *arr, size_t *cap, size_t len, size_t es)
 	return 1;
 }
 
+/* Interned label array of f for these values. Locks: m->mtx. */
+static const vt_label *labels_intern(vt_family *f, const char *const *values)
+{
+	vt__arena *a = &f->reg->shared->strings;
+	vt_label *l = vt__arena_alloc(a, f->nlabels * sizeof *l, 8);
+	if (l == NULL)
+		return NULL;
+	for (size_t i = 0; i < f->nlabels; i++) {
+		l[i].name = f->label_names[i];
+		if ((l[i].value = vt__arena_strdup(a, values[i])) == NULL)
+			return NULL;
+	}
+	return l;
+}
+
 /* Creates the series of f with these (valid) values. Locks: m->mtx. */
 static vt_err series_create(vt_family *f, const char *const *values,
 			    uint64_t hash, vt_series **out)
 {
 	vt_metrics *m = f->reg;
-	if (m->nseries >= VT__MAX_SERIES)
+	size_t idx = atomic_load_explicit(&m->nseries, memory_order_relaxed);
+	if (idx >= VT__MAX_SERIES)
 		return VT_EFULL;
-	if (!grow(&m->all, &m->scap, m->nseries, sizeof *m->all) ||
-	    !grow(&f->series, &f->cap, f->nseries, sizeof *f->series))
+	if (!grow(&f->series, &f->cap, f->nseries, sizeof *f->series))
 		return VT_ENOMEM;
 	if (f->nlabels > 0 && htab_reserve(m, &f->stab) != VT_OK)
+		return VT_ENOMEM;
+	vt_series ***dir = &m->sdir[idx >> VT__CHUNK_SHIFT];
+	if (*dir == NULL &&
+	    (*dir = calloc(VT__CHUNK_SLOTS, sizeof **dir)) == NULL)
+		return VT_ENOMEM;
+	const vt_label *labels = NULL;
+	if (f->nlabels > 0 && (labels = labels_intern(f, values)) == NULL)
 		return VT_ENOMEM;
 	vt_series *s = aligned_alloc(64, sizeof *s);
 	if (s == NULL)
 		return VT_ENOMEM;
 	memset(s, 0, sizeof *s);
-	if (f->nlabels > 0) {
-		s->values = calloc(f->nlabels, sizeof *s->values);
-		if (s->values == NULL)
-			goto fail;
-		for (size_t i = 0; i < f->nlabels; i++)
-			if ((s->values[i] = strdup(values[i])) == NULL)
-				goto fail;
-	}
+	s->labels = labels;
 	s->hnode.hash = hash;
 	s->reg_id = m->id;
-	s->idx = (uint32_t)m->nseries;
+	s->idx = (uint32_t)idx;
 	s->key = vt__chunk_key(m->id, s->idx);
 	s->kind = (uint8_t)f->kind;
 	s->fam = f;
@@ -282,7 +304,7 @@ static vt_err series_create(vt_family *f, const char *const *values,
 	size_t lo = 0, hi = f->nseries;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (values_cmp(f->series[mid]->values, values, f->nlabels) < 0)
+		if (values_cmp(f->series[mid]->labels, values, f->nlabels) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -291,14 +313,12 @@ static vt_err series_create(vt_family *f, const char *const *values,
 		(f->nseries - lo) * sizeof *f->series);
 	f->series[lo] = s;
 	f->nseries++;
-	m->all[m->nseries++] = s;
+	(*dir)[idx & (VT__CHUNK_SLOTS - 1)] = s;
+	atomic_store_explicit(&m->nseries, idx + 1, memory_order_release);
 	if (f->nlabels > 0)
 		htab_insert(&f->stab, &s->hnode);
 	*out = s;
 	return VT_OK;
-fail:
-	series_free(s, f->nlabels);
-	return VT_ENOMEM;
 }
 
 vt_err vt_family_series(vt_family *f, const char *const *values, size_t nvalues,
@@ -423,40 +443,46 @@ static vt_err family_same(const vt_family *f, vt_metric_kind kind,
 	return VT_OK;
 }
 
+/* A new family; its strings and bounds are interned in m->shared.
+ * Locks: m->mtx. */
 static vt_family *family_new(vt_metrics *m, vt_metric_kind kind,
 			     const char *name, const char *help,
 			     const char *const *label_names, size_t nlabels,
 			     const double *bounds, size_t nbounds)
 {
+	vt__arena *a = &m->shared->strings;
 	vt_family *f = calloc(1, sizeof *f);
 	if (f == NULL)
 		return NULL;
 	f->reg = m;
 	f->kind = kind;
 	f->hnode.hash = name_hash(name);
-	f->name = strdup(name);
-	f->help = strdup(help != NULL ? help : "");
+	f->name = vt__arena_strdup(a, name);
+	f->help = vt__arena_strdup(a, help != NULL ? help : "");
 	if (f->name == NULL || f->help == NULL)
 		goto fail;
 	if (nlabels > 0) {
-		f->label_names = calloc(nlabels, sizeof *f->label_names);
-		if (f->label_names == NULL)
+		const char **ln = vt__arena_alloc(a, nlabels * sizeof *ln, 8);
+		if (ln == NULL)
 			goto fail;
-		f->nlabels = nlabels;
 		for (size_t i = 0; i < nlabels; i++)
-			if ((f->label_names[i] = strdup(label_names[i])) ==
+			if ((ln[i] = vt__arena_strdup(a, label_names[i])) ==
 			    NULL)
 				goto fail;
+		f->label_names = ln;
+		f->nlabels = nlabels;
 	}
 	if (kind == VT_HISTOGRAM) {
-		f->bounds = malloc(nbounds * sizeof *f->bounds);
+		double *b = vt__arena_alloc(a, nbounds * sizeof *b, 8);
 		f->bound_bucket = malloc(nbounds * sizeof *f->bound_bucket);
-		if (f->bounds == NULL || f->bound_bucket == NULL)
+		if (b == NULL || f->bound_bucket == NULL)
 			goto fail;
-		memcpy(f->bounds, bounds, nbounds * sizeof *bounds);
+		memcpy(b, bounds, nbounds * sizeof *bounds);
+		f->bounds = b;
 		f->nbounds = nbounds;
 		vt__hist_le_init(f->bounds, nbounds, f->bound_bucket,
-				 f->straddle, f->octave_bounds);
+				 f->straddle, f->octave_bounds,
+				 f->octave_first);
 	}
 	return f;
 fail:
@@ -510,6 +536,13 @@ static vt_err family_get(vt_metrics *m, vt_metric_kind kind, const char *name,
 		goto out;
 	}
 	if ((err = exposition_clash(m, kind, name)) != VT_OK)
+		goto out;
+	/* Checked first: a refused family must not leave interned strings
+	 * behind. */
+	err = VT_EFULL;
+	if (nlabels == 0 &&
+	    atomic_load_explicit(&m->nseries, memory_order_relaxed) >=
+		VT__MAX_SERIES)
 		goto out;
 	err = VT_ENOMEM;
 	if (!grow(&m->fams, &m->fcap, m->nfams, sizeof *m->fams) ||

@@ -1,7 +1,8 @@
 /*
  * registry.h - the registry's objects: vt_metrics, vt_family, vt_series,
- * and the lock-free lookup table (vt__htab) that the by-name API and
- * vt_family_series read without a lock. registry.c explains them.
+ * the lock-free lookup table (vt__htab) that the by-name API and
+ * vt_family_series read without a lock, and what snapshots share with
+ * their registry (vt__shared). registry.c explains them.
  */
 #ifndef VT_METRICS_REGISTRY_H
 #define VT_METRICS_REGISTRY_H
@@ -16,7 +17,16 @@
 #include "vitals/metrics.h"
 
 struct vt__shard;
+struct vt__snapbuf;
 typedef struct vt_series vt_series;
+
+/* Series are numbered densely (idx); shards and the registry's series
+ * directory split the numbers into chunks of VT__CHUNK_SLOTS. */
+#define VT__CHUNK_SHIFT 8
+#define VT__CHUNK_SLOTS (1u << VT__CHUNK_SHIFT)
+#define VT__MAX_CHUNKS	512
+/* Most series per registry. */
+#define VT__MAX_SERIES (VT__CHUNK_SLOTS * VT__MAX_CHUNKS)
 
 /* A table entry; embedded first in vt_family and vt_series. */
 typedef struct vt__hnode {
@@ -42,9 +52,11 @@ struct vt_series {
 	uint32_t idx;	 /* slot index in every shard */
 	uint8_t kind;	 /* vt_metric_kind */
 	vt_family *fam;
-	char **values; /* [fam->nlabels] */
+	/* [fam->nlabels] in family label order, interned in the registry's
+	 * vt__shared: snapshots point at them. NULL when unlabelled. */
+	const vt_label *labels;
 
-	/* Totals folded from exited threads; protected by reg->mtx. */
+	/* Totals folded from exited threads; protected by reg->shard_mtx. */
 	uint64_t dead_n;
 	double dead_f;
 	vt__hist *dead_h;
@@ -59,15 +71,17 @@ struct vt_family {
 	/* Immutable after creation. */
 	vt_metrics *reg;
 	vt_metric_kind kind;
-	char *name;
-	char *help; /* "" when none */
+	/* Strings and bounds are interned in reg->shared. */
+	const char *name;
+	const char *help; /* "" when none */
 	size_t nlabels;
-	char **label_names;
+	const char **label_names;
 	size_t nbounds;		/* histograms: le bounds */
-	double *bounds;		/* [nbounds] */
+	const double *bounds;	/* [nbounds] */
 	uint32_t *bound_bucket; /* [nbounds] global bucket of each bound */
 	uint64_t straddle[VT__BITMAP_WORDS]; /* buckets holding a bound */
 	uint32_t octave_bounds[VT__NOCT];    /* the same, per octave */
+	uint8_t octave_first[VT__NOCT];	     /* first bound in the octave */
 	vt_series *series0; /* unlabelled families: the one series */
 
 	/* Protected by reg->mtx. */
@@ -79,24 +93,68 @@ struct vt_family {
 	_Atomic(vt__htab *) stab;
 };
 
+/*
+ * What snapshots share with the registry they come from and may outlive
+ * it with: interned strings, and spare snapshot buffers (snapshot.c)
+ * that make a scrape reuse the memory of the one before. Freed by the
+ * last vt__shared_put, of the registry or of its last snapshot.
+ */
+#define VT__SPARE_SNAPBUFS 2
+typedef struct vt__shared {
+	_Atomic size_t refs; /* the registry, and each live snapshot */
+	/* Family names, help texts, label names, label arrays (vt_label) and
+	 * le bounds: allocated under the registry mutex, never changed. */
+	vt__arena strings;
+	pthread_mutex_t mtx; /* protects what follows */
+	int closed;	     /* the registry is freed: keep no spares */
+	size_t nspare;
+	struct vt__snapbuf *spare[VT__SPARE_SNAPBUFS];
+} vt__shared;
+
+/* Drops one reference to sh; the last frees it. Thread-safe. */
+void vt__shared_put(vt__shared *sh);
+
+/* Marks sh's registry freed and frees its spare snapshot buffers.
+ * Locks: sh->mtx. */
+void vt__shared_close(vt__shared *sh);
+
+/*
+ * Locks. mtx guards the registry's structure (families, series, tables);
+ * shard_mtx guards the shard list's unlinking, the folded totals and
+ * merging; neither is taken while holding the other. shard.c's global
+ * link mutex comes before shard_mtx.
+ */
 struct vt_metrics {
 	uint64_t id; /* immutable; unique in the process, never reused */
 	pthread_mutex_t mtx;
+	vt__shared *shared; /* immutable */
 
 	/* Protected by mtx. */
 	vt_family **fams; /* sorted by name */
 	size_t nfams, fcap;
-	vt_series **all; /* by idx */
-	size_t nseries, scap;
 	vt__htab *retired; /* outgrown tables, freed with the registry */
-	vt__arena arena;   /* dead_h of every series */
 
-	/* Shards of live threads; changed with both the link mutex
-	 * (shard.c) and mtx held, read with either. */
-	struct vt__shard *shards;
+	/* Series by idx, in chunks of VT__CHUNK_SLOTS allocated under mtx;
+	 * nseries is stored (release) after the entry it covers, so entries
+	 * below an acquire load of it are read without a lock. */
+	vt_series **sdir[VT__MAX_CHUNKS];
+	_Atomic size_t nseries;
+
+	pthread_mutex_t shard_mtx;
+	vt__arena arena; /* dead_h of every series; protected by shard_mtx */
+	/* Shards of live threads and of exited ones not folded yet: pushed
+	 * lock-free (shard.c), unlinked and walked under shard_mtx. */
+	_Atomic(struct vt__shard *) shards;
+	_Atomic size_t nretired; /* shards whose thread exited, unfolded */
 
 	/* Families by name; written under mtx, read lock-free. */
 	_Atomic(vt__htab *) ftab;
 };
+
+/* Series idx of m; idx must be below an acquire load of m->nseries. */
+static inline vt_series *vt__series_at(const vt_metrics *m, size_t idx)
+{
+	return m->sdir[idx >> VT__CHUNK_SHIFT][idx & (VT__CHUNK_SLOTS - 1)];
+}
 
 #endif

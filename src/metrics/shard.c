@@ -20,17 +20,25 @@
  * wrote to) without a lock, and creates a shard and link when none
  * matches.
  *
- * Thread exit: a pthread key destructor folds each of the thread's shards
- * into its registry's per-series totals (dead_n, dead_f, dead_h) under
- * the registry mutex, which snapshots also hold while merging, and frees
- * the shard: no reader ever sees a freed shard and nothing is counted
- * twice or lost. vt_metrics_free frees the shards of every thread, live
- * ones included, and marks their links dead; the thread frees a dead link
- * when it next creates a link, or at exit.
+ * Thread exit: a pthread key destructor marks each of the thread's
+ * shards retired. A retired shard stays on its registry's list, read by
+ * merges like any other, until it is folded into the per-series totals
+ * (dead_n, dead_f, dead_h) and freed under reg->shard_mtx, which merges
+ * hold too: no reader ever sees a freed shard and nothing is counted
+ * twice or lost. The exiting thread folds at once when shard_mtx is free
+ * (pthread_mutex_trylock); when a snapshot holds it, the snapshot folds
+ * the shard when it is done, so an exit never waits for a scrape. A
+ * thread's first write to a registry pushes its new shard onto the list
+ * lock-free, so it does not wait for a scrape either. vt_metrics_free
+ * frees the shards of every thread, live ones included, and marks their
+ * links dead; the thread frees a dead link when it next creates a link,
+ * or at exit.
  *
- * Lock order: link_mtx (global) before reg->mtx. link_mtx guards the
- * shard <-> registry link (vt__tnode.reg/.sh, vt__shard.node) and is
- * taken only on slow paths: creating a shard, thread exit, registry free.
+ * Lock order: link_mtx (global) before reg->shard_mtx. link_mtx guards
+ * the shard <-> registry link (vt__tnode.reg/.sh, vt__shard.node) and is
+ * taken only on slow paths: creating a shard, thread exit, registry
+ * free; an exiting thread holds it while it folds, so the registry stays
+ * alive meanwhile.
  */
 #include "metrics/shard.h"
 
@@ -68,45 +76,82 @@ static void shard_free(vt__shard *sh)
 	free(sh);
 }
 
-/* Adds the exiting owner's shard sh into the registry's totals and
- * unlinks it. Locks: caller holds link_mtx and reg->mtx. */
+/* Adds retired shard sh into the series' totals. Locks: caller holds
+ * m->shard_mtx. */
 static void shard_fold(vt_metrics *m, vt__shard *sh)
 {
 	const memory_order rl = memory_order_relaxed;
-	for (size_t i = 0; i < m->nseries; i++) {
+	size_t n = atomic_load_explicit(&m->nseries, memory_order_acquire);
+	for (size_t ci = 0; ci * VT__CHUNK_SLOTS < n; ci++) {
 		vt__chunk *c =
-		    atomic_load_explicit(&sh->chunk[i >> VT__CHUNK_SHIFT], rl);
-		if (c == NULL) {
-			i |= VT__CHUNK_SLOTS - 1; /* skip the whole chunk */
+		    atomic_load_explicit(&sh->chunk[ci], memory_order_acquire);
+		if (c == NULL)
 			continue;
-		}
-		vt_series *s = m->all[i];
-		vt__slot *sl = &c->slot[i & (VT__CHUNK_SLOTS - 1)];
-		if (s->kind == VT_COUNTER) {
-			s->dead_n += atomic_load_explicit(&sl->c.n, rl);
-			s->dead_f += atomic_load_explicit(&sl->c.f, rl);
-		} else if (s->kind == VT_HISTOGRAM) {
-			vt__hist *h = atomic_load_explicit(&sl->h, rl);
-			if (h == NULL)
-				continue;
-			if (s->dead_h == NULL)
-				s->dead_h =
-				    vt__hist_new(&m->arena, s->fam->nbounds);
-			/* Out of memory here loses this thread's counts. */
-			if (s->dead_h != NULL)
-				(void)vt__hist_fold(s->dead_h, h,
-						    s->fam->nbounds, &m->arena);
+		size_t end = n - ci * VT__CHUNK_SLOTS;
+		if (end > VT__CHUNK_SLOTS)
+			end = VT__CHUNK_SLOTS;
+		for (size_t j = 0; j < end; j++) {
+			vt_series *s =
+			    vt__series_at(m, ci * VT__CHUNK_SLOTS + j);
+			vt__slot *sl = &c->slot[j];
+			if (s->kind == VT_COUNTER) {
+				s->dead_n += atomic_load_explicit(&sl->c.n, rl);
+				s->dead_f += atomic_load_explicit(&sl->c.f, rl);
+			} else if (s->kind == VT_HISTOGRAM) {
+				vt__hist *h = atomic_load_explicit(
+				    &sl->h, memory_order_acquire);
+				if (h == NULL)
+					continue;
+				if (s->dead_h == NULL)
+					s->dead_h = vt__hist_new(
+					    &m->arena, s->fam->nbounds);
+				/* Out of memory here loses this thread's
+				 * counts. */
+				if (s->dead_h != NULL)
+					(void)vt__hist_fold(s->dead_h, h,
+							    s->fam->nbounds,
+							    &m->arena);
+			}
 		}
 	}
-	if (sh->prev != NULL)
-		sh->prev->next = sh->next;
-	else
-		m->shards = sh->next;
-	if (sh->next != NULL)
-		sh->next->prev = sh->prev;
 }
 
-/* pthread key destructor: folds and frees the thread's shards. */
+void vt__shards_fold_retired(vt_metrics *m)
+{
+	if (atomic_load_explicit(&m->nretired, memory_order_acquire) == 0)
+		return;
+	_Atomic(vt__shard *) *pp = &m->shards;
+	vt__shard *sh = atomic_load_explicit(pp, memory_order_acquire);
+	while (sh != NULL) {
+		vt__shard *next =
+		    atomic_load_explicit(&sh->next, memory_order_relaxed);
+		if (!atomic_load_explicit(&sh->retired, memory_order_acquire)) {
+			pp = &sh->next;
+			sh = next;
+			continue;
+		}
+		if (pp == &m->shards) {
+			/* New shards are pushed at the head without a lock. */
+			vt__shard *head = sh;
+			if (!atomic_compare_exchange_strong_explicit(
+				pp, &head, next, memory_order_acq_rel,
+				memory_order_acquire)) {
+				sh = head; /* walk down to sh again */
+				continue;
+			}
+		} else {
+			atomic_store_explicit(pp, next, memory_order_relaxed);
+		}
+		shard_fold(m, sh);
+		shard_free(sh);
+		atomic_fetch_sub_explicit(&m->nretired, 1,
+					  memory_order_relaxed);
+		sh = next;
+	}
+}
+
+/* pthread key destructor: retires the thread's shards, folding them now
+ * when no snapshot is under way. */
 static void thread_exit(void *arg)
 {
 	(void)arg;
@@ -118,10 +163,15 @@ static void thread_exit(void *arg)
 		    atomic_load_explicit(&n->sh, memory_order_relaxed);
 		if (sh != NULL) {
 			vt_metrics *m = n->reg;
-			pthread_mutex_lock(&m->mtx);
-			shard_fold(m, sh);
-			pthread_mutex_unlock(&m->mtx);
-			shard_free(sh);
+			sh->node = NULL;
+			atomic_store_explicit(&sh->retired, 1,
+					      memory_order_release);
+			atomic_fetch_add_explicit(&m->nretired, 1,
+						  memory_order_release);
+			if (pthread_mutex_trylock(&m->shard_mtx) == 0) {
+				vt__shards_fold_retired(m);
+				pthread_mutex_unlock(&m->shard_mtx);
+			}
 		}
 		free(n);
 		n = next;
@@ -137,7 +187,7 @@ static void key_init(void)
 }
 
 /* Creates the calling thread's shard of m. NULL when out of memory.
- * Locks: link_mtx, then m->mtx. */
+ * Locks: link_mtx; pushes onto m->shards without a lock. */
 static vt__shard *shard_create(vt_metrics *m)
 {
 	pthread_once(&key_once, key_init);
@@ -172,12 +222,12 @@ static vt__shard *shard_create(vt_metrics *m)
 	}
 	node->next = t_nodes;
 	t_nodes = node;
-	pthread_mutex_lock(&m->mtx);
-	sh->next = m->shards;
-	if (m->shards != NULL)
-		m->shards->prev = sh;
-	m->shards = sh;
-	pthread_mutex_unlock(&m->mtx);
+	vt__shard *head =
+	    atomic_load_explicit(&m->shards, memory_order_relaxed);
+	do
+		atomic_store_explicit(&sh->next, head, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(
+	    &m->shards, &head, sh, memory_order_release, memory_order_relaxed));
 	pthread_mutex_unlock(&link_mtx);
 	return sh;
 }
@@ -234,10 +284,10 @@ vt__hist *vt__hist_slot_alloc(const vt_series *s, vt__slot *sl)
 	return h;
 }
 
-_Atomic uint64_t *vt__hist_page_alloc(vt__hist *h, uint32_t oct)
+vt__page *vt__hist_page_alloc(vt__hist *h, uint32_t oct)
 {
-	_Atomic uint64_t *pg = vt__arena_alloc(&vt__tls_cache.shard->arena,
-					       VT__SUB * sizeof(uint64_t), 64);
+	vt__page *pg =
+	    vt__arena_alloc(&vt__tls_cache.shard->arena, sizeof *pg, 64);
 	if (pg != NULL) {
 		atomic_store_explicit(&h->dir[oct], pg, memory_order_release);
 		vt__hist_mark(h, oct);
@@ -248,18 +298,22 @@ _Atomic uint64_t *vt__hist_page_alloc(vt__hist *h, uint32_t oct)
 void vt__shards_release(vt_metrics *m)
 {
 	pthread_mutex_lock(&link_mtx);
-	pthread_mutex_lock(&m->mtx);
-	vt__shard *sh = m->shards;
+	pthread_mutex_lock(&m->shard_mtx);
+	vt__shard *sh = atomic_load_explicit(&m->shards, memory_order_acquire);
 	while (sh != NULL) {
-		vt__shard *next = sh->next;
-		sh->node->reg = NULL;
-		atomic_store_explicit(&sh->node->sh, NULL,
-				      memory_order_relaxed);
+		vt__shard *next =
+		    atomic_load_explicit(&sh->next, memory_order_relaxed);
+		if (sh->node != NULL) { /* a live thread's */
+			sh->node->reg = NULL;
+			atomic_store_explicit(&sh->node->sh, NULL,
+					      memory_order_relaxed);
+		}
 		shard_free(sh);
 		sh = next;
 	}
-	m->shards = NULL;
-	pthread_mutex_unlock(&m->mtx);
+	atomic_store_explicit(&m->shards, NULL, memory_order_relaxed);
+	atomic_store_explicit(&m->nretired, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&m->shard_mtx);
 	pthread_mutex_unlock(&link_mtx);
 }
 

@@ -13,12 +13,6 @@
 #include "metrics/histogram.h"
 #include "metrics/registry.h"
 
-#define VT__CHUNK_SHIFT 8
-#define VT__CHUNK_SLOTS (1u << VT__CHUNK_SHIFT)
-#define VT__MAX_CHUNKS	512
-/* Most series per registry. */
-#define VT__MAX_SERIES (VT__CHUNK_SLOTS * VT__MAX_CHUNKS)
-
 /* One series' data in one shard. Owner-written (relaxed load + store),
  * read relaxed by mergers. */
 typedef struct vt__slot {
@@ -44,9 +38,15 @@ typedef struct vt__shard {
 	_Atomic(vt__chunk *) chunk[VT__MAX_CHUNKS];
 	vt__arena arena; /* histograms and pages; owner thread only */
 	vt_metrics *reg; /* immutable */
-	struct vt__shard *prev, *next; /* in reg->shards (see registry.h) */
-	vt__tnode
-	    *node; /* the owner's link; protected by the link mutex (shard.c) */
+	/* Next in reg->shards: set before the shard is pushed, changed
+	 * under reg->shard_mtx. */
+	_Atomic(struct vt__shard *) next;
+	/* Set (release) when the owner has exited: the shard holds its
+	 * final counts and waits to be folded under reg->shard_mtx. */
+	_Atomic int retired;
+	/* The owner's link, NULL once retired; protected by the link mutex
+	 * (shard.c). */
+	vt__tnode *node;
 } vt__shard;
 
 /* The calling thread's last used shard and chunk. */
@@ -102,11 +102,15 @@ vt__hist *vt__hist_slot_alloc(const vt_series *s, vt__slot *sl);
 
 /* Allocates and publishes page oct of h, the calling thread's vt__hist
  * of a series got just before. NULL when out of memory. */
-_Atomic uint64_t *vt__hist_page_alloc(vt__hist *h, uint32_t oct);
+vt__page *vt__hist_page_alloc(vt__hist *h, uint32_t oct);
+
+/* Folds every retired shard of m into the series' totals and frees it.
+ * Locks: caller holds m->shard_mtx. */
+void vt__shards_fold_retired(vt_metrics *m);
 
 /* Frees every shard of m, live threads' too (their links are marked
  * dead, the thread drops them later). Locks: the link mutex (shard.c), then
- * m->mtx. */
+ * m->shard_mtx. */
 void vt__shards_release(vt_metrics *m);
 
 /* Bytes the calling thread's shard holds for series s: its slot, and for

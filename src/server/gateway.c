@@ -8,8 +8,10 @@
  * error pages carry HTML content types. A request with a body we did not
  * read is answered with "Connection: close".
  *
- * What cannot block - a cached /health, /metrics, every error - is
- * answered on the nng callback; a fresh /health, which may wait for the
+ * vt__gw_answer turns a request's route, method, URI and headers into
+ * status, content type and body, touching no connection; the handlers
+ * wrap it. What cannot block - a cached /health, /metrics, every error -
+ * is answered on the nng callback; a fresh /health, which may wait for the
  * largest check timeout, goes to the routes' own worker pool. Either way
  * the response is written by us (nng_http_conn_write_res on the
  * request's connection) and the handler's aio is finished only once the
@@ -48,19 +50,18 @@
 #define CT_IETF "application/health+json"
 #define CT_PROM "text/plain; version=0.0.4; charset=utf-8"
 
-enum route { R_HEALTH, R_LIVEZ, R_READYZ, R_METRICS, R_OTHER, R_COUNT };
 enum fmt { F_JSON, F_IETF, F_PROM };
 
-static const char *const route_paths[R_COUNT] = {"/health", "/livez", "/readyz",
-						 "/metrics", "/"};
+static const char *const route_paths[VT__GW_NROUTES] = {
+    "/health", "/livez", "/readyz", "/metrics", "/"};
 
 struct vt__routes {
-	vt__service *svc;		     /* immutable after attach */
-	nng_http_server *srv;		     /* immutable; not owned */
-	int degraded_code;		     /* immutable */
-	size_t max_body;		     /* immutable */
-	vt_pool *pool;			     /* immutable until detach */
-	nng_http_handler *handlers[R_COUNT]; /* owner thread only */
+	vt__service *svc;			    /* immutable after attach */
+	nng_http_server *srv;			    /* immutable; not owned */
+	int degraded_code;			    /* immutable */
+	size_t max_body;			    /* immutable */
+	vt_pool *pool;				    /* immutable until detach */
+	nng_http_handler *handlers[VT__GW_NROUTES]; /* owner thread only */
 	pthread_mutex_t mtx;
 	pthread_cond_t cv;
 	unsigned live; /* handlers nng has not destroyed; protected by mtx */
@@ -72,35 +73,35 @@ struct vt__gateway {
 	bool stopped;
 };
 
-/* One request, from its parse to its answer. */
+/* One request on its connection, from its handler call to its answer. */
 typedef struct gw_req {
 	vt__routes *r;
 	nng_aio *aio; /* the server's handler aio */
+	nng_http_req *req;
 	nng_http_conn *conn;
 	nng_aio *waio;	   /* our write of the answer */
 	nng_http_res *res; /* the answer being written */
 	char *body;	   /* its body, when owned */
-	enum route route;
-	enum fmt fmt;
-	bool head;    /* HEAD: headers only */
+	vt__gw_route route;
 	bool close;   /* close the connection after the answer */
-	bool one;     /* /health/NAME */
 	bool entered; /* counted in by vt__service_enter */
+} gw_req;
+
+/* One request as vt__gw_answer parses it. */
+typedef struct gw_parse {
+	vt__service *svc;
+	int degraded_code;
+	vt__gw_route route;
+	enum fmt fmt;
+	bool one; /* /health/NAME */
 	vt__health_query q;
 	const char *exclude[MAX_EXCLUDE];
 	vt_metrics_filter mf;
-	char uri[]; /* the request URI, cut and decoded in place */
-} gw_req;
+	char *uri; /* the request URI, cut and decoded in place */
+} gw_parse;
 
 /* An answer before it becomes an nng response. */
-typedef struct answer {
-	uint16_t status;
-	const char *ctype;
-	char *body;
-	size_t len;
-	bool owned; /* body is malloc'd */
-	bool allow; /* add "Allow: GET, HEAD" */
-} answer;
+typedef vt__gw_response answer;
 
 /* ---- answers ---------------------------------------------------------- */
 
@@ -287,11 +288,11 @@ static double max3(double a, double b, double c)
  * when application/health+json is named at least as high as JSON.
  * /metrics: Prometheus text when text/plain or openmetrics is named
  * higher than application/json (Prometheus' own Accept does). */
-static enum fmt negotiate(enum route route, const char *acc)
+static enum fmt negotiate(vt__gw_route route, const char *acc)
 {
 	if (acc == NULL)
 		return F_JSON;
-	if (route == R_METRICS) {
+	if (route == VT__GW_METRICS) {
 		double qt = accept_q(acc, "text/plain");
 		double qo = accept_q(acc, "application/openmetrics-text");
 		double t = qt > qo ? qt : qo;
@@ -308,7 +309,7 @@ static enum fmt negotiate(enum route route, const char *acc)
 
 /* Cuts c->uri into path and query, decodes them and fills the query.
  * false with *a set (400 or 404) when the request is refused. */
-static bool parse_uri(gw_req *c, const char *accept, answer *a)
+static bool parse_uri(gw_parse *c, const char *accept, answer *a)
 {
 	char *path = c->uri, *query = NULL, *p;
 	if ((p = strchr(path, '#')) != NULL)
@@ -334,11 +335,11 @@ static bool parse_uri(gw_req *c, const char *accept, answer *a)
 	const char *rp = route_paths[c->route];
 	size_t rl = strlen(rp);
 	const char *rest = path + rl;
-	if (c->route == R_OTHER || strncmp(path, rp, rl) != 0)
+	if (c->route == VT__GW_OTHER || strncmp(path, rp, rl) != 0)
 		goto not_found;
 	if (strcmp(rest, "/") == 0)
 		rest = "";
-	if (c->route == R_HEALTH && rest[0] == '/') {
+	if (c->route == VT__GW_HEALTH && rest[0] == '/') {
 		const char *name = rest + 1;
 		/* Not a name a check can have: no such resource. */
 		if (!word_valid(name))
@@ -350,10 +351,10 @@ static bool parse_uri(gw_req *c, const char *accept, answer *a)
 	}
 
 	c->q.mode = VT_RUN_FRESH;
-	if (c->route == R_LIVEZ)
-		c->q.filter.tag = c->r->svc->live_tag;
-	else if (c->route == R_READYZ)
-		c->q.filter.tag = c->r->svc->ready_tag;
+	if (c->route == VT__GW_LIVEZ)
+		c->q.filter.tag = c->svc->live_tag;
+	else if (c->route == VT__GW_READYZ)
+		c->q.filter.tag = c->svc->ready_tag;
 	c->q.filter.exclude = c->exclude;
 	const char *format = NULL;
 
@@ -375,7 +376,7 @@ static bool parse_uri(gw_req *c, const char *accept, answer *a)
 		}
 		if (strcmp(key, "format") == 0) {
 			format = val != NULL ? val : "";
-		} else if (c->route == R_METRICS) {
+		} else if (c->route == VT__GW_METRICS) {
 			if (strcmp(key, "name") == 0 && val != NULL &&
 			    val[0] != '\0') {
 				if (!vt_metric_name_valid(val)) {
@@ -410,7 +411,8 @@ static bool parse_uri(gw_req *c, const char *accept, answer *a)
 			}
 		} else if (c->one) {
 			continue; /* one check: tag and exclude do not apply */
-		} else if (strcmp(key, "tag") == 0 && c->route == R_HEALTH) {
+		} else if (strcmp(key, "tag") == 0 &&
+			   c->route == VT__GW_HEALTH) {
 			if (val == NULL || !word_valid(val)) {
 				answer_static(a, 400,
 					      "{\"error\":\"bad tag value\"}");
@@ -457,15 +459,16 @@ static bool parse_uri(gw_req *c, const char *accept, answer *a)
 		c->fmt = negotiate(c->route, accept);
 	} else if (strcmp(format, "json") == 0) {
 		c->fmt = F_JSON;
-	} else if (c->route == R_METRICS && strcmp(format, "prometheus") == 0) {
+	} else if (c->route == VT__GW_METRICS &&
+		   strcmp(format, "prometheus") == 0) {
 		c->fmt = F_PROM;
-	} else if (c->route != R_METRICS &&
+	} else if (c->route != VT__GW_METRICS &&
 		   (strcmp(format, "health+json") == 0 ||
 		    strcmp(format, "ietf") == 0)) {
 		c->fmt = F_IETF;
 	} else {
 		answer_error(a, 400,
-			     c->route == R_METRICS
+			     c->route == VT__GW_METRICS
 				 ? "unknown format: use json or prometheus"
 				 : "unknown format: use json or health+json");
 		return false;
@@ -479,23 +482,23 @@ not_found:
 
 /* ---- encoding --------------------------------------------------------- */
 
-static uint16_t status_code(const vt__routes *r, vt_status st)
+static uint16_t status_code(int degraded_code, vt_status st)
 {
 	switch (st) {
 	case VT_HEALTHY:
 		return 200;
 	case VT_DEGRADED:
-		return (uint16_t)r->degraded_code;
+		return (uint16_t)degraded_code;
 	default:
 		return 503;
 	}
 }
 
 /* Runs or reads the checks and encodes them. May block (fresh). */
-static void answer_health(gw_req *c, answer *a)
+static void answer_health(gw_parse *c, answer *a)
 {
 	vt_health_snapshot *s = NULL;
-	vt_err rv = vt__service_health(c->r->svc, &c->q, &s);
+	vt_err rv = vt__service_health(c->svc, &c->q, &s);
 	if (rv == VT_ENOENT) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "unknown check \"%s\"",
@@ -534,15 +537,15 @@ static void answer_health(gw_req *c, answer *a)
 		return;
 	}
 	a->owned = true;
-	a->status = status_code(c->r, st);
+	a->status = status_code(c->degraded_code, st);
 	a->ctype = c->fmt == F_IETF ? CT_IETF : CT_JSON;
 }
 
 /* Merges and encodes the selected metrics. Never blocks. */
-static void answer_metrics(gw_req *c, answer *a)
+static void answer_metrics(gw_parse *c, answer *a)
 {
 	vt_metrics_snapshot *s = NULL;
-	vt_err rv = vt__service_metrics(c->r->svc, &c->mf, &s);
+	vt_err rv = vt__service_metrics(c->svc, &c->mf, &s);
 	if (rv != VT_OK) {
 		answer_error(a, 500, vt_strerror(rv));
 		return;
@@ -592,7 +595,8 @@ static void write_done(void *arg)
 /* Writes a as the response, taking its body. */
 static void deliver(gw_req *c, answer *a)
 {
-	nng_http_res *res = build_res(a, c->head, c->close);
+	c->close = a->close;
+	nng_http_res *res = build_res(a, a->head, a->close);
 	if (res == NULL) {
 		answer_free(a);
 		req_done(c, NNG_ENOMEM);
@@ -603,12 +607,32 @@ static void deliver(gw_req *c, answer *a)
 	nng_http_conn_write_res(c->conn, res, c->waio);
 }
 
+/* What vt__gw_answer needs of c's request. */
+static void request_of(const gw_req *c, vt__gw_request *rq)
+{
+	nng_http_req *req = c->req;
+	*rq = (vt__gw_request){
+	    .route = c->route,
+	    .method = nng_http_req_get_method(req),
+	    .uri = nng_http_req_get_uri(req),
+	    .version = nng_http_req_get_version(req),
+	    .accept = nng_http_req_get_header(req, "Accept"),
+	    .connection = nng_http_req_get_header(req, "Connection"),
+	    .content_length = nng_http_req_get_header(req, "Content-Length"),
+	    .transfer_encoding =
+		nng_http_req_get_header(req, "Transfer-Encoding"),
+	};
+}
+
 /* A fresh /health on the routes' pool: may wait for the checks. */
 static void worker(void *arg)
 {
 	gw_req *c = arg;
-	answer a = {0};
-	answer_health(c, &a);
+	vt__gw_request rq;
+	answer a;
+	request_of(c, &rq);
+	vt__gw_answer(c->r->svc, c->r->degraded_code, c->r->max_body, &rq,
+		      false, &c->entered, &a);
 	deliver(c, &a);
 }
 
@@ -629,67 +653,57 @@ static bool parse_length(const char *s, uint64_t *out)
 	return true;
 }
 
-/* Whether the comma list s holds token t (case-insensitive). */
-static bool has_token(const char *s, const char *t)
+/* Whether s holds t anywhere, ignoring case: how nng decides to close
+ * the connection after a request's "Connection" header (http_server.c),
+ * so the response must say "close" then too. */
+static bool has_text(const char *s, const char *t)
 {
 	size_t tl = strlen(t);
-	while (*s != '\0') {
-		while (*s == ' ' || *s == '\t' || *s == ',')
-			s++;
-		const char *b = s;
-		while (*s != '\0' && *s != ',')
-			s++;
-		const char *e = s;
-		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		if ((size_t)(e - b) == tl && strncasecmp(b, t, tl) == 0)
+	for (; *s != '\0'; s++)
+		if (strncasecmp(s, t, tl) == 0)
 			return true;
-	}
 	return false;
 }
 
 /* What the request's headers decide before any service call: whether
  * the connection must close after it, and 400/413/404/405. false with
  * *a set when the request is refused. */
-static bool precheck(gw_req *c, nng_http_req *req, const char *method,
-		     answer *a)
+static bool precheck(const vt__gw_request *rq, size_t max_body, answer *a)
 {
 	const char *v;
 	/* nng closes after HTTP/1.0 and "Connection: close"; the response
 	 * must say so. */
-	if ((v = nng_http_req_get_version(req)) == NULL ||
-	    strcmp(v, "HTTP/1.1") != 0)
-		c->close = true;
-	if ((v = nng_http_req_get_header(req, "Connection")) != NULL &&
-	    has_token(v, "close"))
-		c->close = true;
+	if (rq->version == NULL || strcmp(rq->version, "HTTP/1.1") != 0)
+		a->close = true;
+	if ((v = rq->connection) != NULL && has_text(v, "close"))
+		a->close = true;
 
 	/* No handler here reads a body: refuse a large one, and do not
 	 * read the next request from the middle of a small one. */
-	if (nng_http_req_get_header(req, "Transfer-Encoding") != NULL)
-		c->close = true;
-	if ((v = nng_http_req_get_header(req, "Content-Length")) != NULL) {
+	if (rq->transfer_encoding != NULL)
+		a->close = true;
+	if ((v = rq->content_length) != NULL) {
 		uint64_t n;
 		if (!parse_length(v, &n)) {
-			c->close = true;
+			a->close = true;
 			answer_static(a, 400,
 				      "{\"error\":\"bad Content-Length\"}");
 			return false;
 		}
-		if (n > c->r->max_body) {
-			c->close = true;
+		if (n > max_body) {
+			a->close = true;
 			answer_static(a, 413,
 				      "{\"error\":\"request body too large\"}");
 			return false;
 		}
 		if (n > 0)
-			c->close = true;
+			a->close = true;
 	}
-	if (c->route == R_OTHER) {
+	if (rq->route == VT__GW_OTHER) {
 		answer_static(a, 404, "{\"error\":\"not found\"}");
 		return false;
 	}
-	if (!c->head && strcmp(method, "GET") != 0) {
+	if (!a->head && strcmp(rq->method, "GET") != 0) {
 		answer_static(a, 405, "{\"error\":\"method not allowed\"}");
 		a->allow = true;
 		return false;
@@ -697,56 +711,91 @@ static bool precheck(gw_req *c, nng_http_req *req, const char *method,
 	return true;
 }
 
+/* URIs up to this long are parsed on the stack. */
+#define URI_STACK 512
+
+bool vt__gw_answer(vt__service *svc, int degraded_code, size_t max_body,
+		   const vt__gw_request *rq, bool nowait, bool *entered,
+		   vt__gw_response *out)
+{
+	answer a = {.head = strcmp(rq->method, "HEAD") == 0};
+	gw_parse c = {
+	    .svc = svc, .degraded_code = degraded_code, .route = rq->route};
+	char ubuf[URI_STACK];
+	size_t ulen = strlen(rq->uri);
+	bool waits = false;
+	if (!precheck(rq, max_body, &a))
+		goto done;
+	if (!*entered) {
+		if (vt__service_enter(svc) != VT_OK) {
+			a.close = true;
+			answer_static(&a, 503, "{\"error\":\"shutting down\"}");
+			goto done;
+		}
+		*entered = true;
+	}
+	c.uri = ulen < sizeof(ubuf) ? ubuf : malloc(ulen + 1);
+	if (c.uri == NULL) {
+		answer_static(&a, 500, "{\"error\":\"out of memory\"}");
+		goto done;
+	}
+	memcpy(c.uri, rq->uri, ulen + 1);
+	if (!parse_uri(&c, rq->accept, &a)) {
+		/* a says why */
+	} else if (rq->route == VT__GW_METRICS) {
+		answer_metrics(&c, &a);
+	} else if (c.q.mode == VT_RUN_CACHED || !nowait) {
+		answer_health(&c, &a);
+	} else {
+		waits = true; /* fresh: may wait up to the largest timeout */
+	}
+	if (c.uri != ubuf)
+		free(c.uri);
+done:
+	if (waits)
+		return false;
+	*out = a;
+	return true;
+}
+
+void vt__gw_response_fini(vt__gw_response *res)
+{
+	if (res != NULL)
+		answer_free(res);
+}
+
 /* Every route's callback: on nng's thread, so nothing here blocks. A
  * fresh /health goes to the pool; everything else is answered here. */
-static void on_request(nng_aio *aio, enum route route)
+static void on_request(nng_aio *aio, vt__gw_route route)
 {
-	nng_http_req *req = nng_aio_get_input(aio, 0);
 	nng_http_handler *h = nng_aio_get_input(aio, 1);
-	const char *method = nng_http_req_get_method(req);
-	const char *uri = nng_http_req_get_uri(req);
-	size_t ulen = strlen(uri);
-	gw_req *c = malloc(sizeof(*c) + ulen + 1);
+	gw_req *c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		nng_aio_finish(aio, NNG_ENOMEM);
 		return;
 	}
-	memset(c, 0, sizeof(*c));
 	if (nng_aio_alloc(&c->waio, write_done, c) != 0) {
 		free(c);
 		nng_aio_finish(aio, NNG_ENOMEM);
 		return;
 	}
-	memcpy(c->uri, uri, ulen + 1);
 	c->r = nng_http_handler_get_data(h);
 	c->aio = aio;
+	c->req = nng_aio_get_input(aio, 0);
 	c->conn = nng_aio_get_input(aio, 2);
 	c->route = route;
-	c->head = strcmp(method, "HEAD") == 0;
 
-	answer a = {0};
-	if (!precheck(c, req, method, &a)) {
-		deliver(c, &a);
-		return;
-	}
-	if (vt__service_enter(c->r->svc) != VT_OK) {
-		c->close = true;
-		answer_static(&a, 503, "{\"error\":\"shutting down\"}");
-		deliver(c, &a);
-		return;
-	}
-	c->entered = true;
-	if (!parse_uri(c, nng_http_req_get_header(req, "Accept"), &a)) {
-		/* a says why */
-	} else if (route == R_METRICS) {
-		answer_metrics(c, &a);
-	} else if (c->q.mode == VT_RUN_CACHED) {
-		answer_health(c, &a);
-	} else {
+	vt__gw_request rq;
+	answer a;
+	request_of(c, &rq);
+	if (!vt__gw_answer(c->r->svc, c->r->degraded_code, c->r->max_body, &rq,
+			   true, &c->entered, &a)) {
 		/* Fresh: may wait up to the largest check timeout. */
 		vt_err rv = vt_pool_submit(c->r->pool, worker, c);
 		if (rv == VT_OK)
 			return; /* c belongs to the worker now */
+		a = (answer){.head = strcmp(rq.method, "HEAD") == 0,
+			     .close = true};
 		answer_static(&a, 503,
 			      "{\"error\":\"too many requests in flight\"}");
 	}
@@ -755,30 +804,30 @@ static void on_request(nng_aio *aio, enum route route)
 
 static void on_health(nng_aio *aio)
 {
-	on_request(aio, R_HEALTH);
+	on_request(aio, VT__GW_HEALTH);
 }
 
 static void on_livez(nng_aio *aio)
 {
-	on_request(aio, R_LIVEZ);
+	on_request(aio, VT__GW_LIVEZ);
 }
 
 static void on_readyz(nng_aio *aio)
 {
-	on_request(aio, R_READYZ);
+	on_request(aio, VT__GW_READYZ);
 }
 
 static void on_metrics(nng_aio *aio)
 {
-	on_request(aio, R_METRICS);
+	on_request(aio, VT__GW_METRICS);
 }
 
 static void on_other(nng_aio *aio)
 {
-	on_request(aio, R_OTHER);
+	on_request(aio, VT__GW_OTHER);
 }
 
-static void (*const route_cbs[R_COUNT])(nng_aio *) = {
+static void (*const route_cbs[VT__GW_NROUTES])(nng_aio *) = {
     on_health, on_livez, on_readyz, on_metrics, on_other};
 
 /* ---- routes ----------------------------------------------------------- */
@@ -858,8 +907,8 @@ vt_err vt__routes_attach(vt__routes **out, nng_http_server *srv,
 		vt__routes_detach(r);
 		return rv;
 	}
-	for (int i = 0; i < R_COUNT; i++) {
-		if (i == R_OTHER && !o.catch_all)
+	for (int i = 0; i < VT__GW_NROUTES; i++) {
+		if (i == VT__GW_OTHER && !o.catch_all)
 			continue;
 		nng_http_handler *h;
 		int nrv =
@@ -868,7 +917,7 @@ vt_err vt__routes_attach(vt__routes **out, nng_http_server *srv,
 			goto fail_nng;
 		if ((nrv = nng_http_handler_set_method(h, NULL)) != 0 ||
 		    (nrv = nng_http_handler_collect_body(h, false, 0)) != 0 ||
-		    ((i == R_HEALTH || i == R_OTHER) &&
+		    ((i == VT__GW_HEALTH || i == VT__GW_OTHER) &&
 		     (nrv = nng_http_handler_set_tree(h)) != 0) ||
 		    (nrv = nng_http_handler_set_data(h, r, handler_gone)) !=
 			0) {
@@ -906,7 +955,7 @@ void vt__routes_detach(vt__routes *r)
 {
 	if (r == NULL)
 		return;
-	for (int i = 0; i < R_COUNT; i++) {
+	for (int i = 0; i < VT__GW_NROUTES; i++) {
 		if (r->handlers[i] == NULL)
 			continue;
 		/* The server hands its reference back; callbacks under way

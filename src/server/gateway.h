@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
@@ -42,6 +43,61 @@ vt_err vt__routes_attach(vt__routes **out, nng_http_server *srv,
  * largest check timeout), and frees. Call before the server is
  * released. Accepts NULL. Not from an nng callback. */
 void vt__routes_detach(vt__routes *r);
+
+/* The routes, by the handler nng matched a request to. */
+typedef enum vt__gw_route {
+	VT__GW_HEALTH,	/* /health and /health/... */
+	VT__GW_LIVEZ,	/* /livez */
+	VT__GW_READYZ,	/* /readyz */
+	VT__GW_METRICS, /* /metrics */
+	VT__GW_OTHER,	/* the catch-all: any other path */
+	VT__GW_NROUTES
+} vt__gw_route;
+
+/* One request as the handlers read it; NULL for a header not sent. */
+typedef struct vt__gw_request {
+	vt__gw_route route;
+	const char *method;  /* "GET", "HEAD", ...; never NULL */
+	const char *uri;     /* as sent: path[?query][#fragment], absolute
+				form too; never NULL */
+	const char *version; /* "HTTP/1.1", ...; NULL = unknown */
+	const char *accept;
+	const char *connection;
+	const char *content_length;
+	const char *transfer_encoding;
+} vt__gw_request;
+
+/* The answer to one request, and how to send it. */
+typedef struct vt__gw_response {
+	uint16_t status;
+	const char *ctype; /* static */
+	char *body;	   /* len bytes; malloc'd when owned, else static */
+	size_t len;
+	bool owned;
+	bool allow; /* add "Allow: GET, HEAD" */
+	bool close; /* add "Connection: close" and close after it */
+	bool head;  /* HEAD: no body is sent, its Content-Length is */
+} vt__gw_response;
+
+/* Answers rq without a connection, as the handlers do each request:
+ * status, content type and body by the rules of vitals/server.h, with
+ * degraded_code (200..599) for a DEGRADED /health and a request body
+ * cap of max_body bytes. A request that gets past the header checks is
+ * counted into svc (vt__service_enter; 503 once shutdown began) unless
+ * *entered already says it is; *entered is then set, and the caller
+ * calls vt__service_leave once the answer is sent. With nowait, a
+ * request whose answer may wait on a check run (a fresh /health,
+ * /health/NAME, /livez or /readyz) is not answered: false and *out
+ * untouched, to be asked again where waiting is fine (the routes'
+ * pool). Otherwise true with *out set; release it with
+ * vt__gw_response_fini. Thread-safe; without nowait it may block up to
+ * the largest timeout of the selected checks. */
+bool vt__gw_answer(vt__service *svc, int degraded_code, size_t max_body,
+		   const vt__gw_request *rq, bool nowait, bool *entered,
+		   vt__gw_response *out);
+
+/* Frees the body of res if it owns one. Accepts NULL. */
+void vt__gw_response_fini(vt__gw_response *res);
 
 /* Holds an nng HTTP server on addr ("127.0.0.1:8080", "[::1]:8080" or
  * "http://..."), attaches the routes with a JSON catch-all and JSON

@@ -1,17 +1,20 @@
 /*
  * rpc.c - the nng req/rep RPC server. See rpc.h for the contract.
  *
- * Each of the N contexts is a state machine on one nng_aio:
+ * One request is answered by vt__rpc_handle, socket-free: decode the
+ * envelope, route the method, call the service, pack the Response into
+ * the request's nng_msg (its body is replaced; nng keeps the backtrace
+ * header it needs). Each of the N contexts is a state machine on one
+ * nng_aio around it:
  *
- *   RECV --(request)--> reads state? answer now ----------> SEND
- *                       may run checks? pool task: WORK --> SEND
+ *   RECV --(request)--> vt__rpc_handle(nowait) answers? ----> SEND
+ *                       may run checks? pool task: WORK:
+ *                       vt__rpc_handle(wait) ---------------> SEND
  *   SEND --(sent or failed)--> RECV (unless stopping)
  *
  * The step that owns a context (its aio callback, or the pool task it
  * handed the request to) is the only code touching its fields; the hand
- * over goes through the pool's mutex or nng, which order memory. The
- * reply reuses the request's nng_msg: the body is replaced by the packed
- * Response, nng keeps the backtrace header it needs.
+ * over goes through the pool's mutex or nng, which order memory.
  *
  * Stopping: `stopping` makes every later request an immediate 14 and
  * stops contexts from receiving again; `busy` counts contexts between a
@@ -56,10 +59,7 @@ typedef struct rpc_ctx {
 	nng_aio *aio; /* immutable after start */
 	/* Owned by the step that runs the context (see the top). */
 	ctx_state state;
-	nng_msg *msg;		/* the request, reused for the reply */
-	vt__pb_request env;	/* decoded envelope while handling */
-	vt__pb_health_req hreq; /* vitals.v1.Health/Check, when decoded */
-	bool have_hreq;
+	nng_msg *msg; /* the request, reused for the reply */
 	bool entered; /* counted in the service */
 } rpc_ctx;
 
@@ -79,6 +79,14 @@ struct vt__rpc {
 	bool stopped;	/* owner only */
 	bool sync_init; /* mtx and idle exist; owner only */
 };
+
+/* One request being answered by vt__rpc_handle. */
+typedef struct call {
+	vt__service *svc;
+	vt__pb_request env;	/* decoded envelope */
+	vt__pb_health_req hreq; /* vitals.v1.Health/Check, when decoded */
+	bool have_hreq;
+} call;
 
 /* What a handler answers. */
 typedef struct reply {
@@ -158,7 +166,7 @@ static const char *printable(char *dst, size_t cap, const char *s)
 
 /* ---- methods ----------------------------------------------------------- */
 
-static void do_grpc_check(rpc_ctx *c, reply *rp)
+static void do_grpc_check(call *c, reply *rp)
 {
 	char *service = NULL;
 	if (vt__pb_grpc_check_req_decode(c->env.payload, c->env.plen,
@@ -170,7 +178,7 @@ static void do_grpc_check(rpc_ctx *c, reply *rp)
 	vt__health_query q = {.filter = {.name = service[0] ? service : NULL},
 			      .mode = VT_RUN_FRESH};
 	vt_health_snapshot *s = NULL;
-	vt_err err = vt__service_health(c->rpc->svc, &q, &s);
+	vt_err err = vt__service_health(c->svc, &q, &s);
 	/* A name no check can have is as unknown as any other. */
 	if (err == VT_EINVAL && service[0] != '\0')
 		err = VT_ENOENT;
@@ -195,7 +203,7 @@ static void do_grpc_check(rpc_ctx *c, reply *rp)
 	free(service);
 }
 
-static void do_grpc_list(rpc_ctx *c, reply *rp)
+static void do_grpc_list(call *c, reply *rp)
 {
 	if (vt__pb_grpc_list_req_check(c->env.payload, c->env.plen) != VT_OK) {
 		reply_err(rp, VT_EPROTO,
@@ -204,7 +212,7 @@ static void do_grpc_list(rpc_ctx *c, reply *rp)
 	}
 	vt__health_query q = {.mode = VT_RUN_FRESH};
 	vt_health_snapshot *s = NULL;
-	vt_err err = vt__service_health(c->rpc->svc, &q, &s);
+	vt_err err = vt__service_health(c->svc, &q, &s);
 	if (err != VT_OK) {
 		reply_err(rp, err, NULL);
 		return;
@@ -217,7 +225,7 @@ static void do_grpc_list(rpc_ctx *c, reply *rp)
 }
 
 /* Decodes the vitals.v1.HealthCheckRequest into c->hreq once. */
-static vt_err health_req(rpc_ctx *c)
+static vt_err health_req(call *c)
 {
 	if (c->have_hreq)
 		return VT_OK;
@@ -227,7 +235,7 @@ static vt_err health_req(rpc_ctx *c)
 	return err;
 }
 
-static void do_health(rpc_ctx *c, reply *rp)
+static void do_health(call *c, reply *rp)
 {
 	if (health_req(c) != VT_OK) {
 		reply_err(rp, VT_EPROTO,
@@ -236,7 +244,7 @@ static void do_health(rpc_ctx *c, reply *rp)
 	}
 	vt__health_query q = {.filter = c->hreq.filter, .mode = c->hreq.mode};
 	vt_health_snapshot *s = NULL;
-	vt_err err = vt__service_health(c->rpc->svc, &q, &s);
+	vt_err err = vt__service_health(c->svc, &q, &s);
 	if (err != VT_OK) {
 		char buf[80];
 		if (err == VT_ENOENT)
@@ -257,7 +265,7 @@ static void do_health(rpc_ctx *c, reply *rp)
 	reply_encoded(rp, err, b, n);
 }
 
-static void do_metrics(rpc_ctx *c, reply *rp)
+static void do_metrics(call *c, reply *rp)
 {
 	vt__pb_metrics_req mr;
 	if (vt__pb_metrics_req_decode(c->env.payload, c->env.plen, &mr) !=
@@ -267,7 +275,7 @@ static void do_metrics(rpc_ctx *c, reply *rp)
 		return;
 	}
 	vt_metrics_snapshot *s = NULL;
-	vt_err err = vt__service_metrics(c->rpc->svc, &mr.filter, &s);
+	vt_err err = vt__service_metrics(c->svc, &mr.filter, &s);
 	vt__pb_metrics_req_fini(&mr);
 	if (err != VT_OK) {
 		reply_err(rp, err,
@@ -283,7 +291,7 @@ static void do_metrics(rpc_ctx *c, reply *rp)
 
 typedef struct route {
 	const char *method;
-	void (*fn)(rpc_ctx *c, reply *rp);
+	void (*fn)(call *c, reply *rp);
 } route;
 
 static const route routes[] = {
@@ -302,13 +310,78 @@ static const route *route_of(const char *method)
 }
 
 /* Whether answering may wait on a check: then it goes to the pool. */
-static bool may_block(rpc_ctx *c, const route *rt)
+static bool may_block(call *c, const route *rt)
 {
 	if (rt->fn == do_metrics)
 		return false;
 	if (rt->fn == do_health)
 		return health_req(c) == VT_OK && c->hreq.mode != VT_RUN_CACHED;
 	return true;
+}
+
+/* Replaces m's body with the packed Response rp, or a short 13 when
+ * that does not fit in memory, and frees rp's payload. false, with m as
+ * it was, when not even the 13 fits. */
+static bool reply_pack(reply *rp, nng_msg *m)
+{
+	vt__pb_response resp = {.code = rp->code,
+				.message = rp->code != 0 ? rp->text : NULL,
+				.payload = rp->payload,
+				.plen = rp->plen};
+	size_t size = vt__pb_response_size(&resp);
+	bool ok = nng_msg_realloc(m, size) == 0;
+	if (!ok) {
+		resp = (vt__pb_response){.code = VT__GRPC_INTERNAL,
+					 .message = "out of memory"};
+		size = vt__pb_response_size(&resp);
+		ok = nng_msg_realloc(m, size) == 0;
+	}
+	if (ok) {
+		size_t len = 0;
+		vt__pb_response_pack(&resp, nng_msg_body(m), size, &len);
+		nng_msg_chop(m, nng_msg_len(m) - len);
+	}
+	free(rp->payload);
+	rp->payload = NULL;
+	return ok;
+}
+
+bool vt__rpc_handle(vt__service *svc, size_t max_msg, nng_msg *msg, bool nowait,
+		    bool *entered)
+{
+	call c = {.svc = svc};
+	reply rp = {0};
+	size_t len = nng_msg_len(msg);
+	const route *rt = NULL;
+	vt_err err;
+	bool waits = false;
+	if (len > max_msg) {
+		reply_err(&rp, VT_ETOOBIG,
+			  "request of %zu bytes is over the limit of %zu bytes",
+			  len, max_msg);
+	} else if (vt__pb_request_decode(nng_msg_body(msg), len, &c.env) !=
+		   VT_OK) {
+		reply_err(&rp, VT_EPROTO,
+			  "malformed request: not a vitals.v1.Request");
+	} else if (c.env.method[0] == '\0') {
+		reply_err(&rp, VT_EPROTO, "malformed request: no method");
+	} else if ((rt = route_of(c.env.method)) == NULL) {
+		char buf[80];
+		reply_fail(&rp, VT__GRPC_UNIMPLEMENTED, "unknown method \"%s\"",
+			   printable(buf, sizeof(buf), c.env.method));
+	} else if (!*entered && (err = vt__service_enter(svc)) != VT_OK) {
+		reply_err(&rp, err, "server is shutting down");
+	} else {
+		*entered = true;
+		if (nowait && may_block(&c, rt))
+			waits = true;
+		else
+			rt->fn(&c, &rp);
+	}
+	if (c.have_hreq)
+		vt__pb_health_req_fini(&c.hreq);
+	vt__pb_request_fini(&c.env);
+	return !waits && reply_pack(&rp, msg);
 }
 
 /* ---- the state machine ------------------------------------------------- */
@@ -318,21 +391,6 @@ static void arm_recv(rpc_ctx *c)
 	c->state = ST_RECV;
 	nng_aio_set_timeout(c->aio, NNG_DURATION_INFINITE);
 	nng_ctx_recv(c->ctx, c->aio);
-}
-
-/* Ends the handling of c's request: releases what it decoded and its
- * place in the service. */
-static void handled(rpc_ctx *c)
-{
-	if (c->have_hreq) {
-		vt__pb_health_req_fini(&c->hreq);
-		c->have_hreq = false;
-	}
-	vt__pb_request_fini(&c->env);
-	if (c->entered) {
-		vt__service_leave(c->rpc->svc);
-		c->entered = false;
-	}
 }
 
 /* The context is done with its request (sent or dropped): receives the
@@ -351,49 +409,39 @@ static void finish(rpc_ctx *c)
 		c->state = ST_RECV;
 }
 
-/* Packs rp into c->msg (the request message, reused) and sends it. */
-static void send_reply(rpc_ctx *c, reply *rp)
+/* Sends c->msg, which holds the Response, after the request has left
+ * the service; or drops it when answered is false (no memory for even
+ * an error Response). */
+static void send_reply(rpc_ctx *c, bool answered)
 {
 	nng_msg *m = c->msg;
 	c->msg = NULL;
-	handled(c);
-	vt__pb_response resp = {.code = rp->code,
-				.message = rp->code != 0 ? rp->text : NULL,
-				.payload = rp->payload,
-				.plen = rp->plen};
-	size_t size = vt__pb_response_size(&resp);
-	size_t len = 0;
-	if (nng_msg_realloc(m, size) != 0) {
-		/* No memory for the answer: try a short 13. */
-		free(rp->payload);
-		rp->payload = NULL;
-		resp = (vt__pb_response){.code = VT__GRPC_INTERNAL,
-					 .message = "out of memory"};
-		size = vt__pb_response_size(&resp);
-		if (nng_msg_realloc(m, size) != 0) {
-			nng_msg_free(m);
-			finish(c);
-			return;
-		}
+	if (c->entered) {
+		vt__service_leave(c->rpc->svc);
+		c->entered = false;
 	}
-	vt__pb_response_pack(&resp, nng_msg_body(m), size, &len);
-	nng_msg_chop(m, nng_msg_len(m) - len);
-	free(rp->payload);
-	rp->payload = NULL;
-
+	if (!answered) {
+		nng_msg_free(m);
+		finish(c);
+		return;
+	}
 	c->state = ST_SEND;
 	nng_aio_set_msg(c->aio, m);
 	nng_aio_set_timeout(c->aio, SEND_TIMEOUT_MS);
 	nng_ctx_send(c->ctx, c->aio);
 }
 
+/* Answers c's request with the error rp. */
+static void send_error(rpc_ctx *c, reply *rp)
+{
+	send_reply(c, reply_pack(rp, c->msg));
+}
+
 static void work_task(void *arg)
 {
 	rpc_ctx *c = arg;
-	reply rp = {0};
-	const route *rt = route_of(c->env.method);
-	rt->fn(c, &rp);
-	send_reply(c, &rp);
+	send_reply(c, vt__rpc_handle(c->rpc->svc, c->rpc->max_msg, c->msg,
+				     false, &c->entered));
 }
 
 static void on_request(rpc_ctx *c)
@@ -402,8 +450,6 @@ static void on_request(rpc_ctx *c)
 	reply rp = {0};
 	c->msg = nng_aio_get_msg(c->aio);
 	nng_aio_set_msg(c->aio, NULL);
-	memset(&c->env, 0, sizeof(c->env));
-	c->have_hreq = false;
 	c->entered = false;
 
 	pthread_mutex_lock(&r->mtx);
@@ -412,59 +458,27 @@ static void on_request(rpc_ctx *c)
 	pthread_mutex_unlock(&r->mtx);
 	if (stopping) {
 		reply_err(&rp, VT_ECLOSED, "server is stopping");
-		send_reply(c, &rp);
+		send_error(c, &rp);
 		return;
 	}
-
-	size_t len = nng_msg_len(c->msg);
-	if (len > r->max_msg) {
-		reply_err(&rp, VT_ETOOBIG,
-			  "request of %zu bytes is over the limit of %zu bytes",
-			  len, r->max_msg);
-		send_reply(c, &rp);
+	if (vt__rpc_handle(r->svc, r->max_msg, c->msg, true, &c->entered)) {
+		send_reply(c, true);
 		return;
 	}
-	if (vt__pb_request_decode(nng_msg_body(c->msg), len, &c->env) !=
-	    VT_OK) {
-		reply_err(&rp, VT_EPROTO,
-			  "malformed request: not a vitals.v1.Request");
-		send_reply(c, &rp);
+	if (!c->entered) {
+		/* Not even an error Response fit in memory. */
+		send_reply(c, false);
 		return;
 	}
-	if (c->env.method[0] == '\0') {
-		reply_err(&rp, VT_EPROTO, "malformed request: no method");
-		send_reply(c, &rp);
+	/* It may wait on a check: to the pool. busy > 0 and not stopping:
+	 * the pool outlives this. It has a thread and a queue slot per
+	 * context, so it is never full. */
+	c->state = ST_WORK;
+	vt_err err = vt_pool_submit(r->pool, work_task, c);
+	if (err == VT_OK)
 		return;
-	}
-	const route *rt = route_of(c->env.method);
-	if (rt == NULL) {
-		char buf[80];
-		reply_fail(&rp, VT__GRPC_UNIMPLEMENTED, "unknown method \"%s\"",
-			   printable(buf, sizeof(buf), c->env.method));
-		send_reply(c, &rp);
-		return;
-	}
-	vt_err err = vt__service_enter(r->svc);
-	if (err != VT_OK) {
-		reply_err(&rp, err, "server is shutting down");
-		send_reply(c, &rp);
-		return;
-	}
-	c->entered = true;
-	if (may_block(c, rt)) {
-		/* busy > 0 and not stopping: the pool outlives this. It has
-		 * a thread and a queue slot per context, so it is never
-		 * full. */
-		c->state = ST_WORK;
-		err = vt_pool_submit(r->pool, work_task, c);
-		if (err == VT_OK)
-			return;
-		reply_err(&rp, err, NULL);
-		send_reply(c, &rp);
-		return;
-	}
-	rt->fn(c, &rp);
-	send_reply(c, &rp);
+	reply_err(&rp, err, NULL);
+	send_error(c, &rp);
 }
 
 static void ctx_cb(void *arg)

@@ -44,7 +44,10 @@
 #ifndef VT_SERVER_RPC_H
 #define VT_SERVER_RPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include <nng/nng.h>
 
 #include "server/service.h"
 #include "vitals/err.h"
@@ -71,6 +74,22 @@ void vt__rpc_stop(vt__rpc *r);
 /* Stops if needed and frees. Accepts NULL and a server whose start
  * failed half-way (start never returns one, though). */
 void vt__rpc_free(vt__rpc *r);
+
+/* Answers one request without a socket, as the server does each
+ * message it receives: msg's body, a packed vitals.v1.Request, is
+ * replaced by the packed vitals.v1.Response, errors included (the list
+ * above; a body over max_msg bytes gets 3 unread). A routed request is
+ * counted into svc (vt__service_enter) unless *entered already says it
+ * is; *entered is then set, and the caller calls vt__service_leave once
+ * it is done with the answer. With nowait, a request whose answer may
+ * wait on a check run (the grpc.health.v1 methods, a fresh
+ * vitals.v1.Health/Check) is not answered: false, msg as it was, to be
+ * handled again where waiting is fine (the server's pool). Also false,
+ * msg as it was, when memory runs out for even an error Response.
+ * Thread-safe; without nowait it may block up to the largest timeout of
+ * the selected checks. */
+bool vt__rpc_handle(vt__service *svc, size_t max_msg, nng_msg *msg, bool nowait,
+		    bool *entered);
 
 /* The TCP port the server listens on (for "tcp://127.0.0.1:0" urls), or
  * 0 for other transports. Thread-safe. */

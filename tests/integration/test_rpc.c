@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,7 +44,10 @@
 #include "vitals/client.h"
 #include "vitals/encode.h"
 #include "vitals/v1/health.pb-c.h"
+#include "vitals/v1/metrics.pb-c.h"
 #include "vitals/v1/rpc.pb-c.h"
+
+extern char **environ;
 
 #define MAX_MSG	     (64 * 1024)
 #define HANG_TIMEOUT 1000
@@ -256,6 +261,11 @@ static nng_socket raw_open(const char *url)
 {
 	nng_socket s;
 	CU_ASSERT_EQUAL_FATAL(nng_req0_open(&s), 0);
+	/* A request that went out on a connection the server then dropped
+	 * (see the oversized case) is sent again soon, not after nng's
+	 * default minute. */
+	CU_ASSERT_EQUAL_FATAL(nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, 300),
+			      0);
 	CU_ASSERT_EQUAL_FATAL(nng_dial(s, url, NULL, 0), 0);
 	return s;
 }
@@ -472,6 +482,32 @@ static void test_metrics(void)
 		CU_ASSERT_EQUAL(s->nfamilies, 0);
 		vt_client_metrics_free(s);
 		vt_client_close(c);
+
+		/* Raw: a MetricsGetRequest built here, the generated
+		 * decoder on the answer. */
+		Vitals__V1__MetricsGetRequest q =
+		    VITALS__V1__METRICS_GET_REQUEST__INIT;
+		q.name_prefix = "api_";
+		uint8_t qb[64];
+		size_t qn = vitals__v1__metrics_get_request__pack(&q, qb);
+		nng_socket raw = raw_open(urls[u]);
+		vt__pb_response r;
+		CU_ASSERT_EQUAL_FATAL(
+		    raw_method(raw, VT__M_METRICS, qb, qn, &r), 0);
+		CU_ASSERT_EQUAL_FATAL(r.code, 0);
+		Vitals__V1__MetricsGetResponse *mr =
+		    vitals__v1__metrics_get_response__unpack(NULL, r.plen,
+							     r.payload);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+		CU_ASSERT_EQUAL_FATAL(mr->n_families, 1);
+		CU_ASSERT_STRING_EQUAL(mr->families[0]->name,
+				       "api_requests_total");
+		CU_ASSERT_EQUAL(mr->families[0]->kind,
+				VITALS__V1__METRIC_KIND__METRIC_KIND_COUNTER);
+		CU_ASSERT_EQUAL(mr->families[0]->series[0]->value, 3);
+		vitals__v1__metrics_get_response__free_unpacked(mr, NULL);
+		vt__pb_response_fini(&r);
+		nng_close(raw);
 	}
 }
 
@@ -559,6 +595,46 @@ static void test_grpc(void)
 	}
 }
 
+/* In a child process (this program run with --send-huge): sends size
+ * zero bytes to url and waits 700 ms for an answer. Exit 0: no answer,
+ * as the contract says; 1: answered; 2: could not send. It leaves
+ * without closing its socket. */
+static int send_huge_main(const char *url, size_t size)
+{
+	nng_socket s;
+	if (nng_req0_open(&s) != 0 || nng_dial(s, url, NULL, 0) != 0)
+		_exit(2);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 700);
+	uint8_t *b = calloc(1, size);
+	if (b == NULL || nng_send(s, b, size, 0) != 0)
+		_exit(2);
+	nng_msg *m = NULL;
+	int rv = nng_recvmsg(s, &m, 0);
+	_exit(rv == NNG_ETIMEDOUT ? 0 : 1);
+}
+
+/* Runs send_huge_main in a child; its exit status, or -1. */
+static int send_huge_elsewhere(const char *url, size_t size)
+{
+	char sz[32];
+	snprintf(sz, sizeof(sz), "%zu", size);
+	char *const argv[] = {"itest_rpc", "--send-huge", (char *)url, sz,
+			      NULL};
+	pid_t pid;
+	if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ) != 0)
+		return -1;
+	int st = 0;
+	for (int i = 0; i < 1000; i++) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		vt_test_sleep_ms(10);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
 static void test_bad_input(void)
 {
 	for (int u = 0; u < 2; u++) {
@@ -640,14 +716,12 @@ static void test_bad_input(void)
 		assert_serves(s);
 
 		/* Past twice the limit: nng drops it unread with its
-		 * connection; no Response, the call times out. */
-		size_t huge = 3 * MAX_MSG;
-		uint8_t *hb = calloc(1, huge);
-		double t0 = vt_test_now_ms();
-		CU_ASSERT_EQUAL(raw_call(s, hb, huge, 700, &r), NNG_ETIMEDOUT);
-		CU_ASSERT(vt_test_now_ms() - t0 >= 600);
-		free(hb);
-		/* Then this socket (redialled by nng) and a new one work. */
+		 * connection; no Response, the call times out. Sent from a
+		 * process of its own: nng 1.5.2 can leave the *sending*
+		 * socket's dropped pipe wedged (nanomsg/nng#1543), which
+		 * must not hang this process's later nng_close calls. */
+		CU_ASSERT_EQUAL(send_huge_elsewhere(urls[u], 3 * MAX_MSG), 0);
+		/* Then this socket and a new one work. */
 		assert_serves(s);
 		nng_socket s2 = raw_open(urls[u]);
 		assert_serves(s2);
@@ -745,6 +819,7 @@ typedef struct fresh_call {
 	vt_status status;
 	char error[128];
 	double ms;
+	atomic_int done;
 } fresh_call;
 
 static void *fresh_thread(void *arg)
@@ -752,13 +827,16 @@ static void *fresh_thread(void *arg)
 	fresh_call *fc = arg;
 	vt_client *c = NULL;
 	fc->err = vt_client_connect(&c, fc->url, 10000);
-	if (fc->err != VT_OK)
+	if (fc->err != VT_OK) {
+		atomic_store(&fc->done, 1);
 		return NULL;
+	}
 	vt_health_filter f = {.name = fc->name};
 	vt_health_snapshot *s = NULL;
 	double t0 = vt_test_now_ms();
 	fc->err = vt_client_health(c, &f, VT_RUN_FRESH, &s);
 	fc->ms = vt_test_now_ms() - t0;
+	atomic_store(&fc->done, 1);
 	if (fc->err == VT_OK) {
 		fc->status = s->components[0].status;
 		snprintf(fc->error, sizeof(fc->error), "%s",
@@ -776,7 +854,6 @@ static void test_hung_check(void)
 	enum { NHUNG = 6 };
 	fresh_call fc[NHUNG];
 	pthread_t th[NHUNG];
-	double start = vt_test_now_ms();
 	for (int i = 0; i < NHUNG; i++) {
 		fc[i] = (fresh_call){.url = i < 4 ? url_ipc : url_tcp,
 				     .name = "hang"};
@@ -787,6 +864,7 @@ static void test_hung_check(void)
 	/* Meanwhile the tcp server answers at once, fresh runs of other
 	 * checks included. */
 	vt_client *c = client(url_tcp);
+	int during = 0; /* rounds done while every hung call waited */
 	for (int k = 0; k < 20; k++) {
 		double t0 = vt_test_now_ms();
 		vt_health_snapshot *s = NULL;
@@ -803,9 +881,14 @@ static void test_hung_check(void)
 				"%.1f ms\n",
 				k, t1 - t0, t2 - t1);
 		CU_ASSERT(t2 - t0 < HANG_TIMEOUT / 2);
+		bool any_done = false;
+		for (int i = 0; i < NHUNG; i++)
+			any_done = any_done || atomic_load(&fc[i].done);
+		if (!any_done && during == k)
+			during++;
 	}
-	/* All of that while the hung requests were still waiting. */
-	CU_ASSERT(vt_test_now_ms() - start < HANG_TIMEOUT);
+	/* Answers came while the hung requests were still waiting. */
+	CU_ASSERT(during >= 3);
 	vt_client_close(c);
 	double slowest = 0;
 	for (int i = 0; i < NHUNG; i++) {
@@ -1127,22 +1210,25 @@ static void test_shutdown(void)
 	hang_set(false);
 	hang_drain();
 
-	/* Stopped: nothing answers any more. */
+	nng_close(raw);
+	vt_client_close(c);
+
+	/* Stopped: nothing listens any more. */
 	vt__rpc_stop(rpc_tcp);
 	vt__rpc_stop(rpc_tcp); /* idempotent */
 	vt__rpc_stop(rpc_ipc);
-	uint8_t *b = NULL;
-	size_t n = 0;
-	CU_ASSERT_EQUAL_FATAL(
-	    vt__pb_request_encode(VT__M_METRICS, NULL, 0, &b, &n), VT_OK);
-	CU_ASSERT_NOT_EQUAL(raw_call(raw, b, n, 300, &r), 0);
-	free(b);
-	nng_close(raw);
-	vt_client_close(c);
+	for (int u = 0; u < 2; u++) {
+		nng_socket t;
+		CU_ASSERT_EQUAL_FATAL(nng_req0_open(&t), 0);
+		CU_ASSERT_NOT_EQUAL(nng_dial(t, urls[u], NULL, 0), 0);
+		nng_close(t);
+	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "--send-huge") == 0)
+		return send_huge_main(argv[2], strtoull(argv[3], NULL, 10));
 	if (!setup()) {
 		fprintf(stderr, "test_rpc: set-up failed\n");
 		return 2;

@@ -1,0 +1,468 @@
+#!/usr/bin/env bash
+# bench/bench_gateway.sh - the gateway benchmark: requests/s of vitals'
+# HTTP gateway against nginx serving a static file of the same size and
+# against a bare nng HTTP handler returning a constant body of that size
+# (SERVERS.md's two reference points), all driven by wrk on this machine
+# in one run.
+#
+# How: starts bench_gateway (vitals' gateway over four instant checks
+# with a warm cache, plus the bare nng handler; it writes the bytes
+# vitals serves as files), then nginx (nginx-light, `nginx -c CONF` with
+# its own config in a temporary directory: 1 worker, pid, error_log and
+# temp paths there, access_log off, sendfile on, keepalive_requests high
+# so it never closes wrk's connections, on a free 127.0.0.1 port)
+# serving those files. Each URL is fetched once with curl and checked
+# (200, same size on all three). Then ROUNDS rounds; in each, for each
+# route (cached /health, /metrics JSON, /metrics Prometheus text), wrk
+# -t1 -cCONNS -dSECONDS against the three servers one after another, the
+# order rotated every round. Figures: median (min-max) of the rounds'
+# requests/s; ratios are medians of the per-round ratios (paired, so a
+# noisy moment hits both); and each server's CPU time per request
+# (utime + stime from /proc of its processes around each wrk run over
+# the requests wrk counted), which other load on the machine skews much
+# less than requests/s. With --pin, the servers run on the last CPU
+# and wrk on CPU 0 (taskset), the same for all three. Every process it
+# starts is stopped by pid on exit (trap), the temporary directory
+# removed.
+#
+# Output as the other benches: Markdown on stdout (a section of
+# bench/RESULTS.md), progress on stderr, CSV rows with --csv FILE:
+#   gateway,<route>,<server>,<body bytes>,<req/s med>,<min>,<max>,<p50 us med>,
+#           <server CPU us per request med>
+#   target,<id>,<text>,<measured>,<limit>,<ratio>,<status>,<note>
+# Exit 1 if a server fails, answers wrongly or wrk sees non-2xx answers
+# or socket errors.
+#
+# Usage: bench/bench_gateway.sh [--exe PATH] [--quick] [--pin]
+#          [--csv FILE] [--rounds N] [--seconds S] [--connections C]
+#   --exe      the bench_gateway program (default:
+#              build-bench-run/bench/bench_gateway)
+#   --quick    3 rounds of 3 s (default 5 rounds of 5 s)
+#   Target (DESIGN.md): cached /health >= 60% of nginx's requests/s.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+EXE=$ROOT/build-bench-run/bench/bench_gateway
+QUICK=0
+PIN=0
+CSV=""
+ROUNDS=""
+SECONDS_EACH=""
+CONNS=32
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--exe)
+		EXE=$2
+		shift
+		;;
+	--quick) QUICK=1 ;;
+	--pin) PIN=1 ;;
+	--no-pin) PIN=0 ;;
+	--csv)
+		CSV=$2
+		shift
+		;;
+	--rounds)
+		ROUNDS=$2
+		shift
+		;;
+	--seconds)
+		SECONDS_EACH=$2
+		shift
+		;;
+	--connections)
+		CONNS=$2
+		shift
+		;;
+	-h | --help)
+		awk 'NR > 1 && !/^#/ {exit} NR > 1 {print}' "$0"
+		exit 0
+		;;
+	*)
+		echo "bench_gateway.sh: unknown option: $1" >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+if [ -z "$ROUNDS" ]; then
+	ROUNDS=5
+	[ "$QUICK" = 1 ] && ROUNDS=3
+fi
+if [ -z "$SECONDS_EACH" ]; then
+	SECONDS_EACH=5
+	[ "$QUICK" = 1 ] && SECONDS_EACH=3
+fi
+
+log() { echo "bench_gateway.sh: $*" >&2; }
+fail() {
+	log "$*"
+	exit 1
+}
+
+for tool in wrk nginx; do
+	command -v "$tool" >/dev/null 2>&1 ||
+		fail "$tool is not installed (scripts/install-deps.sh bench)"
+done
+[ -x "$EXE" ] || fail "no program $EXE (build the bench_gateway target)"
+[ -n "$CSV" ] && : >"$CSV"
+
+# Pinning: servers on the last CPU, wrk on CPU 0.
+NCPU=$(nproc)
+SRV_PIN=()
+WRK_PIN=()
+if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
+	SRV_PIN=(taskset -c "$((NCPU - 1))")
+	WRK_PIN=(taskset -c 0)
+fi
+
+# --- processes, stopped by pid on any exit ------------------------------------
+TMP=$(mktemp -d /tmp/vitals-bench-gw.XXXXXX)
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# nginx workers run as nobody: they must read the files.
+chmod 755 "$TMP"
+mkdir -p "$TMP/www" "$TMP/nginx-temp"
+chmod 755 "$TMP/www"
+
+# --- bench_gateway: vitals and the bare nng handler -----------------------------
+log "starting $EXE"
+"${SRV_PIN[@]}" "$EXE" --bodies "$TMP/www" >"$TMP/gw.out" 2>"$TMP/gw.log" &
+GW_PID=$!
+PIDS+=("$GW_PID")
+for _ in $(seq 150); do
+	grep -qx ready "$TMP/gw.out" && break
+	kill -0 "$GW_PID" 2>/dev/null || {
+		cat "$TMP/gw.log" >&2
+		fail "bench_gateway exited"
+	}
+	sleep 0.1
+done
+grep -qx ready "$TMP/gw.out" || fail "bench_gateway not ready within 15 s"
+val() { sed -n "s/^$1=//p" "$TMP/gw.out"; }
+VPORT=$(val vitals_port)
+BPORT=$(val bare_port)
+SPARE=$(val spare_port)
+declare -A BYTES=([health]=$(val health_bytes) [metrics]=$(val metrics_json_bytes)
+	[prom]=$(val metrics_prom_bytes))
+chmod 644 "$TMP"/www/*
+
+# --- nginx on a free port ---------------------------------------------------------
+NGINX_PORT=""
+NGINX_PID=""
+start_nginx() {
+	local port=$1
+	cat >"$TMP/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	types { application/json json; text/plain prom; }
+	default_type application/octet-stream;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_requests 1000000;
+	keepalive_timeout 65;
+	client_body_temp_path $TMP/nginx-temp/body;
+	proxy_temp_path $TMP/nginx-temp/proxy;
+	fastcgi_temp_path $TMP/nginx-temp/fastcgi;
+	uwsgi_temp_path $TMP/nginx-temp/uwsgi;
+	scgi_temp_path $TMP/nginx-temp/scgi;
+	server {
+		listen 127.0.0.1:$port;
+		root $TMP/www;
+	}
+}
+EOF
+	"${SRV_PIN[@]}" nginx -e "$TMP/nginx-stderr.log" -p "$TMP" \
+		-c "$TMP/nginx.conf" 2>>"$TMP/nginx-stdio.log" &
+	NGINX_PID=$!
+	PIDS+=("$NGINX_PID")
+	for _ in $(seq 50); do
+		if ! kill -0 "$NGINX_PID" 2>/dev/null; then
+			wait "$NGINX_PID" 2>/dev/null || true
+			return 1
+		fi
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			NGINX_PORT=$port
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+for try in 1 2 3 4 5; do
+	port=$SPARE
+	[ "$try" -gt 1 ] && port=$((20000 + RANDOM % 30000))
+	start_nginx "$port" && break
+	log "nginx did not start on port $port: $(cat "$TMP"/nginx-*.log 2>/dev/null | tail -3 | tr '\n' ' ')"
+done
+[ -n "$NGINX_PORT" ] || fail "nginx did not start"
+log "vitals on $VPORT, bare nng on $BPORT, nginx on $NGINX_PORT (pids $GW_PID $NGINX_PID)"
+
+# --- the URLs, checked once ---------------------------------------------------------
+KINDS="health metrics prom"
+SERVERS="nginx bare vitals"
+declare -A ROUTE=([health]="cached /health" [metrics]="/metrics (JSON)"
+	[prom]="/metrics (Prometheus text)")
+url() { # SERVER KIND
+	case $1/$2 in
+	nginx/health) echo "http://127.0.0.1:$NGINX_PORT/health.json" ;;
+	nginx/metrics) echo "http://127.0.0.1:$NGINX_PORT/metrics.json" ;;
+	nginx/prom) echo "http://127.0.0.1:$NGINX_PORT/metrics.prom" ;;
+	bare/health) echo "http://127.0.0.1:$BPORT/health" ;;
+	bare/metrics) echo "http://127.0.0.1:$BPORT/metrics" ;;
+	bare/prom) echo "http://127.0.0.1:$BPORT/metrics.prom" ;;
+	vitals/health) echo "http://127.0.0.1:$VPORT/health?cache=true" ;;
+	vitals/metrics) echo "http://127.0.0.1:$VPORT/metrics" ;;
+	vitals/prom) echo "http://127.0.0.1:$VPORT/metrics?format=prometheus" ;;
+	esac
+}
+CHECKED=0
+if command -v curl >/dev/null 2>&1; then
+	for k in $KINDS; do
+		for s in $SERVERS; do
+			got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "$(url "$s" "$k")") ||
+				fail "curl $(url "$s" "$k") failed"
+			code=${got% *}
+			size=${got#* }
+			want=${BYTES[$k]}
+			# /health carries a timestamp: its size may move by a digit.
+			slack=0
+			[ "$k" = health ] && slack=4
+			if [ "$code" != 200 ] || [ "$size" -lt $((want - slack)) ] ||
+				[ "$size" -gt $((want + slack)) ]; then
+				fail "$(url "$s" "$k"): status $code, $size bytes (want 200, $want)"
+			fi
+		done
+	done
+	CHECKED=1
+else
+	log "curl not installed: URLs not checked before the runs"
+fi
+
+# --- wrk rounds -----------------------------------------------------------------------
+# rows: kind server round rps p50_us cpu_us_per_request
+: >"$TMP/rows"
+CLK_TCK=$(getconf CLK_TCK)
+# cpu_ticks PID: utime + stime of the process and its child processes
+# (nginx's workers), in clock ticks.
+cpu_ticks() {
+	local pids=$1 p t=0 f
+	if [ -r "/proc/$1/task/$1/children" ]; then
+		pids="$pids $(cat "/proc/$1/task/$1/children")"
+	fi
+	for p in $pids; do
+		# Fields after the ")" of the command name: utime is the 12th.
+		f=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+		# shellcheck disable=SC2086
+		set -- $f
+		t=$((t + ${12} + ${13}))
+	done
+	echo "$t"
+}
+server_pid() {
+	case $1 in
+	nginx) echo "$NGINX_PID" ;;
+	*) echo "$GW_PID" ;;
+	esac
+}
+to_us() { # "380.12us" / "1.20ms" / "1.00s" -> microseconds
+	awk -v v="$1" 'BEGIN {
+		n = v + 0
+		if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000;
+		else if (v ~ /s$/) print n * 1000000; else print n }'
+}
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+WRK_CMD="wrk -t1 -c$CONNS -d${SECONDS_EACH}s --latency URL"
+order=(nginx bare vitals)
+for r in $(seq "$ROUNDS"); do
+	ki=0
+	for k in $KINDS; do
+		for j in 0 1 2; do
+			s=${order[$(((r + ki + j) % 3))]}
+			u=$(url "$s" "$k")
+			spid=$(server_pid "$s")
+			c0=$(cpu_ticks "$spid")
+			out=$("${WRK_PIN[@]}" wrk -t1 -c"$CONNS" -d"${SECONDS_EACH}s" --latency "$u" 2>&1) ||
+				fail "wrk $u failed: $out"
+			c1=$(cpu_ticks "$spid")
+			rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+			nreq=$(awk '/ requests in / {print $1}' <<<"$out")
+			p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+			non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+			serr=$(awk '/Socket errors:/ {print}' <<<"$out")
+			[ -n "$rps" ] || fail "wrk $u: no Requests/sec in: $out"
+			[ -z "$non2xx" ] || fail "wrk $u: $non2xx non-2xx answers"
+			[ -z "$serr" ] || fail "wrk $u: $serr"
+			p50us=$(to_us "${p50:-0}")
+			cpu=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v n="${nreq:-0}" \
+				'BEGIN { print (n > 0 ? d / hz * 1e6 / n : "nan") }')
+			echo "$k $s $r $rps $p50us $cpu" >>"$TMP/rows"
+			log "round $r/$ROUNDS $k $s: $rps req/s, p50 ${p50:-?}, server CPU $cpu us/request"
+		done
+		ki=$((ki + 1))
+	done
+done
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- figures ----------------------------------------------------------------------------
+# fmt: 3 significant digits, as bench_common's bench_fmt.
+AWK_FMT='function fmt(x,    ax) {
+	if (x == "" || x == "nan" || x != x) return "-"
+	ax = x < 0 ? -x : x
+	if (ax != 0 && (ax >= 1e6 || ax < 1e-3)) return sprintf("%.3g", x)
+	if (ax >= 100) return sprintf("%.0f", x)
+	if (ax >= 10) return sprintf("%.1f", x)
+	if (ax >= 1) return sprintf("%.2f", x)
+	return sprintf("%.3g", x)
+}'
+# stats VALUES...: "med min max" (median of an even count: mean of the two)
+stats() {
+	printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
+		if (NR == 0) { print "nan nan nan"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		print m, v[1], v[NR] }'
+}
+col() { # KIND SERVER FIELD(4 rps, 5 p50, 6 CPU) -> values in round order
+	awk -v k="$1" -v s="$2" -v f="$3" '$1 == k && $2 == s {print $3, $f}' "$TMP/rows" |
+		sort -n | awk '{print $2}'
+}
+ratios() { # KIND A B [FIELD] -> per-round A/B of requests/s (or FIELD)
+	paste <(col "$1" "$2" "${4:-4}") <(col "$1" "$3" "${4:-4}") | awk '{print $1 / $2}'
+}
+cell() { # "med min max" -> "med (min–max)"
+	awk -v s="$1" "$AWK_FMT"' BEGIN { split(s, a, " ");
+		if (a[2] == a[3]) print fmt(a[1]); else printf "%s (%s–%s)\n", fmt(a[1]), fmt(a[2]), fmt(a[3]) }'
+}
+med() { awk -v s="$1" 'BEGIN { split(s, a, " "); print a[1] }'; }
+
+model=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+nginx_v=$(nginx -v 2>&1 | sed 's/^nginx version: //')
+wrk_v=$({ wrk -v 2>&1 || true; } | head -1 | awk '{print $1, $2}')
+mode=full
+[ "$QUICK" = 1 ] && mode=quick
+pinned="not pinned"
+[ ${#SRV_PIN[@]} -gt 0 ] && pinned="servers on CPU $((NCPU - 1)), wrk on CPU 0"
+
+echo "## Gateway: HTTP requests/s against nginx and a bare nng handler (bench_gateway)"
+echo
+echo "Machine: ${model:-unknown CPU}, $NCPU CPUs online, Linux $(uname -r); $nginx_v; $wrk_v."
+echo "Mode: $mode; $ROUNDS rounds of \`$WRK_CMD\` (${SECONDS_EACH} s) per server and route, the"
+echo "order of the servers rotated every round; $pinned. Load average $LOAD0 before, $LOAD1 after:"
+echo "the machine is shared, so figures move by several per cent between runs."
+echo
+echo "Servers: **vitals** (vt_server, HTTP gateway only; four instant checks, cache warm),"
+echo "**bare nng** (nng 1.5.2 HTTP server, one callback handler per path returning the bytes"
+echo "vitals served at start-up as a constant body), **nginx** (1 worker, static files of those"
+echo "bytes, access_log off, sendfile on, keepalive_requests 1000000). Bodies:"
+echo "cached /health ${BYTES[health]} bytes (its timestamp may move it by a digit),"
+echo "/metrics JSON ${BYTES[metrics]} bytes, Prometheus text ${BYTES[prom]} bytes."
+[ "$CHECKED" = 1 ] && echo "Every URL was checked with curl first (200, same size on all three)."
+echo
+echo "| route | body bytes | nginx req/s | bare nng req/s | vitals req/s | vitals / nginx | vitals / bare nng | bare nng / nginx |"
+echo "|---|---|---|---|---|---|---|---|"
+declare -A RPS CPU
+for k in $KINDS; do
+	line="| ${ROUTE[$k]} | ${BYTES[$k]}"
+	for s in $SERVERS; do
+		# shellcheck disable=SC2046
+		st=$(stats $(col "$k" "$s" 4))
+		RPS[$k/$s]=$st
+		line="$line | $(cell "$st")"
+		# shellcheck disable=SC2046
+		p50=$(stats $(col "$k" "$s" 5))
+		# shellcheck disable=SC2046
+		cpu=$(stats $(col "$k" "$s" 6))
+		[ -n "$CSV" ] && echo "gateway,$k,$s,${BYTES[$k]},${st// /,},$(med "$p50"),$(med "$cpu")" >>"$CSV"
+	done
+	for pair in "vitals nginx" "vitals bare" "bare nginx"; do
+		# shellcheck disable=SC2086,SC2046
+		rs=$(stats $(ratios "$k" $pair))
+		line="$line | $(awk -v s="$rs" "$AWK_FMT"' BEGIN { split(s, a, " "); print fmt(a[1]) }')"
+	done
+	echo "$line |"
+done
+echo
+echo "Requests/s: median (min–max) of the rounds. Ratios: median of the per-round ratios."
+echo
+# A busy machine shows in nginx's figure first: one worker process gets
+# one share of a contended CPU, nng's several threads get several.
+awk -v n="$(med "${RPS[health/nginx]}")" 'BEGIN { if (n < 0.5 * 77000)
+	printf "**Noisy run:** nginx served %.0f req/s here, against about 77k on a quiet VM of this kind (SERVERS.md): other programs took most of the CPU. Under such contention nginx'"'"'s single worker gets one share of a CPU while nng'"'"'s several threads get several, which flatters both nng servers in requests/s; the CPU time per request below is the fairer comparison.\n\n", n }'
+
+echo "Server CPU time per request, µs (utime + stime of the server's processes during the"
+echo "wrk run over the requests it answered; median of the rounds), and wrk's p50 latency, µs."
+echo "Requests/s depend on how much CPU the rest of the machine leaves; CPU per request much"
+echo "less so (other load still costs it some cache): it is what a server costs, and what"
+echo "bounds its requests/s on a quiet machine."
+echo
+echo "| route | nginx CPU/req | bare nng CPU/req | vitals CPU/req | vitals / bare nng CPU | nginx p50 | bare nng p50 | vitals p50 |"
+echo "|---|---|---|---|---|---|---|---|"
+for k in $KINDS; do
+	line="| ${ROUTE[$k]}"
+	for s in $SERVERS; do
+		# shellcheck disable=SC2046
+		c=$(stats $(col "$k" "$s" 6))
+		CPU[$k/$s]=$c
+		line="$line | $(awk -v s="$c" "$AWK_FMT"' BEGIN { split(s, a, " "); print fmt(a[1]) }')"
+	done
+	# shellcheck disable=SC2046
+	rs=$(stats $(ratios "$k" vitals bare 6))
+	line="$line | $(awk -v s="$rs" "$AWK_FMT"' BEGIN { split(s, a, " "); print fmt(a[1]) }')"
+	for s in $SERVERS; do
+		# shellcheck disable=SC2046
+		p50=$(stats $(col "$k" "$s" 5))
+		line="$line | $(awk -v s="$p50" "$AWK_FMT"' BEGIN { split(s, a, " "); print fmt(a[1]) }')"
+	done
+	echo "$line |"
+done
+echo
+
+# --- target -------------------------------------------------------------------------------
+# shellcheck disable=SC2046
+G=$(stats $(ratios health vitals nginx))
+# shellcheck disable=SC2046
+GB=$(stats $(ratios health vitals bare))
+# shellcheck disable=SC2046
+BN=$(stats $(ratios health bare nginx))
+target_row=$(awk -v g="$G" -v gb="$GB" -v bn="$BN" -v vr="${RPS[health/vitals]}" \
+	-v nr="${RPS[health/nginx]}" -v c="$CONNS" -v vc="${CPU[health/vitals]}" \
+	-v bc="${CPU[health/bare]}" -v nc="${CPU[health/nginx]}" "$AWK_FMT"' BEGIN {
+	split(g, a, " "); split(gb, b, " "); split(bn, n, " "); split(vr, v, " "); split(nr, x, " ")
+	split(vc, cv, " "); split(bc, cb, " "); split(nc, cn, " ")
+	limit = 0.6
+	st = a[1] >= limit ? "MET" : "MISSED"
+	note = sprintf("%s req/s vs nginx %s req/s; ratio range %s-%s; vs bare nng %s x (bare nng vs nginx %s x; SERVERS.md: about 0.74); server CPU per request: vitals %s us; bare nng %s us; nginx %s us (nginx / vitals %s x: the ratio if both were CPU-bound)",
+		fmt(v[1]), fmt(x[1]), fmt(a[2]), fmt(a[3]), fmt(b[1]), fmt(n[1]), fmt(cv[1]), fmt(cb[1]), fmt(cn[1]), fmt(cn[1] / cv[1]))
+	printf "G1|cached /health req/s vs nginx static file of the same size (wrk -t1 -c%d)|%s x|>= %s x|%s|%s|%s\n",
+		c, fmt(a[1]), fmt(limit), fmt(a[1] / limit), st, note }')
+IFS='|' read -r tid ttext tmeas tlim tratio tstat tnote <<<"$target_row"
+echo "### Targets (DESIGN.md)"
+echo
+echo "Ratio: headroom factor, > 1 means the target is met by that factor."
+echo
+echo "| id | target | measured (median) | limit | ratio | status | note |"
+echo "|---|---|---|---|---|---|---|"
+echo "| $tid | $ttext | $tmeas | $tlim | $tratio | **$tstat** | $tnote |"
+echo
+if [ -n "$CSV" ]; then
+	echo "target,$tid,${ttext//,/;},$tmeas,$tlim,$tratio,$tstat,${tnote//,/;}" >>"$CSV"
+fi
+log "done"

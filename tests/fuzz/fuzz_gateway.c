@@ -1,0 +1,375 @@
+/*
+ * fuzz_gateway.c - libFuzzer target for the HTTP gateway: the input is
+ * the head of one HTTP request ("GET /health?tag=ready HTTP/1.1", then
+ * header lines), split the way nng 1.5's HTTP server splits it and routed
+ * the way it picks a handler (requests nng itself refuses are skipped).
+ * vt__gw_answer then answers it as the handlers do: first without
+ * waiting, then, for a fresh /health, again where waiting is fine, from
+ * the in-process service of fuzz.h.
+ *
+ * Checks: the status is one the gateway may give and agrees with what
+ * the headers and the health status say; the content type is one of
+ * ours; every JSON body parses and every error body has "error"; health
+ * bodies say a status that matches the HTTP code, and a plain /health,
+ * /livez or /readyz lists exactly the checks it should; Prometheus text
+ * passes the line checker; the connection is closed whenever nng will
+ * close it or a body was sent; only a fresh health request waits.
+ */
+#include <strings.h>
+
+#include "fuzz.h"
+#include "server/gateway.h"
+
+#define FZ_GW_DEGRADED 429
+#define FZ_GW_MAX_BODY 1000
+
+/* nng's header lookup: case-insensitive; repeated headers were joined
+ * with ", " as they were parsed. */
+typedef struct fz_gw_head {
+	char *method, *uri, *version;
+	char *names[64], *values[64];
+	size_t n;
+} fz_gw_head;
+
+static const char *fz_gw_header(const fz_gw_head *h, const char *name)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (strcasecmp(h->names[i], name) == 0)
+			return h->values[i];
+	return NULL;
+}
+
+static void fz_gw_head_free(fz_gw_head *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		free(h->names[i]);
+		free(h->values[i]);
+	}
+}
+
+/* Splits the request head as nng's parser does (http_msg.c): lines end
+ * in LF or CRLF, any other control byte or a byte past 0x7f (negative as
+ * nng's char) is an error; "METHOD URI VERSION" split at the first two
+ * spaces; "Name: value" with the value trimmed. The head ends at an
+ * empty line or the end of the input. false for what nng would refuse. */
+static bool fz_gw_parse(char *text, fz_gw_head *h)
+{
+	bool first = true;
+	char *p = text;
+	memset(h, 0, sizeof(*h));
+	while (*p != '\0') {
+		char *line = p;
+		while (*p != '\0' && *p != '\n') {
+			unsigned char c = (unsigned char)*p;
+			if ((c < ' ' && c != '\r') || c >= 0x80 ||
+			    (p > line && p[-1] == '\r'))
+				return false;
+			p++;
+		}
+		char *end = p;
+		if (*p == '\n')
+			p++;
+		if (end > line && end[-1] == '\r')
+			end--;
+		*end = '\0';
+		if (line[0] == '\0')
+			break;
+		if (first) {
+			char *uri = strchr(line, ' ');
+			char *ver = uri != NULL ? strchr(uri + 1, ' ') : NULL;
+			if (ver == NULL)
+				return false;
+			*uri++ = '\0';
+			*ver++ = '\0';
+			h->method = line;
+			h->uri = uri;
+			h->version = ver;
+			first = false;
+			continue;
+		}
+		char *colon = strchr(line, ':');
+		if (colon == NULL)
+			return false;
+		*colon = '\0';
+		char *v = colon + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		char *ve = v + strlen(v);
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			*--ve = '\0';
+		size_t i = 0;
+		while (i < h->n && strcasecmp(h->names[i], line) != 0)
+			i++;
+		if (i == h->n) {
+			if (h->n == sizeof(h->names) / sizeof(h->names[0]))
+				return false;
+			h->names[i] = strdup(line);
+			h->values[i] = strdup(v);
+			h->n++;
+		} else {
+			size_t a = strlen(h->values[i]), b = strlen(v);
+			char *s = malloc(a + b + 3);
+			VT_FUZZ_CHECK(s != NULL);
+			memcpy(s, h->values[i], a);
+			memcpy(s + a, ", ", 2);
+			memcpy(s + a + 2, v, b + 1);
+			free(h->values[i]);
+			h->values[i] = s;
+		}
+		VT_FUZZ_CHECK(h->names[i] != NULL && h->values[i] != NULL);
+	}
+	return !first;
+}
+
+static int fz_gw_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The handler nng picks for uri (http_server.c): the query cut, an
+ * absolute URI made relative, %XX decoded; then the longest handler path
+ * that is the whole path, or the path with a trailing '/', or (for the
+ * /health and catch-all trees) a prefix ending at a '/'. */
+static vt__gw_route fz_gw_match(const char *path)
+{
+	static const struct {
+		const char *path;
+		bool tree;
+		vt__gw_route route;
+	} handlers[] = {
+	    {"/metrics", false, VT__GW_METRICS},
+	    {"/health", true, VT__GW_HEALTH},
+	    {"/readyz", false, VT__GW_READYZ},
+	    {"/livez", false, VT__GW_LIVEZ},
+	};
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+		size_t len = strlen(handlers[i].path);
+		if (strncmp(path, handlers[i].path, len) != 0)
+			continue;
+		if (path[len] == '\0' ||
+		    (path[len] == '/' &&
+		     (path[len + 1] == '\0' || handlers[i].tree)))
+			return handlers[i].route;
+	}
+	return VT__GW_OTHER; /* the catch-all "/" tree */
+}
+
+static vt__gw_route fz_gw_route(const char *uri)
+{
+	char *copy = strdup(uri), *path = copy;
+	VT_FUZZ_CHECK(copy != NULL);
+	char *q = strchr(path, '?');
+	if (q != NULL)
+		*q = '\0';
+	if (strncasecmp(path, "http://", 7) == 0 ||
+	    strncasecmp(path, "https://", 8) == 0)
+		path = strchr(strchr(path, ':') + 3, '/');
+	vt__gw_route route = VT__GW_OTHER;
+	if (path != NULL) {
+		char *s = path, *d = path;
+		while (*s != '\0') {
+			int hi = s[0] == '%' ? fz_gw_hex(s[1]) : -1;
+			int lo = hi >= 0 ? fz_gw_hex(s[2]) : -1;
+			if (lo >= 0) {
+				*d++ = (char)(hi * 16 + lo);
+				s += 3;
+			} else {
+				*d++ = *s++;
+			}
+		}
+		*d = '\0';
+		route = fz_gw_match(path);
+	}
+	free(copy);
+	return route;
+}
+
+/* A JSON body: an object. An error body is {"error":"..."} alone. */
+static cJSON *fz_gw_json(const vt__gw_response *res, bool *is_error)
+{
+	cJSON *j = fz_json(res->body, res->len);
+	VT_FUZZ_CHECK(cJSON_IsObject(j));
+	cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+	*is_error = cJSON_IsString(err) && cJSON_GetArraySize(j) == 1;
+	return j;
+}
+
+/* The names of the components of a /health body, as "a,b,". */
+static void fz_gw_names(const cJSON *j, char *out, size_t cap)
+{
+	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(j, "components");
+	VT_FUZZ_CHECK(cJSON_IsArray(cs));
+	size_t o = 0;
+	out[0] = '\0';
+	const cJSON *c;
+	cJSON_ArrayForEach(c, cs)
+	{
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(c, "name");
+		VT_FUZZ_CHECK(cJSON_IsString(n));
+		int w = snprintf(out + o, cap - o, "%s,", n->valuestring);
+		VT_FUZZ_CHECK(w > 0 && (size_t)w < cap - o);
+		o += (size_t)w;
+	}
+}
+
+/* The HTTP status of a health status, by the gateway's rule. */
+static uint16_t fz_gw_code(const char *status)
+{
+	if (strcmp(status, "healthy") == 0 || strcmp(status, "pass") == 0)
+		return 200;
+	if (strcmp(status, "degraded") == 0 || strcmp(status, "warn") == 0)
+		return FZ_GW_DEGRADED;
+	VT_FUZZ_CHECK(strcmp(status, "unhealthy") == 0 ||
+		      strcmp(status, "fail") == 0);
+	return 503;
+}
+
+static void fz_gw_check(const vt__gw_request *rq, const vt__gw_response *res,
+			bool entered)
+{
+	uint16_t st = res->status;
+	VT_FUZZ_CHECK(st == 200 || st == 400 || st == 404 || st == 405 ||
+		      st == 413 || st == FZ_GW_DEGRADED || st == 503);
+	VT_FUZZ_CHECK(res->body != NULL);
+	VT_FUZZ_CHECK(res->head == (strcmp(rq->method, "HEAD") == 0));
+	VT_FUZZ_CHECK(res->allow == (st == 405));
+
+	/* nng closes after HTTP/1.0 or on "close" anywhere in Connection;
+	 * a body left unread must not be taken for the next request. */
+	const char *conn = rq->connection;
+	bool nng_closes = strcmp(rq->version, "HTTP/1.1") != 0;
+	for (const char *c = conn; c != NULL && *c != '\0' && !nng_closes; c++)
+		nng_closes = strncasecmp(c, "close", 5) == 0;
+	const char *cl = rq->content_length;
+	bool body = rq->transfer_encoding != NULL ||
+		    (cl != NULL && strspn(cl, "0") != strlen(cl));
+	VT_FUZZ_CHECK(res->close || !(nng_closes || body));
+	if (cl != NULL &&
+	    (cl[0] == '\0' || strspn(cl, "0123456789") != strlen(cl))) {
+		VT_FUZZ_CHECK(st == 400 && !entered);
+		return;
+	}
+	if (cl != NULL) {
+		/* Digits only: over the cap is 413; past 2^64, 400 too. */
+		uint64_t n = 0;
+		bool huge = false;
+		for (const char *c = cl; *c != '\0'; c++) {
+			huge |= n > (UINT64_MAX - 9) / 10;
+			n = n * 10 + (uint64_t)(*c - '0');
+		}
+		if (huge) {
+			VT_FUZZ_CHECK((st == 400 || st == 413) && !entered);
+			return;
+		}
+		VT_FUZZ_CHECK((st == 413) == (n > FZ_GW_MAX_BODY));
+	}
+	if (st == 413)
+		VT_FUZZ_CHECK(cl != NULL && !entered);
+	if (rq->route == VT__GW_OTHER)
+		VT_FUZZ_CHECK(st == 404 || st == 413);
+	if (st == 405)
+		VT_FUZZ_CHECK(!entered && strcmp(rq->method, "GET") != 0);
+
+	const char *ct = res->ctype;
+	if (strcmp(ct, "text/plain; version=0.0.4; charset=utf-8") == 0) {
+		VT_FUZZ_CHECK(rq->route == VT__GW_METRICS && st == 200);
+		fz_check_prom(res->body, res->len);
+		return;
+	}
+	bool ietf = strcmp(ct, "application/health+json") == 0;
+	VT_FUZZ_CHECK(ietf || strcmp(ct, "application/json") == 0);
+	bool err;
+	cJSON *j = fz_gw_json(res, &err);
+	VT_FUZZ_CHECK(err == (st == 400 || st == 404 || st == 405 ||
+			      st == 413 || (st == 503 && !entered)));
+	if (!err && rq->route == VT__GW_METRICS) {
+		const cJSON *m;
+		cJSON_ArrayForEach(m, j)
+		{
+			VT_FUZZ_CHECK(cJSON_IsString(
+			    cJSON_GetObjectItemCaseSensitive(m, "type")));
+		}
+	} else if (!err) {
+		/* A health body: its status gives the HTTP code. */
+		const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "status");
+		VT_FUZZ_CHECK(cJSON_IsString(s));
+		VT_FUZZ_CHECK(fz_gw_code(s->valuestring) == st);
+		VT_FUZZ_CHECK(!ietf ||
+			      cJSON_IsObject(cJSON_GetObjectItem(j, "checks")));
+		/* With no query: /health all, /livez and /readyz by tag. */
+		const char *path = rq->uri;
+		static const char *const plain[][2] = {
+		    {"/health", "api.v1:edge-1,cache,db,queue,"},
+		    {"/livez", "db,"},
+		    {"/readyz", "cache,db,queue,"},
+		};
+		char names[256];
+		for (size_t i = 0; i < 3 && !ietf; i++) {
+			if (strcmp(path, plain[i][0]) != 0)
+				continue;
+			fz_gw_names(j, names, sizeof(names));
+			VT_FUZZ_CHECK(strcmp(names, plain[i][1]) == 0);
+		}
+	}
+	cJSON_Delete(j);
+}
+
+static int vt_fuzz_gateway(const uint8_t *data, size_t size)
+{
+	if (memchr(data, '\0', size) != NULL)
+		return 0; /* nng's parser stops at no NUL: it refuses it */
+	char *text = strndup((const char *)data, size);
+	VT_FUZZ_CHECK(text != NULL);
+	fz_gw_head h;
+	if (!fz_gw_parse(text, &h) || strncmp(h.version, "HTTP/1.", 7) != 0 ||
+	    (strcmp(h.version, "HTTP/1.1") == 0 &&
+	     fz_gw_header(&h, "Host") == NULL)) {
+		/* nng answers these itself (400, 505). */
+		fz_gw_head_free(&h);
+		free(text);
+		return 0;
+	}
+	vt__gw_request rq = {
+	    .route = fz_gw_route(h.uri),
+	    .method = h.method,
+	    .uri = h.uri,
+	    .version = h.version,
+	    .accept = fz_gw_header(&h, "Accept"),
+	    .connection = fz_gw_header(&h, "Connection"),
+	    .content_length = fz_gw_header(&h, "Content-Length"),
+	    .transfer_encoding = fz_gw_header(&h, "Transfer-Encoding"),
+	};
+	vt__service *svc = fz_service();
+	vt__gw_response res;
+	bool entered = false;
+	if (!vt__gw_answer(svc, FZ_GW_DEGRADED, FZ_GW_MAX_BODY, &rq, true,
+			   &entered, &res)) {
+		/* Only a fresh health request waits, and it entered. */
+		VT_FUZZ_CHECK(entered && rq.route != VT__GW_METRICS &&
+			      rq.route != VT__GW_OTHER);
+		VT_FUZZ_CHECK(vt__gw_answer(svc, FZ_GW_DEGRADED, FZ_GW_MAX_BODY,
+					    &rq, false, &entered, &res));
+	}
+	fz_gw_check(&rq, &res, entered);
+	if (entered)
+		vt__service_leave(svc);
+	vt__gw_response_fini(&res);
+	fz_gw_head_free(&h);
+	free(text);
+	return 0;
+}
+
+#ifndef VT_FUZZ_NO_ENTRY
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return vt_fuzz_gateway(data, size);
+}
+#endif

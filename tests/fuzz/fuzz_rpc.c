@@ -1,0 +1,237 @@
+/*
+ * fuzz_rpc.c - libFuzzer target for the RPC server: the input is one
+ * request message as the rep socket receives it, answered by
+ * vt__rpc_handle (envelope decode, method dispatch for every method, the
+ * service, Response packing) the way the server does, first without
+ * waiting, then on "the pool", against the in-process service of fuzz.h.
+ *
+ * Checks, with an independent decode of the request: every input gets a
+ * Response that decodes, with the code the request deserves (3 for what
+ * does not decode or is over the size limit, 12 for an unknown method,
+ * 5 for an unknown check, else 0); errors carry a message and no
+ * payload; an OK payload decodes as the method's response, honours the
+ * filters and goes through the JSON and Prometheus encoders; only
+ * requests that may run checks are left for the pool, and those
+ * untouched.
+ */
+#include <nng/nng.h>
+
+#include "encode/protobuf.h"
+#include "fuzz.h"
+#include "grpc/health/v1/health.pb-c.h"
+#include "server/rpc.h"
+#include "vitals/encode.h"
+
+/* Requests over this many bytes are answered with 3, unread. */
+#define FZ_RPC_MAX_MSG 4096
+
+/* A Health/Check answer: what the filter selected, and only that. */
+static void fz_rpc_health(const vt__pb_health_req *hr, uint32_t code,
+			  const vt__pb_response *r)
+{
+	const vt_health_filter *f = &hr->filter;
+	bool valid = (f->name == NULL || fz_word(f->name)) &&
+		     (f->tag == NULL || fz_word(f->tag));
+	for (size_t i = 0; i < f->nexclude; i++)
+		valid = valid && fz_word(f->exclude[i]);
+	if (!valid) {
+		VT_FUZZ_CHECK(code == 3);
+		return;
+	}
+	bool known = f->name == NULL;
+	for (size_t i = 0; i < FZ_NCHECKS && !known; i++)
+		known = strcmp(fz_checks[i].name, f->name) == 0;
+	if (!known) {
+		VT_FUZZ_CHECK(code == 5);
+		return;
+	}
+	VT_FUZZ_CHECK(code == 0);
+	vt_health_snapshot *s = NULL;
+	VT_FUZZ_CHECK(vt__pb_health_decode(r->payload, r->plen, &s) == VT_OK);
+	fz_check_selection(s, f);
+	char *json = NULL;
+	size_t len = 0;
+	VT_FUZZ_CHECK(vt_json_health(s, &json, &len) == VT_OK);
+	cJSON_Delete(fz_json(json, len));
+	free(json);
+	vt__pb_health_free(s);
+}
+
+/* A Metrics/Get answer: the families and series the filter selected. */
+static void fz_rpc_metrics(const vt_metrics_filter *f, uint32_t code,
+			   const vt__pb_response *r)
+{
+	VT_FUZZ_CHECK(code == 0);
+	vt_metrics_snapshot *s = NULL;
+	VT_FUZZ_CHECK(vt__pb_metrics_decode(r->payload, r->plen, &s) == VT_OK);
+	for (size_t i = 0; i < s->nfamilies; i++) {
+		const vt_family_snap *fam = &s->families[i];
+		if (f->name != NULL)
+			VT_FUZZ_CHECK(strcmp(fam->name, f->name) == 0);
+		if (f->name_prefix != NULL)
+			VT_FUZZ_CHECK(strncmp(fam->name, f->name_prefix,
+					      strlen(f->name_prefix)) == 0);
+		for (size_t j = 0; j < fam->nseries; j++) {
+			const vt_series_snap *ss = &fam->series[j];
+			for (size_t k = 0; k < f->nlabels; k++) {
+				bool carried = false;
+				for (size_t l = 0; l < ss->nlabels; l++)
+					carried |=
+					    strcmp(ss->labels[l].name,
+						   f->labels[k].name) == 0 &&
+					    strcmp(ss->labels[l].value,
+						   f->labels[k].value) == 0;
+				VT_FUZZ_CHECK(carried);
+			}
+		}
+	}
+	char *out = NULL;
+	size_t len = 0;
+	VT_FUZZ_CHECK(vt_json_metrics(s, &out, &len) == VT_OK);
+	cJSON_Delete(fz_json(out, len));
+	free(out);
+	VT_FUZZ_CHECK(vt_prom_metrics(s, &out, &len) == VT_OK);
+	fz_check_prom(out, len);
+	free(out);
+	vt__pb_metrics_free(s);
+}
+
+/* grpc.health.v1.Health/Check: "" and every check name serve or not;
+ * any other name is unknown. */
+static void fz_rpc_grpc_check(const uint8_t *payload, size_t plen,
+			      uint32_t code, const vt__pb_response *r)
+{
+	char *service = NULL;
+	if (vt__pb_grpc_check_req_decode(payload, plen, &service) != VT_OK) {
+		VT_FUZZ_CHECK(code == 3);
+		return;
+	}
+	bool known = service[0] == '\0';
+	for (size_t i = 0; i < FZ_NCHECKS && !known; i++)
+		known = strcmp(fz_checks[i].name, service) == 0;
+	free(service);
+	if (!known) {
+		VT_FUZZ_CHECK(code == 5);
+		return;
+	}
+	VT_FUZZ_CHECK(code == 0);
+	int serving = 0;
+	VT_FUZZ_CHECK(vt__pb_grpc_check_resp_decode(r->payload, r->plen,
+						    &serving) == VT_OK);
+	VT_FUZZ_CHECK(serving == VT__SERVING || serving == VT__NOT_SERVING);
+}
+
+/* grpc.health.v1.Health/List: "" and every check, each serving or not. */
+static void fz_rpc_grpc_list(const uint8_t *payload, size_t plen, uint32_t code,
+			     const vt__pb_response *r)
+{
+	if (vt__pb_grpc_list_req_check(payload, plen) != VT_OK) {
+		VT_FUZZ_CHECK(code == 3);
+		return;
+	}
+	VT_FUZZ_CHECK(code == 0);
+	Grpc__Health__V1__HealthListResponse *lr =
+	    grpc__health__v1__health_list_response__unpack(NULL, r->plen,
+							   r->payload);
+	VT_FUZZ_CHECK(lr != NULL);
+	VT_FUZZ_CHECK(lr->n_statuses == FZ_NCHECKS + 1);
+	for (size_t i = 0; i < lr->n_statuses; i++) {
+		const Grpc__Health__V1__HealthCheckResponse *v =
+		    lr->statuses[i]->value;
+		VT_FUZZ_CHECK(v != NULL);
+		VT_FUZZ_CHECK((int)v->status == VT__SERVING ||
+			      (int)v->status == VT__NOT_SERVING);
+	}
+	grpc__health__v1__health_list_response__free_unpacked(lr, NULL);
+}
+
+static int vt_fuzz_rpc(const uint8_t *data, size_t size)
+{
+	vt__service *svc = fz_service();
+	nng_msg *msg = NULL;
+	VT_FUZZ_CHECK(nng_msg_alloc(&msg, 0) == 0);
+	VT_FUZZ_CHECK(nng_msg_append(msg, data, size) == 0);
+
+	/* As the server: answer now if that cannot wait on a check, else
+	 * again where waiting is fine. */
+	bool entered = false;
+	bool waited = false;
+	if (!vt__rpc_handle(svc, FZ_RPC_MAX_MSG, msg, true, &entered)) {
+		VT_FUZZ_CHECK(entered);
+		VT_FUZZ_CHECK(nng_msg_len(msg) == size);
+		VT_FUZZ_CHECK(size == 0 ||
+			      memcmp(nng_msg_body(msg), data, size) == 0);
+		waited = true;
+		VT_FUZZ_CHECK(
+		    vt__rpc_handle(svc, FZ_RPC_MAX_MSG, msg, false, &entered));
+	}
+	if (entered)
+		vt__service_leave(svc);
+
+	vt__pb_response r;
+	VT_FUZZ_CHECK(vt__pb_response_decode(nng_msg_body(msg),
+					     nng_msg_len(msg), &r) == VT_OK);
+	uint32_t code = r.code;
+	const char *text = r.message != NULL ? r.message : "";
+	if (code == 0) {
+		VT_FUZZ_CHECK(text[0] == '\0');
+	} else {
+		VT_FUZZ_CHECK(text[0] != '\0' && r.plen == 0);
+		VT_FUZZ_CHECK(fz_utf8_valid(text, strlen(text)));
+	}
+
+	/* What the request deserves, decoded here on its own. */
+	vt__pb_request env;
+	if (size > FZ_RPC_MAX_MSG) {
+		VT_FUZZ_CHECK(code == 3 && !entered && !waited);
+	} else if (vt__pb_request_decode(data, size, &env) != VT_OK) {
+		VT_FUZZ_CHECK(code == 3 && !waited);
+	} else {
+		const char *m = env.method;
+		if (m[0] == '\0') {
+			VT_FUZZ_CHECK(code == 3 && !waited);
+		} else if (strcmp(m, VT__M_HEALTH) == 0) {
+			vt__pb_health_req hr;
+			if (vt__pb_health_req_decode(env.payload, env.plen,
+						     &hr) != VT_OK) {
+				VT_FUZZ_CHECK(code == 3);
+			} else {
+				VT_FUZZ_CHECK(waited ==
+					      (hr.mode == VT_RUN_FRESH));
+				fz_rpc_health(&hr, code, &r);
+				vt__pb_health_req_fini(&hr);
+			}
+		} else if (strcmp(m, VT__M_METRICS) == 0) {
+			VT_FUZZ_CHECK(!waited);
+			vt__pb_metrics_req mr;
+			if (vt__pb_metrics_req_decode(env.payload, env.plen,
+						      &mr) != VT_OK) {
+				VT_FUZZ_CHECK(code == 3);
+			} else {
+				fz_rpc_metrics(&mr.filter, code, &r);
+				vt__pb_metrics_req_fini(&mr);
+			}
+		} else if (strcmp(m, VT__M_GRPC_CHECK) == 0) {
+			VT_FUZZ_CHECK(waited);
+			fz_rpc_grpc_check(env.payload, env.plen, code, &r);
+		} else if (strcmp(m, VT__M_GRPC_LIST) == 0) {
+			VT_FUZZ_CHECK(waited);
+			fz_rpc_grpc_list(env.payload, env.plen, code, &r);
+		} else {
+			VT_FUZZ_CHECK(code == 12 && !entered && !waited);
+		}
+		vt__pb_request_fini(&env);
+	}
+	vt__pb_response_fini(&r);
+	nng_msg_free(msg);
+	return 0;
+}
+
+#ifndef VT_FUZZ_NO_ENTRY
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return vt_fuzz_rpc(data, size);
+}
+#endif
