@@ -1,17 +1,26 @@
 #!/bin/sh
 # Installs what is missing, then builds and runs every test in the three
-# builds: plain, ASan+UBSan, TSan. Build trees go to build-test-<variant>/.
-# Usage: scripts/test.sh [plain|address|thread ...]   (default: all three)
-# Environment: CTEST_ARGS adds ctest arguments (e.g. "-L unit").
+# builds: plain, ASan+UBSan, TSan (build trees in build-test-<variant>/),
+# then runs each libFuzzer target for FUZZ_SECONDS (default 60) with
+# ASan+UBSan (scripts/fuzz.sh).
+# Usage: scripts/test.sh [plain|address|thread|fuzz ...]  (default: all)
+# Environment: CTEST_ARGS adds ctest arguments (e.g. "-L unit");
+#   FUZZ_SECONDS sets the time per fuzz target;
+#   VT_LOAD_SECONDS the length of the load test (default 30).
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
 
-variants=${*:-plain address thread}
+variants=${*:-plain address thread fuzz}
 jobs=$(nproc 2>/dev/null || echo 2)
 failed=""
 for v in $variants; do
     case $v in
+    fuzz)
+        echo "=== fuzzing (build-fuzz)"
+        scripts/fuzz.sh || failed="$failed fuzz"
+        continue
+        ;;
     plain) san="" ;;
     address | thread) san=$v ;;
     *) echo "unknown variant: $v" >&2; exit 2 ;;
