@@ -24,6 +24,9 @@
  *   exec_cycle     a plugin written here that runs ok, hang.sh, segv.sh
  *                  or flood.sh as a mode file says, to see an exec check
  *                  fail in each way and recover
+ *   flip           a non-critical callback check that flips at every run,
+ *                  so the pub line is never quiet for long (see
+ *                  watch_main)
  * .invalid is reserved (RFC 6761): it never resolves. glibc still asks
  * the resolver of /etc/resolv.conf, which answers NXDOMAIN at once on
  * these machines; if it did not, the check's timeout would bound the
@@ -90,7 +93,7 @@
 #define CALL_TIMEOUT 15000
 #define HTTP_THREADS 3
 #define RPC_THREADS  2
-#define NCHECKS	     13
+#define NCHECKS	     14
 
 /* ---- state ------------------------------------------------------------ */
 
@@ -658,9 +661,15 @@ static pthread_mutex_t pub_mtx = PTHREAD_MUTEX_INITIALIZER;
 static char pub_log[16384]; /* "msg\n" lines; protected by pub_mtx */
 static atomic_bool stop_watch;
 
+static atomic_uint_least64_t pub_flips;
+
 static int on_pub(const char *msg, void *arg)
 {
 	(void)arg;
+	if (strncmp(msg, "flip ", 5) == 0) {
+		atomic_fetch_add(&pub_flips, 1);
+		return 0;
+	}
 	pthread_mutex_lock(&pub_mtx);
 	size_t n = strlen(pub_log);
 	if (n + strlen(msg) + 2 < sizeof(pub_log))
@@ -669,24 +678,50 @@ static int on_pub(const char *msg, void *arg)
 	return 0;
 }
 
-/* Watches until told to stop and the line has been quiet for a second:
- * with nng 1.5.2, closing a sub socket while its tcp pipe receives can
- * wedge nng's reaper thread and with it every later nng_close (fixed
- * upstream in nng 1.6.0, PR #1636). The watch ends only after the
- * scheduler has stopped, when no status changes any more. */
+/*
+ * Watches until told to stop and the line has been quiet for
+ * WATCH_QUIET_MS. The watch never ends while messages arrive: with nng
+ * 1.5.2, closing a sub socket while its tcp pipe receives can wedge
+ * nng's reaper thread, after which every nng_close in the process hangs
+ * (the tcp transport race fixed upstream in nng 1.6.0, PR #1636). The
+ * flip check changes every run, so the watch does not time out while the
+ * test runs; at the end flip freezes and the scheduler stops first, and
+ * the watch ends by its timeout on a quiet line.
+ */
+#define WATCH_QUIET_MS 3000
+
 static void *watch_main(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		vt_err e = vt_client_watch(pub_url, 1000, on_pub, NULL);
+		vt_err e =
+		    vt_client_watch(pub_url, WATCH_QUIET_MS, on_pub, NULL);
 		if (e == VT_ETIMEDOUT && atomic_load(&stop_watch))
 			break;
-		if (e != VT_ETIMEDOUT) {
+		if (e == VT_ETIMEDOUT)
+			fprintf(stderr,
+				"  watch: %d ms without a status "
+				"change\n",
+				WATCH_QUIET_MS);
+		else
 			fprintf(stderr, "  watch: %s\n", vt_strerror(e));
-			vt_test_sleep_ms(100);
-		}
+		vt_test_sleep_ms(100);
 	}
 	return NULL;
+}
+
+/* flip: healthy and unhealthy by turns, until frozen healthy. */
+static atomic_bool flip_frozen;
+static atomic_uint flip_runs;
+
+static void flip_fn(vt_check_result *r, void *arg)
+{
+	(void)arg;
+	if (!atomic_load(&flip_frozen) &&
+	    atomic_fetch_add(&flip_runs, 1) % 2 == 1) {
+		vt_result_status(r, VT_UNHEALTHY);
+		vt_result_error(r, "flipped");
+	}
 }
 
 static bool published(const char *line)
@@ -1006,6 +1041,11 @@ static void add_checks(void)
 	eo.argv = ac;
 	o = opts(500, 200);
 	CU_ASSERT_FATAL(vt_check_exec_add(health, "exec_cycle", &eo, &o) ==
+			VT_OK);
+
+	o = opts(1000, 250);
+	o.critical = false;
+	CU_ASSERT_FATAL(vt_health_add(health, "flip", flip_fn, NULL, &o) ==
 			VT_OK);
 }
 
@@ -1335,6 +1375,7 @@ static void test_faults(void)
 
 	/* Background runs stop; the runs in flight end by their deadlines
 	 * and leave no plugin process, no zombie. */
+	atomic_store(&flip_frozen, true);
 	vt_health_stop(health);
 	until = vt_test_now_ms() + 5000;
 	int pids[16], nmarked;
