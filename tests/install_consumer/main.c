@@ -20,7 +20,7 @@ int main(void)
 	    vt_json_metrics(s, &json, &len) != VT_OK)
 		return 1;
 	int ok = strcmp(json, "{\"consumer_runs_total\":{\"type\":\"counter\","
-	                      "\"value\":3}}") == 0;
+			      "\"value\":3}}") == 0;
 	printf("%s\n", json);
 	free(json);
 	vt_metrics_snapshot_free(s);
