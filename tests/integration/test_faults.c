@@ -1126,8 +1126,8 @@ static void test_faults(void)
 {
 	double t_begin = vt_test_now_ms();
 	/* The dependencies. */
-	double t0 = vt_test_now_ms();
 	CU_ASSERT_FATAL(vt_test_redis_start(&redis, 0, NULL) == 0);
+	double t0 = vt_test_now_ms();
 	CU_ASSERT_FATAL(
 	    vt_test_rabbitmq_start(&rabbit, RABBIT_USER, RABBIT_PASS) == 0);
 	double rabbit_boot = (vt_test_now_ms() - t0) / 1e3;
@@ -1340,7 +1340,7 @@ static void test_faults(void)
 		"reboot %.1f s):\n"
 		"  http: %llu cached /health, %llu fresh /health, %llu "
 		"/metrics; rpc: %llu cached, %llu fresh, %llu grpc; "
-		"failures %llu\n"
+		"failures %llu; %llu status changes of flip published\n"
 		"  slowest cached answer %.1f ms (limit %d), slowest fresh "
 		"%.1f ms (limit %d)\n",
 		secs, rabbit_boot, rabbit_reboot,
@@ -1351,6 +1351,7 @@ static void test_faults(void)
 		(unsigned long long)atomic_load(&n_rpc_fresh),
 		(unsigned long long)atomic_load(&n_rpc_grpc),
 		(unsigned long long)atomic_load(&failures),
+		(unsigned long long)atomic_load(&pub_flips),
 		(double)atomic_load(&max_cached_us) / 1e3, CACHED_MAX_MS,
 		(double)atomic_load(&max_fresh_us) / 1e3,
 		LARGEST_TIMEOUT_MS + SLACK_MS);
@@ -1386,8 +1387,15 @@ static void test_faults(void)
 		fprintf(stderr, "  plugin process %d still there\n", pids[i]);
 	CU_ASSERT_EQUAL(nmarked, 0);
 	CU_ASSERT(hang_pids_dead(standing_pidfile));
-	int z[16];
-	CU_ASSERT_EQUAL(zombie_children(z, 16), 0);
+	/* A plugin killed at its deadline is a zombie until its worker's
+	 * waitpid, a moment later: only one that stays is a leak. */
+	int z[16], nz;
+	until = vt_test_now_ms() + 5000;
+	while ((nz = zombie_children(z, 16)) > 0 && vt_test_now_ms() < until)
+		vt_test_sleep_ms(50);
+	for (int i = 0; i < nz && i < 16; i++)
+		fprintf(stderr, "  zombie child %d\n", z[i]);
+	CU_ASSERT_EQUAL(nz, 0);
 
 	atomic_store(&stop_watch, true);
 	pthread_join(watch, NULL);
