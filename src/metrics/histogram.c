@@ -432,7 +432,7 @@ static vt_err __attribute__((noinline)) observe_slow(vt_histogram *hg, double v)
 	return VT_OK;
 }
 
-vt_err vt_histogram_observe(vt_histogram *hg, double v)
+VT__HOT vt_err vt_histogram_observe(vt_histogram *hg, double v)
 {
 	if (VT__UNLIKELY(hg == NULL || hg->kind != VT_HISTOGRAM))
 		return VT_EINVAL;

@@ -1,7 +1,8 @@
 /*
  * histogram.h - log-bucket histograms: the bucket layout, one thread's
- * counters for one series (vt__hist), the merge buffer and the merged
- * form a snapshot keeps (struct vt__hsnap). histogram.c explains it.
+ * counters for one series (vt__hist and its pages, vt__page), the merge
+ * buffer and the merged form a snapshot keeps (struct vt__hsnap).
+ * histogram.c explains it.
  */
 #ifndef VT_METRICS_HISTOGRAM_H
 #define VT_METRICS_HISTOGRAM_H
@@ -30,6 +31,11 @@
 #define VT__B_OVER	 (VT__B_LOG0 + VT__NLOG)
 #define VT__NBUCKETS	 (VT__B_OVER + 1)
 #define VT__BITMAP_WORDS ((VT__NBUCKETS + 63) / 64)
+
+/* On a hot-path entry point: its fast path starts a cache line, so it
+ * never straddles two (a cycle per call where it did, whatever the link
+ * order put before it). */
+#define VT__HOT __attribute__((aligned(64)))
 
 #define VT__LIKELY(x)	__builtin_expect(!!(x), 1)
 #define VT__UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -70,10 +76,9 @@ typedef struct vt__hist {
 	_Atomic uint64_t used[2];
 	_Atomic uint64_t wide[2];   /* bit o: page o has had a carry */
 	_Atomic uint64_t carry_seq; /* odd while the owner carries */
-	/* Relaxed atomics. GCC moves an _Atomic double through a general
-	 * register; on the AMD EPYC of bench/RESULTS.md that is a cycle
-	 * faster per observation than SSE loads and stores of a plain
-	 * double (store forwarding to SSE loads is slower there). */
+	/* Relaxed atomics, which GCC moves through a general register:
+	 * on the AMD EPYC of bench/RESULTS.md a cycle per observation
+	 * faster than volatile SSE loads and stores of a plain double. */
 	_Atomic double sum;
 	_Atomic double min, max;  /* +Inf / -Inf while empty */
 	_Atomic uint64_t spec[4]; /* NEG, ZERO, UNDER, OVER buckets */

@@ -47,7 +47,7 @@ counter_slow(vt_counter *c, double v, int whole)
 	return VT_OK;
 }
 
-vt_err vt_counter_inc(vt_counter *c)
+VT__HOT vt_err vt_counter_inc(vt_counter *c)
 {
 	if (VT__UNLIKELY(c == NULL || c->kind != VT_COUNTER))
 		return VT_EINVAL;
@@ -57,7 +57,7 @@ vt_err vt_counter_inc(vt_counter *c)
 	return VT_OK;
 }
 
-vt_err vt_counter_add(vt_counter *c, double v)
+VT__HOT vt_err vt_counter_add(vt_counter *c, double v)
 {
 	if (VT__UNLIKELY(c == NULL || c->kind != VT_COUNTER || !(v >= 0)))
 		return VT_EINVAL;
