@@ -542,14 +542,15 @@ static void fixture_init(fixture *fx)
 	size_t plen;
 	if ((err = vt__pb_health_req_encode(NULL, VT_RUN_CACHED, &p, &plen)) !=
 		VT_OK ||
-	    (err = vt__pb_request_encode(VT__M_HEALTH, p, plen, &fx->req_health,
+	    (err = vt__pb_request_encode(VT__M_HEALTH, p, plen, NULL,
+					 &fx->req_health,
 					 &fx->req_health_len)) != VT_OK)
 		die_vt("encoding the Health/Check request", err);
 	free(p);
 	if ((err = vt__pb_metrics_req_encode(NULL, &p, &plen)) != VT_OK ||
-	    (err =
-		 vt__pb_request_encode(VT__M_METRICS, p, plen, &fx->req_metrics,
-				       &fx->req_metrics_len)) != VT_OK)
+	    (err = vt__pb_request_encode(VT__M_METRICS, p, plen, NULL,
+					 &fx->req_metrics,
+					 &fx->req_metrics_len)) != VT_OK)
 		die_vt("encoding the Metrics/Get request", err);
 	free(p);
 }

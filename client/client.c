@@ -24,8 +24,8 @@
  *   It is written under a lock but read without one: meaningful when one
  *   thread uses the client (threads sharing one use the return codes).
  * - Codes: 3 VT_EINVAL, 5 VT_ENOENT, 14 VT_EUNAVAIL, 13 VT_EINTERNAL,
- *   12 and unknown ones VT_EPROTO; no answer in time VT_ETIMEDOUT; an
- *   undecodable answer VT_EPROTO.
+ *   16 VT_EAUTH, 12 and unknown ones VT_EPROTO; no answer in time
+ *   VT_ETIMEDOUT; an undecodable answer VT_EPROTO.
  * - vt_client_watch dials synchronously too (VT_EUNAVAIL, VT_EINVAL),
  *   returns VT_OK when fn stops it and VT_ETIMEDOUT after timeout_ms of
  *   silence; messages are cut at 4 KiB.
@@ -56,6 +56,7 @@ struct vt_client {
 	nng_socket sock; /* immutable; thread-safe */
 	int timeout_ms;	 /* immutable; < 0 = none */
 	char url[256];	 /* immutable, for messages */
+	char *token;	 /* sent with every call; NULL = none */
 	pthread_mutex_t cache_mtx;
 	nng_ctx ctx;  /* the cached context: used by cache_mtx's holder */
 	nng_aio *aio; /* idem */
@@ -160,7 +161,20 @@ void vt_client_close(vt_client *c)
 	nng_aio_free(c->aio);
 	pthread_mutex_destroy(&c->err_mtx);
 	pthread_mutex_destroy(&c->cache_mtx);
+	free(c->token);
 	free(c);
+}
+
+vt_err vt_client_set_token(vt_client *c, const char *token)
+{
+	if (c == NULL)
+		return VT_EINVAL;
+	char *copy = NULL;
+	if (token != NULL && token[0] != '\0' && (copy = strdup(token)) == NULL)
+		return VT_ENOMEM;
+	free(c->token);
+	c->token = copy;
+	return VT_OK;
 }
 
 const char *vt_client_last_error(const vt_client *c)
@@ -175,7 +189,8 @@ static vt_err call(vt_client *c, const char *method, const uint8_t *payload,
 {
 	uint8_t *bytes = NULL;
 	size_t len = 0;
-	vt_err err = vt__pb_request_encode(method, payload, plen, &bytes, &len);
+	vt_err err = vt__pb_request_encode(method, payload, plen, c->token,
+					   &bytes, &len);
 	if (err != VT_OK) {
 		set_last(c, "%s: encoding the request: %s", method,
 			 vt_strerror(err));

@@ -57,6 +57,11 @@ static const char usage[] =
     "GET /health/NAME object). watch prints \"<time> <check> <old> <new>\"\n"
     "per change until interrupted.\n"
     "\n"
+    "environment: VITALS_TOKEN, the server's bearer token if it has one\n"
+    "(never on the command line, where ps shows it); without it such a\n"
+    "server answers statuses only, errors read \"reason withheld\",\n"
+    "and metrics are refused.\n"
+    "\n"
     "exit status: health: 0 healthy, 1 degraded, 2 unhealthy (of the\n"
     "whole, or of NAME); every command: 3 when the server cannot be\n"
     "reached or answers with an error, or on a usage error (Nagios\n"
@@ -422,8 +427,13 @@ static vt_client *connect_or_say(const opts *o)
 {
 	vt_client *c = NULL;
 	vt_err err = vt_client_connect(&c, o->url, o->timeout_ms);
-	if (err == VT_OK)
-		return c;
+	if (err == VT_OK) {
+		const char *token = getenv("VITALS_TOKEN");
+		if (vt_client_set_token(c, token) == VT_OK)
+			return c;
+		vt_client_close(c);
+		err = VT_ENOMEM;
+	}
 	if (err == VT_EINVAL)
 		fprintf(stderr, "vitalsctl: invalid URL \"%s\"\n", o->url);
 	else if (err == VT_EUNAVAIL)

@@ -226,7 +226,8 @@ static void test_top_level_fields(void)
 {
 	refused("{\"htpp\": \"127.0.0.1:8080\"}",
 		F ": field \"htpp\": unknown field (known: http, rpc, pub, "
-		  "workers, degraded_http_code, checks)");
+		  "workers, degraded_http_code, token_env, max_connections, "
+		  "checks)");
 	refused("{\"workers\": 4, \"workers\": 5}",
 		F ": field \"workers\": given twice");
 	refused("{\"workers\": 0}",
@@ -254,7 +255,8 @@ static void test_top_level_fields(void)
 	/* Keys from the file are quoted, control bytes escaped. */
 	refused("{\"a\\u0001\\\"\": 1}",
 		F ": field \"a\\x01\\\"\": unknown field (known: http, rpc, "
-		  "pub, workers, degraded_http_code, checks)");
+		  "pub, workers, degraded_http_code, token_env, "
+		  "max_connections, checks)");
 }
 
 static void test_check_fields(void)
@@ -436,6 +438,48 @@ static void test_dmarket_secrets(void)
 	unsetenv("VT_TEST_DMARKET_SECRET");
 }
 
+/* The bearer token comes from the environment only, is validated at
+ * parse time (so --check-config tells), and leaves the environment with
+ * the other secrets. */
+static void test_token_and_connections(void)
+{
+	unsetenv("VT_TEST_TOKEN");
+	refused("{\"token_env\": \"VT_TEST_TOKEN\"}",
+		F ": field \"token_env\": environment variable VT_TEST_TOKEN "
+		  "is not set");
+	refused("{\"token_env\": \"1BAD\"}",
+		F ": field \"token_env\": must name an environment variable "
+		  "([A-Za-z_][A-Za-z0-9_]*)");
+	refused("{\"token\": \"abc\"}",
+		F ": field \"token\": unknown field (known: http, rpc, pub, "
+		  "workers, degraded_http_code, token_env, max_connections, "
+		  "checks)");
+	setenv("VT_TEST_TOKEN", "two words", 1);
+	refused("{\"token_env\": \"VT_TEST_TOKEN\"}",
+		F ": field \"token_env\": environment variable VT_TEST_TOKEN "
+		  "must hold 1..1024 characters of [A-Za-z0-9-._~+/], then "
+		  "any '='");
+	CU_ASSERT_PTR_NULL(strstr(err, "two words"));
+	refused("{\"max_connections\": 0}",
+		F ": field \"max_connections\": must be an integer from 1 to "
+		  "65536");
+
+	setenv("VT_TEST_TOKEN", "Zm9vYmFy-token==", 1);
+	vt__config *cfg = parse_ok("{\"token_env\": \"VT_TEST_TOKEN\", "
+				   "\"max_connections\": 64}");
+	CU_ASSERT_STRING_EQUAL(cfg->token, "Zm9vYmFy-token==");
+	CU_ASSERT_EQUAL(cfg->max_connections, 64);
+	vt__config_forget_secrets(cfg);
+	CU_ASSERT_PTR_NULL(getenv("VT_TEST_TOKEN"));
+	CU_ASSERT_STRING_EQUAL(cfg->token, "Zm9vYmFy-token==");
+	vt__config_free(cfg);
+
+	cfg = parse_ok("{}");
+	CU_ASSERT_PTR_NULL(cfg->token);
+	CU_ASSERT_EQUAL(cfg->max_connections, 0);
+	vt__config_free(cfg);
+}
+
 /* What only the check itself can refuse is reported against the field
  * it concerns. */
 static void test_refused_by_check(void)
@@ -554,6 +598,7 @@ int main(void)
 	    {"syntax errors with line and column", test_syntax_errors},
 	    {"top-level fields", test_top_level_fields},
 	    {"check fields", test_check_fields},
+	    {"token and connection limit", test_token_and_connections},
 	    {"dmarket secrets only from the environment", test_dmarket_secrets},
 	    {"refused by the check itself", test_refused_by_check},
 	    {"limits and files", test_limits_and_files},

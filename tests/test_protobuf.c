@@ -818,7 +818,8 @@ static void test_envelope(void)
 	uint8_t *b = NULL;
 	size_t n = 0;
 	CU_ASSERT_EQUAL_FATAL(vt__pb_request_encode(VT__M_METRICS, payload,
-						    sizeof(payload), &b, &n),
+						    sizeof(payload), NULL, &b,
+						    &n),
 			      VT_OK);
 	/* Field numbers are the contract: method = 1, payload = 2. */
 	Vitals__V1__Request *raw = vitals__v1__request__unpack(NULL, n, b);
@@ -878,7 +879,7 @@ static void test_grpc_codes(void)
 	    {VT_ETOOBIG, 3},   {VT_ENOENT, 5},	   {VT_ECLOSED, 14},
 	    {VT_EUNAVAIL, 14}, {VT_EFULL, 14},	   {VT_ETIMEDOUT, 14},
 	    {VT_ENOMEM, 13},   {VT_EINTERNAL, 13}, {VT_EIO, 13},
-	    {VT_EEXIST, 13},   {VT_EKIND, 13},	   {VT_EAUTH, 13},
+	    {VT_EEXIST, 13},   {VT_EKIND, 13},	   {VT_EAUTH, 16},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		CU_ASSERT_EQUAL(vt__grpc_code(map[i].err), map[i].code);
@@ -888,6 +889,7 @@ static void test_grpc_codes(void)
 	CU_ASSERT_EQUAL(vt__grpc_err(12), VT_EPROTO);
 	CU_ASSERT_EQUAL(vt__grpc_err(13), VT_EINTERNAL);
 	CU_ASSERT_EQUAL(vt__grpc_err(14), VT_EUNAVAIL);
+	CU_ASSERT_EQUAL(vt__grpc_err(16), VT_EAUTH);
 	CU_ASSERT_EQUAL(vt__grpc_err(99), VT_EPROTO);
 }
 

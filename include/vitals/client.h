@@ -27,6 +27,12 @@ typedef struct vt_client vt_client;
 vt_err vt_client_connect(vt_client **out, const char *url, int timeout_ms);
 void vt_client_close(vt_client *c);
 
+/* Sends token (the server's bearer token) with every later call; NULL
+ * or "" sends none. Without it, a server that has a token answers
+ * statuses only (errors read "reason withheld") and refuses metrics with
+ * VT_EAUTH. Not concurrently with calls. */
+vt_err vt_client_set_token(vt_client *c, const char *token);
+
 /* The server's error text of the last failed call ("" if none). */
 const char *vt_client_last_error(const vt_client *c);
 

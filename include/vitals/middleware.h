@@ -63,6 +63,9 @@ typedef struct vt_middleware_opts {
 	const char *ready_tag;	  /* NULL = "ready" */
 	size_t max_request_bytes; /* body cap of vitals' routes; 0 = 1 MiB */
 	unsigned workers;	  /* threads for fresh /health; 0 = 8 */
+	/* Bearer token of vitals' routes, as vt_server_opts.token (VT_EINVAL
+	 * when malformed); NULL = none. */
+	const char *token;
 	/* Bounds of http_request_duration_seconds; NULL (nbounds 0) =
 	 * Prometheus' defaults. */
 	const double *le_bounds;
@@ -73,7 +76,7 @@ typedef struct vt_middleware_opts {
 	{                                                                      \
 		.attach_routes = true, .degraded_http_code = 0,                \
 		.live_tag = NULL, .ready_tag = NULL, .max_request_bytes = 0,   \
-		.workers = 0, .le_bounds = NULL, .nbounds = 0,                 \
+		.workers = 0, .token = NULL, .le_bounds = NULL, .nbounds = 0,  \
 	}
 
 /* Registers the two request metrics in metrics and, with attach_routes

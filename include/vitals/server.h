@@ -25,6 +25,24 @@
  * malformed payload (3), oversized message (3) get an error Response and
  * the server goes on.
  *
+ * Access: with a token set, a request that presents it (HTTP
+ * "Authorization: Bearer <token>", the RPC envelope's token field) gets
+ * everything; one without gets statuses only - /health and
+ * vitals.v1.Health/Check with each component's details dropped and its
+ * error, if any, replaced by "reason withheld"; grpc.health.v1 as usual;
+ * /metrics 401 and Metrics/Get 16 UNAUTHENTICATED - so probes need no
+ * secret; a wrong token gets 401 (WWW-Authenticate: Bearer
+ * error="invalid_token") or 16 on every route and method. Without a
+ * token every caller gets everything. The pub socket carries statuses
+ * only, and needs none.
+ *
+ * Limits: RPC messages and HTTP bodies over max_request_bytes get an
+ * error (3; 413); HTTP request heads over nng's 8 KiB buffer close the
+ * connection; max_connections caps the RPC and pub peers; fresh /health
+ * requests beyond 1024 queued get 503. nng 1.5.2's HTTP server has no
+ * hook to cap its connections: keep the gateway on loopback (the
+ * default) or cap them in front (e.g. iptables' connlimit).
+ *
  * Pub: each component status change is published as the text
  *   "<check> <old> <new>"  e.g. "redis healthy unhealthy"
  * and the overall readiness change at shutdown as "* <old> unhealthy".
@@ -56,6 +74,14 @@ typedef struct vt_server_opts {
 	const char *ready_tag;	  /* NULL = "ready" */
 	unsigned rpc_contexts;	  /* requests in flight; 0 = 16 */
 	size_t max_request_bytes; /* RPC message / HTTP body cap; 0 = 1 MiB */
+	/* Bearer token (RFC 6750 b64token, 1..1024 characters); NULL or
+	 * "" = none. With one, callers that do not present it get statuses
+	 * only (see the top); a wrong one is refused. */
+	const char *token;
+	/* Clients connected at once to the RPC socket, and subscribers to
+	 * the pub socket, each; one past it is disconnected at once.
+	 * 0 = 1024. */
+	unsigned max_connections;
 } vt_server_opts;
 
 /* Starts the configured listeners. On error nothing is left running and

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "health/check.h"
+#include "server/service.h"
 #include "vitals/checks.h"
 
 #define MAX_WORKERS 256
@@ -131,8 +132,15 @@ fail_rv(ctx *c, vt_err rv, const char *field, const char *fmt, ...)
 
 /* ---- keys ---------------------------------------------------------- */
 
-static const char *const top_keys[] = {
-    "http", "rpc", "pub", "workers", "degraded_http_code", "checks", NULL};
+static const char *const top_keys[] = {"http",
+				       "rpc",
+				       "pub",
+				       "workers",
+				       "degraded_http_code",
+				       "token_env",
+				       "max_connections",
+				       "checks",
+				       NULL};
 
 static const char *const common_keys[] = {"name",
 					  "type",
@@ -802,7 +810,42 @@ void vt__config_free(vt__config *cfg)
 	free(cfg->http);
 	free(cfg->rpc);
 	free(cfg->pub);
+	free(cfg->token_env);
+	if (cfg->token != NULL) {
+		/* Wiped before free, through a volatile pointer so that the
+		 * stores are kept. */
+		volatile char *t = cfg->token;
+		while (*t != '\0')
+			*t++ = '\0';
+		free(cfg->token);
+	}
 	free(cfg);
+}
+
+/* "token_env": the variable holding the bearer token, read now so that
+ * --check-config tells a missing or malformed token too. */
+static vt_err get_token(ctx *c, const cJSON *root, vt__config *cfg)
+{
+	vt_err rv = get_string(c, root, "token_env", false, &cfg->token_env);
+	if (rv != VT_OK || cfg->token_env == NULL)
+		return rv;
+	if (!env_name_valid(cfg->token_env))
+		return fail(c, "token_env",
+			    "must name an environment variable "
+			    "([A-Za-z_][A-Za-z0-9_]*)");
+	const char *t = getenv(cfg->token_env);
+	if (t == NULL || t[0] == '\0')
+		return fail(c, "token_env",
+			    "environment variable %s is not set",
+			    cfg->token_env);
+	if (!vt__token_valid(t, strlen(t)))
+		return fail(c, "token_env",
+			    "environment variable %s must hold 1..%d "
+			    "characters of [A-Za-z0-9-._~+/], then any '='",
+			    cfg->token_env, VT__TOKEN_MAX);
+	if ((cfg->token = strdup(t)) == NULL)
+		return fail_rv(c, VT_ENOMEM, "token_env", "out of memory");
+	return VT_OK;
 }
 
 vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
@@ -837,7 +880,7 @@ vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 		rv = fail_rv(&c, VT_ENOMEM, NULL, "out of memory");
 		goto out_cfg;
 	}
-	long workers = 4, code = 200;
+	long workers = 4, code = 200, conns = 0;
 	if ((rv = check_keys(&c, root, top_keys, NULL, NULL)) ||
 	    (rv = get_listener(&c, root, "http", VT__CONFIG_DEFAULT_HTTP,
 			       &cfg->http)) ||
@@ -849,9 +892,13 @@ vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 			   "an integer from 1 to 256", &workers)) ||
 	    (rv = get_long(&c, root, "degraded_http_code", 200, 599,
 			   "an HTTP status code from 200 to 599", &code)) ||
+	    (rv = get_long(&c, root, "max_connections", 1, 65536,
+			   "an integer from 1 to 65536", &conns)) ||
+	    (rv = get_token(&c, root, cfg)) ||
 	    (rv = parse_checks(&c, root, cfg)))
 		goto out_cfg;
 	cfg->workers = (unsigned)workers;
+	cfg->max_connections = (unsigned)conns;
 	cfg->degraded_http_code = (int)code;
 	if (cfg->rpc != NULL && cfg->pub != NULL &&
 	    strcmp(cfg->rpc, cfg->pub) == 0) {
@@ -1031,6 +1078,8 @@ void vt__config_forget_secrets(const vt__config *cfg)
 	for (size_t i = 0; i < cfg->nchecks; i++)
 		if (cfg->checks[i].secret_key_env != NULL)
 			unsetenv(cfg->checks[i].secret_key_env);
+	if (cfg->token_env != NULL)
+		unsetenv(cfg->token_env);
 }
 
 vt_err vt__config_verify(const vt__config *cfg, char *errbuf, size_t errlen)

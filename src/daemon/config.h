@@ -87,6 +87,9 @@ typedef struct vt__config {
 	char *pub;
 	unsigned workers;
 	int degraded_http_code;
+	char *token_env;	  /* NULL = no bearer token */
+	char *token;		  /* its value, read at parse time */
+	unsigned max_connections; /* 0 = the server's default */
 	vt__check_conf *checks;
 	size_t nchecks;
 } vt__config;
@@ -109,7 +112,8 @@ vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 vt_err vt__config_build(const vt__config *cfg, vt_health *h, char *errbuf,
 			size_t errlen);
 
-/* Removes every secret_key_env variable from the environment: called
+/* Removes every secret_key_env variable and token_env from the
+ * environment: called
  * once the checks hold their own copies of the keys, so that exec
  * plugins (which inherit the environment) never see them. Not
  * thread-safe (unsetenv): call before other threads read the

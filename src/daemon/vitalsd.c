@@ -54,12 +54,16 @@ static const char usage_text[] =
     "\n"
     "FILE is a JSON object (config/vitalsd.json is an example): http,\n"
     "rpc, pub (null turns one off), workers, degraded_http_code (the\n"
-    "status of a degraded /health, e.g. 429 for Consul; default 200) and\n"
-    "checks: [{name, type (redis, rabbitmq, http, dmarket, tcp, disk,\n"
-    "exec), interval_ms, timeout_ms, degraded_ms, critical, tags,\n"
-    "failures_before_unhealthy, successes_before_healthy, and the\n"
-    "type's fields}]. DMarket's secret key is read only from the\n"
-    "environment variable named by secret_key_env.\n"
+    "status of a degraded /health, e.g. 429 for Consul; default 200),\n"
+    "token_env (the environment variable holding a bearer token: then\n"
+    "callers without it get statuses only, no details, errors or\n"
+    "metrics), max_connections (RPC clients and pub subscribers, each;\n"
+    "default 1024) and checks: [{name, type (redis, rabbitmq, http,\n"
+    "dmarket, tcp, disk, exec), interval_ms, timeout_ms, degraded_ms,\n"
+    "critical, tags, failures_before_unhealthy,\n"
+    "successes_before_healthy, and the type's fields}]. Secrets - the\n"
+    "token, DMarket's secret key (secret_key_env) - are read only from\n"
+    "the environment, and removed from it before any check runs.\n"
     "\n"
     "SIGTERM or SIGINT: readiness turns unhealthy and is published,\n"
     "requests in flight finish, exit 0.\n";
@@ -281,6 +285,8 @@ static int run(const args *a, const sigset_t *sigs)
 	    .rpc_url = cfg->rpc,
 	    .pub_url = cfg->pub,
 	    .degraded_http_code = cfg->degraded_http_code,
+	    .token = cfg->token,
+	    .max_connections = cfg->max_connections,
 	};
 	err[0] = '\0';
 	if ((rv = vt_server_start(&srv, &so, err, sizeof(err))) != VT_OK) {
@@ -290,6 +296,10 @@ static int run(const args *a, const sigset_t *sigs)
 			 shown[0] != '\0' ? shown : vt_strerror(rv));
 		goto out;
 	}
+	if (cfg->token_env != NULL)
+		log_line("access: details and metrics need the bearer token "
+			 "of $%s; other callers get statuses only",
+			 cfg->token_env);
 	if (cfg->http != NULL)
 		log_line("listening: http http://%s (/health, /livez, "
 			 "/readyz, /metrics)",

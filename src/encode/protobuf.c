@@ -48,6 +48,8 @@ uint32_t vt__grpc_code(vt_err err)
 	case VT_EFULL:
 	case VT_ETIMEDOUT:
 		return VT__GRPC_UNAVAILABLE;
+	case VT_EAUTH:
+		return VT__GRPC_UNAUTHENTICATED;
 	default:
 		return VT__GRPC_INTERNAL;
 	}
@@ -66,6 +68,8 @@ vt_err vt__grpc_err(uint32_t code)
 		return VT_EINTERNAL;
 	case VT__GRPC_UNAVAILABLE:
 		return VT_EUNAVAIL;
+	case VT__GRPC_UNAUTHENTICATED:
+		return VT_EAUTH;
 	default:
 		return VT_EPROTO;
 	}
@@ -1004,7 +1008,8 @@ vt_err vt__pb_grpc_list_req_check(const uint8_t *data, size_t len)
 /* ---- the envelope ------------------------------------------------------ */
 
 vt_err vt__pb_request_encode(const char *method, const uint8_t *payload,
-			     size_t plen, uint8_t **out, size_t *len)
+			     size_t plen, const char *token, uint8_t **out,
+			     size_t *len)
 {
 	if (method == NULL || (payload == NULL && plen > 0) || out == NULL ||
 	    len == NULL)
@@ -1014,6 +1019,7 @@ vt_err vt__pb_request_encode(const char *method, const uint8_t *payload,
 	r.method = str_out(&sc, method);
 	r.payload.data = (uint8_t *)payload;
 	r.payload.len = plen;
+	r.token = str_out(&sc, token);
 	return pack_built(&r.base, &sc, out, len);
 }
 
@@ -1028,6 +1034,7 @@ vt_err vt__pb_request_decode(const uint8_t *data, size_t len,
 	out->method = r->method;
 	out->payload = r->payload.data;
 	out->plen = r->payload.len;
+	out->token = r->token != NULL ? r->token : "";
 	out->msg = r;
 	return VT_OK;
 }

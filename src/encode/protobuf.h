@@ -43,6 +43,7 @@ enum {
 	VT__GRPC_UNIMPLEMENTED = 12,
 	VT__GRPC_INTERNAL = 13,
 	VT__GRPC_UNAVAILABLE = 14,
+	VT__GRPC_UNAUTHENTICATED = 16,
 };
 
 /* grpc.health.v1.HealthCheckResponse.ServingStatus values. */
@@ -144,9 +145,10 @@ vt_err vt__pb_grpc_list_req_check(const uint8_t *data, size_t len);
 
 /* ---- the envelope (vitals.v1.Request / Response) ---------------------- */
 
-/* Request{method, payload}. */
+/* Request{method, payload, token}; token NULL or "" = none. */
 vt_err vt__pb_request_encode(const char *method, const uint8_t *payload,
-			     size_t plen, uint8_t **out, size_t *len);
+			     size_t plen, const char *token, uint8_t **out,
+			     size_t *len);
 
 /* A decoded Request; method and payload point into the decoded message;
  * release with _fini. */
@@ -154,7 +156,8 @@ typedef struct vt__pb_request {
 	const char *method;
 	const uint8_t *payload;
 	size_t plen;
-	void *msg; /* private */
+	const char *token; /* "" when none */
+	void *msg;	   /* private */
 } vt__pb_request;
 
 /* VT_EPROTO for bytes that are not a Request. */

@@ -161,7 +161,10 @@ static nng_http_res *build_res(const answer *a, bool head, bool close)
 	    (a->allow &&
 	     (rv = nng_http_res_set_header(res, "Allow", "GET, HEAD")) != 0) ||
 	    (close &&
-	     (rv = nng_http_res_set_header(res, "Connection", "close")) != 0))
+	     (rv = nng_http_res_set_header(res, "Connection", "close")) != 0) ||
+	    (a->www_auth != NULL &&
+	     (rv = nng_http_res_set_header(res, "WWW-Authenticate",
+					   a->www_auth)) != 0))
 		goto fail;
 	/* (NULL, len): headers only, with the body's Content-Length. */
 	rv = nng_http_res_set_data(res, head ? NULL : a->body, a->len);
@@ -621,6 +624,7 @@ static void request_of(const gw_req *c, vt__gw_request *rq)
 	    .content_length = nng_http_req_get_header(req, "Content-Length"),
 	    .transfer_encoding =
 		nng_http_req_get_header(req, "Transfer-Encoding"),
+	    .authorization = nng_http_req_get_header(req, "Authorization"),
 	};
 }
 
@@ -711,6 +715,29 @@ static bool precheck(const vt__gw_request *rq, size_t max_body, answer *a)
 	return true;
 }
 
+/* The caller's access by its Authorization header (RFC 6750): the
+ * "Bearer" scheme in any case, then the token; any other value is a
+ * wrong token. */
+static vt__access access_of(vt__service *svc, const char *auth)
+{
+	if (svc->token == NULL)
+		return VT__ACCESS_FULL;
+	if (auth == NULL)
+		return VT__ACCESS_STATUS;
+	if (strncasecmp(auth, "Bearer ", 7) != 0)
+		return VT__ACCESS_DENIED;
+	const char *t = auth + 7;
+	while (*t == ' ')
+		t++;
+	size_t n = strlen(t);
+	while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+		n--;
+	return n > 0 ? vt__service_access(svc, t, n) : VT__ACCESS_DENIED;
+}
+
+#define WWW_AUTH_NEEDED	 "Bearer realm=\"vitals\""
+#define WWW_AUTH_INVALID "Bearer realm=\"vitals\", error=\"invalid_token\""
+
 /* URIs up to this long are parsed on the stack. */
 #define URI_STACK 512
 
@@ -724,8 +751,21 @@ bool vt__gw_answer(vt__service *svc, int degraded_code, size_t max_body,
 	char ubuf[URI_STACK];
 	size_t ulen = strlen(rq->uri);
 	bool waits = false;
+	vt__access acc;
 	if (!precheck(rq, max_body, &a))
 		goto done;
+	if ((acc = access_of(svc, rq->authorization)) == VT__ACCESS_DENIED) {
+		answer_static(&a, 401, "{\"error\":\"invalid token\"}");
+		a.www_auth = WWW_AUTH_INVALID;
+		goto done;
+	}
+	if (acc != VT__ACCESS_FULL && rq->route == VT__GW_METRICS) {
+		answer_static(&a, 401,
+			      "{\"error\":\"metrics need the server's "
+			      "token\"}");
+		a.www_auth = WWW_AUTH_NEEDED;
+		goto done;
+	}
 	if (!*entered) {
 		if (vt__service_enter(svc) != VT_OK) {
 			a.close = true;
@@ -740,6 +780,7 @@ bool vt__gw_answer(vt__service *svc, int degraded_code, size_t max_body,
 		goto done;
 	}
 	memcpy(c.uri, rq->uri, ulen + 1);
+	c.q.withhold = acc != VT__ACCESS_FULL;
 	if (!parse_uri(&c, rq->accept, &a)) {
 		/* a says why */
 	} else if (rq->route == VT__GW_METRICS) {

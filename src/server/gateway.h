@@ -65,6 +65,7 @@ typedef struct vt__gw_request {
 	const char *connection;
 	const char *content_length;
 	const char *transfer_encoding;
+	const char *authorization; /* "Bearer <token>" */
 } vt__gw_request;
 
 /* The answer to one request, and how to send it. */
@@ -74,9 +75,10 @@ typedef struct vt__gw_response {
 	char *body;	   /* len bytes; malloc'd when owned, else static */
 	size_t len;
 	bool owned;
-	bool allow; /* add "Allow: GET, HEAD" */
-	bool close; /* add "Connection: close" and close after it */
-	bool head;  /* HEAD: no body is sent, its Content-Length is */
+	bool allow;	      /* add "Allow: GET, HEAD" */
+	bool close;	      /* add "Connection: close" and close after it */
+	bool head;	      /* HEAD: no body is sent, its Content-Length is */
+	const char *www_auth; /* static WWW-Authenticate value, or NULL */
 } vt__gw_response;
 
 /* Answers rq without a connection, as the handlers do each request:

@@ -219,6 +219,8 @@ vt_err vt_middleware_alloc(vt_middleware **out, nng_http_server *srv,
 		if (rv != VT_OK)
 			goto fail;
 		mw->svc_ready = true;
+		if ((rv = vt__service_set_token(&mw->svc, o.token)) != VT_OK)
+			goto fail;
 		vt__routes_opts ro = {.degraded_code = o.degraded_http_code,
 				      .max_body = o.max_request_bytes,
 				      .workers = o.workers,

@@ -13,9 +13,12 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 
+#include "server/connlimit.h"
+
 struct vt__pub {
-	nng_socket sock; /* immutable; nng sockets are thread-safe */
-	int port;	 /* immutable */
+	nng_socket sock;      /* immutable; nng sockets are thread-safe */
+	int port;	      /* immutable */
+	vt__connlimit *limit; /* immutable; freed after the socket */
 };
 
 static void set_err(char *err, size_t errlen, const char *url, const char *what)
@@ -24,7 +27,8 @@ static void set_err(char *err, size_t errlen, const char *url, const char *what)
 		snprintf(err, errlen, "pub %s: %s", url, what);
 }
 
-vt_err vt__pub_start(vt__pub **out, const char *url, char *err, size_t errlen)
+vt_err vt__pub_start(vt__pub **out, const char *url, unsigned max_conns,
+		     char *err, size_t errlen)
 {
 	if (out == NULL || url == NULL) {
 		set_err(err, errlen, url != NULL ? url : "(null)",
@@ -42,9 +46,17 @@ vt_err vt__pub_start(vt__pub **out, const char *url, char *err, size_t errlen)
 		set_err(err, errlen, url, nng_strerror(rv));
 		return rv == NNG_ENOMEM ? VT_ENOMEM : VT_EUNAVAIL;
 	}
+	vt_err e = vt__connlimit_attach(&p->limit, p->sock, max_conns);
+	if (e != VT_OK) {
+		nng_close(p->sock);
+		free(p);
+		set_err(err, errlen, url, vt_strerror(e));
+		return e;
+	}
 	nng_listener l;
 	if ((rv = nng_listen(p->sock, url, &l, 0)) != 0) {
 		nng_close(p->sock);
+		vt__connlimit_free(p->limit);
 		free(p);
 		set_err(err, errlen, url, nng_strerror(rv));
 		switch (rv) {
@@ -90,5 +102,6 @@ void vt__pub_free(vt__pub *p)
 	if (p == NULL)
 		return;
 	nng_close(p->sock);
+	vt__connlimit_free(p->limit);
 	free(p);
 }

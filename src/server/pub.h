@@ -17,11 +17,13 @@
 
 typedef struct vt__pub vt__pub;
 
-/* Opens a pub socket listening at url (tcp:// or ipc://). On error
+/* Opens a pub socket listening at url (tcp:// or ipc://) for at most
+ * max_conns subscribers at once (0 = VT__CONNS_DEFAULT). On error
  * nothing is left open and err (may be NULL) says what failed, e.g.
  * "pub tcp://127.0.0.1:5556: Address in use"; VT_EINVAL for a bad url,
  * VT_EUNAVAIL when it cannot listen. Thread-safe. */
-vt_err vt__pub_start(vt__pub **out, const char *url, char *err, size_t errlen);
+vt_err vt__pub_start(vt__pub **out, const char *url, unsigned max_conns,
+		     char *err, size_t errlen);
 
 /* Publishes text to every subscriber without blocking: VT_OK once nng
  * has taken it (a slow subscriber may still miss it), VT_EINVAL for a

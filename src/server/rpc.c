@@ -41,6 +41,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "encode/protobuf.h"
+#include "server/connlimit.h"
 #include "vitals/pool.h"
 
 /* A reply that the peer does not take within this long is dropped, so a
@@ -64,14 +65,15 @@ typedef struct rpc_ctx {
 } rpc_ctx;
 
 struct vt__rpc {
-	vt__service *svc; /* immutable */
-	nng_socket sock;  /* immutable after start */
-	bool sock_open;	  /* owner only */
-	size_t max_msg;	  /* immutable */
-	unsigned n;	  /* immutable */
-	rpc_ctx *ctxs;	  /* [n], immutable after start */
-	vt_pool *pool;	  /* immutable until stop frees it */
-	int port;	  /* immutable after start */
+	vt__service *svc;     /* immutable */
+	nng_socket sock;      /* immutable after start */
+	bool sock_open;	      /* owner only */
+	size_t max_msg;	      /* immutable */
+	unsigned n;	      /* immutable */
+	rpc_ctx *ctxs;	      /* [n], immutable after start */
+	vt_pool *pool;	      /* immutable until stop frees it */
+	vt__connlimit *limit; /* immutable; freed after the socket */
+	int port;	      /* immutable after start */
 	pthread_mutex_t mtx;
 	pthread_cond_t idle;
 	unsigned busy;	/* protected by mtx */
@@ -86,6 +88,7 @@ typedef struct call {
 	vt__pb_request env;	/* decoded envelope */
 	vt__pb_health_req hreq; /* vitals.v1.Health/Check, when decoded */
 	bool have_hreq;
+	vt__access access; /* by the envelope's token */
 } call;
 
 /* What a handler answers. */
@@ -242,7 +245,9 @@ static void do_health(call *c, reply *rp)
 			  "malformed vitals.v1.HealthCheckRequest");
 		return;
 	}
-	vt__health_query q = {.filter = c->hreq.filter, .mode = c->hreq.mode};
+	vt__health_query q = {.filter = c->hreq.filter,
+			      .mode = c->hreq.mode,
+			      .withhold = c->access != VT__ACCESS_FULL};
 	vt_health_snapshot *s = NULL;
 	vt_err err = vt__service_health(c->svc, &q, &s);
 	if (err != VT_OK) {
@@ -267,6 +272,10 @@ static void do_health(call *c, reply *rp)
 
 static void do_metrics(call *c, reply *rp)
 {
+	if (c->access != VT__ACCESS_FULL) {
+		reply_err(rp, VT_EAUTH, "metrics need the server's token");
+		return;
+	}
 	vt__pb_metrics_req mr;
 	if (vt__pb_metrics_req_decode(c->env.payload, c->env.plen, &mr) !=
 	    VT_OK) {
@@ -369,6 +378,10 @@ bool vt__rpc_handle(vt__service *svc, size_t max_msg, nng_msg *msg, bool nowait,
 		char buf[80];
 		reply_fail(&rp, VT__GRPC_UNIMPLEMENTED, "unknown method \"%s\"",
 			   printable(buf, sizeof(buf), c.env.method));
+	} else if ((c.access = vt__service_access(svc, c.env.token,
+						  strlen(c.env.token))) ==
+		   VT__ACCESS_DENIED) {
+		reply_err(&rp, VT_EAUTH, "invalid token");
 	} else if (!*entered && (err = vt__service_enter(svc)) != VT_OK) {
 		reply_err(&rp, err, "server is shutting down");
 	} else {
@@ -531,8 +544,8 @@ static vt_err nng_err(int rv)
 }
 
 vt_err vt__rpc_start(vt__rpc **out, vt__service *svc, const char *url,
-		     unsigned contexts, size_t max_msg, char *err,
-		     size_t errlen)
+		     unsigned contexts, size_t max_msg, unsigned max_conns,
+		     char *err, size_t errlen)
 {
 	if (out == NULL || svc == NULL || url == NULL) {
 		set_err(err, errlen, url ? url : "(null)", "invalid argument");
@@ -578,6 +591,8 @@ vt_err vt__rpc_start(vt__rpc **out, vt__service *svc, const char *url,
 	size_t hard = max_msg <= SIZE_MAX / 2 ? max_msg * 2 : SIZE_MAX;
 	if ((rv = nng_socket_set_size(r->sock, NNG_OPT_RECVMAXSZ, hard)) != 0)
 		goto fail_nng;
+	if ((e = vt__connlimit_attach(&r->limit, r->sock, max_conns)) != VT_OK)
+		goto fail_vt;
 	if ((rv = nng_listener_create(&l, r->sock, url)) != 0)
 		goto fail_nng;
 	/* Transports that have the option take it on the listener too. */
@@ -648,6 +663,7 @@ void vt__rpc_free(vt__rpc *r)
 			nng_aio_free(c->aio);
 	}
 	free(r->ctxs);
+	vt__connlimit_free(r->limit); /* the socket is closed */
 	if (r->sync_init) {
 		pthread_cond_destroy(&r->idle);
 		pthread_mutex_destroy(&r->mtx);

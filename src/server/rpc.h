@@ -22,6 +22,8 @@
  *   3  undecodable envelope or payload, empty method, bad filter value,
  *      request over max_msg bytes
  *   12 unknown method
+ *   16 a wrong token (any method), or no token where the server has one
+ *      and the method needs it (Metrics/Get); see service.h
  *   13 internal failure (out of memory, encoder failure)
  *   14 service shutting down (vt__service_enter refused), server stopping
  * Size: a request of more than max_msg bytes is answered with code 3; nng
@@ -55,14 +57,16 @@
 typedef struct vt__rpc vt__rpc;
 
 /* Starts listening at url with `contexts` (>= 1; 0 = 16) requests in
- * flight and requests of at most max_msg bytes (0 = 1 MiB). svc must
+ * flight, requests of at most max_msg bytes (0 = 1 MiB) and at most
+ * max_conns clients connected at once (0 = VT__CONNS_DEFAULT; one past
+ * it is disconnected at once, see connlimit.h). svc must
  * outlive the server. On error nothing is left running and err (may be
  * NULL) says what failed, e.g. "rpc tcp://127.0.0.1:5555: Address in
  * use"; VT_EINVAL for a bad url, VT_EUNAVAIL when it cannot listen.
  * Thread-safe (touches nothing shared). */
 vt_err vt__rpc_start(vt__rpc **out, vt__service *svc, const char *url,
-		     unsigned contexts, size_t max_msg, char *err,
-		     size_t errlen);
+		     unsigned contexts, size_t max_msg, unsigned max_conns,
+		     char *err, size_t errlen);
 
 /* Stops taking requests: each context answers at most one more request
  * (with 14) and stops; returns once every reply under way (including

@@ -105,9 +105,19 @@ vt_err vt_server_start(vt_server **out, const vt_server_opts *opts,
 		goto fail;
 	}
 	s->svc_ready = true;
+	if ((rv = vt__service_set_token(&s->svc, opts->token)) != VT_OK) {
+		set_err(
+		    errbuf, errlen, "",
+		    rv == VT_EINVAL
+			? "server options: token must be 1..1024 characters "
+			  "of [A-Za-z0-9-._~+/], then any '='"
+			: "server options: out of memory");
+		goto fail;
+	}
 
 	if (opts->pub_url != NULL) {
-		rv = vt__pub_start(&s->pub, opts->pub_url, err, sizeof(err));
+		rv = vt__pub_start(&s->pub, opts->pub_url,
+				   opts->max_connections, err, sizeof(err));
 		if (rv != VT_OK) {
 			s->pub = NULL;
 			set_err(errbuf, errlen, "", err);
@@ -134,7 +144,7 @@ vt_err vt_server_start(vt_server **out, const vt_server_opts *opts,
 	if (opts->rpc_url != NULL) {
 		rv = vt__rpc_start(&s->rpc, &s->svc, opts->rpc_url,
 				   opts->rpc_contexts, opts->max_request_bytes,
-				   err, sizeof(err));
+				   opts->max_connections, err, sizeof(err));
 		if (rv != VT_OK) {
 			s->rpc = NULL;
 			set_err(errbuf, errlen, "", err);

@@ -5,6 +5,7 @@
  */
 #include "server/service.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "vitals/health.h"
@@ -18,6 +19,8 @@ vt_err vt__service_init(vt__service *svc, vt_health *h, vt_metrics *m,
 	svc->metrics = m;
 	svc->live_tag = live_tag != NULL ? live_tag : "live";
 	svc->ready_tag = ready_tag != NULL ? ready_tag : "ready";
+	svc->token = NULL;
+	svc->token_len = 0;
 	svc->inflight = 0;
 	svc->shutting_down = false;
 	if (pthread_mutex_init(&svc->mtx, NULL) != 0)
@@ -31,8 +34,77 @@ vt_err vt__service_init(vt__service *svc, vt_health *h, vt_metrics *m,
 
 void vt__service_fini(vt__service *svc)
 {
+	free(svc->token);
+	svc->token = NULL;
 	pthread_cond_destroy(&svc->idle);
 	pthread_mutex_destroy(&svc->mtx);
+}
+
+/* RFC 6750 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
+ * "/" ) *"=". */
+bool vt__token_valid(const char *t, size_t n)
+{
+	size_t i = 0;
+	if (n == 0 || n > VT__TOKEN_MAX)
+		return false;
+	for (; i < n; i++) {
+		char c = t[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		      c == '_' || c == '~' || c == '+' || c == '/'))
+			break;
+	}
+	if (i == 0)
+		return false;
+	while (i < n && t[i] == '=')
+		i++;
+	return i == n;
+}
+
+vt_err vt__service_set_token(vt__service *svc, const char *token)
+{
+	char *copy = NULL;
+	size_t n = token != NULL ? strlen(token) : 0;
+	if (n > 0) {
+		if (!vt__token_valid(token, n))
+			return VT_EINVAL;
+		if ((copy = strdup(token)) == NULL)
+			return VT_ENOMEM;
+	}
+	free(svc->token);
+	svc->token = copy;
+	svc->token_len = n;
+	return VT_OK;
+}
+
+vt__access vt__service_access(const vt__service *svc, const char *presented,
+			      size_t len)
+{
+	if (svc->token == NULL)
+		return VT__ACCESS_FULL;
+	if (presented == NULL || len == 0)
+		return VT__ACCESS_STATUS;
+	/* Every byte of the token is compared, whatever differs first. */
+	const char *t = svc->token;
+	size_t n = svc->token_len;
+	unsigned diff = len != n;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(t[i] ^ presented[i < len ? i : 0]);
+	return diff == 0 ? VT__ACCESS_FULL : VT__ACCESS_DENIED;
+}
+
+/* Statuses only: drops each component's details and replaces its error.
+ * The snapshot is one allocation of its own (snapshot.c), so its
+ * components are ours to change; the error now points at a literal. */
+static void withhold(vt_health_snapshot *s)
+{
+	vt_component *cs = (vt_component *)s->components;
+	for (size_t i = 0; i < s->ncomponents; i++) {
+		cs[i].details = NULL;
+		cs[i].ndetails = 0;
+		if (cs[i].error != NULL)
+			cs[i].error = VT__REASON_WITHHELD;
+	}
 }
 
 vt_err vt__service_enter(vt__service *svc)
@@ -96,7 +168,10 @@ vt_err vt__service_health(vt__service *svc, const vt__health_query *q,
 			return VT_EINVAL;
 	if (q->mode != VT_RUN_FRESH && q->mode != VT_RUN_CACHED)
 		return VT_EINVAL;
-	return vt_health_run(svc->health, f, q->mode, out);
+	vt_err err = vt_health_run(svc->health, f, q->mode, out);
+	if (err == VT_OK && q->withhold)
+		withhold(*out);
+	return err;
 }
 
 vt_err vt__service_metrics(vt__service *svc, const vt_metrics_filter *f,

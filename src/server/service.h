@@ -6,6 +6,13 @@
  * what is filtered, shutdown, in-flight accounting) happens here, so
  * neither transport has logic the other lacks.
  *
+ * Access: with a bearer token set (vt__service_set_token), each request
+ * is classed by the token it presents (vt__service_access): the right
+ * one, or any when no token is set, gets everything; none gets statuses
+ * only - health answers with details dropped and each error replaced by
+ * "reason withheld", no metrics - so probes need no secret; a wrong one
+ * is refused outright, so a misconfigured client learns so at once.
+ *
  * Shutdown: vt__service_shutdown marks the health registry as shutting
  * down (readiness UNHEALTHY), makes vt__service_enter refuse new
  * requests, and waits until every request that entered has left.
@@ -24,21 +31,50 @@ typedef struct vt__service {
 	vt_metrics *metrics;   /* immutable after init */
 	const char *live_tag;  /* immutable after init */
 	const char *ready_tag; /* immutable after init */
+	char *token;	       /* NULL = none; immutable after set_token */
+	size_t token_len;      /* immutable after set_token */
 	pthread_mutex_t mtx;
 	pthread_cond_t idle;
 	unsigned inflight;  /* protected by mtx */
 	bool shutting_down; /* protected by mtx */
 } vt__service;
 
+/* What a caller may see, by the token it presented. */
+typedef enum vt__access {
+	VT__ACCESS_FULL,   /* the token, or no token is set */
+	VT__ACCESS_STATUS, /* a token is set and none was presented */
+	VT__ACCESS_DENIED, /* a wrong token was presented */
+} vt__access;
+
+/* The error text that replaces a component's error for callers without
+ * the token. */
+#define VT__REASON_WITHHELD "reason withheld"
+
 /* What a health request asks, whichever transport carried it. */
 typedef struct vt__health_query {
 	vt_health_filter filter;
 	vt_run_mode mode;
+	bool withhold; /* statuses only: no details, errors withheld */
 } vt__health_query;
 
 vt_err vt__service_init(vt__service *svc, vt_health *h, vt_metrics *m,
 			const char *live_tag, const char *ready_tag);
 void vt__service_fini(vt__service *svc);
+
+/* Requires callers to present token for details and metrics. token is
+ * 1..VT__TOKEN_MAX characters of RFC 6750's b64token set
+ * ([A-Za-z0-9-._~+/] then any '='); VT_EINVAL otherwise. NULL or ""
+ * sets none. Before the service is used. */
+#define VT__TOKEN_MAX 1024
+vt_err vt__service_set_token(vt__service *svc, const char *token);
+
+/* Whether the n bytes at t are such a token. */
+bool vt__token_valid(const char *t, size_t n);
+
+/* Classes a caller by the token it presented: (NULL, 0) = none. Runs in
+ * time that depends on the lengths only. Thread-safe. */
+vt__access vt__service_access(const vt__service *svc, const char *presented,
+			      size_t len);
 
 /* Counts a request in; VT_ECLOSED once shutdown began. Thread-safe. */
 vt_err vt__service_enter(vt__service *svc);

@@ -198,7 +198,7 @@ static int setup(void)
 	if (vt__service_init(&svc, health, metrics, NULL, NULL) != VT_OK)
 		return 0;
 	char err[256];
-	if (vt__pub_start(&pub, "tcp://127.0.0.1:0", err, sizeof(err)) !=
+	if (vt__pub_start(&pub, "tcp://127.0.0.1:0", 0, err, sizeof(err)) !=
 	    VT_OK) {
 		fprintf(stderr, "%s\n", err);
 		return 0;
@@ -207,8 +207,8 @@ static int setup(void)
 		 vt__pub_port(pub));
 	vt_health_add_listener(health, on_change, pub);
 
-	if (vt__rpc_start(&rpc_tcp, &svc, "tcp://127.0.0.1:0", 16, MAX_MSG, err,
-			  sizeof(err)) != VT_OK) {
+	if (vt__rpc_start(&rpc_tcp, &svc, "tcp://127.0.0.1:0", 16, MAX_MSG, 0,
+			  err, sizeof(err)) != VT_OK) {
 		fprintf(stderr, "%s\n", err);
 		return 0;
 	}
@@ -217,7 +217,7 @@ static int setup(void)
 	snprintf(ipc_path, sizeof(ipc_path), "/tmp/vitals-test-rpc-%d.sock",
 		 (int)getpid());
 	snprintf(url_ipc, sizeof(url_ipc), "ipc://%s", ipc_path);
-	if (vt__rpc_start(&rpc_ipc, &svc, url_ipc, 4, MAX_MSG, err,
+	if (vt__rpc_start(&rpc_ipc, &svc, url_ipc, 4, MAX_MSG, 0, err,
 			  sizeof(err)) != VT_OK) {
 		fprintf(stderr, "%s\n", err);
 		return 0;
@@ -297,7 +297,7 @@ static int raw_method(nng_socket s, const char *method, const void *payload,
 	uint8_t *b = NULL;
 	size_t n = 0;
 	CU_ASSERT_EQUAL_FATAL(
-	    vt__pb_request_encode(method, payload, plen, &b, &n), VT_OK);
+	    vt__pb_request_encode(method, payload, plen, NULL, &b, &n), VT_OK);
 	int rv = raw_call(s, b, n, 5000, resp);
 	free(b);
 	return rv;
@@ -671,7 +671,7 @@ static void test_bad_input(void)
 		size_t en = 0;
 		CU_ASSERT_EQUAL_FATAL(
 		    vt__pb_request_encode(VT__M_HEALTH, (uint8_t *)"\x20\x01",
-					  2, &env, &en),
+					  2, NULL, &env, &en),
 		    VT_OK);
 		CU_ASSERT_EQUAL_FATAL(raw_call(s, env, en - 1, 5000, &r), 0);
 		CU_ASSERT_EQUAL(r.code, 3);
