@@ -43,6 +43,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,14 +117,17 @@ static void hist_lines(lineset *s, const vt__hist *h, size_t nb)
 {
 	lines_add(s, h, offsetof(vt__hist, spec));
 	uint64_t used[2] = {atomic_load(&h->used[0]), atomic_load(&h->used[1])};
+	uint64_t wide[2] = {atomic_load(&h->wide[0]), atomic_load(&h->wide[1])};
 	if (used[VT__USED_SPEC / 64] >> (VT__USED_SPEC % 64) & 1)
 		lines_add(s, (const void *)h->spec, sizeof h->spec);
 	for (unsigned o = 0; o < VT__NOCT; o++) {
 		if (!(used[o / 64] >> (o % 64) & 1))
 			continue;
 		lines_add(s, (const void *)&h->dir[o], sizeof h->dir[o]);
-		lines_add(s, (const void *)atomic_load(&h->dir[o]),
-			  VT__SUB * sizeof(uint64_t));
+		/* A page's lo counts only, unless a carry made it wide. */
+		const vt__page *pg = atomic_load(&h->dir[o]);
+		bool w = wide[o / 64] >> (o % 64) & 1;
+		lines_add(s, (const void *)pg, w ? sizeof *pg : sizeof pg->lo);
 	}
 	if (nb > 0)
 		lines_add(s, (const void *)h->below, nb * sizeof h->below[0]);

@@ -15,10 +15,12 @@
  * - with a wrong token (or another scheme): 401 / code 16 on every
  *   route and method, the body saying "invalid token";
  * - connections: a fourth RPC client gets no answer while three are
- *   connected, and is answered once one of them leaves; the same cap
- *   holds for pub subscribers.
+ *   connected, and is answered once one of them leaves, without
+ *   reconnecting by hand; the same cap holds for pub subscribers.
  */
 #include <curl/curl.h>
+#include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,8 @@
 #include "vitals/health.h"
 #include "vitals/metrics.h"
 #include "vitals/server.h"
+
+extern char **environ;
 
 #define TOKEN	  "s3cr3t-T0ken_for.tests~+/=="
 #define LEAK	  "password=hunter2 at db-7"
@@ -382,9 +386,39 @@ static bool answered(vt_client *c)
 	return true;
 }
 
+/*
+ * The late client runs in a process of its own (this program with
+ * --late-client URL): when the server closes a req pipe right after the
+ * handshake, nng 1.5.2's req protocol in the refused client sometimes
+ * keeps a reference to the request it had queued on that pipe
+ * (LeakSanitizer saw 204 bytes in 1 run of 3). That is the refused
+ * client's own memory, inside nng, not the server's; the child ends
+ * with _exit, so leak checking stays on for everything else.
+ *
+ * The child connects, asks once (1 s), writes "refused\n" or "answered\n"
+ * to stdout, then waits for a line on stdin and asks again for up to
+ * 10 s on the same client (nng redials and resends by itself); exit 0
+ * when answered then.
+ */
+static int late_client_main(const char *url)
+{
+	vt_client *c = NULL;
+	char line[16];
+	if (vt_client_connect(&c, url, 1000) != VT_OK)
+		_exit(2);
+	fputs(answered(c) ? "answered\n" : "refused\n", stdout);
+	fflush(stdout);
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		_exit(2);
+	bool got = false;
+	for (int t = 0; t < 10 && !got; t++)
+		got = answered(c);
+	_exit(got ? 0 : 1);
+}
+
 static void test_rpc_connection_cap(void)
 {
-	vt_client *in[MAX_CONNS], *late = NULL;
+	vt_client *in[MAX_CONNS];
 	for (int i = 0; i < MAX_CONNS; i++) {
 		CU_ASSERT_FATAL(vt_client_connect(&in[i], rpc_url, 3000) ==
 				VT_OK);
@@ -392,18 +426,36 @@ static void test_rpc_connection_cap(void)
 	}
 	/* Past the cap: nng connects, the server drops the pipe before it
 	 * is used, the request waits for a pipe that never stays. */
-	CU_ASSERT_FATAL(vt_client_connect(&late, rpc_url, 1000) == VT_OK);
-	CU_ASSERT_FALSE(answered(late));
+	int to_child[2], from_child[2];
+	CU_ASSERT_FATAL(pipe(to_child) == 0 && pipe(from_child) == 0);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, to_child[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, from_child[1], 1);
+	posix_spawn_file_actions_addclose(&fa, to_child[1]);
+	posix_spawn_file_actions_addclose(&fa, from_child[0]);
+	char *const argv[] = {"itest_access", "--late-client", rpc_url, NULL};
+	pid_t pid;
+	CU_ASSERT_FATAL(
+	    posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ) == 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(to_child[0]);
+	close(from_child[1]);
+	FILE *out = fdopen(from_child[0], "r");
+	char line[32] = "";
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+	CU_ASSERT_PTR_NOT_NULL(fgets(line, sizeof(line), out));
+	CU_ASSERT_STRING_EQUAL(line, "refused\n");
 	for (int i = 0; i < MAX_CONNS; i++)
 		CU_ASSERT(answered(in[i])); /* the others are unaffected */
-	/* One leaves: the late client's redial gets in, and its request,
-	 * resent by nng's req protocol, is answered. */
+	/* One leaves: the late client gets in and is answered. */
 	vt_client_close(in[0]);
-	bool got = false;
-	for (int t = 0; t < 10 && !got; t++)
-		got = answered(late);
-	CU_ASSERT(got);
-	vt_client_close(late);
+	CU_ASSERT_EQUAL(write(to_child[1], "go\n", 3), 3);
+	close(to_child[1]);
+	int status = 0;
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fclose(out);
 	for (int i = 1; i < MAX_CONNS; i++)
 		vt_client_close(in[i]);
 }
@@ -483,8 +535,10 @@ static void test_bad_token_refused(void)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--late-client") == 0)
+		return late_client_main(argv[2]);
 	if (setup() != 0) {
 		fprintf(stderr, "test_access: setup failed\n");
 		return 1;
