@@ -9,7 +9,8 @@
 # with a warm cache, plus the bare nng handler; it writes the bytes
 # vitals serves as files), then nginx (nginx-light, `nginx -c CONF` with
 # its own config in a temporary directory: 1 worker, pid, error_log and
-# temp paths there, access_log off, sendfile on, keepalive_requests high
+# temp paths there, access_log off, tuned for small files (sendfile off,
+# open_file_cache, no ETag), keepalive_requests high
 # so it never closes wrk's connections, on a free 127.0.0.1 port)
 # serving those files. Each URL is fetched once with curl and checked
 # (200, same size on all three). Then ROUNDS rounds; in each, for each
@@ -175,8 +176,13 @@ http {
 	access_log off;
 	types { application/json json; text/plain prom; }
 	default_type application/octet-stream;
-	sendfile on;
-	tcp_nopush on;
+	# Tuned for small static files: sendfile and TCP_CORK cost more
+	# than one read per request here, and open_file_cache saves the
+	# open/fstat/close of each (measured: 30k -> 60k req/s pinned).
+	sendfile off;
+	open_file_cache max=64;
+	etag off;
+	server_tokens off;
 	keepalive_requests 1000000;
 	keepalive_timeout 65;
 	client_body_temp_path $TMP/nginx-temp/body;
@@ -371,7 +377,7 @@ echo
 echo "Servers: **vitals** (vt_server, HTTP gateway only; four instant checks, cache warm),"
 echo "**bare nng** (nng 1.5.2 HTTP server, one callback handler per path returning the bytes"
 echo "vitals served at start-up as a constant body), **nginx** (1 worker, static files of those"
-echo "bytes, access_log off, sendfile on, keepalive_requests 1000000). Bodies:"
+echo "bytes, access_log off, sendfile off and open_file_cache (faster than sendfile for bodies this small: 2x here), no ETag, keepalive_requests 1000000). Bodies:"
 echo "cached /health ${BYTES[health]} bytes (its timestamp may move it by a digit),"
 echo "/metrics JSON ${BYTES[metrics]} bytes, Prometheus text ${BYTES[prom]} bytes."
 [ "$CHECKED" = 1 ] && echo "Every URL was checked with curl first (200, same size on all three)."

@@ -136,6 +136,20 @@ void vt_health_free(vt_health *h)
 	free(h);
 }
 
+/* Locks: caller holds h->mtx (one writer at a time). */
+static void bump_epoch(vt_health *h)
+{
+	atomic_store_explicit(
+	    &h->epoch,
+	    atomic_load_explicit(&h->epoch, memory_order_relaxed) + 1,
+	    memory_order_release);
+}
+
+uint64_t vt__health_epoch(vt_health *h)
+{
+	return atomic_load_explicit(&h->epoch, memory_order_acquire);
+}
+
 static vt_err add_check(vt_health *h, const char *name, vt_check_fn fn,
 			vt_check_simple_fn simple_fn, void *arg,
 			const vt_check_opts *opts)
@@ -174,6 +188,7 @@ static vt_err add_check(vt_health *h, const char *name, vt_check_fn fn,
 	h->checks[at] = c;
 	h->nchecks++;
 	c->refs = 1;
+	bump_epoch(h);
 	pthread_cond_broadcast(&h->cv); /* the scheduler runs it */
 	pthread_mutex_unlock(&h->mtx);
 	return VT_OK;
@@ -226,6 +241,7 @@ vt_err vt_health_remove(vt_health *h, const char *name)
 		(h->nchecks - (size_t)pos - 1) * sizeof(*h->checks));
 	h->nchecks--;
 	c->removed = true;
+	bump_epoch(h);
 	bool last = vt__health_unref_locked(c);
 	pthread_mutex_unlock(&h->mtx);
 	if (last)
@@ -238,6 +254,7 @@ void vt_health_set_shutdown(vt_health *h)
 {
 	pthread_mutex_lock(&h->mtx);
 	h->shutdown = true;
+	bump_epoch(h);
 	pthread_mutex_unlock(&h->mtx);
 }
 
@@ -288,6 +305,7 @@ void vt__health_record(vt_health *h, vt__check *c, vt_check_result *r,
 {
 	vt__change chg;
 	vt__check_record(c, r, duration_ms, now_mono, vt__wall_s(), &chg);
+	bump_epoch(h);
 	pthread_cond_broadcast(&h->cv);
 	if (c->removed)
 		return;

@@ -11,6 +11,7 @@
 #define VT_HEALTH_REGISTRY_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +45,10 @@ struct vt_health {
 
 	/* protected by mtx */
 	vt__check **checks; /* [nchecks] sorted by name; each holds a ref */
+	/* Bumped (under mtx) by every change a cached read can show: a
+	 * result recorded, a check added or removed, shutdown. Read without
+	 * the lock by vt__health_epoch. */
+	_Atomic uint64_t epoch;
 	size_t nchecks, cap;
 	bool shutdown; /* overall status forced UNHEALTHY */
 	bool closing;  /* vt_health_free began: queued executions skip */
@@ -61,6 +66,11 @@ struct vt_health {
 	bool sched_running;
 	pthread_t sched_thread;
 };
+
+/* The registry's epoch: equal values mean a cached read shows the same
+ * results (time-derived fields - the timestamp, staleness - aside).
+ * Thread-safe, lock-free. */
+uint64_t vt__health_epoch(vt_health *h);
 
 /* Records r for c (vt__check_record), exports it and queues the
  * listener event; then broadcasts h->cv. Nothing is exported or

@@ -38,6 +38,8 @@
 
 #include "core/buf.h"
 #include "encode/textfmt.h"
+#include "health/registry.h"
+#include "server/gw_cache.h"
 #include "vitals/encode.h"
 #include "vitals/pool.h"
 
@@ -61,11 +63,20 @@ struct vt__routes {
 	int degraded_code;			    /* immutable */
 	size_t max_body;			    /* immutable */
 	vt_pool *pool;				    /* immutable until detach */
+	vt__gw_cache *cache;			    /* immutable; thread-safe */
 	nng_http_handler *handlers[VT__GW_NROUTES]; /* owner thread only */
 	pthread_mutex_t mtx;
 	pthread_cond_t cv;
 	unsigned live; /* handlers nng has not destroyed; protected by mtx */
+	pthread_mutex_t spare_mtx;
+	struct gw_req *spare; /* idle request records; under spare_mtx */
+	unsigned nspare;      /* protected by spare_mtx */
 };
+
+/* Idle request records kept, each with its write aio: allocating an
+ * nng_aio per request and reaping it (nng_aio_reap wakes nng's reaper
+ * thread) cost more than all the rest of a cached answer. */
+#define SPARE_MAX 256
 
 struct vt__gateway {
 	nng_http_server *srv;
@@ -83,13 +94,15 @@ typedef struct gw_req {
 	nng_http_res *res; /* the answer being written */
 	char *body;	   /* its body, when owned */
 	vt__gw_route route;
-	bool close;   /* close the connection after the answer */
-	bool entered; /* counted in by vt__service_enter */
+	bool close;	     /* close the connection after the answer */
+	bool entered;	     /* counted in by vt__service_enter */
+	struct gw_req *next; /* in the spare list */
 } gw_req;
 
 /* One request as vt__gw_answer parses it. */
 typedef struct gw_parse {
 	vt__service *svc;
+	vt__gw_cache *cache; /* NULL = none */
 	int degraded_code;
 	vt__gw_route route;
 	enum fmt fmt;
@@ -498,8 +511,35 @@ static uint16_t status_code(int degraded_code, vt_status st)
 }
 
 /* Runs or reads the checks and encodes them. May block (fresh). */
+/* The cache slot of a plain cached /health, /livez or /readyz (no name,
+ * tag or exclude of the caller's) in JSON or IETF; -1 for any other. */
+static int cache_slot(const gw_parse *c)
+{
+	const vt_health_filter *f = &c->q.filter;
+	if (c->cache == NULL || c->q.mode != VT_RUN_CACHED || c->one ||
+	    f->name != NULL || f->nexclude != 0 || c->fmt == F_PROM ||
+	    (c->route == VT__GW_HEALTH && f->tag != NULL) ||
+	    c->route > VT__GW_READYZ)
+		return -1;
+	return (int)vt__gw_cache_slot((unsigned)c->route, c->fmt == F_IETF,
+				      c->q.withhold);
+}
+
 static void answer_health(gw_parse *c, answer *a)
 {
+	int slot = cache_slot(c);
+	uint64_t epoch = 0;
+	if (slot >= 0) {
+		/* Read before the snapshot: a change after it makes the
+		 * stored answer older than its epoch says, never newer. */
+		epoch = vt__health_epoch(c->svc->health);
+		if (vt__gw_cache_get(c->cache, (unsigned)slot, epoch, &a->body,
+				     &a->len, &a->status)) {
+			a->owned = true;
+			a->ctype = c->fmt == F_IETF ? CT_IETF : CT_JSON;
+			return;
+		}
+	}
 	vt_health_snapshot *s = NULL;
 	vt_err rv = vt__service_health(c->svc, &c->q, &s);
 	if (rv == VT_ENOENT) {
@@ -542,6 +582,9 @@ static void answer_health(gw_parse *c, answer *a)
 	a->owned = true;
 	a->status = status_code(c->degraded_code, st);
 	a->ctype = c->fmt == F_IETF ? CT_IETF : CT_JSON;
+	if (slot >= 0)
+		vt__gw_cache_put(c->cache, (unsigned)slot, epoch, a->body,
+				 a->len, a->status);
 }
 
 /* Merges and encodes the selected metrics. Never blocks. */
@@ -569,6 +612,50 @@ static void answer_metrics(gw_parse *c, answer *a)
 
 /* ---- delivery ------------------------------------------------------- */
 
+static void write_done(void *arg);
+
+/* An idle request record with its write aio, or NULL out of memory. */
+static gw_req *req_get(vt__routes *r)
+{
+	pthread_mutex_lock(&r->spare_mtx);
+	gw_req *c = r->spare;
+	if (c != NULL) {
+		r->spare = c->next;
+		r->nspare--;
+	}
+	pthread_mutex_unlock(&r->spare_mtx);
+	if (c != NULL)
+		return c;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if (nng_aio_alloc(&c->waio, write_done, c) != 0) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Gives c back. Its write aio may still be inside write_done: nng lets
+ * another thread start a new operation on it then (the aio counts its
+ * callbacks), and nothing of c is touched here after it is listed. */
+static void req_put(vt__routes *r, gw_req *c)
+{
+	nng_aio *waio = c->waio;
+	*c = (gw_req){.waio = waio};
+	pthread_mutex_lock(&r->spare_mtx);
+	if (r->nspare < SPARE_MAX) {
+		c->next = r->spare;
+		r->spare = c;
+		r->nspare++;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&r->spare_mtx);
+	if (c != NULL) {
+		nng_aio_reap(waio);
+		free(c);
+	}
+}
+
 /* The request is over: it leaves the service (if it entered), then the
  * server's aio finishes with no response (ours went out already), or
  * with an error, which makes nng close the connection. The last thing
@@ -576,13 +663,13 @@ static void answer_metrics(gw_parse *c, answer *a)
 static void req_done(gw_req *c, int rv)
 {
 	nng_aio *aio = c->aio;
-	vt__service *svc = c->entered ? c->r->svc : NULL;
+	vt__routes *r = c->r;
+	vt__service *svc = c->entered ? r->svc : NULL;
 	bool close = c->close;
 	if (c->res != NULL)
 		nng_http_res_free(c->res);
 	free(c->body);
-	nng_aio_reap(c->waio);
-	free(c);
+	req_put(r, c);
 	if (svc != NULL)
 		vt__service_leave(svc);
 	nng_aio_set_output(aio, 0, NULL);
@@ -635,8 +722,8 @@ static void worker(void *arg)
 	vt__gw_request rq;
 	answer a;
 	request_of(c, &rq);
-	vt__gw_answer(c->r->svc, c->r->degraded_code, c->r->max_body, &rq,
-		      false, &c->entered, &a);
+	vt__gw_answer(c->r->svc, c->r->cache, c->r->degraded_code,
+		      c->r->max_body, &rq, false, &c->entered, &a);
 	deliver(c, &a);
 }
 
@@ -741,13 +828,15 @@ static vt__access access_of(vt__service *svc, const char *auth)
 /* URIs up to this long are parsed on the stack. */
 #define URI_STACK 512
 
-bool vt__gw_answer(vt__service *svc, int degraded_code, size_t max_body,
-		   const vt__gw_request *rq, bool nowait, bool *entered,
-		   vt__gw_response *out)
+bool vt__gw_answer(vt__service *svc, vt__gw_cache *cache, int degraded_code,
+		   size_t max_body, const vt__gw_request *rq, bool nowait,
+		   bool *entered, vt__gw_response *out)
 {
 	answer a = {.head = strcmp(rq->method, "HEAD") == 0};
-	gw_parse c = {
-	    .svc = svc, .degraded_code = degraded_code, .route = rq->route};
+	gw_parse c = {.svc = svc,
+		      .cache = cache,
+		      .degraded_code = degraded_code,
+		      .route = rq->route};
 	char ubuf[URI_STACK];
 	size_t ulen = strlen(rq->uri);
 	bool waits = false;
@@ -810,17 +899,13 @@ void vt__gw_response_fini(vt__gw_response *res)
 static void on_request(nng_aio *aio, vt__gw_route route)
 {
 	nng_http_handler *h = nng_aio_get_input(aio, 1);
-	gw_req *c = calloc(1, sizeof(*c));
+	vt__routes *r = nng_http_handler_get_data(h);
+	gw_req *c = req_get(r);
 	if (c == NULL) {
 		nng_aio_finish(aio, NNG_ENOMEM);
 		return;
 	}
-	if (nng_aio_alloc(&c->waio, write_done, c) != 0) {
-		free(c);
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	c->r = nng_http_handler_get_data(h);
+	c->r = r;
 	c->aio = aio;
 	c->req = nng_aio_get_input(aio, 0);
 	c->conn = nng_aio_get_input(aio, 2);
@@ -829,8 +914,8 @@ static void on_request(nng_aio *aio, vt__gw_route route)
 	vt__gw_request rq;
 	answer a;
 	request_of(c, &rq);
-	if (!vt__gw_answer(c->r->svc, c->r->degraded_code, c->r->max_body, &rq,
-			   true, &c->entered, &a)) {
+	if (!vt__gw_answer(c->r->svc, c->r->cache, c->r->degraded_code,
+			   c->r->max_body, &rq, true, &c->entered, &a)) {
 		/* Fresh: may wait up to the largest check timeout. */
 		vt_err rv = vt_pool_submit(c->r->pool, worker, c);
 		if (rv == VT_OK)
@@ -940,11 +1025,23 @@ vt_err vt__routes_attach(vt__routes **out, nng_http_server *srv,
 		free(r);
 		return VT_ENOMEM;
 	}
+	if (pthread_mutex_init(&r->spare_mtx, NULL) != 0) {
+		pthread_cond_destroy(&r->cv);
+		pthread_mutex_destroy(&r->mtx);
+		free(r);
+		return VT_ENOMEM;
+	}
 	vt_err rv = vt_pool_alloc(
 	    &r->pool, o.workers != 0 ? o.workers : DEFAULT_WORKERS, QUEUE_CAP);
 	if (rv != VT_OK) {
 		set_err(err, errlen, "worker pool: %s", vt_strerror(rv));
 		r->pool = NULL;
+		vt__routes_detach(r);
+		return rv;
+	}
+	if ((rv = vt__gw_cache_alloc(&r->cache)) != VT_OK) {
+		set_err(err, errlen, "answer cache: %s", vt_strerror(rv));
+		r->cache = NULL;
 		vt__routes_detach(r);
 		return rv;
 	}
@@ -1010,6 +1107,14 @@ void vt__routes_detach(vt__routes *r)
 		pthread_cond_wait(&r->cv, &r->mtx);
 	pthread_mutex_unlock(&r->mtx);
 	vt_pool_free(r->pool);
+	vt__gw_cache_free(r->cache);
+	/* nng_aio_free waits for a write_done still returning. */
+	for (gw_req *c = r->spare, *next; c != NULL; c = next) {
+		next = c->next;
+		nng_aio_free(c->waio);
+		free(c);
+	}
+	pthread_mutex_destroy(&r->spare_mtx);
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mtx);
 	free(r);

@@ -18,6 +18,7 @@
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 
+#include "server/gw_cache.h"
 #include "server/service.h"
 #include "vitals/err.h"
 
@@ -81,7 +82,8 @@ typedef struct vt__gw_response {
 	const char *www_auth; /* static WWW-Authenticate value, or NULL */
 } vt__gw_response;
 
-/* Answers rq without a connection, as the handlers do each request:
+/* Answers rq without a connection, as the handlers do each request
+ * (reusing encoded health answers from cache, NULL = none; gw_cache.h):
  * status, content type and body by the rules of vitals/server.h, with
  * degraded_code (200..599) for a DEGRADED /health and a request body
  * cap of max_body bytes. A request that gets past the header checks is
@@ -94,9 +96,9 @@ typedef struct vt__gw_response {
  * pool). Otherwise true with *out set; release it with
  * vt__gw_response_fini. Thread-safe; without nowait it may block up to
  * the largest timeout of the selected checks. */
-bool vt__gw_answer(vt__service *svc, int degraded_code, size_t max_body,
-		   const vt__gw_request *rq, bool nowait, bool *entered,
-		   vt__gw_response *out);
+bool vt__gw_answer(vt__service *svc, vt__gw_cache *cache, int degraded_code,
+		   size_t max_body, const vt__gw_request *rq, bool nowait,
+		   bool *entered, vt__gw_response *out);
 
 /* Frees the body of res if it owns one. Accepts NULL. */
 void vt__gw_response_fini(vt__gw_response *res);

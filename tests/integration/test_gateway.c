@@ -36,6 +36,7 @@
 #include "testutil.h"
 #include "vitals/health.h"
 #include "vitals/metrics.h"
+#include "server/gw_cache.h"
 #include "vitals/server.h"
 
 #define CT_JSON "application/json"
@@ -547,6 +548,48 @@ static void test_cache(void)
 	expect_error(f.port, "GET", "/health?cache=maybe", NULL, 400, "cache");
 	expect_error(f.port, "GET", "/health?cache=", NULL, 400, "cache");
 	expect_error(f.port, "GET", "/readyz?cache=yes", NULL, 400, "cache");
+	fx_stop(&f);
+}
+
+/* Plain cached reads reuse an encoded answer (gw_cache.h) only while
+ * nothing it shows has changed: a new result, a new check or another
+ * format shows at once, and the timestamp moves on after the TTL. */
+static void test_cache_reuse(void)
+{
+	fx f;
+	fx_start(&f, 0, 0);
+	cJSON_Delete(get_json(f.port, "/health", NULL, 200, CT_JSON));
+	cJSON *j = get_json(f.port, "/health?cache=true", NULL, 200, CT_JSON);
+	double t0 = cJSON_GetObjectItem(j, "timestamp")->valuedouble;
+	cJSON_Delete(j);
+
+	/* Another format of the same question is not the JSON answer. */
+	cJSON_Delete(get_json(f.port, "/health?cache=true",
+			      "Accept: application/health+json\r\n", 200,
+			      CT_IETF));
+
+	/* A check added is listed by the next cached read. */
+	add_check(&f, "gamma", alpha_fn, NULL, 0, 2000);
+	j = get_json(f.port, "/health?cache=true", NULL, 503, CT_JSON);
+	CU_ASSERT_STRING_EQUAL(names(j), "alpha,beta,gamma");
+	cJSON_Delete(j);
+	CU_ASSERT_EQUAL(vt_health_remove(f.h, "gamma"), VT_OK);
+	j = get_json(f.port, "/health?cache=true", NULL, 200, CT_JSON);
+	CU_ASSERT_STRING_EQUAL(names(j), "alpha,beta");
+	cJSON_Delete(j);
+
+	/* Past the TTL the answer is built again: a later timestamp. */
+	vt_test_sleep_ms(VT__GW_CACHE_TTL_MS + 50);
+	j = get_json(f.port, "/health?cache=true", NULL, 200, CT_JSON);
+	CU_ASSERT(cJSON_GetObjectItem(j, "timestamp")->valuedouble > t0);
+	cJSON_Delete(j);
+
+	/* Readiness and liveness have slots of their own. */
+	atomic_store(&beta_status, VT_UNHEALTHY);
+	cJSON_Delete(get_json(f.port, "/readyz", NULL, 503, CT_JSON));
+	cJSON_Delete(get_json(f.port, "/livez?cache=true", NULL, 200, CT_JSON));
+	cJSON_Delete(
+	    get_json(f.port, "/readyz?cache=true", NULL, 503, CT_JSON));
 	fx_stop(&f);
 }
 
@@ -1321,6 +1364,7 @@ int main(void)
 	    {"health JSON body", test_health_json},
 	    {"status codes and degraded code", test_status_codes},
 	    {"cached vs fresh", test_cache},
+	    {"cached answers reused while unchanged", test_cache_reuse},
 	    {"tag and exclude filters", test_filters},
 	    {"one check by name", test_one},
 	    {"livez and readyz", test_livez_readyz},

@@ -1,0 +1,110 @@
+/*
+ * gw_cache.c - the gateway's cache of encoded health answers. See
+ * gw_cache.h.
+ */
+#include "server/gw_cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct slot {
+	bool valid;
+	uint64_t epoch;
+	int64_t built_ms; /* CLOCK_MONOTONIC_COARSE */
+	uint16_t status;
+	char *body;
+	size_t len;
+} slot;
+
+struct vt__gw_cache {
+	pthread_mutex_t mtx;
+	slot slots[VT__GW_CACHE_SLOTS]; /* protected by mtx */
+};
+
+/* A few ms of resolution, from the vDSO: plenty for a 100 ms TTL. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+vt_err vt__gw_cache_alloc(vt__gw_cache **out)
+{
+	vt__gw_cache *k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return VT_ENOMEM;
+	if (pthread_mutex_init(&k->mtx, NULL) != 0) {
+		free(k);
+		return VT_ENOMEM;
+	}
+	*out = k;
+	return VT_OK;
+}
+
+void vt__gw_cache_free(vt__gw_cache *k)
+{
+	if (k == NULL)
+		return;
+	for (unsigned i = 0; i < VT__GW_CACHE_SLOTS; i++)
+		free(k->slots[i].body);
+	pthread_mutex_destroy(&k->mtx);
+	free(k);
+}
+
+bool vt__gw_cache_get(vt__gw_cache *k, unsigned slot_no, uint64_t epoch,
+		      char **body, size_t *len, uint16_t *status)
+{
+	if (k == NULL || slot_no >= VT__GW_CACHE_SLOTS)
+		return false;
+	bool hit = false;
+	int64_t now = now_ms();
+	pthread_mutex_lock(&k->mtx);
+	const slot *s = &k->slots[slot_no];
+	if (s->valid && s->epoch == epoch &&
+	    now - s->built_ms < VT__GW_CACHE_TTL_MS) {
+		char *copy = malloc(s->len + 1);
+		if (copy != NULL) {
+			memcpy(copy, s->body, s->len);
+			copy[s->len] = '\0';
+			*body = copy;
+			*len = s->len;
+			*status = s->status;
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&k->mtx);
+	return hit;
+}
+
+void vt__gw_cache_put(vt__gw_cache *k, unsigned slot_no, uint64_t epoch,
+		      const char *body, size_t len, uint16_t status)
+{
+	if (k == NULL || slot_no >= VT__GW_CACHE_SLOTS)
+		return;
+	char *copy = malloc(len + 1);
+	if (copy == NULL)
+		return;
+	memcpy(copy, body, len);
+	copy[len] = '\0';
+	int64_t now = now_ms();
+	pthread_mutex_lock(&k->mtx);
+	slot *s = &k->slots[slot_no];
+	/* A slower builder must not replace a newer answer. */
+	if (s->valid && s->epoch > epoch) {
+		pthread_mutex_unlock(&k->mtx);
+		free(copy);
+		return;
+	}
+	char *old = s->body;
+	*s = (slot){.valid = true,
+		    .epoch = epoch,
+		    .built_ms = now,
+		    .status = status,
+		    .body = copy,
+		    .len = len};
+	pthread_mutex_unlock(&k->mtx);
+	free(old);
+}
