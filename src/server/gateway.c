@@ -39,7 +39,7 @@
 #include "core/buf.h"
 #include "encode/textfmt.h"
 #include "health/registry.h"
-#include "server/gw_cache.h"
+#include "server/answer_cache.h"
 #include "vitals/encode.h"
 #include "vitals/pool.h"
 
@@ -63,7 +63,7 @@ struct vt__routes {
 	int degraded_code;			    /* immutable */
 	size_t max_body;			    /* immutable */
 	vt_pool *pool;				    /* immutable until detach */
-	vt__gw_cache *cache;			    /* immutable; thread-safe */
+	vt__acache *cache;			    /* immutable; thread-safe */
 	nng_http_handler *handlers[VT__GW_NROUTES]; /* owner thread only */
 	pthread_mutex_t mtx;
 	pthread_cond_t cv;
@@ -102,7 +102,7 @@ typedef struct gw_req {
 /* One request as vt__gw_answer parses it. */
 typedef struct gw_parse {
 	vt__service *svc;
-	vt__gw_cache *cache; /* NULL = none */
+	vt__acache *cache; /* NULL = none */
 	int degraded_code;
 	vt__gw_route route;
 	enum fmt fmt;
@@ -533,8 +533,8 @@ static void answer_health(gw_parse *c, answer *a)
 		/* Read before the snapshot: a change after it makes the
 		 * stored answer older than its epoch says, never newer. */
 		epoch = vt__health_epoch(c->svc->health);
-		if (vt__gw_cache_get(c->cache, (unsigned)slot, epoch, &a->body,
-				     &a->len, &a->status)) {
+		if (vt__acache_get(c->cache, (unsigned)slot, epoch, &a->body,
+				   &a->len, &a->status)) {
 			a->owned = true;
 			a->ctype = c->fmt == F_IETF ? CT_IETF : CT_JSON;
 			return;
@@ -583,8 +583,8 @@ static void answer_health(gw_parse *c, answer *a)
 	a->status = status_code(c->degraded_code, st);
 	a->ctype = c->fmt == F_IETF ? CT_IETF : CT_JSON;
 	if (slot >= 0)
-		vt__gw_cache_put(c->cache, (unsigned)slot, epoch, a->body,
-				 a->len, a->status);
+		vt__acache_put(c->cache, (unsigned)slot, epoch, a->body, a->len,
+			       a->status);
 }
 
 /* Merges and encodes the selected metrics. Never blocks. */
@@ -828,7 +828,7 @@ static vt__access access_of(vt__service *svc, const char *auth)
 /* URIs up to this long are parsed on the stack. */
 #define URI_STACK 512
 
-bool vt__gw_answer(vt__service *svc, vt__gw_cache *cache, int degraded_code,
+bool vt__gw_answer(vt__service *svc, vt__acache *cache, int degraded_code,
 		   size_t max_body, const vt__gw_request *rq, bool nowait,
 		   bool *entered, vt__gw_response *out)
 {
@@ -1039,7 +1039,7 @@ vt_err vt__routes_attach(vt__routes **out, nng_http_server *srv,
 		vt__routes_detach(r);
 		return rv;
 	}
-	if ((rv = vt__gw_cache_alloc(&r->cache)) != VT_OK) {
+	if ((rv = vt__acache_alloc(&r->cache, VT__GW_CACHE_SLOTS)) != VT_OK) {
 		set_err(err, errlen, "answer cache: %s", vt_strerror(rv));
 		r->cache = NULL;
 		vt__routes_detach(r);
@@ -1107,7 +1107,7 @@ void vt__routes_detach(vt__routes *r)
 		pthread_cond_wait(&r->cv, &r->mtx);
 	pthread_mutex_unlock(&r->mtx);
 	vt_pool_free(r->pool);
-	vt__gw_cache_free(r->cache);
+	vt__acache_free(r->cache);
 	/* nng_aio_free waits for a write_done still returning. */
 	for (gw_req *c = r->spare, *next; c != NULL; c = next) {
 		next = c->next;

@@ -18,7 +18,7 @@
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 
-#include "server/gw_cache.h"
+#include "server/answer_cache.h"
 #include "server/service.h"
 #include "vitals/err.h"
 
@@ -82,8 +82,18 @@ typedef struct vt__gw_response {
 	const char *www_auth; /* static WWW-Authenticate value, or NULL */
 } vt__gw_response;
 
+/* The gateway's answer cache slots (answer_cache.h): 3 routes (/health,
+ * /livez, /readyz) x 2 formats (JSON, IETF) x 2 accesses (full,
+ * statuses only). */
+#define VT__GW_CACHE_SLOTS 12
+static inline unsigned vt__gw_cache_slot(unsigned route, bool ietf,
+					 bool withhold)
+{
+	return route * 4 + (ietf ? 2u : 0u) + (withhold ? 1u : 0u);
+}
+
 /* Answers rq without a connection, as the handlers do each request
- * (reusing encoded health answers from cache, NULL = none; gw_cache.h):
+ * (reusing encoded health answers from cache, NULL = none):
  * status, content type and body by the rules of vitals/server.h, with
  * degraded_code (200..599) for a DEGRADED /health and a request body
  * cap of max_body bytes. A request that gets past the header checks is
@@ -96,7 +106,7 @@ typedef struct vt__gw_response {
  * pool). Otherwise true with *out set; release it with
  * vt__gw_response_fini. Thread-safe; without nowait it may block up to
  * the largest timeout of the selected checks. */
-bool vt__gw_answer(vt__service *svc, vt__gw_cache *cache, int degraded_code,
+bool vt__gw_answer(vt__service *svc, vt__acache *cache, int degraded_code,
 		   size_t max_body, const vt__gw_request *rq, bool nowait,
 		   bool *entered, vt__gw_response *out);
 

@@ -51,6 +51,7 @@
 
 #include <nng/nng.h>
 
+#include "server/answer_cache.h"
 #include "server/service.h"
 #include "vitals/err.h"
 
@@ -80,7 +81,9 @@ void vt__rpc_stop(vt__rpc *r);
 void vt__rpc_free(vt__rpc *r);
 
 /* Answers one request without a socket, as the server does each
- * message it receives: msg's body, a packed vitals.v1.Request, is
+ * message it receives (reusing the encoded plain cached health answer
+ * from cache, NULL = none; answer_cache.h): msg's body, a packed
+ * vitals.v1.Request, is
  * replaced by the packed vitals.v1.Response, errors included (the list
  * above; a body over max_msg bytes gets 3 unread). A routed request is
  * counted into svc (vt__service_enter) unless *entered already says it
@@ -92,8 +95,8 @@ void vt__rpc_free(vt__rpc *r);
  * msg as it was, when memory runs out for even an error Response.
  * Thread-safe; without nowait it may block up to the largest timeout of
  * the selected checks. */
-bool vt__rpc_handle(vt__service *svc, size_t max_msg, nng_msg *msg, bool nowait,
-		    bool *entered);
+bool vt__rpc_handle(vt__service *svc, vt__acache *cache, size_t max_msg,
+		    nng_msg *msg, bool nowait, bool *entered);
 
 /* The TCP port the server listens on (for "tcp://127.0.0.1:0" urls), or
  * 0 for other transports. Thread-safe. */

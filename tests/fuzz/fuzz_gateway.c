@@ -322,11 +322,12 @@ static void fz_gw_check(const vt__gw_request *rq, const vt__gw_response *res,
 
 /* The handlers' cache of encoded health answers, so that reuses are
  * checked by the same invariants as fresh encodes. */
-static vt__gw_cache *fz_cache(void)
+static vt__acache *fz_cache(void)
 {
-	static vt__gw_cache *k;
+	static vt__acache *k;
 	if (k == NULL)
-		VT_FUZZ_CHECK(vt__gw_cache_alloc(&k) == VT_OK);
+		VT_FUZZ_CHECK(vt__acache_alloc(&k, VT__GW_CACHE_SLOTS) ==
+			      VT_OK);
 	return k;
 }
 

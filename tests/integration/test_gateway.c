@@ -36,7 +36,7 @@
 #include "testutil.h"
 #include "vitals/health.h"
 #include "vitals/metrics.h"
-#include "server/gw_cache.h"
+#include "server/answer_cache.h"
 #include "vitals/server.h"
 
 #define CT_JSON "application/json"
@@ -551,7 +551,7 @@ static void test_cache(void)
 	fx_stop(&f);
 }
 
-/* Plain cached reads reuse an encoded answer (gw_cache.h) only while
+/* Plain cached reads reuse an encoded answer (answer_cache.h) only while
  * nothing it shows has changed: a new result, a new check or another
  * format shows at once, and the timestamp moves on after the TTL. */
 static void test_cache_reuse(void)
@@ -579,7 +579,7 @@ static void test_cache_reuse(void)
 	cJSON_Delete(j);
 
 	/* Past the TTL the answer is built again: a later timestamp. */
-	vt_test_sleep_ms(VT__GW_CACHE_TTL_MS + 50);
+	vt_test_sleep_ms(VT__ACACHE_TTL_MS + 50);
 	j = get_json(f.port, "/health?cache=true", NULL, 200, CT_JSON);
 	CU_ASSERT(cJSON_GetObjectItem(j, "timestamp")->valuedouble > t0);
 	cJSON_Delete(j);

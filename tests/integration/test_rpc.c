@@ -381,6 +381,25 @@ static void test_health(void)
 		vt_health_snapshot_free(local);
 		vt_client_health_free(s);
 
+		/* The encoded cached answer is reused (answer_cache.h) only
+		 * while nothing changed: flip's next result shows at once. */
+		for (int k = 0; k < 2; k++) {
+			vt_health_filter ff = {.name = "flip"};
+			atomic_store(&flip_down, k == 0);
+			CU_ASSERT_EQUAL_FATAL(
+			    vt_health_run(health, &ff, VT_RUN_FRESH, &local),
+			    VT_OK);
+			vt_status now = local->components[0].status;
+			vt_health_snapshot_free(local);
+			CU_ASSERT_EQUAL_FATAL(
+			    vt_client_health(c, NULL, VT_RUN_CACHED, &s),
+			    VT_OK);
+			CU_ASSERT_EQUAL(now,
+					k == 0 ? VT_UNHEALTHY : VT_HEALTHY);
+			CU_ASSERT_EQUAL(find(s, "flip")->status, now);
+			vt_client_health_free(s);
+		}
+
 		/* Filters. */
 		vt_health_filter f = {.name = "ok"};
 		CU_ASSERT_EQUAL_FATAL(vt_client_health(c, &f, VT_RUN_FRESH, &s),

@@ -1,8 +1,8 @@
 /*
- * gw_cache.c - the gateway's cache of encoded health answers. See
- * gw_cache.h.
+ * answer_cache.c - encoded health answers kept by epoch. See
+ * answer_cache.h.
  */
-#include "server/gw_cache.h"
+#include "server/answer_cache.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,9 +18,10 @@ typedef struct slot {
 	size_t len;
 } slot;
 
-struct vt__gw_cache {
+struct vt__acache {
 	pthread_mutex_t mtx;
-	slot slots[VT__GW_CACHE_SLOTS]; /* protected by mtx */
+	unsigned n;  /* immutable */
+	slot *slots; /* [n], protected by mtx */
 };
 
 /* A few ms of resolution, from the vDSO: plenty for a 100 ms TTL. */
@@ -31,12 +32,20 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-vt_err vt__gw_cache_alloc(vt__gw_cache **out)
+vt_err vt__acache_alloc(vt__acache **out, unsigned nslots)
 {
-	vt__gw_cache *k = calloc(1, sizeof(*k));
+	if (out == NULL || nslots == 0)
+		return VT_EINVAL;
+	vt__acache *k = calloc(1, sizeof(*k));
 	if (k == NULL)
 		return VT_ENOMEM;
+	k->n = nslots;
+	if ((k->slots = calloc(nslots, sizeof(*k->slots))) == NULL) {
+		free(k);
+		return VT_ENOMEM;
+	}
 	if (pthread_mutex_init(&k->mtx, NULL) != 0) {
+		free(k->slots);
 		free(k);
 		return VT_ENOMEM;
 	}
@@ -44,27 +53,28 @@ vt_err vt__gw_cache_alloc(vt__gw_cache **out)
 	return VT_OK;
 }
 
-void vt__gw_cache_free(vt__gw_cache *k)
+void vt__acache_free(vt__acache *k)
 {
 	if (k == NULL)
 		return;
-	for (unsigned i = 0; i < VT__GW_CACHE_SLOTS; i++)
+	for (unsigned i = 0; i < k->n; i++)
 		free(k->slots[i].body);
+	free(k->slots);
 	pthread_mutex_destroy(&k->mtx);
 	free(k);
 }
 
-bool vt__gw_cache_get(vt__gw_cache *k, unsigned slot_no, uint64_t epoch,
-		      char **body, size_t *len, uint16_t *status)
+bool vt__acache_get(vt__acache *k, unsigned slot_no, uint64_t epoch,
+		    char **body, size_t *len, uint16_t *status)
 {
-	if (k == NULL || slot_no >= VT__GW_CACHE_SLOTS)
+	if (k == NULL || slot_no >= k->n)
 		return false;
 	bool hit = false;
 	int64_t now = now_ms();
 	pthread_mutex_lock(&k->mtx);
 	const slot *s = &k->slots[slot_no];
 	if (s->valid && s->epoch == epoch &&
-	    now - s->built_ms < VT__GW_CACHE_TTL_MS) {
+	    now - s->built_ms < VT__ACACHE_TTL_MS) {
 		char *copy = malloc(s->len + 1);
 		if (copy != NULL) {
 			memcpy(copy, s->body, s->len);
@@ -79,10 +89,10 @@ bool vt__gw_cache_get(vt__gw_cache *k, unsigned slot_no, uint64_t epoch,
 	return hit;
 }
 
-void vt__gw_cache_put(vt__gw_cache *k, unsigned slot_no, uint64_t epoch,
-		      const char *body, size_t len, uint16_t status)
+void vt__acache_put(vt__acache *k, unsigned slot_no, uint64_t epoch,
+		    const void *body, size_t len, uint16_t status)
 {
-	if (k == NULL || slot_no >= VT__GW_CACHE_SLOTS)
+	if (k == NULL || slot_no >= k->n)
 		return;
 	char *copy = malloc(len + 1);
 	if (copy == NULL)
