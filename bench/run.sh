@@ -6,7 +6,8 @@
 # their own build directory (RelWithDebInfo: -O2 -g, the project's
 # default build type; no sanitizers), runs every section with repeats,
 # and writes bench/RESULTS.md (machine, date, commit, exact commands,
-# the DESIGN.md targets as MET/MISSED with their ratio, every table) and
+# the DESIGN.md targets as MET/MISSED with their ratio, the analysis of
+# the misses from bench/ANALYSIS.md, every table) and
 # PNG plots in bench/plots/. Raw CSV rows and logs stay in BUILD/bench-out/.
 # Re-runnable: every output is rewritten; a failing section is reported
 # in RESULTS.md and makes the script exit 1 after the others ran.
@@ -415,6 +416,12 @@ tmp=$RESULTS.tmp
 		awk -F, -v sec="$s" '$1=="target" {printf "| %s | %s | %s | %s | %s | %s | **%s** | %s |\n", sec, $2, $3, $4, $5, $6, $7, $8}' "$OUT/$s.csv"
 	done
 	echo
+	# The reading of the misses, kept by hand next to this script: what
+	# limits each missed target, with the profiles that show it.
+	if [ -f "$ROOT/bench/ANALYSIS.md" ]; then
+		cat "$ROOT/bench/ANALYSIS.md"
+		echo
+	fi
 	echo "## Plots"
 	echo
 	if [ -n "$PLOT_NOTE" ]; then
