@@ -173,10 +173,18 @@ else
 	mkdir -p "$OUT"
 	: >"$OUT/commands.txt"
 	: >"$OUT/status.txt"
-	printf 'quick=%s\npin=%s\ndate=%s\ncommit=%s\n' "$QUICK" "$PIN" \
-		"$(date -u '+%Y-%m-%d %H:%M UTC')" \
+	# Whether the code measured differs from the commit: recorded now,
+	# so that --replot reports the run, not the tree it replots in.
+	dirty=0
+	if git status --porcelain -- src include bench CMakeLists.txt 2>/dev/null |
+		grep -v ' bench/RESULTS.md$\| bench/plots/\| bench/ANALYSIS.md$' |
+		grep -q .; then
+		dirty=1
+	fi
+	printf 'quick=%s\npin=%s\ndate=%s\ncommit=%s\ndirty=%s\n' "$QUICK" \
+		"$PIN" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
 		"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-		>"$OUT/options.txt"
+		"$dirty" >"$OUT/options.txt"
 	for s in $SECTIONS; do
 		"section_$s"
 	done
@@ -356,8 +364,7 @@ virt=$(lscpu | sed -n 's/^Hypervisor vendor: *//p' | head -1)
 mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
 commit=$(sed -n 's/^commit=//p' "$OUT/options.txt")
 dirty=""
-if git status --porcelain -- src include bench CMakeLists.txt 2>/dev/null |
-	grep -v ' bench/RESULTS.md$\| bench/plots/' | grep -q .; then
+if [ "$(sed -n 's/^dirty=//p' "$OUT/options.txt")" != 0 ]; then
 	dirty=" plus uncommitted changes in src/, include/, bench/ or CMakeLists.txt"
 fi
 cmdline="bench/run.sh${QUICK:+ $QUICK}"
