@@ -440,6 +440,23 @@ static int env_name_valid(const char *s)
 	return 1;
 }
 
+/* The value of the environment variable name, which field key names:
+ * refused when name is not a variable name or the variable is unset or
+ * empty. Secrets are read only this way. */
+static vt_err env_secret(ctx *c, const char *key, const char *name,
+			 const char **out)
+{
+	if (!env_name_valid(name))
+		return fail(c, key,
+			    "must name an environment variable "
+			    "([A-Za-z_][A-Za-z0-9_]*)");
+	const char *v = getenv(name);
+	if (v == NULL || v[0] == '\0')
+		return fail(c, key, "environment variable %s is not set", name);
+	*out = v;
+	return VT_OK;
+}
+
 /* A listener value (http, rpc, pub): absent = def, null = disabled. */
 static vt_err get_listener(ctx *c, const cJSON *obj, const char *key,
 			   const char *def, char **out)
@@ -553,15 +570,10 @@ static vt_err parse_dmarket(ctx *c, const cJSON *o, vt__check_conf *k)
 			    "public key is needed too");
 	if (k->secret_key_env == NULL)
 		return VT_OK;
-	if (!env_name_valid(k->secret_key_env))
-		return fail(c, "secret_key_env",
-			    "must name an environment variable "
-			    "([A-Za-z_][A-Za-z0-9_]*)");
-	const char *secret = getenv(k->secret_key_env);
-	if (secret == NULL || secret[0] == '\0')
-		return fail(c, "secret_key_env",
-			    "environment variable %s is not set",
-			    k->secret_key_env);
+	const char *secret;
+	rv = env_secret(c, "secret_key_env", k->secret_key_env, &secret);
+	if (rv != VT_OK)
+		return rv;
 	if (!hex_valid(secret, 128))
 		return fail(c, "secret_key_env",
 			    "environment variable %s must hold the 64-byte "
@@ -829,15 +841,9 @@ static vt_err get_token(ctx *c, const cJSON *root, vt__config *cfg)
 	vt_err rv = get_string(c, root, "token_env", false, &cfg->token_env);
 	if (rv != VT_OK || cfg->token_env == NULL)
 		return rv;
-	if (!env_name_valid(cfg->token_env))
-		return fail(c, "token_env",
-			    "must name an environment variable "
-			    "([A-Za-z_][A-Za-z0-9_]*)");
-	const char *t = getenv(cfg->token_env);
-	if (t == NULL || t[0] == '\0')
-		return fail(c, "token_env",
-			    "environment variable %s is not set",
-			    cfg->token_env);
+	const char *t;
+	if ((rv = env_secret(c, "token_env", cfg->token_env, &t)) != VT_OK)
+		return rv;
 	if (!vt__token_valid(t, strlen(t)))
 		return fail(c, "token_env",
 			    "environment variable %s must hold 1..%d "

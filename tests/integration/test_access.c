@@ -35,6 +35,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 
 #include "support_daemon.h"
+#include "support_tsan.h"
 #include "testutil.h"
 #include "vitals/client.h"
 #include "vitals/health.h"

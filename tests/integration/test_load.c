@@ -57,37 +57,14 @@
 #include "vitals/metrics.h"
 #include "vitals/server.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define VT_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define VT_TSAN 1
-#endif
-#endif
+#include "support_tsan.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define VT_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define VT_ASAN 1
 #endif
-#endif
-
-#ifdef VT_TSAN
-/*
- * Built-in TSan suppression, one path only. libnng is not built with
- * TSan: a published message is shared by the pub socket and each pipe
- * through a reference count kept with atomics that TSan cannot see, so
- * when the server's pub listener (server.c on_change -> nng_send) drops
- * the last reference and frees the message after a transport thread's
- * sendmsg() has read it, TSan reports a race that the count rules out.
- * Only races with on_change on a stack are suppressed; every other
- * report still fails the test.
- */
-const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void)
-{
-	return "race:on_change\n";
-}
 #endif
 
 #ifdef VT_TSAN
