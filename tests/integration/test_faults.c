@@ -727,14 +727,24 @@ static void flip_fn(vt_check_result *r, void *arg)
 	}
 }
 
+/* Whether the watcher has received line, waiting up to 3 s for it: a
+ * change reaches the pub socket after the cached read that shows it
+ * (the listener runs on the thread that recorded it, then nng and the
+ * watcher's thread carry it), so a just-seen recovery may still be on
+ * its way, more so under the sanitizers. */
 static bool published(const char *line)
 {
 	char want[256];
 	snprintf(want, sizeof(want), "%s\n", line);
-	pthread_mutex_lock(&pub_mtx);
-	bool found = strstr(pub_log, want) != NULL;
-	pthread_mutex_unlock(&pub_mtx);
-	return found;
+	double t0 = vt_test_now_ms();
+	for (;;) {
+		pthread_mutex_lock(&pub_mtx);
+		bool found = strstr(pub_log, want) != NULL;
+		pthread_mutex_unlock(&pub_mtx);
+		if (found || vt_test_now_ms() - t0 > 3000)
+			return found;
+		vt_test_sleep_ms(20);
+	}
 }
 
 /* ---- watching one component ------------------------------------------ */
