@@ -510,7 +510,6 @@ static uint16_t status_code(int degraded_code, vt_status st)
 	}
 }
 
-/* Runs or reads the checks and encodes them. May block (fresh). */
 /* The cache slot of a plain cached /health, /livez or /readyz (no name,
  * tag or exclude of the caller's) in JSON or IETF; -1 for any other. */
 static int cache_slot(const gw_parse *c)
@@ -525,6 +524,8 @@ static int cache_slot(const gw_parse *c)
 				      c->q.withhold);
 }
 
+/* Runs or reads the checks and encodes them, or reuses the encoded
+ * answer (answer_cache.h). May block (fresh). */
 static void answer_health(gw_parse *c, answer *a)
 {
 	int slot = cache_slot(c);
