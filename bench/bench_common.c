@@ -653,3 +653,92 @@ size_t bench_heap_bytes(void)
 	struct mallinfo2 mi = mallinfo2();
 	return mi.uordblks + mi.hblkhd;
 }
+
+/* ---- the registry the serving benches answer from ---------------------- */
+
+static bool served_redis(void *arg)
+{
+	(void)arg;
+	return true;
+}
+
+static void served_queue(vt_check_result *r, void *arg)
+{
+	(void)arg;
+	vt_result_detail_num(r, "depth", 3);
+	vt_result_detail_bool(r, "consumers", true);
+}
+
+static void served_api(vt_check_result *r, void *arg)
+{
+	(void)arg;
+	vt_result_detail_str(r, "endpoint", "http://127.0.0.1:9000/ping");
+	vt_result_detail_num(r, "status_code", 200);
+}
+
+static void served_disk(vt_check_result *r, void *arg)
+{
+	(void)arg;
+	vt_result_detail_num(r, "free_pct", 42.5);
+}
+
+vt_err bench_served_registry(vt_health *h, vt_metrics *m, const char **what)
+{
+	static const char *const ready[] = {"ready"};
+	vt_check_opts co = VT_CHECK_OPTS_DEFAULT;
+	co.interval_ms = 24 * 3600 * 1000; /* never stale in a run */
+	co.tags = ready;
+	co.ntags = 1;
+	vt_err err;
+	*what = "vt_health_add";
+	if ((err = vt_health_add_simple(h, "redis", served_redis, NULL, &co)) !=
+		VT_OK ||
+	    (err = vt_health_add(h, "queue", served_queue, NULL, &co)) != VT_OK)
+		return err;
+	co.ntags = 0;
+	if ((err = vt_health_add(h, "api", served_api, NULL, &co)) != VT_OK ||
+	    (err = vt_health_add(h, "disk", served_disk, NULL, &co)) != VT_OK)
+		return err;
+
+	vt_counter *c;
+	vt_gauge *g;
+	vt_histogram *hi;
+	vt_family *f;
+	*what = "counter";
+	if ((err = vt_metrics_counter(m, "api_requests_total",
+				      "API requests served", &c)) != VT_OK ||
+	    (err = vt_counter_add(c, 1234)) != VT_OK)
+		return err;
+	*what = "gauge";
+	if ((err = vt_metrics_gauge(m, "active_connections",
+				    "Open client connections", &g)) != VT_OK ||
+	    (err = vt_gauge_set(g, 42)) != VT_OK)
+		return err;
+	*what = "histogram";
+	if ((err = vt_metrics_histogram(m, "request_duration_seconds",
+					"Request latency", &hi)) != VT_OK)
+		return err;
+	bench_rng rng;
+	bench_rng_seed(&rng, 42);
+	for (int i = 0; i < 1000; i++)
+		vt_histogram_observe(hi, bench_rng_lognormal(&rng, 0.02, 1));
+	static const char *const lnames[] = {"method", "route", "status"};
+	*what = "counter family";
+	if ((err = vt_metrics_counter_family(m, "http_requests_total",
+					     "HTTP requests", lnames, 3, &f)) !=
+	    VT_OK)
+		return err;
+	static const char *const lv[4][3] = {{"GET", "/health", "200"},
+					     {"GET", "/metrics", "200"},
+					     {"GET", "/orders", "200"},
+					     {"POST", "/orders", "503"}};
+	*what = "series";
+	for (int i = 0; i < 4; i++) {
+		vt_counter *s;
+		if ((err = vt_family_series(f, lv[i], 3, &s)) != VT_OK ||
+		    (err = vt_counter_add(s, 10.0 * (i + 1))) != VT_OK)
+			return err;
+	}
+	*what = NULL;
+	return VT_OK;
+}

@@ -26,6 +26,9 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "vitals/health.h"
+#include "vitals/metrics.h"
+
 /* Monotonic nanoseconds. */
 static inline int64_t bench_now_ns(void)
 {
@@ -255,5 +258,16 @@ const char *bench_fmt_stats(const bench_stats *s);
 /* Bytes malloc has handed out, over every arena (mallinfo2: in-use
  * chunks plus mmapped ones). */
 size_t bench_heap_bytes(void);
+
+/* ---- the registry the serving benches answer from ---------------------- */
+
+/* Fills h and m as bench_rpc and bench_gateway serve them, so that both
+ * measure the same answers: BENCH_SERVED_CHECKS instant checks (two
+ * tagged "ready"; a day's interval, so never stale in a run) and five
+ * metric families (a counter, a gauge, a histogram of 1000 log-normal
+ * latencies, a labelled counter family of four series). VT_OK, or the
+ * first error with *what naming its step. */
+#define BENCH_SERVED_CHECKS 4
+vt_err bench_served_registry(vt_health *h, vt_metrics *m, const char **what);
 
 #endif

@@ -68,87 +68,6 @@ static void die_nng(const char *what, int rv)
 	die(what, nng_strerror(rv));
 }
 
-/* ---- the registry (the same as bench_rpc's) ---------------------------- */
-
-static bool redis_check(void *arg)
-{
-	return true;
-}
-
-static void queue_check(vt_check_result *r, void *arg)
-{
-	vt_result_detail_num(r, "depth", 3);
-	vt_result_detail_bool(r, "consumers", true);
-}
-
-static void api_check(vt_check_result *r, void *arg)
-{
-	vt_result_detail_str(r, "endpoint", "http://127.0.0.1:9000/ping");
-	vt_result_detail_num(r, "status_code", 200);
-}
-
-static void disk_check(vt_check_result *r, void *arg)
-{
-	vt_result_detail_num(r, "free_pct", 42.5);
-}
-
-static void add_checks(vt_health *h)
-{
-	static const char *const ready[] = {"ready"};
-	vt_check_opts co = VT_CHECK_OPTS_DEFAULT;
-	co.interval_ms = 24 * 3600 * 1000; /* never stale in a run */
-	co.tags = ready;
-	co.ntags = 1;
-	vt_err err;
-	if ((err = vt_health_add_simple(h, "redis", redis_check, NULL, &co)) !=
-		VT_OK ||
-	    (err = vt_health_add(h, "queue", queue_check, NULL, &co)) != VT_OK)
-		die_vt("vt_health_add", err);
-	co.ntags = 0;
-	if ((err = vt_health_add(h, "api", api_check, NULL, &co)) != VT_OK ||
-	    (err = vt_health_add(h, "disk", disk_check, NULL, &co)) != VT_OK)
-		die_vt("vt_health_add", err);
-}
-
-static void add_metrics(vt_metrics *m)
-{
-	vt_counter *c;
-	vt_gauge *g;
-	vt_histogram *h;
-	vt_family *f;
-	vt_err err;
-	if ((err = vt_metrics_counter(m, "api_requests_total",
-				      "API requests served", &c)) != VT_OK ||
-	    (err = vt_counter_add(c, 1234)) != VT_OK)
-		die_vt("counter", err);
-	if ((err = vt_metrics_gauge(m, "active_connections",
-				    "Open client connections", &g)) != VT_OK ||
-	    (err = vt_gauge_set(g, 42)) != VT_OK)
-		die_vt("gauge", err);
-	if ((err = vt_metrics_histogram(m, "request_duration_seconds",
-					"Request latency", &h)) != VT_OK)
-		die_vt("histogram", err);
-	bench_rng rng;
-	bench_rng_seed(&rng, 42);
-	for (int i = 0; i < 1000; i++)
-		vt_histogram_observe(h, bench_rng_lognormal(&rng, 0.02, 1));
-	static const char *const lnames[] = {"method", "route", "status"};
-	if ((err = vt_metrics_counter_family(m, "http_requests_total",
-					     "HTTP requests", lnames, 3, &f)) !=
-	    VT_OK)
-		die_vt("counter family", err);
-	static const char *const lv[4][3] = {{"GET", "/health", "200"},
-					     {"GET", "/metrics", "200"},
-					     {"GET", "/orders", "200"},
-					     {"POST", "/orders", "503"}};
-	for (int i = 0; i < 4; i++) {
-		vt_counter *sr;
-		if ((err = vt_family_series(f, lv[i], 3, &sr)) != VT_OK ||
-		    (err = vt_counter_add(sr, 10.0 * (i + 1))) != VT_OK)
-			die_vt("series", err);
-	}
-}
-
 /* ---- a minimal HTTP/1.1 client (no curl needed) ------------------------- */
 
 typedef struct http_reply {
@@ -434,8 +353,9 @@ int main(int argc, char **argv)
 	vt_health_opts ho = {.workers = 2, .metrics = m};
 	if ((err = vt_health_alloc(&h, &ho)) != VT_OK)
 		die_vt("vt_health_alloc", err);
-	add_checks(h);
-	add_metrics(m);
+	const char *what;
+	if ((err = bench_served_registry(h, m, &what)) != VT_OK)
+		die_vt(what, err);
 	vt_health_snapshot *snap;
 	if ((err = vt_health_run(h, NULL, VT_RUN_FRESH, &snap)) != VT_OK)
 		die_vt("warming the cache", err);

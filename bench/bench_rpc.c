@@ -81,89 +81,6 @@ static void die_vt(const char *what, vt_err err)
 	die(what, vt_strerror(err));
 }
 
-/* ---- the registry: instant checks and a few metrics --------------------- */
-
-static bool redis_check(void *arg)
-{
-	return true;
-}
-
-static void queue_check(vt_check_result *r, void *arg)
-{
-	vt_result_detail_num(r, "depth", 3);
-	vt_result_detail_bool(r, "consumers", true);
-}
-
-static void api_check(vt_check_result *r, void *arg)
-{
-	vt_result_detail_str(r, "endpoint", "http://127.0.0.1:9000/ping");
-	vt_result_detail_num(r, "status_code", 200);
-}
-
-static void disk_check(vt_check_result *r, void *arg)
-{
-	vt_result_detail_num(r, "free_pct", 42.5);
-}
-
-static void add_checks(vt_health *h)
-{
-	static const char *const ready[] = {"ready"};
-	vt_check_opts co = VT_CHECK_OPTS_DEFAULT;
-	co.interval_ms = 24 * 3600 * 1000; /* never stale in a run */
-	co.tags = ready;
-	co.ntags = 1;
-	vt_err err;
-	if ((err = vt_health_add_simple(h, "redis", redis_check, NULL, &co)) !=
-		VT_OK ||
-	    (err = vt_health_add(h, "queue", queue_check, NULL, &co)) != VT_OK)
-		die_vt("vt_health_add", err);
-	co.ntags = 0;
-	if ((err = vt_health_add(h, "api", api_check, NULL, &co)) != VT_OK ||
-	    (err = vt_health_add(h, "disk", disk_check, NULL, &co)) != VT_OK)
-		die_vt("vt_health_add", err);
-}
-
-#define NCHECKS 4
-
-static void add_metrics(vt_metrics *m)
-{
-	vt_counter *c;
-	vt_gauge *g;
-	vt_histogram *h;
-	vt_family *f;
-	vt_err err;
-	if ((err = vt_metrics_counter(m, "api_requests_total",
-				      "API requests served", &c)) != VT_OK ||
-	    (err = vt_counter_add(c, 1234)) != VT_OK)
-		die_vt("counter", err);
-	if ((err = vt_metrics_gauge(m, "active_connections",
-				    "Open client connections", &g)) != VT_OK ||
-	    (err = vt_gauge_set(g, 42)) != VT_OK)
-		die_vt("gauge", err);
-	if ((err = vt_metrics_histogram(m, "request_duration_seconds",
-					"Request latency", &h)) != VT_OK)
-		die_vt("histogram", err);
-	bench_rng rng;
-	bench_rng_seed(&rng, 42);
-	for (int i = 0; i < 1000; i++)
-		vt_histogram_observe(h, bench_rng_lognormal(&rng, 0.02, 1));
-	static const char *const lnames[] = {"method", "route", "status"};
-	if ((err = vt_metrics_counter_family(m, "http_requests_total",
-					     "HTTP requests", lnames, 3, &f)) !=
-	    VT_OK)
-		die_vt("counter family", err);
-	static const char *const lv[4][3] = {{"GET", "/health", "200"},
-					     {"GET", "/metrics", "200"},
-					     {"GET", "/orders", "200"},
-					     {"POST", "/orders", "503"}};
-	for (int i = 0; i < 4; i++) {
-		vt_counter *s;
-		if ((err = vt_family_series(f, lv[i], 3, &s)) != VT_OK ||
-		    (err = vt_counter_add(s, 10.0 * (i + 1))) != VT_OK)
-			die_vt("series", err);
-	}
-}
-
 /* ---- the baseline: a bare nng rep0 server with a constant reply -------- */
 
 typedef struct echo_srv echo_srv;
@@ -465,7 +382,7 @@ static void check_health_reply(nng_msg *m, const char *what)
 		die(what, resp.message ? resp.message : "error Response");
 	if (vt__pb_health_decode(resp.payload, resp.plen, &s) != VT_OK)
 		die(what, "undecodable HealthCheckResponse");
-	if (s->status != VT_HEALTHY || s->ncomponents != NCHECKS)
+	if (s->status != VT_HEALTHY || s->ncomponents != BENCH_SERVED_CHECKS)
 		die(what, "not every check is in the answer, healthy");
 	for (size_t i = 0; i < s->ncomponents; i++)
 		if (s->components[i].status != VT_HEALTHY ||
@@ -523,8 +440,10 @@ static void fixture_init(fixture *fx)
 	vt_health_opts ho = {.workers = 2, .metrics = fx->metrics};
 	if ((err = vt_health_alloc(&fx->health, &ho)) != VT_OK)
 		die_vt("vt_health_alloc", err);
-	add_checks(fx->health);
-	add_metrics(fx->metrics);
+	const char *what;
+	if ((err = bench_served_registry(fx->health, fx->metrics, &what)) !=
+	    VT_OK)
+		die_vt(what, err);
 	vt_health_snapshot *snap;
 	if ((err = vt_health_run(fx->health, NULL, VT_RUN_FRESH, &snap)) !=
 	    VT_OK)
@@ -1004,7 +923,7 @@ int main(int argc, char **argv)
 	       "the same request bytes (%zu bytes Health/Check, %zu bytes "
 	       "Metrics/Get) for both servers. The machine is shared: treat "
 	       "small differences as noise.\n\n",
-	       NCTX, NCHECKS, fx.nfamilies, NCTX, fx.req_health_len,
+	       NCTX, BENCH_SERVED_CHECKS, fx.nfamilies, NCTX, fx.req_health_len,
 	       fx.req_metrics_len);
 
 	static const char *const transports[] = {"tcp", "ipc"};
