@@ -82,6 +82,7 @@
 #include "vitals/server.h"
 
 #include "support_tsan.h"
+#include "support_watch.h"
 
 #define MARK_VAR	   "VT_FAULTS_MARK"
 #define RABBIT_USER	   "vitals"
@@ -680,36 +681,13 @@ static int on_pub(const char *msg, void *arg)
 	return 0;
 }
 
-/*
- * Watches until told to stop and the line has been quiet for
- * WATCH_QUIET_MS. The watch never ends while messages arrive: with nng
- * 1.5.2, closing a sub socket while its tcp pipe receives can wedge
- * nng's reaper thread, after which every nng_close in the process hangs
- * (likely the tcp transport race fixed upstream after 1.5.2,
- * nanomsg/nng PR #1636). The flip check changes every run, so the watch
- * does not time out while the test runs; at the end flip freezes and
- * the scheduler stops first, and the watch ends by its timeout on a
- * quiet line.
- */
-#define WATCH_QUIET_MS 3000
-
+/* The watch ends on a quiet line (support_watch.h): the flip check
+ * changes every run, so the watch does not time out while the test
+ * runs; at the end flip freezes and the scheduler stops first. */
 static void *watch_main(void *arg)
 {
 	(void)arg;
-	for (;;) {
-		vt_err e =
-		    vt_client_watch(pub_url, WATCH_QUIET_MS, on_pub, NULL);
-		if (e == VT_ETIMEDOUT && atomic_load(&stop_watch))
-			break;
-		if (e == VT_ETIMEDOUT)
-			fprintf(stderr,
-				"  watch: %d ms without a status "
-				"change\n",
-				WATCH_QUIET_MS);
-		else
-			fprintf(stderr, "  watch: %s\n", vt_strerror(e));
-		vt_test_sleep_ms(100);
-	}
+	vt_test_watch_until(pub_url, on_pub, NULL, &stop_watch);
 	return NULL;
 }
 
