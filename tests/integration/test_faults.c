@@ -81,6 +81,7 @@
 #include "vitals/metrics.h"
 #include "vitals/server.h"
 
+#include "support_http.h"
 #include "support_tsan.h"
 #include "support_watch.h"
 
@@ -149,158 +150,28 @@ static void note_max(atomic_uint_least64_t *max, double t0)
 		;
 }
 
-/* ---- a raw HTTP/1.1 keep-alive client -------------------------------- */
+/* ---- HTTP over one keep-alive connection (support_http.h) ------------- */
 
-typedef struct conn {
-	int fd;
-	char *buf;
-	size_t n, cap;
-} conn;
-
-typedef struct resp {
-	int status;
-	char head[4096];
-	char *body;
-	size_t len;
-} resp;
-
-static void conn_init(conn *c)
-{
-	c->fd = -1;
-	c->n = 0;
-	c->cap = 65536;
-	c->buf = malloc(c->cap);
-}
-
-static void conn_close(conn *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	c->n = 0;
-}
-
-static void conn_fini(conn *c)
-{
-	conn_close(c);
-	free(c->buf);
-	c->buf = NULL;
-}
-
-static int conn_open(conn *c, int port)
-{
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	if (c->fd < 0)
-		return -1;
-	if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		close(c->fd);
-		c->fd = -1;
-		return -1;
-	}
-	c->n = 0;
-	return 0;
-}
-
-/* Reads more within timeout_ms: 1 got bytes, 0 EOF/error, -1 timeout. */
-static int conn_fill(conn *c, int timeout_ms)
-{
-	if (c->n + 1 >= c->cap) {
-		if (c->cap >= 16 * 1024 * 1024)
-			return 0;
-		char *nb = realloc(c->buf, c->cap * 2);
-		if (nb == NULL)
-			return 0;
-		c->buf = nb;
-		c->cap *= 2;
-	}
-	struct pollfd p = {.fd = c->fd, .events = POLLIN};
-	int rv = poll(&p, 1, timeout_ms);
-	if (rv == 0)
-		return -1;
-	if (rv < 0)
-		return errno == EINTR ? 1 : 0;
-	ssize_t r = recv(c->fd, c->buf + c->n, c->cap - 1 - c->n, 0);
-	if (r < 0 && errno == EINTR)
-		return 1;
-	if (r <= 0)
-		return 0;
-	c->n += (size_t)r;
-	return 1;
-}
+typedef vt_test_conn conn;
+typedef vt_test_resp resp;
 
 /* GET target on c (opened on port if needed); the answer in r (body
- * malloc'd). 0 on an answer, else -1 with the reason in why. */
+ * malloc'd). 0 on an answer, else -1 with the reason in why. The
+ * connection is closed after an error and when the answer says so. */
 static int http_get(conn *c, int port, const char *target, resp *r, char *why,
 		    size_t cap)
 {
 	memset(r, 0, sizeof(*r));
-	if (c->fd < 0 && conn_open(c, port) != 0) {
+	if (c->fd < 0 && vt_test_conn_open(c, port) != 0) {
 		snprintf(why, cap, "connect: %s", strerror(errno));
 		return -1;
 	}
-	char req[512];
-	int n = snprintf(req, sizeof(req),
-			 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", target);
-	for (const char *p = req; n > 0;) {
-		ssize_t w = send(c->fd, p, (size_t)n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			snprintf(why, cap, "send: %s", strerror(errno));
-			conn_close(c);
-			return -1;
-		}
-		p += w;
-		n -= (int)w;
-	}
-	char *end;
-	for (;;) {
-		c->buf[c->n] = '\0';
-		if ((end = strstr(c->buf, "\r\n\r\n")) != NULL)
-			break;
-		int f = conn_fill(c, CALL_TIMEOUT);
-		if (f <= 0) {
-			snprintf(why, cap, "%s before the head",
-				 f == 0 ? "connection closed" : "timeout");
-			conn_close(c);
-			return -1;
-		}
-	}
-	size_t hl = (size_t)(end - c->buf) + 4;
-	long cl = -1;
-	if (hl < sizeof(r->head)) {
-		memcpy(r->head, c->buf, hl);
-		r->head[hl] = '\0';
-		for (char *h = strstr(r->head, "\r\n"); h != NULL;
-		     h = strstr(h + 2, "\r\n"))
-			if (strncasecmp(h + 2, "Content-Length:", 15) == 0)
-				cl = strtol(h + 17, NULL, 10);
-	}
-	if (cl < 0 || sscanf(r->head, "HTTP/1.1 %d", &r->status) != 1) {
-		snprintf(why, cap, "malformed head");
-		conn_close(c);
+	if (vt_test_conn_get(c, target, CALL_TIMEOUT, r, why, cap) != 0) {
+		vt_test_conn_close(c);
 		return -1;
 	}
-	while (c->n < hl + (size_t)cl) {
-		int f = conn_fill(c, CALL_TIMEOUT);
-		if (f <= 0) {
-			snprintf(why, cap, "%s in the body",
-				 f == 0 ? "connection closed" : "timeout");
-			conn_close(c);
-			return -1;
-		}
-	}
-	r->len = (size_t)cl;
-	r->body = malloc(r->len + 1);
-	memcpy(r->body, c->buf + hl, r->len);
-	r->body[r->len] = '\0';
-	memmove(c->buf, c->buf + hl + r->len, c->n - hl - r->len);
-	c->n -= hl + r->len;
-	if (strcasestr(r->head, "\r\nConnection: close") != NULL)
-		conn_close(c);
+	if (vt_test_resp_closes(r))
+		vt_test_conn_close(c);
 	return 0;
 }
 
@@ -579,7 +450,7 @@ static void *http_main(void *arg)
 {
 	int idx = (int)(intptr_t)arg;
 	conn c;
-	conn_init(&c);
+	vt_test_conn_init(&c);
 	char why[512];
 	for (unsigned i = (unsigned)idx; !atomic_load(&stop_load); i++) {
 		const char *target = i % 25 == 0 ? "/health"
@@ -611,7 +482,7 @@ static void *http_main(void *arg)
 		free(r.body);
 		vt_test_sleep_ms(1); /* leave the brokers' boot some CPU */
 	}
-	conn_fini(&c);
+	vt_test_conn_fini(&c);
 	return NULL;
 }
 
@@ -787,7 +658,7 @@ static void *sampler_main(void *arg)
 {
 	sampler *sp = arg;
 	conn c;
-	conn_init(&c);
+	vt_test_conn_init(&c);
 	while (!atomic_load(&sp->stop)) {
 		comp st;
 		component_on(&c, sp->name, &st);
@@ -797,7 +668,7 @@ static void *sampler_main(void *arg)
 				vt_status_name(st.status));
 		vt_test_sleep_ms(100);
 	}
-	conn_fini(&c);
+	vt_test_conn_fini(&c);
 	return NULL;
 }
 
@@ -1142,7 +1013,7 @@ static void test_faults(void)
 	CU_ASSERT_FATAL(vt_health_alloc(&health, &hopt) == VT_OK);
 	add_checks();
 	start_server();
-	conn_init(&mon);
+	vt_test_conn_init(&mon);
 	pthread_t watch, ht[HTTP_THREADS], rt[RPC_THREADS];
 	CU_ASSERT_FATAL(pthread_create(&watch, NULL, watch_main, NULL) == 0);
 	sched_t0 = vt_test_now_ms();
@@ -1390,7 +1261,7 @@ static void test_faults(void)
 
 	atomic_store(&stop_watch, true);
 	pthread_join(watch, NULL);
-	conn_fini(&mon);
+	vt_test_conn_fini(&mon);
 	vt_server_free(server);
 	vt_health_free(health);
 	vt_metrics_free(metrics);

@@ -57,6 +57,7 @@
 #include "vitals/metrics.h"
 #include "vitals/server.h"
 
+#include "support_http.h"
 #include "support_tsan.h"
 #include "support_watch.h"
 
@@ -318,158 +319,10 @@ static int health_ok(const vt_health_snapshot *s, size_t want, char *why,
 	return 1;
 }
 
-/* ---- a raw HTTP/1.1 keep-alive client -------------------------------- */
+/* ---- HTTP over one keep-alive connection (support_http.h) ------------- */
 
-typedef struct conn {
-	int fd;
-	char *buf;
-	size_t n, cap;
-} conn;
-
-typedef struct resp {
-	int status;
-	char head[4096];
-	char *body; /* points into a malloc'd copy */
-	size_t len;
-} resp;
-
-static int conn_open(conn *c, int port)
-{
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	if (c->fd < 0)
-		return -1;
-	if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		close(c->fd);
-		c->fd = -1;
-		return -1;
-	}
-	c->n = 0;
-	return 0;
-}
-
-static void conn_close(conn *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	c->n = 0;
-}
-
-/* Reads more within timeout_ms: 1 got bytes, 0 EOF/error, -1 timeout. */
-static int conn_fill(conn *c, int timeout_ms)
-{
-	if (c->n + 1 >= c->cap) {
-		size_t ncap = c->cap * 2;
-		if (ncap > 16 * 1024 * 1024)
-			return 0;
-		char *nb = realloc(c->buf, ncap);
-		if (nb == NULL)
-			return 0;
-		c->buf = nb;
-		c->cap = ncap;
-	}
-	struct pollfd p = {.fd = c->fd, .events = POLLIN};
-	int rv = poll(&p, 1, timeout_ms);
-	if (rv == 0)
-		return -1;
-	if (rv < 0)
-		return errno == EINTR ? 1 : 0;
-	ssize_t r = recv(c->fd, c->buf + c->n, c->cap - 1 - c->n, 0);
-	if (r < 0 && errno == EINTR)
-		return 1;
-	if (r <= 0)
-		return 0;
-	c->n += (size_t)r;
-	return 1;
-}
-
-/* Sends GET target and reads the answer into r (body malloc'd). 0 on an
- * answer; -1 when the connection ended or timed out first (what in
- * why). */
-static int conn_get(conn *c, const char *target, resp *r, char *why, size_t cap)
-{
-	char req[512];
-	int n = snprintf(req, sizeof(req),
-			 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", target);
-	memset(r, 0, sizeof(*r));
-	for (const char *p = req; n > 0;) {
-		ssize_t w = send(c->fd, p, (size_t)n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			snprintf(why, cap, "send: %s", strerror(errno));
-			return -1;
-		}
-		p += w;
-		n -= (int)w;
-	}
-	char *end;
-	for (;;) {
-		c->buf[c->n] = '\0';
-		if ((end = strstr(c->buf, "\r\n\r\n")) != NULL)
-			break;
-		int f = conn_fill(c, CALL_TIMEOUT);
-		if (f <= 0) {
-			snprintf(why, cap, "%s before the head",
-				 f == 0 ? "connection closed" : "timeout");
-			return -1;
-		}
-	}
-	size_t hl = (size_t)(end - c->buf) + 4;
-	if (hl >= sizeof(r->head)) {
-		snprintf(why, cap, "head of %zu bytes", hl);
-		return -1;
-	}
-	memcpy(r->head, c->buf, hl);
-	r->head[hl] = '\0';
-	if (sscanf(r->head, "HTTP/1.1 %d", &r->status) != 1) {
-		snprintf(why, cap, "bad status line");
-		return -1;
-	}
-	long cl = -1;
-	for (char *h = strstr(r->head, "\r\n"); h != NULL;
-	     h = strstr(h + 2, "\r\n"))
-		if (strncasecmp(h + 2, "Content-Length:", 15) == 0)
-			cl = strtol(h + 17, NULL, 10);
-	if (cl < 0) {
-		snprintf(why, cap, "no Content-Length");
-		return -1;
-	}
-	while (c->n < hl + (size_t)cl) {
-		int f = conn_fill(c, CALL_TIMEOUT);
-		if (f <= 0) {
-			snprintf(why, cap, "%s in the body",
-				 f == 0 ? "connection closed" : "timeout");
-			return -1;
-		}
-	}
-	r->len = (size_t)cl;
-	r->body = malloc(r->len + 1);
-	memcpy(r->body, c->buf + hl, r->len);
-	r->body[r->len] = '\0';
-	memmove(c->buf, c->buf + hl + r->len, c->n - hl - r->len);
-	c->n -= hl + r->len;
-	return 0;
-}
-
-/* The value of header name in r; "" when missing. */
-static void header(const resp *r, const char *name, char *out, size_t cap)
-{
-	size_t nl = strlen(name);
-	out[0] = '\0';
-	for (const char *h = strstr(r->head, "\r\n"); h != NULL;
-	     h = strstr(h + 2, "\r\n"))
-		if (strncasecmp(h + 2, name, nl) == 0 && h[2 + nl] == ':') {
-			const char *v = h + 3 + nl;
-			while (*v == ' ')
-				v++;
-			snprintf(out, cap, "%.*s", (int)strcspn(v, "\r"), v);
-			return;
-		}
-}
+typedef vt_test_conn conn;
+typedef vt_test_resp resp;
 
 /* ---- reading the metrics --------------------------------------------- */
 
@@ -687,7 +540,7 @@ static int http_answer_ok(const struct route *rt, const resp *r,
 			  double *last_ops, char *why, size_t cap)
 {
 	char ct[128];
-	header(r, "Content-Type", ct, sizeof(ct));
+	vt_test_resp_header(r, "Content-Type", ct, sizeof(ct));
 	if (r->status != 200) {
 		snprintf(why, cap, "status %d: %.200s", r->status, r->body);
 		return 0;
@@ -772,13 +625,13 @@ static int http_answer_ok(const struct route *rt, const resp *r,
 static void *http_main(void *arg)
 {
 	http_worker *w = arg;
-	conn c = {.fd = -1, .cap = 65536};
-	c.buf = malloc(c.cap);
+	conn c;
+	vt_test_conn_init(&c);
 	char why[512];
 	double last_ops = 0, last_prom = 0;
 	for (unsigned i = (unsigned)w->idx; !atomic_load(&stop); i++) {
 		const struct route *rt = &routes[i % NROUTES];
-		if (c.fd < 0 && conn_open(&c, http_port) != 0) {
+		if (c.fd < 0 && vt_test_conn_open(&c, http_port) != 0) {
 			failure(&http_failures, "http %d: connect: %s", w->idx,
 				strerror(errno));
 			vt_test_sleep_ms(100);
@@ -786,9 +639,10 @@ static void *http_main(void *arg)
 		}
 		double t0 = vt_test_now_ms();
 		resp r;
-		if (conn_get(&c, rt->target, &r, why, sizeof(why)) != 0) {
+		if (vt_test_conn_get(&c, rt->target, CALL_TIMEOUT, &r, why,
+				     sizeof(why)) != 0) {
 			failure(&http_failures, "GET %s: %s", rt->target, why);
-			conn_close(&c);
+			vt_test_conn_close(&c);
 			atomic_fetch_add(&http_reconnects, 1);
 			continue;
 		}
@@ -800,15 +654,15 @@ static void *http_main(void *arg)
 		else
 			account(rt->kind, t0);
 		char connection[64];
-		header(&r, "Connection", connection, sizeof(connection));
+		vt_test_resp_header(&r, "Connection", connection,
+				    sizeof(connection));
 		if (strcasecmp(connection, "close") == 0) {
-			conn_close(&c);
+			vt_test_conn_close(&c);
 			atomic_fetch_add(&http_reconnects, 1);
 		}
 		free(r.body);
 	}
-	conn_close(&c);
-	free(c.buf);
+	vt_test_conn_fini(&c);
 	return NULL;
 }
 
@@ -1208,12 +1062,13 @@ static void test_sustained_load(void)
 	vt_client_metrics_free(s);
 	vt_client_close(c);
 
-	conn hc = {.fd = -1, .cap = 65536};
-	hc.buf = malloc(hc.cap);
-	CU_ASSERT_FATAL(conn_open(&hc, http_port) == 0);
+	conn hc;
+	vt_test_conn_init(&hc);
+	CU_ASSERT_FATAL(vt_test_conn_open(&hc, http_port) == 0);
 	resp r;
 	char why[256];
-	int got = conn_get(&hc, "/metrics?prefix=load_", &r, why, sizeof(why));
+	int got = vt_test_conn_get(&hc, "/metrics?prefix=load_", CALL_TIMEOUT,
+				   &r, why, sizeof(why));
 	if (got != 0)
 		fprintf(stderr, "GET /metrics: %s\n", why);
 	CU_ASSERT_FATAL(got == 0);
@@ -1224,8 +1079,7 @@ static void test_sustained_load(void)
 	check_totals(&t, "GET /metrics");
 	cJSON_Delete(j);
 	free(r.body);
-	conn_close(&hc);
-	free(hc.buf);
+	vt_test_conn_fini(&hc);
 
 	vt_health_stop(health);
 	vt_server_free(server);
