@@ -153,13 +153,12 @@ static vt_err setup_op(worker *w)
 		if (w->api == API_HANDLE)
 			return vt_counter_inc(w->target);
 		if (w->nlabels == 0)
-			return vt_metrics_inc(w->m, w->name);
-		return vt_metrics_add(w->m, w->name, 1, l, w->nlabels);
+			return vt_metrics_increment(w->m, w->name);
+		return vt_metrics_counter_add(w->m, w->name, 1, l, w->nlabels);
 	case OP_GAUGE_SET:
 		if (w->api == API_HANDLE)
 			return vt_gauge_set(w->target, 1);
-		return vt_metrics_gauge_set_labels(w->m, w->name, 1, l,
-						   w->nlabels);
+		return vt_metrics_gauge_set(w->m, w->name, 1, l, w->nlabels);
 	case OP_GAUGE_ADD:
 		if (w->api == API_HANDLE)
 			return vt_gauge_add(w->target, 1);
@@ -167,8 +166,8 @@ static vt_err setup_op(worker *w)
 	case OP_HIST:
 		if (w->api == API_HANDLE)
 			return vt_histogram_observe(w->target, vals[0]);
-		return vt_metrics_observe_labels(w->m, w->name, vals[0], l,
-						 w->nlabels);
+		return vt_metrics_histogram_observe(w->m, w->name, vals[0], l,
+						    w->nlabels);
 	default:
 		return VT_OK;
 	}
@@ -189,17 +188,18 @@ static void *worker_main(void *arg)
 			(void)vt_histogram_observe(t, vals[i]);
 	else if (w->op == OP_HIST)
 		for (int i = 0; i < warm_n; i++)
-			(void)vt_metrics_observe_labels(m, name, vals[i], l,
-							nl);
+			(void)vt_metrics_histogram_observe(m, name, vals[i], l,
+							   nl);
 
 	switch (w->op) {
 	case OP_COUNTER:
 		if (w->api == API_HANDLE)
 			LOOP(w, (void)vt_counter_inc(t));
 		else if (nl == 0)
-			LOOP(w, (void)vt_metrics_inc(m, name));
+			LOOP(w, (void)vt_metrics_increment(m, name));
 		else
-			LOOP(w, (void)vt_metrics_add(m, name, 1, l, nl));
+			LOOP(w,
+			     (void)vt_metrics_counter_add(m, name, 1, l, nl));
 		break;
 	case OP_GAUGE_SET:
 		if (w->api == API_HANDLE)
@@ -208,7 +208,7 @@ static void *worker_main(void *arg)
 			LOOP(w, (void)vt_metrics_set_gauge(m, name,
 							   (double)(j & 1023)));
 		else
-			LOOP(w, (void)vt_metrics_gauge_set_labels(
+			LOOP(w, (void)vt_metrics_gauge_set(
 				    m, name, (double)(j & 1023), l, nl));
 		break;
 	case OP_GAUGE_ADD:
@@ -222,7 +222,7 @@ static void *worker_main(void *arg)
 			LOOP(w, (void)vt_histogram_observe(
 				    t, vals[j & (NVALS - 1)]));
 		else
-			LOOP(w, (void)vt_metrics_observe_labels(
+			LOOP(w, (void)vt_metrics_histogram_observe(
 				    m, name, vals[j & (NVALS - 1)], l, nl));
 		break;
 	case OP_LOOP:

@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < WRITERS; i++)
 		pthread_join(threads[i], NULL);
-	vt_metrics_inc(m, "demo_runs_total");
+	vt_metrics_increment(m, "demo_runs_total");
 
 	vt_health_snapshot *hs = NULL;
 	if (vt_health_run(h, NULL, VT_RUN_FRESH, &hs) != VT_OK)

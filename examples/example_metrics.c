@@ -77,7 +77,7 @@ int main(void)
 
 	/* The seed's MetricsCollector calls: by name, created on first use. */
 	vt_metrics_set_gauge(m, "active_connections", 42);
-	vt_metrics_inc(m, "example_runs_total");
+	vt_metrics_increment(m, "example_runs_total");
 
 	/* Every shard merged at one moment. */
 	if (vt_metrics_snapshot_take(m, NULL, &s) != VT_OK)

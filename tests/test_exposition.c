@@ -47,7 +47,7 @@ static void *writer(void *arg)
 		vt_counter_inc(w->plain);
 		vt_counter_add(w->by_route[i & 1], 0.5);
 		vt_histogram_observe(w->latency, 0.001 * (1 + i % 1000));
-		vt_metrics_inc(w->m, "by_name_total");
+		vt_metrics_increment(w->m, "by_name_total");
 	}
 	return NULL;
 }

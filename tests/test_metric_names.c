@@ -83,7 +83,7 @@ static void test_bad_registrations(void)
 			  VT_EINVAL);
 		CU_ASSERT(vt_metrics_histogram(m, badnames[i], NULL, &h) ==
 			  VT_EINVAL);
-		CU_ASSERT(vt_metrics_inc(m, badnames[i]) == VT_EINVAL);
+		CU_ASSERT(vt_metrics_increment(m, badnames[i]) == VT_EINVAL);
 		CU_ASSERT(vt_metrics_set_gauge(m, badnames[i], 1) == VT_EINVAL);
 		CU_ASSERT(vt_metrics_observe(m, badnames[i], 1) == VT_EINVAL);
 	}
@@ -112,7 +112,8 @@ static void test_bad_registrations(void)
 	CU_ASSERT(vt_metrics_histogram_family(m, "h", NULL, le, 1, NULL, 0,
 					      &f) == VT_EINVAL);
 	vt_label lel = {"le", "1"};
-	CU_ASSERT(vt_metrics_observe_labels(m, "h", 1, &lel, 1) == VT_EINVAL);
+	CU_ASSERT(vt_metrics_histogram_observe(m, "h", 1, &lel, 1) ==
+		  VT_EINVAL);
 	const char *many[VT_MAX_LABELS + 1];
 	char names[VT_MAX_LABELS + 1][16];
 	for (int i = 0; i <= VT_MAX_LABELS; i++) {
@@ -193,7 +194,8 @@ static void test_label_values(void)
 		const char *vals[] = {badv[i]};
 		CU_ASSERT(vt_family_series(f, vals, 1, &c) == VT_EINVAL);
 		vt_label l = {"v", badv[i]};
-		CU_ASSERT(vt_metrics_add(m, "c_total", 1, &l, 1) == VT_EINVAL);
+		CU_ASSERT(vt_metrics_counter_add(m, "c_total", 1, &l, 1) ==
+			  VT_EINVAL);
 	}
 	char *big = malloc(VT_MAX_LABEL_VALUE_LEN + 2);
 	CU_ASSERT_FATAL(big != NULL);
@@ -261,7 +263,7 @@ static void test_kind_and_label_clash(void)
 	/* Prometheus exposes counter x as x_total and histogram h as
 	 * h_bucket, h_sum, h_count: those names must stay unique. */
 	CU_ASSERT(vt_metrics_counter(m, "jobs", NULL, &c2) == VT_EEXIST);
-	CU_ASSERT(vt_metrics_inc(m, "jobs") == VT_EEXIST);
+	CU_ASSERT(vt_metrics_increment(m, "jobs") == VT_EEXIST);
 	CU_ASSERT(vt_metrics_counter(m, "reqs", NULL, &c2) == VT_OK);
 	CU_ASSERT(vt_metrics_counter(m, "reqs_total", NULL, &c2) == VT_EEXIST);
 	CU_ASSERT(vt_metrics_gauge(m, "reqs_total", NULL, &g) == VT_EKIND);
@@ -317,13 +319,15 @@ static void test_bad_values(void)
 	CU_ASSERT(vt_counter_inc(NULL) == VT_EINVAL);
 	CU_ASSERT(vt_histogram_observe(NULL, 1) == VT_EINVAL);
 	/* By name: a bad value registers nothing. */
-	CU_ASSERT(vt_metrics_add(m, "neg_total", -1, NULL, 0) == VT_EINVAL);
-	CU_ASSERT(vt_metrics_add(m, "nan_total", NAN, NULL, 0) == VT_EINVAL);
+	CU_ASSERT(vt_metrics_counter_add(m, "neg_total", -1, NULL, 0) ==
+		  VT_EINVAL);
+	CU_ASSERT(vt_metrics_counter_add(m, "nan_total", NAN, NULL, 0) ==
+		  VT_EINVAL);
 	CU_ASSERT(vt_metrics_set_gauge(m, "nan_gauge", NAN) == VT_EINVAL);
 	CU_ASSERT(vt_metrics_gauge_add(m, "nan_gauge", NAN, NULL, 0) ==
 		  VT_EINVAL);
 	CU_ASSERT(vt_metrics_observe(m, "nan_hist", NAN) == VT_EINVAL);
-	CU_ASSERT(vt_metrics_add(m, "c", -1, NULL, 0) == VT_EINVAL);
+	CU_ASSERT(vt_metrics_counter_add(m, "c", -1, NULL, 0) == VT_EINVAL);
 	check_nothing_recorded(m, 3);
 	/* Zero is a valid add. */
 	CU_ASSERT(vt_counter_add(c, 0) == VT_OK);

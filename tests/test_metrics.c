@@ -313,9 +313,9 @@ static void test_by_name(void)
 	vt_metrics *m;
 	CU_ASSERT_FATAL(vt_metrics_alloc(&m) == VT_OK);
 	/* The seed's shapes. */
-	CU_ASSERT(vt_metrics_inc(m, "api_requests_total") == VT_OK);
-	CU_ASSERT(vt_metrics_inc(m, "api_requests_total") == VT_OK);
-	CU_ASSERT(vt_metrics_inc(m, "api_requests_total") == VT_OK);
+	CU_ASSERT(vt_metrics_increment(m, "api_requests_total") == VT_OK);
+	CU_ASSERT(vt_metrics_increment(m, "api_requests_total") == VT_OK);
+	CU_ASSERT(vt_metrics_increment(m, "api_requests_total") == VT_OK);
 	CU_ASSERT(vt_metrics_set_gauge(m, "active_connections", 42) == VT_OK);
 	CU_ASSERT(vt_metrics_observe(m, "request_duration_seconds", 0.4) ==
 		  VT_OK);
@@ -331,12 +331,14 @@ static void test_by_name(void)
 	vt_label ab[] = {{"method", "GET"}, {"route", "/x"}};
 	vt_label ba[] = {{"route", "/x"}, {"method", "GET"}};
 	vt_label other[] = {{"route", "/y"}, {"method", "GET"}};
-	CU_ASSERT(vt_metrics_add(m, "http_requests_total", 1, ab, 2) == VT_OK);
-	CU_ASSERT(vt_metrics_add(m, "http_requests_total", 2, ba, 2) == VT_OK);
-	CU_ASSERT(vt_metrics_add(m, "http_requests_total", 5, other, 2) ==
+	CU_ASSERT(vt_metrics_counter_add(m, "http_requests_total", 1, ab, 2) ==
 		  VT_OK);
-	CU_ASSERT(vt_metrics_observe_labels(m, "lat", 1, ba, 2) == VT_OK);
-	CU_ASSERT(vt_metrics_gauge_set_labels(m, "temp", 7, ab, 1) == VT_OK);
+	CU_ASSERT(vt_metrics_counter_add(m, "http_requests_total", 2, ba, 2) ==
+		  VT_OK);
+	CU_ASSERT(vt_metrics_counter_add(m, "http_requests_total", 5, other,
+					 2) == VT_OK);
+	CU_ASSERT(vt_metrics_histogram_observe(m, "lat", 1, ba, 2) == VT_OK);
+	CU_ASSERT(vt_metrics_gauge_set(m, "temp", 7, ab, 1) == VT_OK);
 
 	/* The by-name API finds what handles registered, and vice versa. */
 	vt_counter *c;
@@ -352,28 +354,29 @@ static void test_by_name(void)
 	CU_ASSERT(vt_counter_add(c, 10) == VT_OK);
 
 	/* Clashes: another kind, other labels, no labels. */
-	CU_ASSERT(vt_metrics_inc(m, "active_connections") == VT_EKIND);
+	CU_ASSERT(vt_metrics_increment(m, "active_connections") == VT_EKIND);
 	CU_ASSERT(vt_metrics_set_gauge(m, "api_requests_total", 1) == VT_EKIND);
 	CU_ASSERT(vt_metrics_observe(m, "api_requests_total", 1) == VT_EKIND);
 	vt_label wrong[] = {{"method", "GET"}, {"code", "200"}};
-	CU_ASSERT(vt_metrics_add(m, "http_requests_total", 1, wrong, 2) ==
+	CU_ASSERT(vt_metrics_counter_add(m, "http_requests_total", 1, wrong,
+					 2) == VT_EEXIST);
+	CU_ASSERT(vt_metrics_counter_add(m, "http_requests_total", 1, ab, 1) ==
 		  VT_EEXIST);
-	CU_ASSERT(vt_metrics_add(m, "http_requests_total", 1, ab, 1) ==
-		  VT_EEXIST);
-	CU_ASSERT(vt_metrics_inc(m, "http_requests_total") == VT_EEXIST);
-	CU_ASSERT(vt_metrics_add(m, "api_requests_total", 1, ab, 2) ==
+	CU_ASSERT(vt_metrics_increment(m, "http_requests_total") == VT_EEXIST);
+	CU_ASSERT(vt_metrics_counter_add(m, "api_requests_total", 1, ab, 2) ==
 		  VT_EEXIST);
 	vt_label dup[] = {{"method", "GET"}, {"method", "PUT"}};
-	CU_ASSERT(vt_metrics_add(m, "http_requests_total", 1, dup, 2) ==
+	CU_ASSERT(vt_metrics_counter_add(m, "http_requests_total", 1, dup, 2) ==
 		  VT_EINVAL);
-	CU_ASSERT(vt_metrics_add(m, "new_dup_total", 1, dup, 2) == VT_EINVAL);
+	CU_ASSERT(vt_metrics_counter_add(m, "new_dup_total", 1, dup, 2) ==
+		  VT_EINVAL);
 	vt_label nullv[] = {{"method", NULL}, {"route", "/x"}};
-	CU_ASSERT(vt_metrics_add(m, "http_requests_total", 1, nullv, 2) ==
-		  VT_EINVAL);
-	CU_ASSERT(vt_metrics_add(m, "http_requests_total", 1, NULL, 2) ==
-		  VT_EINVAL);
-	CU_ASSERT(vt_metrics_inc(NULL, "x") == VT_EINVAL);
-	CU_ASSERT(vt_metrics_inc(m, NULL) == VT_EINVAL);
+	CU_ASSERT(vt_metrics_counter_add(m, "http_requests_total", 1, nullv,
+					 2) == VT_EINVAL);
+	CU_ASSERT(vt_metrics_counter_add(m, "http_requests_total", 1, NULL,
+					 2) == VT_EINVAL);
+	CU_ASSERT(vt_metrics_increment(NULL, "x") == VT_EINVAL);
+	CU_ASSERT(vt_metrics_increment(m, NULL) == VT_EINVAL);
 
 	vt_metrics_snapshot *s;
 	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s) == VT_OK);
@@ -415,21 +418,22 @@ static void *by_name_writer(void *p)
 	vt_label l1[] = {{"a", "1"}, {"b", "2"}};
 	vt_label l2[] = {{"b", "2"}, {"a", "1"}};
 	for (int i = 0; i < 20000; i++) {
-		if (vt_metrics_inc(a->m, "hits") != VT_OK)
+		if (vt_metrics_increment(a->m, "hits") != VT_OK)
 			return (void *)1;
 		/* Half the threads name the labels in the other order. */
-		if (vt_metrics_add(a->m, "hits_l", 1, a->id % 2 ? l1 : l2, 2) !=
-		    VT_OK)
+		if (vt_metrics_counter_add(a->m, "hits_l", 1,
+					   a->id % 2 ? l1 : l2, 2) != VT_OK)
 			return (void *)1;
 		/* New series while others look up: the tables grow. */
 		if (i % 50 == 0) {
 			char v[32];
 			snprintf(v, sizeof v, "%d", i / 50);
 			vt_label l3 = {"k", v};
-			if (vt_metrics_add(a->m, "grow", 1, &l3, 1) != VT_OK)
+			if (vt_metrics_counter_add(a->m, "grow", 1, &l3, 1) !=
+			    VT_OK)
 				return (void *)1;
 			snprintf(v, sizeof v, "fam_%d_%d", a->id, i / 50);
-			if (vt_metrics_inc(a->m, v) != VT_OK)
+			if (vt_metrics_increment(a->m, v) != VT_OK)
 				return (void *)1;
 		}
 	}
@@ -495,8 +499,8 @@ static void test_snapshot_order_filters_copies(void)
 	vt_gauge_set(g1, 1);
 	vt_gauge_set(g2, 2);
 	vt_gauge_set(g3, 3);
-	CU_ASSERT(vt_metrics_inc(m, "aa_total") == VT_OK);
-	CU_ASSERT(vt_metrics_inc(m, "mm_total") == VT_OK);
+	CU_ASSERT(vt_metrics_increment(m, "aa_total") == VT_OK);
+	CU_ASSERT(vt_metrics_increment(m, "mm_total") == VT_OK);
 	CU_ASSERT(vt_metrics_observe(m, "aa_seconds", 1) == VT_OK);
 	/* Registered with a help text, no series yet. */
 	vt_family *empty;

@@ -422,7 +422,7 @@ static void test_metrics_round_trip_registry(void)
 	CU_ASSERT_EQUAL_FATAL(vt_family_series(hf, v, 1, &h), VT_OK);
 	for (int i = 1; i <= 1000; i++)
 		vt_histogram_observe(h, i / 1000.0);
-	vt_metrics_inc(m, "hits_total");
+	vt_metrics_increment(m, "hits_total");
 	vt_metrics_set_gauge(m, "temp", -12.25);
 	vt_metrics_snapshot *s = NULL;
 	CU_ASSERT_EQUAL_FATAL(vt_metrics_snapshot_take(m, NULL, &s), VT_OK);

@@ -26,7 +26,7 @@
  * shards cannot give. A gauge is one atomic double: set is a plain
  * atomic store, add/sub a compare-and-swap loop.
  *
- * By name. vt_metrics_inc/set_gauge/observe mirror the seed's
+ * By name. vt_metrics_increment/set_gauge/observe mirror the seed's
  * MetricsCollector: they create the series on first use and then cost a
  * lock-free hash lookup.
  *
@@ -43,6 +43,7 @@
 #ifndef VITALS_METRICS_H
 #define VITALS_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -134,25 +135,29 @@ vt_err vt_histogram_observe(vt_histogram *h, double v);
 
 /*
  * By-name API (the seed's MetricsCollector). The series is created on
- * first use with no help text; labels may be NULL/0 for an unlabelled
- * series, else they name every label of the family (in any order).
- * Errors as for registration and for the handle calls. Thread-safe.
+ * first use with no help text. The seed's three verbs (increment,
+ * set_gauge, observe) take an unlabelled series; the labelled forms are
+ * named vt_metrics_<kind>_<verb> like the handle calls, and their labels
+ * may be NULL/0 for an unlabelled series, else they name every label of
+ * the family (in any order). Errors as for registration and for the
+ * handle calls. Thread-safe.
  */
-vt_err vt_metrics_inc(vt_metrics *m, const char *name);
-vt_err vt_metrics_add(vt_metrics *m, const char *name, double v,
-		      const vt_label *labels, size_t nlabels);
+vt_err vt_metrics_increment(vt_metrics *m, const char *name);
+vt_err vt_metrics_counter_add(vt_metrics *m, const char *name, double v,
+			      const vt_label *labels, size_t nlabels);
 vt_err vt_metrics_set_gauge(vt_metrics *m, const char *name, double v);
 vt_err vt_metrics_gauge_add(vt_metrics *m, const char *name, double v,
 			    const vt_label *labels, size_t nlabels);
-vt_err vt_metrics_gauge_set_labels(vt_metrics *m, const char *name, double v,
-				   const vt_label *labels, size_t nlabels);
+vt_err vt_metrics_gauge_set(vt_metrics *m, const char *name, double v,
+			    const vt_label *labels, size_t nlabels);
 vt_err vt_metrics_observe(vt_metrics *m, const char *name, double v);
-vt_err vt_metrics_observe_labels(vt_metrics *m, const char *name, double v,
-				 const vt_label *labels, size_t nlabels);
+vt_err vt_metrics_histogram_observe(vt_metrics *m, const char *name, double v,
+				    const vt_label *labels, size_t nlabels);
 
-/* Validators, exposed for config checking. */
-int vt_metric_name_valid(const char *name);
-int vt_label_name_valid(const char *name);
+/* Validators, exposed for config checking: true when name follows
+ * Prometheus' rules above. */
+bool vt_metric_name_valid(const char *name);
+bool vt_label_name_valid(const char *name);
 
 /*
  * Snapshots: all shards merged at one moment, immutable, owned by the

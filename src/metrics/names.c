@@ -27,7 +27,7 @@ static int is_digit(int c)
 	return c >= '0' && c <= '9';
 }
 
-int vt_metric_name_valid(const char *name)
+bool vt_metric_name_valid(const char *name)
 {
 	if (name == NULL)
 		return 0;
@@ -44,7 +44,7 @@ int vt_metric_name_valid(const char *name)
 	return 1;
 }
 
-int vt_label_name_valid(const char *name)
+bool vt_label_name_valid(const char *name)
 {
 	if (name == NULL)
 		return 0;

@@ -15,7 +15,7 @@
  * publishes it with a release store and keeps the old one readable until
  * the registry is freed. A reader that misses in an outgrown table falls
  * back to the locked path, which finds the entry. The by-name API
- * (vt_metrics_inc, ...) and vt_family_series cost two such lookups once
+ * (vt_metrics_increment, ...) and vt_family_series cost two such lookups once
  * the series exists.
  *
  * Strings. Family names, help texts, label names, each series' label
@@ -699,15 +699,15 @@ static vt_err by_name(vt_metrics *m, vt_metric_kind kind, const char *name,
 	return vt_family_series(f, vals, n, out);
 }
 
-vt_err vt_metrics_inc(vt_metrics *m, const char *name)
+vt_err vt_metrics_increment(vt_metrics *m, const char *name)
 {
 	vt_series *s;
 	vt_err err = by_name(m, VT_COUNTER, name, NULL, 0, &s);
 	return err != VT_OK ? err : vt_counter_inc(s);
 }
 
-vt_err vt_metrics_add(vt_metrics *m, const char *name, double v,
-		      const vt_label *labels, size_t nlabels)
+vt_err vt_metrics_counter_add(vt_metrics *m, const char *name, double v,
+			      const vt_label *labels, size_t nlabels)
 {
 	if (!(v >= 0))
 		return VT_EINVAL;
@@ -718,7 +718,7 @@ vt_err vt_metrics_add(vt_metrics *m, const char *name, double v,
 
 vt_err vt_metrics_set_gauge(vt_metrics *m, const char *name, double v)
 {
-	return vt_metrics_gauge_set_labels(m, name, v, NULL, 0);
+	return vt_metrics_gauge_set(m, name, v, NULL, 0);
 }
 
 vt_err vt_metrics_gauge_add(vt_metrics *m, const char *name, double v,
@@ -731,8 +731,8 @@ vt_err vt_metrics_gauge_add(vt_metrics *m, const char *name, double v,
 	return err != VT_OK ? err : vt_gauge_add(s, v);
 }
 
-vt_err vt_metrics_gauge_set_labels(vt_metrics *m, const char *name, double v,
-				   const vt_label *labels, size_t nlabels)
+vt_err vt_metrics_gauge_set(vt_metrics *m, const char *name, double v,
+			    const vt_label *labels, size_t nlabels)
 {
 	if (isnan(v))
 		return VT_EINVAL;
@@ -743,11 +743,11 @@ vt_err vt_metrics_gauge_set_labels(vt_metrics *m, const char *name, double v,
 
 vt_err vt_metrics_observe(vt_metrics *m, const char *name, double v)
 {
-	return vt_metrics_observe_labels(m, name, v, NULL, 0);
+	return vt_metrics_histogram_observe(m, name, v, NULL, 0);
 }
 
-vt_err vt_metrics_observe_labels(vt_metrics *m, const char *name, double v,
-				 const vt_label *labels, size_t nlabels)
+vt_err vt_metrics_histogram_observe(vt_metrics *m, const char *name, double v,
+				    const vt_label *labels, size_t nlabels)
 {
 	if (isnan(v))
 		return VT_EINVAL;

@@ -12,13 +12,13 @@
  *   S|family#|value|lvalue...       series of the #th family registered
  *                                   here: counter add, gauge set and add,
  *                                   histogram observe of value
- *   i|name                          vt_metrics_inc
- *   a|name|value|lname=lvalue...    vt_metrics_add
+ *   i|name                          vt_metrics_increment
+ *   a|name|value|lname=lvalue...    vt_metrics_counter_add
  *   s|name|value                    vt_metrics_set_gauge
  *   g|name|value|lname=lvalue...    vt_metrics_gauge_add
- *   t|name|value|lname=lvalue...    vt_metrics_gauge_set_labels
+ *   t|name|value|lname=lvalue...    vt_metrics_gauge_set
  *   o|name|value                    vt_metrics_observe
- *   O|name|value|lname=lvalue...    vt_metrics_observe_labels
+ *   O|name|value|lname=lvalue...    vt_metrics_histogram_observe
  *   F|name|prefix|lname=lvalue...   a filtered snapshot, checked
  * Values are read by strtod ("1e300", "-0", "inf", "nan", "0x1p-1074").
  *
@@ -317,11 +317,11 @@ static int vt_fuzz_names(const uint8_t *data, size_t size)
 			break;
 		}
 		case 'i':
-			rv = vt_metrics_inc(m, name);
+			rv = vt_metrics_increment(m, name);
 			nl = 0;
 			break;
 		case 'a':
-			rv = vt_metrics_add(m, name, v, l, nl);
+			rv = vt_metrics_counter_add(m, name, v, l, nl);
 			VT_FUZZ_CHECK(rv != VT_OK || v >= 0);
 			break;
 		case 's':
@@ -335,7 +335,7 @@ static int vt_fuzz_names(const uint8_t *data, size_t size)
 			break;
 		case 't':
 			mk = VT_GAUGE;
-			rv = vt_metrics_gauge_set_labels(m, name, v, l, nl);
+			rv = vt_metrics_gauge_set(m, name, v, l, nl);
 			break;
 		case 'o':
 			mk = VT_HISTOGRAM;
@@ -344,7 +344,7 @@ static int vt_fuzz_names(const uint8_t *data, size_t size)
 			break;
 		case 'O':
 			mk = VT_HISTOGRAM;
-			rv = vt_metrics_observe_labels(m, name, v, l, nl);
+			rv = vt_metrics_histogram_observe(m, name, v, l, nl);
 			break;
 		case 'F': {
 			vt_label fl[VT_MAX_LABELS];

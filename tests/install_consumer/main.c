@@ -15,7 +15,7 @@ int main(void)
 	if (vt_metrics_alloc(&m) != VT_OK)
 		return 1;
 	for (int i = 0; i < 3; i++)
-		vt_metrics_inc(m, "consumer_runs_total");
+		vt_metrics_increment(m, "consumer_runs_total");
 	if (vt_metrics_snapshot_take(m, NULL, &s) != VT_OK ||
 	    vt_json_metrics(s, &json, &len) != VT_OK)
 		return 1;

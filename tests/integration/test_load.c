@@ -699,7 +699,8 @@ static void *writer_main(void *arg)
 		quarter_rounds += BATCH / 4;
 		labelled += BATCH;
 		for (int k = 0; k < 10; k++) {
-			werr(vt_metrics_inc(metrics, "load_byname_total"));
+			werr(
+			    vt_metrics_increment(metrics, "load_byname_total"));
 			werr(vt_metrics_observe(metrics, "load_byname_seconds",
 						0.5));
 		}
@@ -726,7 +727,7 @@ static void *churn_one(void *arg)
 		werr(vt_histogram_observe(h_lat, obs_values[k & 3]));
 	}
 	for (int k = 0; k < 10; k++) {
-		werr(vt_metrics_inc(metrics, "load_byname_total"));
+		werr(vt_metrics_increment(metrics, "load_byname_total"));
 		werr(vt_metrics_observe(metrics, "load_byname_seconds", 0.5));
 	}
 	atomic_fetch_add(&w_ops, CHURN_OPS);
@@ -830,8 +831,8 @@ static void setup(void)
 		    vt_family_series(lab, vals, 1, &h_labelled[i]) == VT_OK);
 	}
 	/* The by-name series exist before the readers look. */
-	CU_ASSERT_FATAL(
-	    vt_metrics_add(metrics, "load_byname_total", 0, NULL, 0) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_counter_add(metrics, "load_byname_total", 0,
+					       NULL, 0) == VT_OK);
 	vt_histogram *bno;
 	CU_ASSERT_FATAL(vt_metrics_histogram(metrics, "load_byname_seconds",
 					     NULL, &bno) == VT_OK);

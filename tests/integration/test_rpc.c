@@ -185,14 +185,14 @@ static int setup(void)
 
 	/* Metrics: the seed's names, labels and a histogram. */
 	for (int i = 0; i < 3; i++)
-		vt_metrics_inc(metrics, "api_requests_total");
+		vt_metrics_increment(metrics, "api_requests_total");
 	vt_metrics_set_gauge(metrics, "active_connections", 42);
 	const vt_label a[] = {{"route", "/a"}}, b[] = {{"route", "/b"}};
 	for (int i = 1; i <= 100; i++) {
-		vt_metrics_observe_labels(metrics, "request_duration_seconds",
-					  i / 100.0, a, 1);
-		vt_metrics_observe_labels(metrics, "request_duration_seconds",
-					  i / 1000.0, b, 1);
+		vt_metrics_histogram_observe(
+		    metrics, "request_duration_seconds", i / 100.0, a, 1);
+		vt_metrics_histogram_observe(
+		    metrics, "request_duration_seconds", i / 1000.0, b, 1);
 	}
 
 	if (vt__service_init(&svc, health, metrics, NULL, NULL) != VT_OK)
