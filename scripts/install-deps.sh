@@ -4,16 +4,23 @@
 # Usage: scripts/install-deps.sh [build|test|bench]   (default: test)
 #   build  compilers and libraries
 #   test   + servers and tools the tests start (redis, rabbitmq, prometheus,
-#          clang's sanitizer runtimes, curl)
-#   bench  + gnuplot (plots), wrk and nginx (the gateway baseline)
+#          alertmanager, chromium, python3-aiohttp, clang's sanitizer
+#          runtimes, curl, sqlite3, systemd-analyze)
+#   bench  + gnuplot (plots), wrk and nginx (the gateway baseline), the Go
+#          and Python Prometheus clients (the peers)
 set -eu
 what=${1:-test}
 
 build_pkgs="build-essential cmake pkg-config
   libnng-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev
-  libhiredis-dev librabbitmq-dev libcurl4-openssl-dev libssl-dev libcunit1-dev"
-test_pkgs="clang libclang-rt-14-dev prometheus redis-server rabbitmq-server curl"
-bench_pkgs="gnuplot-nox wrk nginx-light"
+  libhiredis-dev librabbitmq-dev libcurl4-openssl-dev libssl-dev libcunit1-dev
+  libsqlite3-dev libsystemd-dev golang-github-prometheus-client-model-dev
+  python3"
+test_pkgs="clang libclang-rt-14-dev prometheus prometheus-alertmanager
+  redis-server rabbitmq-server curl sqlite3 chromium python3-aiohttp
+  python3-prometheus-client systemd"
+bench_pkgs="gnuplot-nox wrk nginx-light golang-go
+  golang-github-prometheus-client-golang-dev"
 
 case $what in
 build) pkgs=$build_pkgs ;;

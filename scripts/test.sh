@@ -1,9 +1,10 @@
 #!/bin/sh
-# Installs what is missing, then builds and runs every test in the three
-# builds: plain, ASan+UBSan, TSan (build trees in build-test-<variant>/),
-# then runs each libFuzzer target for FUZZ_SECONDS (default 60) with
-# ASan+UBSan (scripts/fuzz.sh).
-# Usage: scripts/test.sh [plain|address|thread|fuzz ...]  (default: all)
+# Installs what is missing, then builds and runs every test: first the
+# README's run command with only the build package set visible
+# (scripts/fresh-build.sh), then the three builds: plain, ASan+UBSan, TSan
+# (build trees in build-test-<variant>/), then each libFuzzer target for
+# FUZZ_SECONDS (default 60) with ASan+UBSan (scripts/fuzz.sh).
+# Usage: scripts/test.sh [fresh|plain|address|thread|fuzz ...]  (default: all)
 # Environment: CTEST_ARGS adds ctest arguments (e.g. "-L unit");
 #   FUZZ_SECONDS sets the time per fuzz target;
 #   VT_LOAD_SECONDS the length of the load test (default 30).
@@ -11,11 +12,16 @@ set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
 
-variants=${*:-plain address thread fuzz}
+variants=${*:-fresh plain address thread fuzz}
 jobs=$(nproc 2>/dev/null || echo 2)
 failed=""
 for v in $variants; do
     case $v in
+    fresh)
+        echo "=== fresh machine (build package set only)"
+        scripts/fresh-build.sh || failed="$failed fresh"
+        continue
+        ;;
     fuzz)
         echo "=== fuzzing (build-fuzz)"
         scripts/fuzz.sh || failed="$failed fuzz"
