@@ -286,7 +286,7 @@ for r in $(seq "$ROUNDS"); do
 			u=$(url "$s" "$k")
 			m=$(wrk_measure "$u" "$(server_pid "$s")" "$CONNS" \
 				"$SECONDS_EACH" "${WRK_PIN[@]}") || fail "$WRK_ERROR"
-			read -r rps p50us cpu <<<"$m"
+			read -r rps p50us cpu _ <<<"$m"
 			echo "$k $s $r $rps $p50us $cpu" >>"$TMP/rows"
 			log "round $r/$ROUNDS $k $s: $rps req/s, p50 $p50us us, server CPU $cpu us/request"
 		done

@@ -5,11 +5,14 @@
 #
 #   wrk_measure URL PID CONNS SECONDS [PIN...]
 #       runs `wrk -t1 -cCONNS -dSECONDSs --latency URL` (prefixed by PIN,
-#       e.g. taskset -c 0) and prints "rps p50_us cpu_us_per_request":
+#       e.g. taskset -c 0) and prints "rps p50_us cpu_us_per_request
+#       socket_errors":
 #       the server's CPU time (utime + stime of PID and its children,
 #       from /proc, around the run) over the requests wrk counted.
-#       Returns 1, with the reason in WRK_ERROR, if wrk fails, reports no
-#       rate, non-2xx answers or socket errors.
+#       and the socket errors wrk counted. Returns 1, with the reason in
+#       WRK_ERROR, if wrk fails, reports no rate or non-2xx answers, or
+#       socket errors unless WRK_SOCKET_ERRORS_OK=1 (a server that makes
+#       wrk queue connections past its listen backlog: they are counted).
 #   stats V...      "med min max" (median of an even count: the mean of
 #                   the two middle values)
 #   cell "med min max"  -> "med (min–max)", 3 significant digits
@@ -94,11 +97,14 @@ wrk_measure() {
 		WRK_ERROR="wrk $url: $non2xx non-2xx answers"
 		return 1
 	fi
-	if [ -n "$serr" ]; then
+	if [ -n "$serr" ] && [ "${WRK_SOCKET_ERRORS_OK:-0}" != 1 ]; then
 		WRK_ERROR="wrk $url: $serr"
 		return 1
 	fi
-	echo "$rps $(to_us "${p50:-0}") $(awk -v d=$((c1 - c0)) \
-		-v hz="$(getconf CLK_TCK)" -v n="${nreq:-0}" \
-		'BEGIN { print (n > 0 ? d / hz * 1e6 / n : "nan") }')"
+	local cpu errs
+	cpu=$(awk -v d=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n="${nreq:-0}" \
+		'BEGIN { print (n > 0 ? d / hz * 1e6 / n : "nan") }')
+	errs=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) t += $i }
+		END { print t + 0 }' <<<"${serr#*:}")
+	echo "$rps $(to_us "${p50:-0}") $cpu $errs"
 }
