@@ -26,7 +26,8 @@
  *    snapshot must be healthy with N components, or the program fails.
  *
  * Each curve gets a least-squares line, time = a + b * x (b: the cost per
- * series, per thread, per check), with its R^2, and the exponent k of a
+ * series, per thread, per check; weighted by 1/time^2, i.e. relative
+ * errors, as the sizes span decades), with its R^2, and the exponent k of a
  * power-law fit time ~ x^k on the log-log points (k = 1: linear growth,
  * k < 1: fixed costs still weigh, k > 1: worse than linear).
  *
@@ -70,33 +71,36 @@ typedef struct fit {
 	double a, b, r2, k; /* y = a + b x; R^2; y ~ x^k */
 } fit;
 
-/* Least squares over (x[i], y[i]), and the log-log slope. */
+/* Least squares over (x[i], y[i]) weighted by 1/y^2 (relative errors:
+ * on sizes spread over decades the largest point would otherwise set the
+ * line alone), and the slope of the log-log points. */
 static fit fit_line(const double *x, const double *y, int n)
 {
 	fit f = {NAN, NAN, NAN, NAN};
 	if (n < 2)
 		return f;
-	double sx = 0, sy = 0, sxx = 0, sxy = 0, lx = 0, ly = 0, lxx = 0,
-	       lxy = 0;
+	double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0, lx = 0, ly = 0,
+	       lxx = 0, lxy = 0;
 	for (int i = 0; i < n; i++) {
-		sx += x[i];
-		sy += y[i];
-		sxx += x[i] * x[i];
-		sxy += x[i] * y[i];
+		double w = 1 / (y[i] * y[i]);
+		sw += w;
+		sx += w * x[i];
+		sy += w * y[i];
+		sxx += w * x[i] * x[i];
+		sxy += w * x[i] * y[i];
 		double u = log(x[i]), v = log(y[i]);
 		lx += u;
 		ly += v;
 		lxx += u * u;
 		lxy += u * v;
 	}
-	double d = n * sxx - sx * sx;
-	f.b = (n * sxy - sx * sy) / d;
-	f.a = (sy - f.b * sx) / n;
-	double mean = sy / n, ssr = 0, sst = 0;
+	f.b = (sw * sxy - sx * sy) / (sw * sxx - sx * sx);
+	f.a = (sy - f.b * sx) / sw;
+	double mean = sy / sw, ssr = 0, sst = 0;
 	for (int i = 0; i < n; i++) {
-		double e = y[i] - (f.a + f.b * x[i]);
-		ssr += e * e;
-		sst += (y[i] - mean) * (y[i] - mean);
+		double w = 1 / (y[i] * y[i]), e = y[i] - (f.a + f.b * x[i]);
+		ssr += w * e * e;
+		sst += w * (y[i] - mean) * (y[i] - mean);
 	}
 	f.r2 = sst > 0 ? 1 - ssr / sst : 1;
 	f.k = (n * lxy - lx * ly) / (n * lxx - lx * lx);
@@ -330,7 +334,8 @@ static void part_series(const bench_opts *o)
 		yj[np] = f.json.med;
 		hm[np++] = (double)f.heap / 1048576;
 	}
-	printf("\nGrowth (least squares over the medians):\n\n");
+	printf("\nGrowth (least squares over the medians, relative "
+	       "errors):\n\n");
 	print_fit("scrape_prom_vs_series", "merge + Prometheus text", x, yp, np,
 		  1e6, "ns per series");
 	print_fit("scrape_json_vs_series", "merge + JSON", x, yj, np, 1e6,
@@ -363,7 +368,8 @@ static void part_threads(const bench_opts *o)
 		yj[np] = f.json.med;
 		hm[np++] = (double)f.heap / 1048576;
 	}
-	printf("\nGrowth (least squares over the medians):\n\n");
+	printf("\nGrowth (least squares over the medians, relative "
+	       "errors):\n\n");
 	print_fit("scrape_prom_vs_threads", "merge + Prometheus text", x, yp,
 		  np, 1e3, "us per thread");
 	print_fit("scrape_json_vs_threads", "merge + JSON", x, yj, np, 1e3,
@@ -455,7 +461,8 @@ static void part_checks(const bench_opts *o)
 		x[i] = list[i];
 		y[i] = st.med;
 	}
-	printf("\nGrowth (least squares over the medians):\n\n");
+	printf("\nGrowth (least squares over the medians, relative "
+	       "errors):\n\n");
 	print_fit("health_vs_checks", "fresh run + JSON", x, y, n, 1e3,
 		  "us per check");
 	printf("\n");

@@ -21,12 +21,16 @@ plot d.'/peer_speedup' u 0:2:($0-0.3):($0+0.3):(1):2 w boxxyerror t 'vitals / pe
      d.'/peer_speedup' u ($0-0.4):3:(0.8):(0) w vectors nohead lw 3 lc rgb 'red' t 'target', \
      1 w lines dt 2 lc rgb 'black' t 'parity'
 
+reset
+set terminal @term
+set termoption noenhanced
+set grid y
+set key outside right top
+set logscale y
+set style fill solid 0.6
 set output out.'/peers_metrics_rps.png'
 set title 'GET /metrics under wrk -t1 -c32: requests/s (log), same metric set on every server'
 set ylabel 'requests/s (median of the rounds, log)'
-set yrange [*:*]
-unset xrange
-set xtics norotate
 set style data histograms
 set style histogram clustered gap 1
 set boxwidth 0.9
