@@ -112,7 +112,7 @@ REPS=5 DUR=200 R=5 S=5
 ROUNDS=${ROUNDS:-$R}
 SECONDS_EACH=${SECONDS_EACH:-$S}
 
-log() { echo "bench_peers.sh: $*" >&2; }
+log() { echo "bench_peers.sh: [${SECONDS}s] $*" >&2; }
 fail() {
 	log "$*"
 	exit 1
