@@ -2,7 +2,8 @@
 # bench/run.sh - builds the benchmarks and writes bench/RESULTS.md.
 #
 # Installs what is missing (scripts/install-deps.sh bench: the test
-# packages plus gnuplot, wrk and nginx), builds the bench programs in
+# packages plus gnuplot, wrk, nginx and the Go client's packages),
+# builds the bench programs in
 # their own build directory (RelWithDebInfo: -O2 -g, the project's
 # default build type; no sanitizers), runs every section with repeats,
 # and writes bench/RESULTS.md (machine, date, commit, exact commands,
