@@ -307,6 +307,25 @@ static void write_file(const char *dir, const char *name, const char *body,
 		die(path, strerror(errno));
 }
 
+/* The served registry's checks into h, and its metrics or, with set,
+ * a peers' metric set (bench_peer_registry) into m. */
+static void fill_registries(vt_health *h, vt_metrics *m, const char *set)
+{
+	const char *what;
+	vt_err err;
+	if (set != NULL) {
+		vt_metrics *unused;
+		if ((err = vt_metrics_alloc(&unused)) != VT_OK ||
+		    (err = bench_served_registry(h, unused, &what)) != VT_OK)
+			die_vt("served registry", err);
+		if ((err = bench_peer_registry(m, set)) != VT_OK)
+			die_vt(set, err);
+		vt_metrics_free(unused);
+	} else if ((err = bench_served_registry(h, m, &what)) != VT_OK) {
+		die_vt(what, err);
+	}
+}
+
 static void usage(int code)
 {
 	fprintf(code ? stderr : stdout,
@@ -361,19 +380,7 @@ int main(int argc, char **argv)
 	vt_health_opts ho = {.workers = 2, .metrics = set ? NULL : m};
 	if ((err = vt_health_alloc(&h, &ho)) != VT_OK)
 		die_vt("vt_health_alloc", err);
-	const char *what;
-	if (set != NULL) {
-		/* The checks of the served registry, the peers' metrics. */
-		vt_metrics *unused;
-		if ((err = vt_metrics_alloc(&unused)) != VT_OK ||
-		    (err = bench_served_registry(h, unused, &what)) != VT_OK)
-			die_vt("served registry", err);
-		if ((err = bench_peer_registry(m, set)) != VT_OK)
-			die_vt(set, err);
-		vt_metrics_free(unused);
-	} else if ((err = bench_served_registry(h, m, &what)) != VT_OK) {
-		die_vt(what, err);
-	}
+	fill_registries(h, m, set);
 	vt_health_snapshot *snap;
 	if ((err = vt_health_run(h, NULL, VT_RUN_FRESH, &snap)) != VT_OK)
 		die_vt("warming the cache", err);
