@@ -36,7 +36,9 @@
 //	        sigma 2, clamped to 1 us..100 s) made before timing. Rows on
 //	        stdout:
 //	          rec,go,<counter_inc|hist_observe>,<one|disjoint>,<threads>,
-//	              <ns/op med>,<min>,<max>
+//	              <ns/op med>,<min>,<max>,<best>
+//	        (best: the fastest chunk's ns/op, the noise floor, as in
+//	        bench_metrics)
 //	        and the registry's totals are checked against the calls made.
 //	serve   the set of --set on promhttp.HandlerFor (its own registry, no
 //	        Go runtime collectors) at http://127.0.0.1:PORT/metrics, PORT
@@ -172,13 +174,14 @@ func pinSelf(cpu int) {
 type window struct {
 	start, end time.Time
 	ops        int64
+	best       time.Duration // the fastest chunk
 }
 
 // timed runs body(thread, calls) in chunks on T locked (and pinned)
-// threads for dur; returns ns/op per thread (T / total rate) and the
-// calls made.
+// threads for dur; returns ns/op per thread (T / total rate), the
+// fastest chunk's ns/op (the noise floor) and the calls made.
 func timed(threads int, pin bool, dur time.Duration,
-	body func(t int, n int)) (float64, int64) {
+	body func(t int, n int)) (float64, float64, int64) {
 	runtime.GOMAXPROCS(threads)
 	var ready, done sync.WaitGroup
 	ready.Add(threads)
@@ -198,10 +201,16 @@ func timed(threads int, pin bool, dur time.Duration,
 			w := &win[t]
 			w.start = time.Now()
 			deadline := w.start.Add(dur)
-			for {
+			w.best = time.Hour
+			for c0 := w.start; ; {
 				body(t, chunk)
 				w.ops += chunk
-				if now := time.Now(); !now.Before(deadline) {
+				now := time.Now()
+				if d := now.Sub(c0); d < w.best {
+					w.best = d
+				}
+				c0 = now
+				if !now.Before(deadline) {
 					w.end = now
 					break
 				}
@@ -212,8 +221,12 @@ func timed(threads int, pin bool, dur time.Duration,
 	close(goCh)
 	done.Wait()
 	first, last := win[0].start, win[0].end
+	best := win[0].best
 	var ops int64
 	for _, w := range win {
+		if w.best < best {
+			best = w.best
+		}
 		if w.start.Before(first) {
 			first = w.start
 		}
@@ -223,7 +236,7 @@ func timed(threads int, pin bool, dur time.Duration,
 		ops += w.ops
 	}
 	rate := float64(ops) / float64(last.Sub(first).Nanoseconds())
-	return float64(threads) / rate, ops
+	return float64(threads) / rate, float64(best.Nanoseconds()) / chunk, ops
 }
 
 func stats(v []float64) (med, min, max float64) {
@@ -272,6 +285,7 @@ func record(threadList []int, reps int, dur time.Duration, pin bool) {
 					continue // 10 histograms in the set
 				}
 				ns := make([]float64, 0, reps)
+				best := math.Inf(1)
 				for r := -1; r < reps; r++ {
 					s := buildPeers50(false)
 					series := func(t int) int {
@@ -297,7 +311,7 @@ func record(threadList []int, reps int, dur time.Duration, pin bool) {
 							}
 						}
 					}
-					x, ops := timed(T, pin, dur, body)
+					x, b, ops := timed(T, pin, dur, body)
 					// The registry must hold every call.
 					var got float64
 					for i := 0; i < 10; i++ {
@@ -313,10 +327,12 @@ func record(threadList []int, reps int, dur time.Duration, pin bool) {
 					}
 					if r >= 0 {
 						ns = append(ns, x)
+						best = math.Min(best, b)
 					}
 				}
 				med, min, max := stats(ns)
-				fmt.Printf("rec,go,%s,%s,%d,%.4f,%.4f,%.4f\n", op, mode, T, med, min, max)
+				fmt.Printf("rec,go,%s,%s,%d,%.4f,%.4f,%.4f,%.4f\n", op, mode, T,
+					med, min, max, best)
 				fmt.Fprintf(os.Stderr, "go_client: %s %s %d threads: %.2f ns/op per thread\n",
 					op, mode, T, med)
 			}
