@@ -19,6 +19,7 @@
 #include <nng/supplemental/http/http.h>
 
 #include "server/answer_cache.h"
+#include "server/httpd.h"
 #include "server/request.h"
 #include "server/service.h"
 #include "vitals/err.h"
@@ -104,12 +105,14 @@ bool vt__gw_answer(vt__service *svc, vt__acache *cache, int degraded_code,
 /* Frees the body of res if it owns one. Accepts NULL. */
 void vt__gw_response_fini(vt__gw_response *res);
 
-/* Holds an nng HTTP server on addr ("127.0.0.1:8080", "[::1]:8080" or
- * "http://..."), attaches the routes with a JSON catch-all and JSON
- * error pages, and starts it. On error nothing is left running and err
+/* Serves the routes (with a JSON 404 for every other path) on addr
+ * ("127.0.0.1:8080", "[::1]:8080" or "http://...") over the capped
+ * transport of httpd.h, with limits (NULL = its defaults; max_body is
+ * taken from the argument). On error nothing is left running and err
  * (may be NULL) reads "<addr>: <reason>". */
 vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
-			 int degraded_code, size_t max_body, char *err,
+			 int degraded_code, size_t max_body,
+			 const vt__httpd_opts *limits, char *err,
 			 size_t errlen);
 
 /* Closes the listener and every connection (requests still running are

@@ -186,6 +186,26 @@ static bool split_uri(char *uri, char **path, char **query)
 	return true;
 }
 
+vt__gw_route vt__req_route(const char *uri)
+{
+	const char *p = uri;
+	if (strncasecmp(p, "http://", 7) == 0 ||
+	    strncasecmp(p, "https://", 8) == 0) {
+		p = strstr(p, "://") + 3;
+		p += strcspn(p, "/?#");
+		if (*p != '/')
+			return VT__GW_OTHER;
+	}
+	size_t plen = strcspn(p, "?#");
+	for (int r = 0; r < VT__GW_OTHER; r++) {
+		size_t rl = strlen(vt__gw_route_paths[r]);
+		if (plen >= rl && strncmp(p, vt__gw_route_paths[r], rl) == 0 &&
+		    (plen == rl || p[rl] == '/'))
+			return (vt__gw_route)r;
+	}
+	return VT__GW_OTHER;
+}
+
 /* Checks the decoded path against r->route: the route's own path, with
  * one trailing '/' or, on /health, "/NAME" (r->one). false = 404. */
 static bool match_path(vt__req *r, const char *path)
