@@ -476,10 +476,10 @@ static char *trim(char *s)
 	return s;
 }
 
-/* The request line of the head at c->in: 0, or the status refusing it. */
-static uint16_t parse_request_line(conn *c, char **rest)
+/* The request line at buf into rq: 0, or the status refusing it. */
+static uint16_t parse_request_line(char *buf, vt__httpd_req *rq, char **rest)
 {
-	char *line = c->in;
+	char *line = buf;
 	*rest = cut_line(line);
 	char *sp1 = strchr(line, ' ');
 	if (sp1 == NULL)
@@ -503,21 +503,21 @@ static uint16_t parse_request_line(conn *c, char **rest)
 		return 505;
 	if (ver[5] != '1')
 		return 400;
-	c->rq.method = line;
-	c->rq.uri = uri;
-	c->rq.version = ver[7] == '0' ? "HTTP/1.0" : "HTTP/1.1";
+	rq->method = line;
+	rq->uri = uri;
+	rq->version = ver[7] == '0' ? "HTTP/1.0" : "HTTP/1.1";
 	return 0;
 }
 
-/* The head (hl bytes at c->in, NUL-free) into c->rq, cut in place: 0,
- * or the status refusing it. */
-static uint16_t parse_head(conn *c, size_t hl)
+uint16_t vt__httpd_parse_head(char *buf, size_t hl, vt__httpd_req *rq)
 {
-	char saved = c->in[hl];
-	c->in[hl] = '\0';
+	*rq = (vt__httpd_req){0};
+	if (memchr(buf, '\0', hl) != NULL)
+		return 400;
+	char saved = buf[hl];
+	buf[hl] = '\0';
 	char *p;
-	uint16_t st = parse_request_line(c, &p);
-	c->rq.nhdr = 0;
+	uint16_t st = parse_request_line(buf, rq, &p);
 	while (st == 0 && *p != '\0' && *p != '\r' && *p != '\n') {
 		char *line = p;
 		p = cut_line(line);
@@ -531,17 +531,17 @@ static uint16_t parse_head(conn *c, size_t hl)
 			st = 400;
 			break;
 		}
-		if (c->rq.nhdr == VT__HTTPD_MAX_HEADERS) {
+		if (rq->nhdr == VT__HTTPD_MAX_HEADERS) {
 			st = 431;
 			break;
 		}
-		c->rq.hdr[c->rq.nhdr].name = line;
-		c->rq.hdr[c->rq.nhdr].value = trim(colon + 1);
-		c->rq.nhdr++;
+		rq->hdr[rq->nhdr].name = line;
+		rq->hdr[rq->nhdr].value = trim(colon + 1);
+		rq->nhdr++;
 	}
-	c->in[hl] = saved;
-	if (st == 0 && strcmp(c->rq.version, "HTTP/1.1") == 0 &&
-	    vt__httpd_header(&c->rq, "Host") == NULL)
+	buf[hl] = saved;
+	if (st == 0 && strcmp(rq->version, "HTTP/1.1") == 0 &&
+	    vt__httpd_header(rq, "Host") == NULL)
 		st = 400;
 	return st;
 }
@@ -554,21 +554,18 @@ const char *vt__httpd_header(const vt__httpd_req *rq, const char *name)
 	return NULL;
 }
 
-/* The length of the head in c->in[0..n) (through its blank line), or 0
- * while it is incomplete. */
-static size_t head_end(conn *c)
+size_t vt__httpd_head_len(const char *buf, size_t n, size_t *scanned)
 {
-	size_t i = c->scanned;
-	for (; i < c->n; i++) {
-		if (c->in[i] != '\n')
+	size_t i = *scanned;
+	for (; i < n; i++) {
+		if (buf[i] != '\n')
 			continue;
-		if (i + 1 < c->n && c->in[i + 1] == '\n')
+		if (i + 1 < n && buf[i + 1] == '\n')
 			return i + 2;
-		if (i + 2 < c->n && c->in[i + 1] == '\r' &&
-		    c->in[i + 2] == '\n')
+		if (i + 2 < n && buf[i + 1] == '\r' && buf[i + 2] == '\n')
 			return i + 3;
 	}
-	c->scanned = c->n > 2 ? c->n - 2 : 0;
+	*scanned = n > 2 ? n - 2 : 0;
 	return 0;
 }
 
@@ -644,7 +641,7 @@ static void try_head(conn *c)
 		c->n -= skip;
 		c->scanned = 0;
 	}
-	size_t hl = head_end(c);
+	size_t hl = vt__httpd_head_len(c->in, c->n, &c->scanned);
 	if (hl == 0) {
 		if (c->n >= c->d->o.max_header) {
 			refuse(c, memchr(c->in, '\n', c->n) ? 431 : 414);
@@ -657,7 +654,7 @@ static void try_head(conn *c)
 		start_read(c, c->in + c->n, c->d->o.max_header - c->n, C_READ);
 		return;
 	}
-	uint16_t st = memchr(c->in, '\0', hl) ? 400 : parse_head(c, hl);
+	uint16_t st = vt__httpd_parse_head(c->in, hl, &c->rq);
 	if (st != 0) {
 		refuse(c, st);
 		return;

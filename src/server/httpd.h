@@ -87,6 +87,17 @@ typedef void (*vt__httpd_handler)(void *arg, vt__httpd_conn *c,
  * NULL. */
 const char *vt__httpd_header(const vt__httpd_req *rq, const char *name);
 
+/* The length of the request head at buf[0..n) through its blank line
+ * (CRLF or LF line ends), 0 while it is incomplete. *scanned (0 at
+ * first) remembers how far a previous call looked. */
+size_t vt__httpd_head_len(const char *buf, size_t n, size_t *scanned);
+
+/* Parses the head (hl bytes at buf, as vt__httpd_head_len measured;
+ * buf[hl] must be readable and is restored) into rq, cutting it in
+ * place: 0, or the status refusing it (400 malformed or no Host in
+ * HTTP/1.1, 431 over VT__HTTPD_MAX_HEADERS headers, 505 HTTP/2+). */
+uint16_t vt__httpd_parse_head(char *buf, size_t hl, vt__httpd_req *rq);
+
 /* Answers c's current request. Any thread, once per request. */
 void vt__httpd_reply(vt__httpd_conn *c, const vt__httpd_res *res);
 
