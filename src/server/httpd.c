@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 
 #include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
@@ -47,6 +48,7 @@
 #define EVICT_SLACK    64    /* evicted connections still closing */
 #define OUT_KEEP       65536 /* output buffer kept between answers */
 #define ACCEPT_BACKOFF 10    /* ms after an accept error (EMFILE) */
+#define FD_RESERVE     64    /* descriptors left to the rest of the process */
 
 typedef enum { C_READ, C_BODY, C_HANDLER, C_WRITE } cstate;
 
@@ -60,6 +62,7 @@ struct vt__httpd_conn {
 	struct vt__httpd_conn *prev, *next;
 	bool waiting;	     /* waiting for a request: evictable */
 	bool evicted;	     /* its stream was closed by the accept side */
+	bool served;	     /* it has sent a whole request */
 	nng_time wait_since; /* when it began waiting */
 	/* The connection's own: */
 	char *in; /* max_header + 1 bytes */
@@ -147,16 +150,21 @@ static void addr_drop(vt__httpd *d, const nng_sockaddr *a)
 
 /* ---- admission (accept side) -------------------------------------- */
 
-/* The connection that has waited longest for a request and is not
- * already evicted, or NULL. Under mtx. */
+/* The connection to evict: of those waiting for a request and not yet
+ * evicted, the one waiting longest that has never sent a whole request
+ * (what a slowloris holds), else the one idle longest. NULL if none.
+ * Under mtx. */
 static conn *oldest_waiting(vt__httpd *d)
 {
-	conn *best = NULL;
-	for (conn *c = d->head; c != NULL; c = c->next)
-		if (c->waiting && !c->evicted &&
-		    (best == NULL || c->wait_since < best->wait_since))
-			best = c;
-	return best;
+	conn *fresh = NULL, *idle = NULL;
+	for (conn *c = d->head; c != NULL; c = c->next) {
+		if (!c->waiting || c->evicted)
+			continue;
+		conn **best = c->served ? &idle : &fresh;
+		if (*best == NULL || c->wait_since < (*best)->wait_since)
+			*best = c;
+	}
+	return fresh != NULL ? fresh : idle;
 }
 
 /* Whether c (its address in c->addr) may join; counts it in and lists
@@ -414,6 +422,8 @@ static void refuse(conn *c, uint16_t status)
 static void set_waiting(conn *c, bool waiting)
 {
 	pthread_mutex_lock(&c->d->mtx);
+	if (!waiting)
+		c->served = true;
 	if (waiting && !c->waiting)
 		c->wait_since = nng_clock();
 	c->waiting = waiting;
@@ -782,6 +792,21 @@ static void opts_fill(vt__httpd_opts *o, const vt__httpd_opts *in)
 		o->max_header = DEF_MAX_HEADER;
 	if (o->max_body == 0)
 		o->max_body = DEF_MAX_BODY;
+	/* Past the descriptor limit accept fails, and with it eviction:
+	 * keep the cap, the evicted still closing and the descriptors nng
+	 * closes late (its reaper thread) under it - a quarter of the
+	 * limit, at least FD_RESERVE, is left to all but live ones. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY) {
+		rlim_t spare =
+		    rl.rlim_cur / 4 > FD_RESERVE ? rl.rlim_cur / 4 : FD_RESERVE;
+		rlim_t room = rl.rlim_cur > spare + EVICT_SLACK + 1
+				  ? rl.rlim_cur - spare - EVICT_SLACK
+				  : 1;
+		if (o->max_conns > room)
+			o->max_conns = (unsigned)room;
+	}
 }
 
 static vt_err map_nng(int rv)

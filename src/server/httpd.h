@@ -15,9 +15,15 @@
  * not in time), 413 (Content-Length over max_body), 431 (head over
  * max_header or over 64 headers), 505 (HTTP/2 and later). A connection
  * past the address cap is closed at accept; one past the total cap takes
- * the place of the connection that has waited longest for a request
- * (idle or with a partial head) - an answer under way is never cut - or
- * is closed at accept when none waits.
+ * the place of a connection waiting for a request - the one waiting
+ * longest of those that never sent a whole request (a slowloris), else
+ * the one idle longest; an answer under way is never cut - or is closed
+ * at accept when none waits. The cap is lowered, if need be,
+ * to the process's descriptor limit (RLIMIT_NOFILE, soft) less a
+ * quarter of it (at least 64: the rest of the process, descriptors nng
+ * closes late) and 64 (evicted connections still closing) - 704 at a
+ * limit of 1,024 - so that accept, and with it eviction, does not run
+ * out of descriptors.
  */
 #ifndef VT_SERVER_HTTPD_H
 #define VT_SERVER_HTTPD_H
