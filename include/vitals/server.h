@@ -50,6 +50,7 @@
 #ifndef VITALS_SERVER_H
 #define VITALS_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vitals/err.h"
@@ -82,6 +83,10 @@ typedef struct vt_server_opts {
 	 * the pub socket, each; one past it is disconnected at once.
 	 * 0 = 1024. */
 	unsigned max_connections;
+	/* true: /metrics and Metrics/Get carry the process' own metrics
+	 * (process_cpu_seconds_total, process_resident_memory_bytes, ...;
+	 * vt_metrics_process_update), read from /proc at each request. */
+	bool process_metrics;
 } vt_server_opts;
 
 /* Starts the configured listeners. On error nothing is left running and

@@ -599,8 +599,10 @@ static void test_http_metrics(void)
 			2);
 	CU_ASSERT(metric_value(j, "vitals_check_runs_total{check=\"port\","
 				  "result=\"healthy\"}") >= 1);
-	CU_ASSERT(metric_value(j, "vitals_check_duration_seconds{check="
-				  "\"port\"}") >= 0);
+	const cJSON *dh = cJSON_GetObjectItemCaseSensitive(
+	    j, "vitals_check_duration_seconds{check=\"port\"}");
+	CU_ASSERT_STRING_EQUAL(str_of(dh, "type"), "histogram");
+	CU_ASSERT(cJSON_GetNumberValue(cJSON_GetObjectItem(dh, "count")) >= 1);
 	CU_ASSERT(metric_value(j, "process_start_time_seconds") > 1.7e9);
 	cJSON_Delete(j);
 	free(r.body);
