@@ -218,9 +218,9 @@ static int wait_for_signal(const sigset_t *set)
 		int sig;
 		if (wd_usec > 0) {
 			uint64_t half = wd_usec / 2;
-			struct timespec ts = {.tv_sec = (time_t)(half / 1000000),
-					      .tv_nsec =
-						  (long)(half % 1000000) * 1000};
+			struct timespec ts = {
+			    .tv_sec = (time_t)(half / 1000000),
+			    .tv_nsec = (long)(half % 1000000) * 1000};
 			sig = sigtimedwait(set, NULL, &ts);
 			if (sig == SIGTERM || sig == SIGINT)
 				return sig;

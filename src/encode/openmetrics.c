@@ -79,8 +79,8 @@ static vt_err base_name(om_ctx *c, const vt_metrics_snapshot *s,
 	    strcmp(f->name + n - 6, "_total") != 0)
 		return VT_OK;
 	c->base[n - 6] = '\0';
-	if (bsearch(c->base, s->families, s->nfamilies,
-		    sizeof(s->families[0]), family_cmp) != NULL)
+	if (bsearch(c->base, s->families, s->nfamilies, sizeof(s->families[0]),
+		    family_cmp) != NULL)
 		c->base[n - 6] = '_'; /* keep the full name */
 	return VT_OK;
 }

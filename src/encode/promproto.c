@@ -50,7 +50,7 @@ typedef Io__Prometheus__Client__BucketSpan pb_span;
 /* Schema 5: native bucket i of a positive value v is ceil(32 log2 v);
  * the recorder's log bucket li (octave * 32 + sub-bucket, octaves from
  * 2^VT__OCT_MIN) has upper bound 2^(VT__OCT_MIN + (li + 1) / 32). */
-#define NATIVE_SCHEMA 5
+#define NATIVE_SCHEMA	  5
 #define NATIVE_OF_LOG(li) ((int64_t)(li) + VT__OCT_MIN * VT__SUB + 1)
 
 /* A bump allocator whose chunks are kept for the next family. */
@@ -180,8 +180,8 @@ static void side_add(scratch *sc, side *sd, int64_t i, uint64_t c)
 			return;
 		io__prometheus__client__bucket_span__init(sp);
 		sp->has_offset = sp->has_length = 1;
-		sp->offset = (int32_t)(sd->ndeltas == 0 ? i
-							: i - sd->last_idx - 1);
+		sp->offset =
+		    (int32_t)(sd->ndeltas == 0 ? i : i - sd->last_idx - 1);
 		sp->length = 0;
 		sd->spans[sd->nspans++] = sp;
 	}
@@ -212,9 +212,10 @@ static void native(scratch *sc, pb_hist *hm, const vt_series_snap *s)
 		uint32_t b = idx[k];
 		if (b == VT__B_NEG) {
 			double lo = s->hist.min;
-			int64_t i = isfinite(lo) && lo < -ldexp(1.0, VT__OCT_MIN)
-					? native_index(-lo)
-					: NATIVE_OF_LOG(0);
+			int64_t i =
+			    isfinite(lo) && lo < -ldexp(1.0, VT__OCT_MIN)
+				? native_index(-lo)
+				: NATIVE_OF_LOG(0);
 			side_add(sc, &neg, i, cnt[k]);
 		} else if (b == VT__B_ZERO || b == VT__B_UNDER) {
 			hm->zero_count += cnt[k];

@@ -40,8 +40,8 @@ vt_err vt__export_init(vt__export *e, vt_metrics *m)
 	 * buckets; the native ones cover every duration at 2.2% width. */
 	rv = vt_metrics_histogram_family(
 	    m, "vitals_check_duration_seconds",
-	    "Duration of the runs of a health check.", check_label, 1, NULL,
-	    0, &x.duration);
+	    "Duration of the runs of a health check.", check_label, 1, NULL, 0,
+	    &x.duration);
 	if (rv != VT_OK)
 		return rv;
 	rv = vt_metrics_counter_family(m, "vitals_check_runs_total",

@@ -111,8 +111,9 @@ static void read_fds(proc_stat *ps)
 	}
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		ps->max_fds =
-		    rl.rlim_cur == RLIM_INFINITY ? INFINITY : (double)rl.rlim_cur;
+		ps->max_fds = rl.rlim_cur == RLIM_INFINITY
+				  ? INFINITY
+				  : (double)rl.rlim_cur;
 }
 
 static vt_err set_gauge(vt_metrics *m, const char *name, const char *help,
@@ -163,8 +164,8 @@ vt_err vt_metrics_process_update(vt_metrics *m)
 		const char *name, *help;
 		double v;
 	} g[] = {
-	    {"process_resident_memory_bytes",
-	     "Resident memory size in bytes.", ps.rss},
+	    {"process_resident_memory_bytes", "Resident memory size in bytes.",
+	     ps.rss},
 	    {"process_virtual_memory_bytes", "Virtual memory size in bytes.",
 	     ps.vsize},
 	    {"process_open_fds", "Number of open file descriptors.",
