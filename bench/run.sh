@@ -43,7 +43,7 @@ BUILD=$ROOT/build-bench-run
 QUICK=""
 INSTALL=1
 PIN=--pin
-SECTIONS="metrics read checks rpc gateway"
+SECTIONS="metrics read encode checks rpc gateway"
 REPLOT=0
 
 while [ $# -gt 0 ]; do
@@ -124,6 +124,9 @@ pending() {
 # --- sections: one function each, run in the order of SECTIONS -------------------
 section_metrics() { run_bench metrics bench_metrics; }
 section_read() { run_bench read bench_read; }
+# The exposition encoders (text, OpenMetrics, protobuf, JSON) on one
+# snapshot of the 1,000-series registry.
+section_encode() { run_bench encode bench_encode; }
 section_checks() { run_bench checks bench_checks; }
 # The benches with servers. rpc: nng Health/Check and Metrics/Get round
 # trips against a bare nng req/rep server of the same reply size, all in
@@ -136,7 +139,7 @@ section_gateway() {
 	run_bench gateway "$ROOT/bench/bench_gateway.sh" \
 		--exe "${BUILD#"$ROOT"/}/bench/bench_gateway"
 }
-BENCH_TARGETS="bench_metrics bench_read bench_checks bench_rpc bench_gateway"
+BENCH_TARGETS="bench_metrics bench_read bench_encode bench_checks bench_rpc bench_gateway"
 
 for s in $SECTIONS; do
 	if ! declare -F "section_$s" >/dev/null; then
