@@ -223,6 +223,45 @@ static void test_native_bucket_of_one(void)
 	vt_metrics_free(m);
 }
 
+/* A histogram known only by its le counts (as vitalsctl decodes one
+ * from the RPC) goes out with classic buckets only: no native part that
+ * would claim its observations sit in no bucket. */
+static void test_classic_only_without_buckets(void)
+{
+	static const double le[] = {0.1, 1};
+	static const uint64_t cum[] = {2, 3, 4};
+	vt_series_snap ss = {.hist = {.count = 4,
+				      .sum = 5.5,
+				      .nbounds = 2,
+				      .le_bounds = le,
+				      .le_cumulative = cum}};
+	vt_family_snap fs = {.name = "lat_seconds",
+			     .help = "",
+			     .kind = VT_HISTOGRAM,
+			     .nseries = 1,
+			     .series = &ss};
+	vt_metrics_snapshot snap = {.nfamilies = 1, .families = &fs};
+	char *out = NULL;
+	size_t len = 0;
+	CU_ASSERT_FATAL(vt_promproto_metrics(&snap, &out, &len) == VT_OK);
+	pb_family *fam[2];
+	CU_ASSERT_EQUAL_FATAL(decode(out, len, fam, 2), 1);
+	const Io__Prometheus__Client__Histogram *h =
+	    fam[0]->metric[0]->histogram;
+	CU_ASSERT_EQUAL(h->sample_count, 4);
+	CU_ASSERT_EQUAL(h->n_bucket, 2);
+	CU_ASSERT_EQUAL(h->bucket[1]->cumulative_count, 3);
+	CU_ASSERT(!h->has_schema && !h->has_zero_threshold);
+	CU_ASSERT_EQUAL(h->n_positive_span, 0);
+	io__prometheus__client__metric_family__free_unpacked(fam[0], NULL);
+	free(out);
+	/* Bounds out of order are refused. */
+	static const double bad[] = {1, 0.1};
+	ss.hist.le_bounds = bad;
+	CU_ASSERT_EQUAL(vt_promproto_metrics(&snap, &out, &len), VT_EINVAL);
+	CU_ASSERT_EQUAL(vt_openmetrics_metrics(&snap, &out, &len), VT_EINVAL);
+}
+
 /* Runs cmd with text on its stdin; its exit status, output in out. */
 static int run_with_input(const char *cmd, const char *text, size_t len,
 			  char *out, size_t cap)
@@ -384,6 +423,7 @@ int main(void)
 	static const vt_test tests[] = {
 	    {"protobuf exposition decodes", test_protobuf_decodes},
 	    {"native bucket indexes", test_native_bucket_of_one},
+	    {"classic only without buckets", test_classic_only_without_buckets},
 	    {"openmetrics text", test_openmetrics},
 	    {"process metrics", test_process_metrics},
 	    {NULL, NULL},

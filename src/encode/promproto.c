@@ -191,12 +191,16 @@ static void side_add(scratch *sc, side *sd, int64_t i, uint64_t c)
 	sd->last_idx = i;
 }
 
-/* Fills the native part of hm from s's buckets. */
+/* Fills the native part of hm from s's buckets; leaves it out when s
+ * has observations but carries no buckets. */
 static void native(scratch *sc, pb_hist *hm, const vt_series_snap *s)
 {
 	const uint32_t *idx = NULL;
 	const uint64_t *cnt = NULL;
 	size_t n = native_of(s, &idx, &cnt);
+	if (n == 0 && s->hist.count > 0)
+		return; /* no buckets known (a decoded snapshot): classic only
+			 */
 	hm->has_schema = hm->has_zero_threshold = hm->has_zero_count = 1;
 	hm->schema = NATIVE_SCHEMA;
 	hm->zero_threshold = ldexp(1.0, VT__OCT_MIN);
