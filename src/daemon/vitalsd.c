@@ -234,9 +234,10 @@ static int check_config(const char *path)
 	return 0;
 }
 
-/* Waits for SIGTERM or SIGINT (blocked in every thread) and returns it;
- * with systemd's watchdog on, pings it at half its interval meanwhile. */
-static int wait_for_signal(const sigset_t *set)
+/* Waits for SIGTERM or SIGINT (blocked in every thread) and returns it
+ * (0 on error); with systemd's watchdog on, pings it at half its
+ * interval meanwhile. */
+static int wait_signal(const sigset_t *set)
 {
 	uint64_t wd_usec = 0;
 	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
@@ -267,6 +268,18 @@ static int wait_for_signal(const sigset_t *set)
 			return 0;
 		}
 	}
+}
+
+/* Tells systemd the daemon is ready, waits for SIGTERM or SIGINT
+ * (blocked in every thread), tells it the daemon is stopping and returns
+ * the signal (0 on error); with systemd's watchdog on, pings it at half
+ * its interval meanwhile. */
+static int wait_for_signal(const sigset_t *set)
+{
+	sd_notify(0, "READY=1\nSTATUS=serving");
+	int sig = wait_signal(set);
+	sd_notify(0, "STOPPING=1");
+	return sig;
 }
 
 /* The daemon proper; returns the exit status. */
@@ -360,9 +373,7 @@ static int run(const args *a, const sigset_t *sigs)
 		goto out;
 	}
 
-	sd_notify(0, "READY=1\nSTATUS=serving");
 	int sig = wait_for_signal(sigs);
-	sd_notify(0, "STOPPING=1");
 	log_line("%s: shutting down: readiness unhealthy, finishing "
 		 "requests in flight",
 		 sig == SIGINT	  ? "SIGINT"
