@@ -14,10 +14,13 @@
  *                                the IETF health-check format
  *   GET /health/NAME             one component, 404 if unknown
  *   GET /livez, /readyz          checks tagged live_tag / ready_tag
- *   GET /metrics[?format=prometheus|json&name=N&prefix=P]
- *                                JSON by default; Prometheus text 0.0.4
- *                                when Accept names text/plain or
- *                                openmetrics, or format=prometheus
+ *   GET /metrics[?format=json|prometheus|openmetrics|protobuf
+ *                &name=N&prefix=P]
+ *                                JSON by default; by Accept's q-values
+ *                                Prometheus text 0.0.4, OpenMetrics
+ *                                1.0.0 or the protobuf exposition
+ *                                (delimited MetricFamily, native
+ *                                histograms), as Prometheus asks
  *   errors: {"error":"..."} with 400, 404, 405, 413
  *
  * RPC methods: grpc.health.v1.Health/Check, grpc.health.v1.Health/List,
