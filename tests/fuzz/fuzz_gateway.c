@@ -17,8 +17,9 @@
  * ours; every JSON body parses and every error body has "error"; health
  * bodies say a status that matches the HTTP code, and a plain /health,
  * /livez or /readyz lists exactly the checks it should; Prometheus text
- * passes the line checker; the connection is closed whenever the
- * transport will close it or a body was sent; only a fresh health
+ * passes the line checker, OpenMetrics ends in "# EOF", protobuf
+ * decodes as MetricFamily messages; the connection is closed whenever
+ * the transport will close it or a body was sent; only a fresh health
  * request waits. With the token: a wrong one is 401 invalid_token before
  * anything is parsed; none on /metrics is 401; none on a health route
  * never shows an error text (only "reason withheld"). The
@@ -30,6 +31,7 @@
 #include <strings.h>
 
 #include "fuzz.h"
+#include "io/prometheus/client/metrics.pb-c.h"
 #include "server/gateway.h"
 #include "server/httpd.h"
 #include "server/request.h"
@@ -63,6 +65,28 @@ static void fz_gw_names(const cJSON *j, char *out, size_t cap)
 		int w = snprintf(out + o, cap - o, "%s,", n->valuestring);
 		VT_FUZZ_CHECK(w > 0 && (size_t)w < cap - o);
 		o += (size_t)w;
+	}
+}
+
+/* body is whole varint-delimited MetricFamily messages, each decoding. */
+static void fz_check_promproto(const char *body, size_t len)
+{
+	const uint8_t *p = (const uint8_t *)body, *end = p + len;
+	while (p < end) {
+		uint64_t sz = 0;
+		int shift = 0;
+		while (p < end && (*p & 0x80) && shift < 63) {
+			sz |= (uint64_t)(*p++ & 0x7f) << shift;
+			shift += 7;
+		}
+		VT_FUZZ_CHECK(p < end);
+		sz |= (uint64_t)*p++ << shift;
+		VT_FUZZ_CHECK(sz <= (uint64_t)(end - p));
+		Io__Prometheus__Client__MetricFamily *f =
+		    io__prometheus__client__metric_family__unpack(NULL, sz, p);
+		VT_FUZZ_CHECK(f != NULL && f->name != NULL);
+		io__prometheus__client__metric_family__free_unpacked(f, NULL);
+		p += sz;
 	}
 }
 
@@ -127,6 +151,17 @@ static void fz_gw_check(const vt__gw_request *rq, const vt__gw_response *res,
 		VT_FUZZ_CHECK(!entered && strcmp(rq->method, "GET") != 0);
 
 	const char *ct = res->ctype;
+	if (strncmp(ct, "application/openmetrics-text", 28) == 0) {
+		VT_FUZZ_CHECK(rq->route == VT__GW_METRICS && st == 200);
+		VT_FUZZ_CHECK(res->len >= 6 && memcmp(res->body + res->len - 6,
+						      "# EOF\n", 6) == 0);
+		return;
+	}
+	if (strncmp(ct, "application/vnd.google.protobuf", 31) == 0) {
+		VT_FUZZ_CHECK(rq->route == VT__GW_METRICS && st == 200);
+		fz_check_promproto(res->body, res->len);
+		return;
+	}
 	if (strcmp(ct, "text/plain; version=0.0.4; charset=utf-8") == 0) {
 		VT_FUZZ_CHECK(rq->route == VT__GW_METRICS && st == 200);
 		fz_check_prom(res->body, res->len);
@@ -190,8 +225,9 @@ static void fz_req_accepted(const vt__req *r, const vt__gw_request *rq,
 			    const char *buf, size_t n)
 {
 	VT_FUZZ_CHECK(r->route == rq->route && rq->route != VT__GW_OTHER);
-	VT_FUZZ_CHECK((r->fmt == VT__REQ_PROM) <=
-		      (rq->route == VT__GW_METRICS));
+	VT_FUZZ_CHECK(
+	    (r->fmt == VT__REQ_PROM || r->fmt == VT__REQ_OPENMETRICS ||
+	     r->fmt == VT__REQ_PROTOBUF) <= (rq->route == VT__GW_METRICS));
 	VT_FUZZ_CHECK((r->fmt == VT__REQ_IETF) <=
 		      (rq->route != VT__GW_METRICS));
 	VT_FUZZ_CHECK(r->one <= (rq->route == VT__GW_HEALTH));
@@ -232,6 +268,13 @@ static void fz_req_check(const vt__gw_request *rq, const vt__gw_response *res,
 			const char *want =
 			    r.fmt == VT__REQ_PROM
 				? "text/plain; version=0.0.4; charset=utf-8"
+			    : r.fmt == VT__REQ_OPENMETRICS
+				? "application/openmetrics-text; "
+				  "version=1.0.0; charset=utf-8"
+			    : r.fmt == VT__REQ_PROTOBUF
+				? "application/vnd.google.protobuf; "
+				  "proto=io.prometheus.client.MetricFamily; "
+				  "encoding=delimited"
 			    : r.fmt == VT__REQ_IETF ? "application/health+json"
 						    : "application/json";
 			VT_FUZZ_CHECK(strcmp(res->ctype, want) == 0);
