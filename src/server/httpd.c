@@ -12,14 +12,14 @@
  * option away), and a cached /health costs one recv, one parse and one
  * send (README "Decisions" has the measured figures).
  *
- * Each connection is one chain of operations on one aio: read a head
- * (and its body), hand the request to the handler, write the answer,
+ * Each connection is one chain of operations on one aio: read a head,
+ * hand the request to the handler, write the answer,
  * then the next request (pipelined bytes already read come first). So a
  * connection's state is touched by one thread at a time, handed on by
  * the aio callback and by the handler's vt__httpd_reply; only what the
  * accept side reads of it (waiting, wait_since, evicted, the list links)
  * is under the server's mutex. Timers are the aio's own timeout: each
- * read waits at most until the request's deadline (head and body within
+ * read waits at most until the request's deadline (the head within
  * header_timeout_ms of its first byte) or, between requests, the idle
  * timeout; each write at most the idle timeout.
  *
@@ -50,7 +50,7 @@
 #define ACCEPT_BACKOFF 10    /* ms after an accept error (EMFILE) */
 #define FD_RESERVE     64    /* descriptors left to the rest of the process */
 
-typedef enum { C_READ, C_BODY, C_HANDLER, C_WRITE } cstate;
+typedef enum { C_READ, C_HANDLER, C_WRITE } cstate;
 
 struct vt__httpd_conn {
 	vt__httpd *d;
@@ -70,8 +70,6 @@ struct vt__httpd_conn {
 	nng_time deadline; /* of the current request, once begun */
 	bool started;	   /* the current request's first byte arrived */
 	bool close;	   /* close after the current answer */
-	char *body;	   /* malloc'd when the body did not fit in[] */
-	size_t blen, bgot;
 	vt__httpd_req rq;
 	char *out;
 	size_t olen, ocap, osent;
@@ -214,7 +212,6 @@ static void conn_free(conn *c)
 		nng_aio_reap(c->aio);
 	free(c->in);
 	free(c->out);
-	free(c->body);
 	free(c);
 }
 
@@ -595,7 +592,7 @@ static void dispatch(conn *c)
 	c->d->h(c->d->arg, c, &c->rq);
 }
 
-/* The head is parsed: frame the body, then hand the request on. */
+/* The head is parsed: check its framing, then hand the request on. */
 static void take_body(conn *c, size_t hl)
 {
 	const char *v = vt__httpd_header(&c->rq, "Connection");
@@ -614,28 +611,13 @@ static void take_body(conn *c, size_t hl)
 		else
 			len = len * 10 + (uint64_t)(*s - '0');
 	}
-	if (v != NULL && !ok) {
+	if (v != NULL && !ok)
 		c->close = true; /* unframed: the handler says 400 */
-	} else if (len > c->d->o.max_body) {
+	else if (len > c->d->o.max_body) {
 		refuse(c, 413);
 		return;
-	} else if (len > 0) {
-		size_t have = c->n - hl;
-		if (have >= len) {
-			c->rq.body = c->in + hl;
-			c->rq.body_len = (size_t)len;
-			c->consumed = hl + (size_t)len;
-		} else if ((c->body = malloc((size_t)len)) == NULL) {
-			c->close = true;
-		} else {
-			memcpy(c->body, c->in + hl, have);
-			c->blen = (size_t)len;
-			c->bgot = have;
-			c->consumed = c->n;
-			start_read(c, c->body + have, c->blen - have, C_BODY);
-			return;
-		}
-	}
+	} else if (len > 0)
+		c->close = true; /* bodies are not read: answer, then close */
 	dispatch(c);
 }
 
@@ -678,9 +660,6 @@ static void next_request(conn *c)
 	memmove(c->in, c->in + c->consumed, c->n - c->consumed);
 	c->n -= c->consumed;
 	c->consumed = c->scanned = 0;
-	free(c->body);
-	c->body = NULL;
-	c->blen = c->bgot = 0;
 	c->rq = (vt__httpd_req){0};
 	if (c->ocap > OUT_KEEP) {
 		free(c->out);
@@ -713,26 +692,6 @@ static void read_done(conn *c, int rv)
 	try_head(c);
 }
 
-static void body_done(conn *c, int rv)
-{
-	if (rv == NNG_ETIMEDOUT) {
-		refuse(c, 408);
-		return;
-	}
-	if (rv != 0) {
-		conn_end(c);
-		return;
-	}
-	c->bgot += nng_aio_count(c->aio);
-	if (c->bgot < c->blen) {
-		start_read(c, c->body + c->bgot, c->blen - c->bgot, C_BODY);
-		return;
-	}
-	c->rq.body = c->body;
-	c->rq.body_len = c->blen;
-	dispatch(c);
-}
-
 static void write_done(conn *c, int rv)
 {
 	if (rv == 0) {
@@ -763,9 +722,6 @@ static void conn_cb(void *arg)
 	switch (c->st) {
 	case C_READ:
 		read_done(c, rv);
-		break;
-	case C_BODY:
-		body_done(c, rv);
 		break;
 	case C_WRITE:
 		write_done(c, rv);

@@ -9,11 +9,15 @@
  * once [1024], per client address [64], the request head (request line
  * and headers) within header_timeout_ms of its first byte [10 s], the
  * next request within idle_timeout_ms of the last answer [60 s], a head
- * of at most max_header bytes [8 KiB] and a body of at most max_body
- * bytes [1 MiB]. Answers the transport gives by itself, each with a JSON
- * body and "Connection: close": 400 (malformed head), 408 (head or body
- * not in time), 413 (Content-Length over max_body), 431 (head over
- * max_header or over 64 headers), 505 (HTTP/2 and later). A connection
+ * of at most max_header bytes [8 KiB] and a Content-Length of at most
+ * max_body bytes [1 MiB]. No route reads a body: a request with one (or
+ * with Transfer-Encoding) is answered from its head, then its connection
+ * closes, so an unread body is never taken for the next request.
+ * Answers the transport gives by itself, each with a JSON body and
+ * "Connection: close": 400 (malformed head), 408 (head not in time),
+ * 413 (Content-Length over max_body), 414 (request line over
+ * max_header), 431 (head over max_header or over 64 headers), 505
+ * (HTTP/2 and later). A connection
  * past the address cap is closed at accept; one past the total cap takes
  * the place of a connection waiting for a request - the one waiting
  * longest of those that never sent a whole request (a slowloris), else
@@ -58,8 +62,6 @@ typedef struct vt__httpd_req {
 	const char *method;  /* never NULL */
 	const char *uri;     /* as sent; never NULL */
 	const char *version; /* "HTTP/1.0" or "HTTP/1.1" */
-	const char *body;    /* body_len bytes (Content-Length framed) */
-	size_t body_len;
 	unsigned nhdr;
 	struct {
 		const char *name, *value;
