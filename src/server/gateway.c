@@ -22,6 +22,14 @@
  * has been answered on the wire when it leaves, and graceful shutdown
  * cuts none off; it costs no extra hop over handing nng the response.
  *
+ * The stand-alone gateway (vt__gateway_start) does not use nng's HTTP
+ * server: its connections are httpd.c's (capped, timed out; see the
+ * decision there), which hands each request in and takes the answer
+ * out - gw_serve routes it (vt__req_route, as nng would), answers it
+ * with vt__gw_answer on the transport's thread or on the gateway's pool
+ * for a fresh /health, and the request leaves the service once the
+ * transport has written the answer. Routes added here serve on both.
+ *
  * Lifetime: each handler's data is the routes object, and its data
  * destructor (called by nng once the handler is freed and no callback
  * holds it) counts it out; vt__routes_detach removes the handlers and

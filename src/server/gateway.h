@@ -4,9 +4,10 @@
  *
  * A vt__routes is the handler set (/health, /health/NAME, /livez,
  * /readyz, /metrics, optionally a catch-all for JSON 404s). It can be
- * attached to any nng_http_server: the gateway attaches it to a server
- * it holds on its own address; the public middleware attaches it to a
- * program's server. URLs, codes and formats: vitals/server.h.
+ * attached to any nng_http_server: the public middleware attaches it to
+ * a program's server. The stand-alone gateway serves the same answers
+ * (vt__gw_answer) over its own capped transport (httpd.h) on its own
+ * address. URLs, codes and formats: vitals/server.h.
  */
 #ifndef VT_SERVER_GATEWAY_H
 #define VT_SERVER_GATEWAY_H
