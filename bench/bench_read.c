@@ -146,7 +146,7 @@ static size_t thread_lines(struct vt_series *const *s, size_t n)
 			die("slot", VT_ENOMEM);
 		lines_add(&ls, sl, sizeof *sl);
 		if (s[i]->kind == VT_HISTOGRAM) {
-			vt__hist *h = atomic_load(&sl->h);
+			vt__hist *h = atomic_load(&sl->hs.h);
 			if (h != NULL)
 				hist_lines(&ls, h, s[i]->fam->nbounds);
 		}

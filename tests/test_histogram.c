@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics/finish.h"
 #include "metrics/histogram.h"
+#include "metrics/merge.h"
 #include "metrics/shard.h"
 #include "testutil.h"
 #include "vitals/metrics.h"
@@ -854,7 +856,7 @@ static void test_carry_read_midway(void)
 	vt__hmerge_reset(mg, VT_MAX_LE_BOUNDS);
 	vt__hmerge_add(mg, h, 0);
 	vt_hist_summary sum;
-	const struct vt__hsnap *hs;
+	const vt_hist_buckets *hs;
 	CU_ASSERT_FATAL(vt__hmerge_finish(mg, NULL, NULL, 0, &a, &sum, &hs) ==
 			VT_OK);
 	CU_ASSERT(sum.count == 3 * 65536 + 65535 + 5);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics/finish.h"
 #include "metrics/registry.h"
 #include "metrics/shard.h"
 #include "testutil.h"
