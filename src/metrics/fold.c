@@ -5,9 +5,10 @@
  * (which merges hold too, so a merge never sees a shard both live and
  * folded) each of its slots is added into its series: counters into
  * dead_n and dead_f, histograms into dead_h (allocated from the
- * registry's arena on first use) with the slot's observation count into
- * dead_n, so that the sum a merge compares (merge.c) stays the same when
- * a shard moves from the list into the totals. Then the shard is freed.
+ * registry's arena on first use), their observation count (vt__hist.n)
+ * included, so that the sum a merge compares (merge.c) stays the same
+ * when a shard moves from the list into the totals. Then the shard is
+ * freed.
  * Folding runs at a thread's exit when the mutex is free (shard.c calls
  * it through vt_metrics.fold_retired), else before and after the next
  * snapshot's merge.
@@ -24,7 +25,6 @@ static void fold_hist(vt_metrics *m, vt_series *s, const vt__slot *sl)
 	    atomic_load_explicit(&sl->hs.h, memory_order_acquire);
 	if (h == NULL)
 		return;
-	s->dead_n += atomic_load_explicit(&sl->hs.n, memory_order_relaxed);
 	if (s->dead_h == NULL)
 		s->dead_h = vt__hist_new(&m->arena, s->fam->nbounds);
 	/* Out of memory here loses this thread's counts. */

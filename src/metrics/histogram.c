@@ -126,7 +126,7 @@ const vt__hist_tables vt__hist_tab = {
 };
 
 _Static_assert(sizeof(vt__page) == 256, "a page is 256 bytes");
-_Static_assert(offsetof(vt__hist, spec) == 64,
+_Static_assert(offsetof(vt__hist, n) == 64,
 	       "what a merge reads first fills one cache line");
 
 #define PAGE_BYTES sizeof(vt__page)
@@ -273,6 +273,7 @@ vt_err vt__hist_fold(vt__hist *dst, const vt__hist *src, size_t nbounds,
 	double mx = atomic_load_explicit(&src->max, rl);
 	if (mx > atomic_load_explicit(&dst->max, rl))
 		atomic_store_explicit(&dst->max, mx, rl);
+	vt__add_owned(&dst->n, atomic_load_explicit(&src->n, rl), rl);
 	for (int i = 0; i < 4; i++)
 		vt__add_owned(&dst->spec[i],
 			      atomic_load_explicit(&src->spec[i], rl), rl);

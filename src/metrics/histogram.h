@@ -83,7 +83,12 @@ typedef struct vt__hist {
 	 * on the AMD EPYC of bench/RESULTS.md a cycle per observation
 	 * faster than volatile SSE loads and stores of a plain double. */
 	_Atomic double sum;
-	_Atomic double min, max;  /* +Inf / -Inf while empty */
+	_Atomic double min, max; /* +Inf / -Inf while empty */
+	/* Observations recorded, stored (release) after each one's every
+	 * other store: a merge that finds a series' sum of these unchanged
+	 * reuses its last result (merge.c). Starts the second cache line,
+	 * which a merge's change check reads alone. */
+	_Atomic uint64_t n;
 	_Atomic uint64_t spec[4]; /* NEG, ZERO, UNDER, OVER buckets */
 	_Atomic uint64_t carry;	  /* the carry under way: histogram.c */
 	_Atomic(vt__page *) dir[VT__NOCT];
@@ -183,7 +188,7 @@ static inline void vt__hist_record_meta(vt__hist *h, double v)
 }
 
 /* Relaxed load + store with order mo: the caller is the only writer of
- * p. */
+ * p (no atomic read-modify-write). */
 static inline void vt__add_owned(_Atomic uint64_t *p, uint64_t v,
 				 memory_order mo)
 {

@@ -9,24 +9,25 @@
  * series (each shard is then read in address order), else series by
  * series. Gauges: their one atomic.
  *
- * Histograms, first the change check. Every thread's slot of a histogram
- * series counts the observations it recorded (vt__slot.hs.n), stored
- * with release after each observation's other stores; the fold stage
- * moves a retired slot's count into dead_n with its counts. So the sum
- * of dead_n and the slots' counts changes whenever an observation
- * completes, and never otherwise: per-thread counts only grow, and a
- * fold moves a count and its data together. The slots are read anyway
- * (they hold the vt__hist pointers), four to a cache line, so the
- * check costs a quarter of a line per (thread, series) instead of the
- * vt__hist, its directory, le counters and pages. When the sum equals the count
- * at which finish.c kept the series' last result, that result is copied
- * (vt__hcache_load) and none of the series' pages are read. An observation
- * under way (its bucket stored, its count not yet) may be in the kept result or
- * not: it is concurrent with both snapshots, and neither goes backwards.
- * Acquire loads of the counts before the buckets make every observation counted
- * in the sum visible to the merge that records that sum. The cost on the
- * hot path: a load, an add and a store to the slot's line, which the
- * observation reads anyway (bench/ANALYSIS.md has the figures).
+ * Histograms, first the change check. Every thread's vt__hist of a
+ * series counts the observations it recorded (vt__hist.n), stored with
+ * release after each observation's other stores; folding adds a retired
+ * thread's count into the totals' (dead_h) with its counts. So the sum of
+ * a series' counts changes whenever an observation completes, and never
+ * otherwise: per-thread counts only grow, and a fold moves a count and
+ * its data together. The count starts the vt__hist's second cache line,
+ * so the check reads one line per (thread, series) instead of the header,
+ * directory, le counters and pages. When the sum equals the count at
+ * which finish.c kept the series' last result, that result is copied
+ * (vt__hcache_load) and none of the series' pages are read. An
+ * observation under way (its bucket stored, its count not yet) may be in
+ * the kept result or not: it is concurrent with both snapshots, and
+ * neither goes backwards. Acquire loads of the counts before the buckets
+ * make every observation counted in the sum visible to the merge that
+ * records that sum. The cost on the hot path: a load, an add and a store
+ * on a line the observation holds anyway (bench/ANALYSIS.md has the
+ * figures; a count in the shard slot instead cost the hot path two more
+ * registers, saved and restored on every call).
  *
  * Then the merge of the changed series: all their vt__hist (folded
  * totals, then each shard's) as one stream, so memory is fetched well
@@ -175,41 +176,52 @@ static const vt__slot *slot_of(const vt__shard *sh, uint32_t idx)
 	return c != NULL ? &c->slot[idx & (VT__CHUNK_SLOTS - 1)] : NULL;
 }
 
-/* Prefetches the slots of series idx in every shard. */
-static void slots_prefetch(const vt__merge *g, uint32_t idx)
+/* Prefetches the slots of series idx in every shard (step 0), or, with
+ * those in cache, the count of each shard's vt__hist (step 1). */
+static void slots_prefetch(const vt__merge *g, uint32_t idx, int step)
 {
 	for (size_t i = 0; i < g->nsh; i++) {
 		const vt__chunk *c = atomic_load_explicit(
 		    &g->shards[i]->chunk[idx >> VT__CHUNK_SHIFT],
 		    memory_order_relaxed);
-		if (c != NULL)
-			__builtin_prefetch(
-			    &c->slot[idx & (VT__CHUNK_SLOTS - 1)]);
+		if (c == NULL)
+			continue;
+		const vt__slot *sl = &c->slot[idx & (VT__CHUNK_SLOTS - 1)];
+		if (step == 0) {
+			__builtin_prefetch(sl);
+			continue;
+		}
+		const vt__hist *h =
+		    atomic_load_explicit(&sl->hs.h, memory_order_relaxed);
+		if (h != NULL)
+			__builtin_prefetch(&h->n);
 	}
 }
 
 /* Appends to g->hp the vt__hist of series hs (folded totals, then each
- * shard's) and sums its observation count; drops them again when the
+ * shard's) and sums their observation counts; drops them again when the
  * kept result is current. Locks: m->shard_mtx. */
 static void hist_collect(vt__merge *g, struct vt__mhser *hs, size_t *ni)
 {
+	const memory_order acq = memory_order_acquire;
 	const vt_series *s = hs->s;
 	uint32_t nb = (uint32_t)s->fam->nbounds;
 	size_t ni0 = *ni;
-	uint64_t seen = s->dead_n;
-	if (s->dead_h != NULL)
+	uint64_t seen = 0;
+	if (s->dead_h != NULL) {
+		seen += atomic_load_explicit(&s->dead_h->n, acq);
 		g->hp[(*ni)++] = (struct vt__mitem){s->dead_h, nb};
+	}
 	for (size_t i = 0; i < g->nsh; i++) {
 		const vt__slot *sl = slot_of(g->shards[i], s->idx);
-		if (sl == NULL)
+		const vt__hist *h =
+		    sl != NULL ? atomic_load_explicit(&sl->hs.h, acq) : NULL;
+		if (h == NULL)
 			continue;
 		/* The count first (acquire): what it counts is visible to
-		 * the reads of the pages below. */
-		seen += atomic_load_explicit(&sl->hs.n, memory_order_acquire);
-		const vt__hist *h =
-		    atomic_load_explicit(&sl->hs.h, memory_order_acquire);
-		if (h != NULL)
-			g->hp[(*ni)++] = (struct vt__mitem){h, nb};
+		 * the reads of the pages after it. */
+		seen += atomic_load_explicit(&h->n, acq);
+		g->hp[(*ni)++] = (struct vt__mitem){h, nb};
 	}
 	hs->seen = seen;
 	hs->reuse = vt__hcache_valid(s->hcache, seen);
@@ -226,10 +238,12 @@ static vt_err hists_collect(vt__merge *g)
 		return VT_ENOMEM;
 	size_t ni = 0;
 	for (size_t k = 0; k < g->nhs; k++) {
+		if (k + 3 * SLOT_AHEAD < g->nhs)
+			__builtin_prefetch(g->hs[k + 3 * SLOT_AHEAD].s);
 		if (k + 2 * SLOT_AHEAD < g->nhs)
-			__builtin_prefetch(g->hs[k + 2 * SLOT_AHEAD].s);
+			slots_prefetch(g, g->hs[k + 2 * SLOT_AHEAD].s->idx, 0);
 		if (k + SLOT_AHEAD < g->nhs)
-			slots_prefetch(g, g->hs[k + SLOT_AHEAD].s->idx);
+			slots_prefetch(g, g->hs[k + SLOT_AHEAD].s->idx, 1);
 		hist_collect(g, &g->hs[k], &ni);
 	}
 	g->nhp = ni;

@@ -15,8 +15,8 @@
  * A histogram observation writes only to the calling thread's vt__hist
  * of the series (histogram.c has the layout and the order of its stores:
  * sum, min and max, then the bucket, then the le counters), then counts
- * itself in the slot (vt__slot.hs.n, release), which tells the merge
- * whether the series changed (merge.c). The fast path computes the
+ * itself (vt__hist.n, release), which tells the merge whether the
+ * series changed (merge.c). The fast path computes the
  * bucket from the double's bits with no log and no division, and leaves
  * to observe_slow NaN, the four clamp buckets, a thread's first value in
  * a series or octave, and a carry.
@@ -121,10 +121,10 @@ vt_err vt_gauge_sub(vt_gauge *g, double v)
  * Histograms.
  */
 
-/* Counts the observation just recorded in slot sl. */
-static inline void count_obs(vt__slot *sl)
+/* Counts the observation just recorded in h: last, with release. */
+static inline void count_obs(vt__hist *h)
 {
-	vt__add_owned(&sl->hs.n, 1, memory_order_release);
+	vt__add_owned(&h->n, 1, memory_order_release);
 }
 
 /* v fell into bucket b, which holds le bounds, the first of them bound
@@ -178,7 +178,7 @@ static vt_err __attribute__((noinline)) observe_slow(vt_histogram *hg, double v)
 	const vt_family *f = hg->fam;
 	if (f->straddle[b >> 6] >> (b & 63) & 1)
 		count_below(h, f, b, 0, v);
-	count_obs(sl);
+	count_obs(h);
 	return VT_OK;
 }
 
@@ -193,8 +193,8 @@ VT__HOT vt_err vt_histogram_observe(vt_histogram *hg, double v)
 	uint64_t oct = (u >> 52) - (uint64_t)(1023 + VT__OCT_MIN);
 	if (VT__UNLIKELY(oct >= VT__NOCT || !vt__slot_hit(hg)))
 		return observe_slow(hg, v);
-	vt__slot *sl = vt__slot_cached(hg);
-	vt__hist *h = atomic_load_explicit(&sl->hs.h, memory_order_relaxed);
+	vt__hist *h = atomic_load_explicit(&vt__slot_cached(hg)->hs.h,
+					   memory_order_relaxed);
 	if (VT__UNLIKELY(h == NULL))
 		return observe_slow(hg, v);
 	vt__page *pg = atomic_load_explicit(&h->dir[oct], memory_order_relaxed);
@@ -214,6 +214,6 @@ VT__HOT vt_err vt_histogram_observe(vt_histogram *hg, double v)
 	if (VT__UNLIKELY(f->octave_bounds[oct] >> sub & 1))
 		count_below(h, f, (uint32_t)(VT__B_LOG0 + oct * VT__SUB + sub),
 			    f->octave_first[oct], v);
-	count_obs(sl);
+	count_obs(h);
 	return VT_OK;
 }

@@ -61,8 +61,7 @@ struct vt_series {
 
 	/* Totals folded from exited threads (fold.c); protected by
 	 * reg->shard_mtx. Counters: dead_n whole increments, dead_f
-	 * fractional adds; histograms: dead_h their counts, dead_n how many
-	 * observations (the sum of the folded slots' hs.n). */
+	 * fractional adds; histograms: dead_h. */
 	uint64_t dead_n;
 	double dead_f;
 	vt__hist *dead_h;

@@ -25,12 +25,7 @@ typedef struct vt__slot {
 		} c;			    /* counter */
 		struct {
 			_Atomic(vt__hist *) h; /* published release */
-			/* Observations recorded, stored (release) after
-			 * each one's every other store: a merge that finds
-			 * a series' sum of these unchanged reuses its last
-			 * result (merge.c). */
-			_Atomic uint64_t n;
-		} hs; /* histogram */
+		} hs;			       /* histogram */
 	};
 } vt__slot;
 
