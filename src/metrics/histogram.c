@@ -22,13 +22,16 @@
  * OVER max, UNDER 2^-48 clamped, ZERO 0.
  *
  * Storage per (thread, series): a vt__hist with a bitmap of the pages in
- * use (so a merge reads only those), sum, min, max, the four special
- * buckets, a directory of 96 page pointers (one per octave) and the le
- * counters; pages (vt__page, 256 bytes) come lazily from the shard's bump
- * arena. Latencies from 1 us to 100 s touch 27 octaves: 27 * 256 + 960 =
- * 7,872 bytes (+16 for the shard slot) with the 11 default bounds. The
- * count is the sum of the buckets, so a snapshot's count always equals
- * the sum of its buckets.
+ * use (so a merge reads only those), sum, min, max, the count of
+ * observations (n, which tells a merge whether anything changed:
+ * merge.c), the four special buckets, a directory of 96 page pointers
+ * (one per octave) and the le counters; pages (vt__page, 256 bytes) come
+ * lazily from the shard's bump arena. Latencies from 1 us to 100 s touch
+ * 27 octaves: 27 * 256 + 1,024 = 7,936 bytes (+16 for the shard slot)
+ * with the 11 default bounds (n took the vt__hist from 960 to 1,024
+ * bytes, its size rounded to cache lines). The count reported is the sum
+ * of the buckets, so a snapshot's count always equals the sum of its
+ * buckets.
  *
  * Pages. A page keeps each count as a 16-bit low part in its first cache
  * line and a 48-bit high part in the other three, so the hot path and a
