@@ -181,12 +181,11 @@ static const vt__slot *slot_of(const vt__shard *sh, uint32_t idx)
 static void slots_prefetch(const vt__merge *g, uint32_t idx, int step)
 {
 	for (size_t i = 0; i < g->nsh; i++) {
-		const vt__chunk *c = atomic_load_explicit(
-		    &g->shards[i]->chunk[idx >> VT__CHUNK_SHIFT],
-		    memory_order_relaxed);
-		if (c == NULL)
+		/* slot_of loads the chunk with acquire: step 1 reads the slot.
+		 */
+		const vt__slot *sl = slot_of(g->shards[i], idx);
+		if (sl == NULL)
 			continue;
-		const vt__slot *sl = &c->slot[idx & (VT__CHUNK_SLOTS - 1)];
 		if (step == 0) {
 			__builtin_prefetch(sl);
 			continue;
