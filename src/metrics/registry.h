@@ -58,6 +58,7 @@ struct vt_series {
 	/* [fam->nlabels] in family label order, interned in the registry's
 	 * vt__shared: snapshots point at them. NULL when unlabelled. */
 	const vt_label *labels;
+	double created; /* Unix time of creation (OpenMetrics _created) */
 
 	/* Totals folded from exited threads (fold.c); protected by
 	 * reg->shard_mtx. Counters: dead_n whole increments, dead_f
