@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "support_httpd.h"
+#include "support_net.h"
 #include "testutil.h"
 #include "vitals/checks.h"
 #include "vitals/encode.h"
@@ -181,24 +182,13 @@ static void test_upper_case_keys(void)
 	vt_health_free(h);
 }
 
-static int closed_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	CU_ASSERT_FATAL(fd >= 0 &&
-			bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-			getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static void test_server_down(void)
 {
 	vt_health *h = health_new();
 	char url[128];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
+	int port = vt_test_free_port(); /* nothing listens there */
+	CU_ASSERT_FATAL(port > 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
 	vt_dmarket_opts o = {.base_url = url,
 			     .public_key = key_a.pub_hex,
 			     .secret_key = key_a.secret_hex};

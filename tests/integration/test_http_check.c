@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "support_httpd.h"
+#include "support_net.h"
 #include "testutil.h"
 #include "vitals/checks.h"
 #include "vitals/encode.h"
@@ -186,24 +187,13 @@ static void test_never_answers(void)
 	CU_ASSERT(vt_test_httpd_count(silent) >= 1); /* it did connect */
 }
 
-static int closed_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	CU_ASSERT_FATAL(fd >= 0 &&
-			bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-			getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static void test_refused(void)
 {
 	vt_health *h = health_new();
 	char url[256];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", closed_port());
+	int port = vt_test_free_port(); /* nothing listens there */
+	CU_ASSERT_FATAL(port > 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", port);
 	add(h, "refused", url, 0, 3000, 0);
 	vt_health_snapshot *s;
 	double ms;
@@ -262,13 +252,15 @@ static void test_password_redacted(void)
 	const char *pw = "s3cr3t-pw";
 	vt_health *h = health_new();
 	char fail[256], slow[256], refused[256];
+	int closed = vt_test_free_port();
+	CU_ASSERT_FATAL(closed > 0);
 	snprintf(fail, sizeof(fail), "http://alice:%s@127.0.0.1:%d/fail", pw,
 		 vt_test_httpd_port(srv));
 	snprintf(slow, sizeof(slow),
 		 "http://alice:%s@127.0.0.1:%d/slow?ms=5000", pw,
 		 vt_test_httpd_port(srv));
 	snprintf(refused, sizeof(refused), "http://alice:%s@127.0.0.1:%d/", pw,
-		 closed_port());
+		 closed);
 	add(h, "fail", fail, 0, 3000, 0);
 	add(h, "slow", slow, 0, 300, 0);
 	add(h, "refused", refused, 0, 3000, 0);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "support_net.h"
 #include "support_servers.h"
 #include "testutil.h"
 #include "vitals/checks.h"
@@ -271,7 +272,7 @@ static void test_unknown_queue(void)
 
 static void test_refused(void)
 {
-	int port = vt_test_srv_free_port();
+	int port = vt_test_free_port();
 	char url[256], want[128];
 	snprintf(url, sizeof(url), "amqp://" USER ":" PW_FMT "@127.0.0.1:%d/",
 		 port);

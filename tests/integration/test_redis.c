@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "support_net.h"
 #include "support_servers.h"
 #include "testutil.h"
 #include "vitals/checks.h"
@@ -278,7 +279,7 @@ static void test_wrong_password(void)
 
 static void test_refused(void)
 {
-	int port = vt_test_srv_free_port();
+	int port = vt_test_free_port();
 	char url[128], want[128];
 	snprintf(url, sizeof(url), "redis://:" PW_FMT "@127.0.0.1:%d", port);
 	snprintf(want, sizeof(want), "connect 127.0.0.1:%d: Connection refused",
