@@ -36,23 +36,6 @@ static vt_health *health_new(void)
 	return h;
 }
 
-static const vt_component *run1(vt_health *h, const char *name,
-				vt_health_snapshot **snap)
-{
-	vt_health_filter f = {.name = name};
-	CU_ASSERT_FATAL(vt_health_run(h, &f, VT_RUN_FRESH, snap) == VT_OK);
-	CU_ASSERT_FATAL((*snap)->ncomponents == 1);
-	return &(*snap)->components[0];
-}
-
-static const vt_detail *detail(const vt_component *c, const char *key)
-{
-	for (size_t i = 0; i < c->ndetails; i++)
-		if (strcmp(c->details[i].key, key) == 0)
-			return &c->details[i];
-	return NULL;
-}
-
 /* Asserts that neither the secret key nor its seed, in either case,
  * occurs in text. */
 static void assert_no_secret(const char *text, const vt_test_keypair *k)
@@ -86,12 +69,12 @@ static void test_signed_ok(void)
 			     .secret_key = key_a.secret_hex};
 	CU_ASSERT_FATAL(vt_check_dmarket_add(h, "dmarket", &o, NULL) == VT_OK);
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "dmarket", &s);
+	const vt_component *c = vt_test_run_one(h, "dmarket", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
 	CU_ASSERT_PTR_NULL(c->error);
-	const vt_detail *d = detail(c, "status_code");
+	const vt_detail *d = vt_test_detail(c, "status_code");
 	CU_ASSERT(d != NULL && d->num == 200);
-	d = detail(c, "signed");
+	d = vt_test_detail(c, "signed");
 	CU_ASSERT(d != NULL && d->kind == VT_DETAIL_BOOL && d->b);
 	assert_json_clean(s, &key_a);
 	vt_health_snapshot_free(s);
@@ -125,7 +108,7 @@ static void test_unknown_key_refused(void)
 			     .secret_key = key_b.secret_hex};
 	CU_ASSERT_FATAL(vt_check_dmarket_add(h, "dmarket", &o, NULL) == VT_OK);
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "dmarket", &s);
+	const vt_component *c = vt_test_run_one(h, "dmarket", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
 	CU_ASSERT(c->error != NULL && strstr(c->error, "401") != NULL);
 	if (c->error != NULL)
@@ -145,9 +128,9 @@ static void test_public_endpoint(void)
 	vt_dmarket_opts o = {.base_url = slash};
 	CU_ASSERT_FATAL(vt_check_dmarket_add(h, "public", &o, NULL) == VT_OK);
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "public", &s);
+	const vt_component *c = vt_test_run_one(h, "public", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
-	const vt_detail *d = detail(c, "signed");
+	const vt_detail *d = vt_test_detail(c, "signed");
 	CU_ASSERT(d != NULL && !d->b);
 	vt_health_snapshot_free(s);
 	vt_test_request q;
@@ -175,7 +158,7 @@ static void test_upper_case_keys(void)
 	    .base_url = base_url, .public_key = pub, .secret_key = secret};
 	CU_ASSERT_FATAL(vt_check_dmarket_add(h, "dmarket", &o, NULL) == VT_OK);
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "dmarket", &s);
+	const vt_component *c = vt_test_run_one(h, "dmarket", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
 	assert_json_clean(s, &key_a);
 	vt_health_snapshot_free(s);
@@ -194,7 +177,7 @@ static void test_server_down(void)
 			     .secret_key = key_a.secret_hex};
 	CU_ASSERT_FATAL(vt_check_dmarket_add(h, "dmarket", &o, NULL) == VT_OK);
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "dmarket", &s);
+	const vt_component *c = vt_test_run_one(h, "dmarket", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
 	CU_ASSERT(c->error != NULL && strstr(c->error, "cannot connect"));
 	assert_json_clean(s, &key_a);

@@ -380,21 +380,6 @@ static int marked_processes(int *out, int cap)
 	return n;
 }
 
-/* 1 if pid is gone or a zombie. */
-static int process_dead(long pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return 1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *rp = strrchr(buf, ')');
-	return rp != NULL && (rp[2] == 'Z' || rp[2] == 'X');
-}
-
 /* A zombie child that is still one a second later is leaked. */
 static void assert_no_lasting_zombie(const char *when)
 {
@@ -965,10 +950,10 @@ static int hang_pids_dead(const char *file)
 	if (got != 2)
 		return 0;
 	double until = vt_test_now_ms() + 3000;
-	while (!(process_dead(sh) && process_dead(sleeper)) &&
+	while (!(vt_test_process_dead(sh) && vt_test_process_dead(sleeper)) &&
 	       vt_test_now_ms() < until)
 		vt_test_sleep_ms(20);
-	return process_dead(sh) && process_dead(sleeper);
+	return vt_test_process_dead(sh) && vt_test_process_dead(sleeper);
 }
 
 static void test_faults(void)
