@@ -3,6 +3,8 @@
  */
 #include "testutil.h"
 
+#include "vitals/encode.h"
+
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <stdio.h>
@@ -149,6 +151,20 @@ void vt_test_assert_no_secret(const char *text, const char *const *secrets)
 				secrets[i], text);
 		CU_ASSERT_PTR_NULL(strstr(text, secrets[i]));
 	}
+}
+
+void vt_test_assert_snapshot_no_secret(const vt_health_snapshot *s,
+				       const char *const *secrets)
+{
+	char *json = NULL;
+	size_t len = 0;
+	CU_ASSERT_EQUAL_FATAL(vt_json_health(s, &json, &len), VT_OK);
+	vt_test_assert_no_secret(json, secrets);
+	free(json);
+	for (size_t i = 0; i < s->ncomponents; i++)
+		if (s->components[i].error != NULL)
+			vt_test_assert_no_secret(s->components[i].error,
+						 secrets);
 }
 
 int vt_test_process_dead(long pid)

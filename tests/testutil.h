@@ -53,6 +53,11 @@ const char *vt_test_detail_str(const vt_component *c, const char *key);
  * naming any that does. */
 void vt_test_assert_no_secret(const char *text, const char *const *secrets);
 
+/* Asserts that the JSON of snapshot s, and every component's error,
+ * holds no string of secrets (NULL-terminated). */
+void vt_test_assert_snapshot_no_secret(const vt_health_snapshot *s,
+				       const char *const *secrets);
+
 /* Whether process pid is gone, or dead and waiting to be reaped. */
 int vt_test_process_dead(long pid);
 

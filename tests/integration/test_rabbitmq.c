@@ -67,11 +67,7 @@ static vt_health_snapshot *run_check(const char *url, const char *queue,
 		*ms = t1 - t0;
 	CU_ASSERT_EQUAL_FATAL(e, VT_OK);
 	CU_ASSERT_EQUAL_FATAL(s->ncomponents, 1);
-	char *json = NULL;
-	size_t len = 0;
-	CU_ASSERT_EQUAL_FATAL(vt_json_health(s, &json, &len), VT_OK);
-	vt_test_assert_no_secret(json, secrets);
-	free(json);
+	vt_test_assert_snapshot_no_secret(s, secrets);
 	return s;
 }
 

@@ -47,13 +47,7 @@ static vt_health_snapshot *run(vt_health *h, double *ms)
 		*ms = t1 - t0;
 	CU_ASSERT_EQUAL_FATAL(e, VT_OK);
 	CU_ASSERT_EQUAL_FATAL(s->ncomponents, 1);
-	char *json = NULL;
-	size_t len = 0;
-	CU_ASSERT_EQUAL_FATAL(vt_json_health(s, &json, &len), VT_OK);
-	vt_test_assert_no_secret(json, secrets);
-	free(json);
-	if (s->components[0].error != NULL)
-		vt_test_assert_no_secret(s->components[0].error, secrets);
+	vt_test_assert_snapshot_no_secret(s, secrets);
 	return s;
 }
 
