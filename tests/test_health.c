@@ -63,14 +63,6 @@ static vt_health_snapshot *run(vt_health *h, const vt_health_filter *f,
 	return s;
 }
 
-static const vt_component *comp(const vt_health_snapshot *s, const char *name)
-{
-	for (size_t i = 0; i < s->ncomponents; i++)
-		if (strcmp(s->components[i].name, name) == 0)
-			return &s->components[i];
-	return NULL;
-}
-
 /* Status of a one-check fresh run. */
 static vt_status run_one(vt_health *h, const char *name, vt_status *overall)
 {
@@ -347,7 +339,7 @@ static void test_add_validation(void)
 	for (size_t i = 1; i < s->ncomponents; i++)
 		CU_ASSERT(strcmp(s->components[i - 1].name,
 				 s->components[i].name) < 0);
-	const vt_component *c = comp(s, "AAA");
+	const vt_component *c = vt_test_component(s, "AAA");
 	CU_ASSERT_FATAL(c != NULL);
 	CU_ASSERT_EQUAL_FATAL(c->ntags, 2);
 	CU_ASSERT_STRING_EQUAL(c->tags[0], "live");
@@ -585,7 +577,7 @@ static void test_degraded_ms(void)
 			VT_OK);
 
 	vt_health_snapshot *s = run(h, NULL, VT_RUN_FRESH);
-	const vt_component *c = comp(s, "slow");
+	const vt_component *c = vt_test_component(s, "slow");
 	CU_ASSERT_EQUAL(c->status, VT_DEGRADED);
 	CU_ASSERT(c->duration_ms >= 75);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c->error);
@@ -593,15 +585,15 @@ static void test_degraded_ms(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(c->error, " ms > 20 ms"));
 	long n = strtol(c->error + 6, NULL, 10);
 	CU_ASSERT(n >= 75 && n < 2000);
-	c = comp(s, "slow_err");
+	c = vt_test_component(s, "slow_err");
 	CU_ASSERT_EQUAL(c->status, VT_DEGRADED);
 	CU_ASSERT_STRING_EQUAL(c->error, "replica lag");
-	c = comp(s, "slow_bad");
+	c = vt_test_component(s, "slow_bad");
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
 	CU_ASSERT_PTR_NULL(c->error);
-	CU_ASSERT_EQUAL(comp(s, "fast")->status, VT_HEALTHY);
-	CU_ASSERT_PTR_NULL(comp(s, "fast")->error);
-	CU_ASSERT_EQUAL(comp(s, "slow_off")->status, VT_HEALTHY);
+	CU_ASSERT_EQUAL(vt_test_component(s, "fast")->status, VT_HEALTHY);
+	CU_ASSERT_PTR_NULL(vt_test_component(s, "fast")->error);
+	CU_ASSERT_EQUAL(vt_test_component(s, "slow_off")->status, VT_HEALTHY);
 	vt_health_snapshot_free(s);
 	vt_health_free(h);
 }
@@ -618,9 +610,9 @@ static void test_non_critical(void)
 	CU_ASSERT_EQUAL(vt_health_add(h, "db", probe_fn, &b, NULL), VT_OK);
 	vt_health_snapshot *s = run(h, NULL, VT_RUN_FRESH);
 	CU_ASSERT_EQUAL(s->status, VT_DEGRADED);
-	CU_ASSERT_EQUAL(comp(s, "cache")->status, VT_UNHEALTHY);
-	CU_ASSERT_FALSE(comp(s, "cache")->critical);
-	CU_ASSERT_TRUE(comp(s, "db")->critical);
+	CU_ASSERT_EQUAL(vt_test_component(s, "cache")->status, VT_UNHEALTHY);
+	CU_ASSERT_FALSE(vt_test_component(s, "cache")->critical);
+	CU_ASSERT_TRUE(vt_test_component(s, "db")->critical);
 	vt_health_snapshot_free(s);
 	atomic_store(&b.status, VT_UNHEALTHY);
 	s = run(h, NULL, VT_RUN_FRESH);

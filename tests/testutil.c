@@ -129,6 +129,15 @@ const vt_component *vt_test_run_one(vt_health *h, const char *name,
 	return &(*snap)->components[0];
 }
 
+const vt_component *vt_test_component(const vt_health_snapshot *s,
+				      const char *name)
+{
+	for (size_t i = 0; i < s->ncomponents; i++)
+		if (strcmp(s->components[i].name, name) == 0)
+			return &s->components[i];
+	return NULL;
+}
+
 const vt_detail *vt_test_detail(const vt_component *c, const char *key)
 {
 	for (size_t i = 0; i < c->ndetails; i++)

@@ -43,6 +43,10 @@ int vt_test_starts_with(const char *s, const char *prefix);
 const vt_component *vt_test_run_one(vt_health *h, const char *name,
 				    vt_health_snapshot **snap, double *ms);
 
+/* The component named name in s; NULL when s has none. */
+const vt_component *vt_test_component(const vt_health_snapshot *s,
+				      const char *name);
+
 /* c's detail named key; NULL when it has none. */
 const vt_detail *vt_test_detail(const vt_component *c, const char *key);
 
