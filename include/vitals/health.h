@@ -169,12 +169,12 @@ vt_err vt_health_remove_listener(vt_health *h, vt_health_listener fn,
  * during the call only. */
 typedef struct vt_result_event {
 	const char *check;
-	vt_status status;   /* as reported (after damping) */
-	double time;	    /* Unix seconds */
+	vt_status status; /* as reported (after damping) */
+	double time;	  /* Unix seconds */
 	double duration_ms;
-	const char *error;  /* NULL when none */
-	bool maintenance;   /* recorded during a maintenance window */
-	uint64_t seq;	    /* the registry's result number, from 1 */
+	const char *error; /* NULL when none */
+	bool maintenance;  /* recorded during a maintenance window */
+	uint64_t seq;	   /* the registry's result number, from 1 */
 } vt_result_event;
 
 /* Result listeners: called for every recorded result (not only changes),

@@ -29,7 +29,7 @@ typedef struct vt__hitem {
 	vt_status status;
 	double duration_ms;
 	bool maintenance;
-	char *error; /* NULL or inside this allocation */
+	char *error;  /* NULL or inside this allocation */
 	char check[]; /* NUL-terminated */
 } vt__hitem;
 
@@ -73,7 +73,8 @@ struct vt_history {
 	bool thread_started;
 	/* writer-thread-only */
 	sqlite3_stmt *w_check_ins, *w_check_id, *w_insert, *w_roll, *w_sum;
-	int wal_pages; /* set by the WAL hook */
+	int wal_pages;	 /* set by the WAL hook */
+	char w_err[200]; /* the last failed commit's reason */
 	int64_t next_prune_ms;
 
 	pthread_mutex_t cache_mtx;

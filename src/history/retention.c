@@ -43,20 +43,22 @@ int vt__retention_prune(vt_history *hs, int64_t now_ms)
 	    " ON r.check_id = c.id AND r.t_ms < ?1 LIMIT ?2)",
 	    raw_cut);
 	if (rc == SQLITE_OK)
-		rc = delete_chunks(hs->wr,
-				   "DELETE FROM history_rollup WHERE"
-				   " (level, check_id, bucket) IN (SELECT level,"
-				   " check_id, bucket FROM history_rollup"
-				   " WHERE level = 0 AND bucket < ?1 LIMIT ?2)",
-				   minute_cut);
+		rc =
+		    delete_chunks(hs->wr,
+				  "DELETE FROM history_rollup WHERE"
+				  " (level, check_id, bucket) IN (SELECT level,"
+				  " check_id, bucket FROM history_rollup"
+				  " WHERE level = 0 AND bucket < ?1 LIMIT ?2)",
+				  minute_cut);
 	if (rc == SQLITE_OK)
-		rc = delete_chunks(hs->wr,
-				   "DELETE FROM history_rollup WHERE"
-				   " (level, check_id, bucket) IN (SELECT level,"
-				   " check_id, bucket FROM history_rollup"
-				   " WHERE level IN (1, 2) AND bucket < ?1"
-				   " LIMIT ?2)",
-				   roll_cut);
+		rc =
+		    delete_chunks(hs->wr,
+				  "DELETE FROM history_rollup WHERE"
+				  " (level, check_id, bucket) IN (SELECT level,"
+				  " check_id, bucket FROM history_rollup"
+				  " WHERE level IN (1, 2) AND bucket < ?1"
+				  " LIMIT ?2)",
+				  roll_cut);
 	if (rc != SQLITE_OK)
 		fprintf(stderr, "vitals: state database %s: pruning: %s\n",
 			hs->path != NULL ? hs->path : ":memory:",

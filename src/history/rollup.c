@@ -28,8 +28,8 @@
 #include "history/history.h"
 
 const int64_t vt__roll_len[VT__ROLL_LEVELS] = {60, 3600, 86400};
-static const int64_t window_s[VT_UPTIME_NWINDOWS] = {3600, 86400,
-						     7 * 86400, 30 * 86400};
+static const int64_t window_s[VT_UPTIME_NWINDOWS] = {3600, 86400, 7 * 86400,
+						     30 * 86400};
 
 int vt__rollup_prepare(vt_history *hs)
 {
@@ -150,7 +150,8 @@ int vt__rollup_uptime(sqlite3 *db, sqlite3_stmt **sum, int64_t id,
 	if (*sum == NULL)
 		rc = sqlite3_prepare_v3(
 		    db,
-		    "SELECT coalesce(sum(n_up), 0), coalesce(sum(n - n_maint), 0)"
+		    "SELECT coalesce(sum(n_up), 0), coalesce(sum(n - n_maint), "
+		    "0)"
 		    " FROM history_rollup WHERE level = ?1 AND check_id = ?2"
 		    " AND bucket >= ?3 AND bucket < ?4",
 		    -1, SQLITE_PREPARE_PERSISTENT, sum, NULL);

@@ -67,12 +67,11 @@ vt_err vt__history_map(int rc)
 
 /* Opens one connection with the pragmas every connection needs. On
  * error the message is in errbuf and *out is NULL. */
-static int open_conn(vt_history *hs, sqlite3 **out, char *errbuf,
-		     size_t errlen)
+static int open_conn(vt_history *hs, sqlite3 **out, char *errbuf, size_t errlen)
 {
 	sqlite3 *db = NULL;
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-		    SQLITE_OPEN_NOMUTEX;
+	int flags =
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	const char *name = hs->path != NULL ? hs->path : ":memory:";
 	int rc = sqlite3_open_v2(name, &db, flags, NULL);
 	if (rc == SQLITE_OK)
@@ -271,8 +270,8 @@ static vt_err collect(sqlite3_stmt *st, vt_history_result **out, size_t *n)
 	if (err == VT_OK && rc != SQLITE_DONE)
 		err = vt__history_map(rc);
 	vt_history_result *blk = NULL;
-	if (err == VT_OK && (blk = malloc(cnt * sizeof(*blk) + bytes + 1)) ==
-				NULL)
+	if (err == VT_OK &&
+	    (blk = malloc(cnt * sizeof(*blk) + bytes + 1)) == NULL)
 		err = VT_ENOMEM;
 	char *p = blk != NULL ? (char *)(blk + cnt) : NULL;
 	for (size_t i = 0; i < cnt; i++) {

@@ -19,10 +19,10 @@
 #include "core/clock.h"
 #include "history/history.h"
 
-#define BATCH 512
-#define RETRY_MS 1000
+#define BATCH		 512
+#define RETRY_MS	 1000
 #define CHECKPOINT_PAGES 1000
-#define PRUNE_EVERY_MS (3600 * 1000)
+#define PRUNE_EVERY_MS	 (3600 * 1000)
 
 static int64_t wall_ms(void)
 {
@@ -99,8 +99,8 @@ vt_err vt_history_record(vt_history *hs, const char *check,
 /* The registry's result listener: runs under the registry's lock. */
 void vt__history_listener(const vt_result_event *ev, void *arg)
 {
-	vt_history_result r = {ev->time, ev->status, ev->duration_ms,
-			       ev->error, ev->maintenance};
+	vt_history_result r = {ev->time, ev->status, ev->duration_ms, ev->error,
+			       ev->maintenance};
 	(void)enqueue((vt_history *)arg, item_new(ev->check, &r, ev->seq));
 }
 
@@ -188,6 +188,12 @@ static int commit_batch(vt_history *hs, vt__hitem *first, size_t n)
 		rc = insert_one(hs, it);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(hs->wr, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int sys = sqlite3_system_errno(hs->wr);
+		snprintf(hs->w_err, sizeof(hs->w_err), "%s%s%s%s",
+			 sqlite3_errmsg(hs->wr), sys != 0 ? " (" : "",
+			 sys != 0 ? strerror(sys) : "", sys != 0 ? ")" : "");
+	}
 	if (rc != SQLITE_OK && !sqlite3_get_autocommit(hs->wr))
 		sqlite3_exec(hs->wr, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
@@ -200,22 +206,21 @@ static void after_commit(vt_history *hs, vt__hitem *first, size_t n)
 	for (vt__hitem *it = first; n-- > 0; it = it->next)
 		vt__uptime_refresh(hs, it->check, it->id, false);
 	if (hs->path != NULL && hs->wal_pages >= CHECKPOINT_PAGES) {
-		sqlite3_wal_checkpoint_v2(hs->wr, NULL, SQLITE_CHECKPOINT_PASSIVE,
-					  NULL, NULL);
+		sqlite3_wal_checkpoint_v2(
+		    hs->wr, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		hs->wal_pages = 0;
 	}
 }
 
-static void set_failing(vt_history *hs, int rc)
+/* Marks the store failing with the error commit_batch noted. */
+static void set_failing(vt_history *hs)
 {
 	pthread_mutex_lock(&hs->mtx);
 	if (!hs->failing)
 		fprintf(stderr, "vitals: state database %s: %s\n",
-			hs->path != NULL ? hs->path : ":memory:",
-			sqlite3_errmsg(hs->wr));
+			hs->path != NULL ? hs->path : ":memory:", hs->w_err);
 	hs->failing = true;
-	snprintf(hs->fail_msg, sizeof(hs->fail_msg), "%s (%s)",
-		 sqlite3_errmsg(hs->wr), sqlite3_errstr(rc));
+	snprintf(hs->fail_msg, sizeof(hs->fail_msg), "%s", hs->w_err);
 	pthread_cond_broadcast(&hs->cv);
 	pthread_mutex_unlock(&hs->mtx);
 }
@@ -233,7 +238,8 @@ static size_t next_batch(vt_history *hs, vt__hitem **first)
 		int64_t wait_ms = hs->failing ? RETRY_MS : 60000;
 		struct timespec ts =
 		    vt__mono_ts(vt__mono_ns() + wait_ms * 1000000);
-		bool timed = pthread_cond_timedwait(&hs->cv, &hs->mtx, &ts) != 0;
+		bool timed =
+		    pthread_cond_timedwait(&hs->cv, &hs->mtx, &ts) != 0;
 		if (hs->failing && timed && hs->head != NULL)
 			break; /* retry */
 		if (timed && hs->head == NULL && !hs->stop)
@@ -306,7 +312,7 @@ static void *writer_main(void *arg)
 		if (rc == SQLITE_OK)
 			pop_committed(hs, n);
 		else
-			set_failing(hs, rc);
+			set_failing(hs);
 		housekeeping(hs);
 		pthread_mutex_lock(&hs->mtx);
 	}
@@ -317,8 +323,8 @@ static void *writer_main(void *arg)
 static int prepare_writer(vt_history *hs)
 {
 	int rc = sqlite3_prepare_v2(
-	    hs->wr, "INSERT OR IGNORE INTO history_checks(name) VALUES(?1)",
-	    -1, &hs->w_check_ins, NULL);
+	    hs->wr, "INSERT OR IGNORE INTO history_checks(name) VALUES(?1)", -1,
+	    &hs->w_check_ins, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(
 		    hs->wr, "SELECT id FROM history_checks WHERE name = ?1", -1,
@@ -351,8 +357,8 @@ static void finalize_writer(vt_history *hs)
 static int prime_cache(vt_history *hs)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(hs->wr, "SELECT id, name FROM history_checks",
-				    -1, &st, NULL);
+	int rc = sqlite3_prepare_v2(
+	    hs->wr, "SELECT id, name FROM history_checks", -1, &st, NULL);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		vt__uptime_refresh(hs, (const char *)sqlite3_column_text(st, 1),
 				   sqlite3_column_int64(st, 0), true);
@@ -406,8 +412,8 @@ void vt__history_writer_stop(vt_history *hs)
 	hs->head = hs->tail = NULL;
 	finalize_writer(hs);
 	if (hs->path != NULL && hs->wr != NULL)
-		sqlite3_wal_checkpoint_v2(hs->wr, NULL,
-					  SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		sqlite3_wal_checkpoint_v2(
+		    hs->wr, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 vt_err vt_history_wait(vt_history *hs, uint64_t seq, int timeout_ms)
@@ -418,7 +424,9 @@ vt_err vt_history_wait(vt_history *hs, uint64_t seq, int timeout_ms)
 	int64_t deadline = vt__mono_ns() + (int64_t)timeout_ms * 1000000;
 	pthread_mutex_lock(&hs->mtx);
 	uint64_t target = seq < hs->enq_seq ? seq : hs->enq_seq;
-	while (hs->committed_seq < target) {
+	if (hs->failing)
+		err = VT_EIO;
+	while (err == VT_OK && hs->committed_seq < target) {
 		if (hs->failing) {
 			err = VT_EIO;
 			break;
