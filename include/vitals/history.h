@@ -65,6 +65,12 @@ typedef struct vt_history_opts {
  * VT_ENOMEM. */
 vt_err vt_history_open(vt_history **out, const vt_history_opts *opts,
 		       char *errbuf, size_t errlen);
+/* Checks, changing nothing, that path can serve as a state database:
+ * an existing file must be a readable SQLite database, a new one's
+ * directory must exist and be writable. VT_OK, or VT_EIO with errbuf
+ * naming the file and the reason (for --check-config). */
+vt_err vt_history_probe(const char *path, char *errbuf, size_t errlen);
+
 /* Detaches, commits what is queued (if it can), stops the writer and
  * closes. Accepts NULL. */
 void vt_history_close(vt_history *hs);

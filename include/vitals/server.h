@@ -54,6 +54,7 @@
 
 #include "vitals/err.h"
 #include "vitals/health.h"
+#include "vitals/history.h"
 #include "vitals/metrics.h"
 
 #ifdef __cplusplus
@@ -82,6 +83,12 @@ typedef struct vt_server_opts {
 	 * the pub socket, each; one past it is disconnected at once.
 	 * 0 = 1024. */
 	unsigned max_connections;
+	/* Results kept (vitals/history.h); NULL = none. With one, answers
+	 * show only committed results and carry "uptime", and the gateway
+	 * serves /health/NAME/history, the status page (/, /status) and
+	 * badges (/badge/NAME.svg, /badge/NAME/uptime/24h.svg). Outlives
+	 * the server. */
+	vt_history *history;
 } vt_server_opts;
 
 /* Starts the configured listeners. On error nothing is left running and

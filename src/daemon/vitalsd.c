@@ -36,6 +36,7 @@
 #include "daemon/config.h"
 #include "vitals/checks.h"
 #include "vitals/health.h"
+#include "vitals/history.h"
 #include "vitals/metrics.h"
 #include "vitals/server.h"
 
@@ -214,6 +215,8 @@ static int check_config(const char *path)
 	vt_err rv = vt__config_load(&cfg, path, err, sizeof(err));
 	if (rv == VT_OK)
 		rv = vt__config_verify(cfg, err, sizeof(err));
+	if (rv == VT_OK && cfg->state != NULL)
+		rv = vt_history_probe(cfg->state, err, sizeof(err));
 	if (rv != VT_OK) {
 		fprintf(stderr, "vitalsd: %s\n", err);
 		vt__config_free(cfg);
@@ -223,6 +226,36 @@ static int check_config(const char *path)
 	       cfg->nchecks == 1 ? "" : "s");
 	vt__config_free(cfg);
 	return 0;
+}
+
+/* Opens the state database of cfg, records h's results into it and
+ * adds the check "vitals" (DEGRADED while the database fails). */
+static vt_err open_history(const vt__config *cfg, vt_health *h, vt_metrics *m,
+			   vt_history **out, char *err, size_t errlen)
+{
+	vt_history_opts o = {.path = cfg->state,
+			     .retention_days = cfg->retention_days,
+			     .metrics = m};
+	vt_history *hs = NULL;
+	vt_err rv = vt_history_open(&hs, &o, err, errlen);
+	if (rv != VT_OK)
+		return rv;
+	if ((rv = vt_history_attach(hs, h)) != VT_OK) {
+		snprintf(err, errlen, "state database: %s", vt_strerror(rv));
+		vt_history_close(hs);
+		return rv;
+	}
+	vt_check_opts co = VT_CHECK_OPTS_DEFAULT;
+	co.interval_ms = 5000;
+	co.timeout_ms = 1000;
+	if (vt_health_add(h, "vitals", vt_history_check, hs, &co) != VT_OK)
+		log_line("a check is named \"vitals\": the state database's "
+			 "own check is left out");
+	log_line("history: %s, kept %d days",
+		 cfg->state != NULL ? cfg->state : "in memory",
+		 cfg->retention_days);
+	*out = hs;
+	return VT_OK;
 }
 
 /* Registers the daemon's own metric: process_start_time_seconds. */
@@ -261,6 +294,7 @@ static int run(const args *a, const sigset_t *sigs)
 	vt_metrics *m = NULL;
 	vt_health *h = NULL;
 	vt_server *srv = NULL;
+	vt_history *hs = NULL;
 	int status = 1;
 
 	if (vt__config_load(&cfg, a->config, err, sizeof(err)) != VT_OK ||
@@ -295,7 +329,8 @@ static int run(const args *a, const sigset_t *sigs)
 		goto out;
 	}
 	record_start_time(m);
-	if (vt__config_build(cfg, h, err, sizeof(err)) != VT_OK) {
+	if (vt__config_build(cfg, h, err, sizeof(err)) != VT_OK ||
+	    open_history(cfg, h, m, &hs, err, sizeof(err)) != VT_OK) {
 		fprintf(stderr, "vitalsd: %s\n", err);
 		goto out;
 	}
@@ -314,6 +349,7 @@ static int run(const args *a, const sigset_t *sigs)
 	    .degraded_http_code = cfg->degraded_http_code,
 	    .token = cfg->token,
 	    .max_connections = cfg->max_connections,
+	    .history = hs,
 	};
 	err[0] = '\0';
 	if ((rv = vt_server_start(&srv, &so, err, sizeof(err))) != VT_OK) {
@@ -329,7 +365,7 @@ static int run(const args *a, const sigset_t *sigs)
 			 cfg->token_env);
 	if (cfg->http != NULL)
 		log_line("listening: http http://%s (/health, /livez, "
-			 "/readyz, /metrics)",
+			 "/readyz, /metrics, status page /)",
 			 cfg->http);
 	if (cfg->rpc != NULL)
 		log_line("listening: rpc %s", cfg->rpc);
@@ -359,7 +395,11 @@ out:
 	vt_server_free(srv);
 	if (h != NULL)
 		vt_health_stop(h);
+	/* The vitals check reads hs: free the registry (which waits for
+	 * running checks) before closing the store. */
+	vt_history_detach(hs);
 	vt_health_free(h);
+	vt_history_close(hs);
 	vt_metrics_free(m);
 	vt__config_free(cfg);
 	if (status == 0)

@@ -13,10 +13,12 @@
  */
 #include "history/history.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 
@@ -206,6 +208,46 @@ nomem:
 	if (errbuf != NULL && errlen > 0)
 		snprintf(errbuf, errlen, "state database: out of memory");
 	return VT_ENOMEM;
+}
+
+vt_err vt_history_probe(const char *path, char *errbuf, size_t errlen)
+{
+	vt_history tmp = {.path = (char *)path};
+	if (path == NULL || path[0] == '\0')
+		return VT_EINVAL;
+	if (access(path, F_OK) != 0) {
+		char dir[4096];
+		const char *slash = strrchr(path, '/');
+		size_t dl = slash == NULL ? 0 : (size_t)(slash - path);
+		if (dl >= sizeof(dir))
+			dl = sizeof(dir) - 1;
+		memcpy(dir, path, dl);
+		dir[dl] = '\0';
+		const char *d = slash == NULL ? "." : dl == 0 ? "/" : dir;
+		if (access(d, W_OK | X_OK) != 0) {
+			char msg[300];
+			snprintf(msg, sizeof(msg),
+				 "cannot create: directory %s: %s", d,
+				 strerror(errno));
+			vt__history_err(&tmp, errbuf, errlen, msg);
+			return VT_EIO;
+		}
+		return VT_OK;
+	}
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master;",
+				  NULL, NULL, NULL);
+	if (rc == SQLITE_OK && access(path, W_OK) != 0)
+		rc = SQLITE_READONLY;
+	if (rc != SQLITE_OK)
+		vt__history_err(&tmp, errbuf, errlen,
+				rc == SQLITE_READONLY ? "not writable"
+				: db != NULL	      ? sqlite3_errmsg(db)
+						      : sqlite3_errstr(rc));
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? VT_OK : VT_EIO;
 }
 
 void vt_history_close(vt_history *hs)
