@@ -75,6 +75,7 @@ struct vt_history {
 	sqlite3_stmt *w_check_ins, *w_check_id, *w_insert, *w_roll, *w_sum;
 	int wal_pages;	 /* set by the WAL hook */
 	char w_err[200]; /* the last failed commit's reason */
+	void *w_agg;	 /* rollup sums of a batch (rollup.c) */
 	int64_t next_prune_ms;
 
 	pthread_mutex_t cache_mtx;
@@ -98,8 +99,9 @@ void vt__history_listener(const vt_result_event *ev, void *arg);
 extern const int64_t vt__roll_len[VT__ROLL_LEVELS];
 /* Prepares the writer's rollup upsert. */
 int vt__rollup_prepare(vt_history *hs);
-/* Adds item (of check id) to its three rollup rows. Writer thread. */
-int vt__rollup_add(vt_history *hs, int64_t id, const vt__hitem *it);
+/* Adds the n items from first (ids set) to their rollup rows, one
+ * upsert per row touched. Writer thread; at most 1024 items. */
+int vt__rollup_batch(vt_history *hs, const vt__hitem *first, size_t n);
 /* The start (Unix ms) of window w at now_ms. */
 int64_t vt__window_start(int w, int64_t now_ms);
 /* Uptime of check id from rollups on db (its owner holds it):
@@ -114,6 +116,8 @@ vt_err vt__history_uptime_raw(vt_history *hs, const char *check, double now,
 void vt__uptime_refresh(vt_history *hs, const char *name, int64_t id,
 			bool force);
 void vt__uptime_cache_free(vt_history *hs);
+/* The row id of check name as the cache knows it; 0 = not yet. */
+int64_t vt__known_id(vt_history *hs, const char *name);
 
 /* Retention: deletes what is older than the limits. Writer thread. */
 int vt__retention_prune(vt_history *hs, int64_t now_ms);

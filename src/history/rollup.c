@@ -3,7 +3,7 @@
  * uptime read from them.
  *
  * Each result adds itself, in the transaction that inserts it, to three
- * rollup rows (level 0 minute, 1 hour, 2 day; bucket = start of the
+ * rollup rows (summed over the batch first, one upsert per row touched) (level 0 minute, 1 hour, 2 day; bucket = start of the
  * period in Unix seconds): counts of results, of up ones outside
  * maintenance, of maintenance ones, of DEGRADED and UNHEALTHY ones, the
  * sum and maximum of durations, and the latest error. A rollup row thus
@@ -35,9 +35,9 @@ int vt__rollup_prepare(vt_history *hs)
 {
 	return sqlite3_prepare_v2(
 	    hs->wr,
-	    "INSERT INTO history_rollup VALUES(?1, ?2, ?3, 1, ?4, ?5, ?6, ?7,"
-	    " ?8, ?8, ?9, ?10) ON CONFLICT(level, check_id, bucket) DO UPDATE"
-	    " SET n = n + 1, n_up = n_up + excluded.n_up,"
+	    "INSERT INTO history_rollup VALUES(?1, ?2, ?3, ?11, ?4, ?5, ?6,"
+	    " ?7, ?8, ?12, ?9, ?10) ON CONFLICT(level, check_id, bucket) DO"
+	    " UPDATE SET n = n + excluded.n, n_up = n_up + excluded.n_up,"
 	    " n_maint = n_maint + excluded.n_maint,"
 	    " n_degraded = n_degraded + excluded.n_degraded,"
 	    " n_unhealthy = n_unhealthy + excluded.n_unhealthy,"
@@ -61,32 +61,97 @@ static int64_t floor_to(int64_t v, int64_t step)
 	return q * step;
 }
 
-int vt__rollup_add(vt_history *hs, int64_t id, const vt__hitem *it)
+/* One rollup row's share of a batch. */
+typedef struct agg {
+	int64_t id, bucket;
+	int level;
+	int64_t n, n_up, n_maint, n_degraded, n_unhealthy;
+	double dur_sum, dur_max;
+	const char *error; /* the latest in the batch; points into an item */
+	int64_t error_ms;
+	bool used;
+} agg;
+
+#define AGG_SLOTS 4096 /* > 3 levels x the largest batch */
+
+static agg *agg_slot(agg *t, int64_t id, int level, int64_t bucket)
 {
-	sqlite3_stmt *st = hs->w_roll;
-	int64_t t_s = floor_to(it->t_ms, 1000) / 1000;
-	bool up = it->status != VT_UNHEALTHY && !it->maintenance;
-	int rc = SQLITE_OK;
-	for (int lv = 0; rc == SQLITE_OK && lv < VT__ROLL_LEVELS; lv++) {
-		sqlite3_bind_int(st, 1, lv);
-		sqlite3_bind_int64(st, 2, id);
-		sqlite3_bind_int64(st, 3, floor_to(t_s, vt__roll_len[lv]));
-		sqlite3_bind_int(st, 4, up ? 1 : 0);
-		sqlite3_bind_int(st, 5, it->maintenance ? 1 : 0);
-		sqlite3_bind_int(st, 6, it->status == VT_DEGRADED ? 1 : 0);
-		sqlite3_bind_int(st, 7, it->status == VT_UNHEALTHY ? 1 : 0);
-		sqlite3_bind_double(st, 8, it->duration_ms);
-		if (it->error != NULL) {
-			sqlite3_bind_text(st, 9, it->error, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 10, it->t_ms);
-		} else {
-			sqlite3_bind_null(st, 9);
-			sqlite3_bind_null(st, 10);
+	uint64_t h = ((uint64_t)id * 0x9E3779B97F4A7C15ull) ^
+		     ((uint64_t)bucket * 0xC2B2AE3D27D4EB4Full) ^
+		     (uint64_t)level;
+	for (size_t i = (size_t)(h % AGG_SLOTS);; i = (i + 1) % AGG_SLOTS) {
+		agg *a = &t[i];
+		if (!a->used) {
+			memset(a, 0, sizeof(*a));
+			a->used = true;
+			a->id = id;
+			a->level = level;
+			a->bucket = bucket;
+			return a;
 		}
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+		if (a->id == id && a->level == level && a->bucket == bucket)
+			return a;
 	}
+}
+
+static int agg_write(sqlite3_stmt *st, const agg *a)
+{
+	sqlite3_bind_int(st, 1, a->level);
+	sqlite3_bind_int64(st, 2, a->id);
+	sqlite3_bind_int64(st, 3, a->bucket);
+	sqlite3_bind_int64(st, 4, a->n_up);
+	sqlite3_bind_int64(st, 5, a->n_maint);
+	sqlite3_bind_int64(st, 6, a->n_degraded);
+	sqlite3_bind_int64(st, 7, a->n_unhealthy);
+	sqlite3_bind_double(st, 8, a->dur_sum);
+	if (a->error != NULL) {
+		sqlite3_bind_text(st, 9, a->error, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 10, a->error_ms);
+	} else {
+		sqlite3_bind_null(st, 9);
+		sqlite3_bind_null(st, 10);
+	}
+	sqlite3_bind_int64(st, 11, a->n);
+	sqlite3_bind_double(st, 12, a->dur_max);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int vt__rollup_batch(vt_history *hs, const vt__hitem *first, size_t n)
+{
+	if (hs->w_agg == NULL &&
+	    (hs->w_agg = malloc(AGG_SLOTS * sizeof(agg))) == NULL)
+		return SQLITE_NOMEM;
+	agg *table = hs->w_agg;
+	for (size_t i = 0; i < AGG_SLOTS; i++)
+		table[i].used = false;
+	const vt__hitem *it = first;
+	for (size_t i = 0; i < n; i++, it = it->next) {
+		int64_t t_s = floor_to(it->t_ms, 1000) / 1000;
+		for (int lv = 0; lv < VT__ROLL_LEVELS; lv++) {
+			agg *a = agg_slot(table, it->id, lv,
+					  floor_to(t_s, vt__roll_len[lv]));
+			a->n++;
+			a->n_up +=
+			    it->status != VT_UNHEALTHY && !it->maintenance;
+			a->n_maint += it->maintenance;
+			a->n_degraded += it->status == VT_DEGRADED;
+			a->n_unhealthy += it->status == VT_UNHEALTHY;
+			a->dur_sum += it->duration_ms;
+			if (a->n == 1 || it->duration_ms > a->dur_max)
+				a->dur_max = it->duration_ms;
+			if (it->error != NULL && (a->error == NULL ||
+						  it->t_ms >= a->error_ms)) {
+				a->error = it->error;
+				a->error_ms = it->t_ms;
+			}
+		}
+	}
+	int rc = SQLITE_OK;
+	for (size_t i = 0; rc == SQLITE_OK && i < AGG_SLOTS; i++)
+		if (table[i].used)
+			rc = agg_write(hs->w_roll, &table[i]);
 	return rc;
 }
 
@@ -236,6 +301,10 @@ void vt__uptime_refresh(vt_history *hs, const char *name, int64_t id,
 	pthread_mutex_unlock(&hs->cache_mtx);
 	if (!due)
 		return;
+	pthread_mutex_lock(&hs->cache_mtx);
+	if ((e = cache_entry(hs, name, false)) != NULL)
+		e->id = id;
+	pthread_mutex_unlock(&hs->cache_mtx);
 	double ratio[VT_UPTIME_NWINDOWS];
 	if (vt__rollup_uptime(hs->wr, &hs->w_sum, id, now_ms, ratio) !=
 	    SQLITE_OK)
@@ -250,6 +319,15 @@ void vt__uptime_refresh(vt_history *hs, const char *name, int64_t id,
 		set_gauges(hs, e);
 	}
 	pthread_mutex_unlock(&hs->cache_mtx);
+}
+
+int64_t vt__known_id(vt_history *hs, const char *name)
+{
+	pthread_mutex_lock(&hs->cache_mtx);
+	vt__hcache *e = cache_entry(hs, name, false);
+	int64_t id = e != NULL ? e->id : 0;
+	pthread_mutex_unlock(&hs->cache_mtx);
+	return id;
 }
 
 bool vt_history_cached_uptime(vt_history *hs, const char *check,

@@ -140,6 +140,7 @@ static void free_store(vt_history *hs)
 		sqlite3_close(hs->rd);
 	sqlite3_close(hs->wr);
 	vt__uptime_cache_free(hs);
+	free(hs->w_agg);
 	pthread_mutex_destroy(&hs->cache_mtx);
 	pthread_mutex_destroy(&hs->rd_mtx);
 	pthread_cond_destroy(&hs->cv);

@@ -139,7 +139,10 @@ void vt_history_detach(vt_history *hs)
 /* The id of check on the writer's connection, creating its row. */
 static int64_t writer_check_id(vt_history *hs, const char *check, int *rc)
 {
-	int64_t id = 0;
+	int64_t id = vt__known_id(hs, check);
+	*rc = SQLITE_OK;
+	if (id != 0)
+		return id;
 	sqlite3_bind_text(hs->w_check_ins, 1, check, -1, SQLITE_STATIC);
 	*rc = sqlite3_step(hs->w_check_ins);
 	sqlite3_reset(hs->w_check_ins);
@@ -173,9 +176,7 @@ static int insert_one(vt_history *hs, vt__hitem *it)
 	sqlite3_bind_int(st, 6, it->maintenance ? 1 : 0);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return rc;
-	return vt__rollup_add(hs, it->id, it);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* Commits the items from first (up to n) in one transaction; on failure
@@ -186,6 +187,8 @@ static int commit_batch(vt_history *hs, vt__hitem *first, size_t n)
 	vt__hitem *it = first;
 	for (size_t i = 0; rc == SQLITE_OK && i < n; i++, it = it->next)
 		rc = insert_one(hs, it);
+	if (rc == SQLITE_OK)
+		rc = vt__rollup_batch(hs, first, n);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(hs->wr, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {

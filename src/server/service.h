@@ -28,7 +28,7 @@
 #include "vitals/metrics.h"
 
 /* How long an answer waits for the commit of the results it shows. */
-#define VT__HISTORY_WAIT_MS 2000
+#define VT__HISTORY_WAIT_MS 10000
 
 typedef struct vt__service {
 	vt_health *health;     /* immutable after init */
