@@ -96,6 +96,7 @@ static const char css[] =
     "border:1px solid var(--line);border-radius:10px;padding:14px 16px;"
     "margin-bottom:12px}.row{display:flex;flex-wrap:wrap;gap:8px 16px;"
     "align-items:center;justify-content:space-between}"
+    ".left{display:flex;gap:10px;align-items:center;flex-wrap:wrap}"
     ".name{font-weight:600;font-size:16px;word-break:break-all}"
     ".status{font-size:13px;font-weight:600;color:#fff;padding:2px 10px;"
     "border-radius:99px;text-transform:uppercase;letter-spacing:.03em}"
@@ -109,7 +110,8 @@ static const char css[] =
     ".axis{display:flex;justify-content:space-between;font-size:11px;"
     "color:var(--mute)}.chart{width:100%;height:56px;margin-top:6px}"
     ".chart .avg{fill:none;stroke:var(--maint);stroke-width:1.5}"
-    ".chart .max{fill:none;stroke:var(--mute);stroke-width:1;"
+    ".chart .dot{fill:var(--maint)}.chart "
+    ".max{fill:none;stroke:var(--mute);stroke-width:1;"
     "stroke-dasharray:3 3}.meta{font-size:12px;color:var(--mute);"
     "margin-top:6px}.error{font-size:13px;color:var(--bad);margin-top:6px;"
     "word-break:break-word}.maint{font-size:12px;color:#fff;"
@@ -202,6 +204,13 @@ static void chart(vt__tw *w, const vt_history_summary *sum)
 		}
 		LIT(w, "\"/>");
 	}
+	for (int i = 0; i < VT_HISTORY_BAR; i++)
+		if (sum->bar[i].n > 0)
+			printfw(w,
+				"<circle class=\"dot\" cx=\"%.1f\" "
+				"cy=\"%.1f\" r=\"1.6\"/>",
+				i * 240.0 / 23.0,
+				52.0 - sum->bar[i].avg_ms / top * 48.0);
 	LIT(w, "</svg>");
 	printfw(w,
 		"<div class=\"meta\">response time: max %.1f ms in 24 h "
@@ -217,13 +226,13 @@ static void check_section(vt__tw *w, const vt_component *c,
 	html(w, c->name);
 	printfw(w,
 		"\" data-status=\"%s\"><div class=\"row\"><span "
-		"class=\"name\">",
+		"class=\"left\"><span class=\"name\">",
 		st);
 	html(w, c->name);
 	printfw(w, "</span><span class=\"status %s\">%s</span>", st, st);
 	if (c->maintenance)
 		LIT(w, "<span class=\"maint\">maintenance</span>");
-	LIT(w, "<span class=\"up\">");
+	LIT(w, "</span><span class=\"up\">");
 	uptime_cell(w, "uptime-24h", "24 h", sum != NULL ? sum->uptime[1] : -1);
 	uptime_cell(w, "uptime-7d", "7 d", sum != NULL ? sum->uptime[2] : -1);
 	uptime_cell(w, "uptime-30d", "30 d", sum != NULL ? sum->uptime[3] : -1);

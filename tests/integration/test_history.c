@@ -86,14 +86,15 @@ static void note(const cJSON *health, seen *s, size_t *n, size_t cap)
 	cJSON_ArrayForEach(c, cJSON_GetObjectItem(health, "components"))
 	{
 		const cJSON *t = cJSON_GetObjectItem(c, "last_check_time");
-		const char *name = cJSON_GetStringValue(
-		    cJSON_GetObjectItem(c, "name"));
+		const char *name =
+		    cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
 		if (!cJSON_IsNumber(t) || name == NULL || *n == cap)
 			continue;
 		snprintf(s[*n].name, sizeof(s[*n].name), "%s", name);
 		s[*n].t = t->valuedouble;
-		snprintf(s[*n].status, sizeof(s[*n].status), "%s",
-			 cJSON_GetStringValue(cJSON_GetObjectItem(c, "status")));
+		snprintf(
+		    s[*n].status, sizeof(s[*n].status), "%s",
+		    cJSON_GetStringValue(cJSON_GetObjectItem(c, "status")));
 		(*n)++;
 	}
 }
@@ -182,9 +183,9 @@ static void test_kill9_no_loss(void)
 		while (vt_test_now_ms() < end) {
 			if (polls == 20)
 				set_flag(2);
-			cJSON *h = get_json(d.http_port,
-					    polls % 3 == 0 ? "/health"
-							   : "/health?cache=true");
+			cJSON *h = get_json(
+			    d.http_port,
+			    polls % 3 == 0 ? "/health" : "/health?cache=true");
 			if (h != NULL)
 				note(h, s, &n, CAP);
 			cJSON_Delete(h);
@@ -232,8 +233,8 @@ static void test_kill9_no_loss(void)
 			0);
 	CU_ASSERT_EQUAL(r.status, 400);
 	free(r.body);
-	CU_ASSERT_EQUAL(vt_test_conn_get(&c, "/health/nosuch/history", 5000,
-					 &r, why, sizeof(why)),
+	CU_ASSERT_EQUAL(vt_test_conn_get(&c, "/health/nosuch/history", 5000, &r,
+					 why, sizeof(why)),
 			0);
 	CU_ASSERT_EQUAL(r.status, 404);
 	free(r.body);
@@ -245,15 +246,15 @@ static void test_kill9_no_loss(void)
 static void test_corrupt_state(void)
 {
 	char path[512], cfg[512], cmd[1200];
-	vt_test_write_file("bad.db", "not a database at all, just text\n",
-			   path, sizeof(path));
-	vt_test_write_file(
-	    "bad.json",
-	    "{\"http\": \"127.0.0.1:1\", \"state\": \"bad.db\", \"checks\": []}",
-	    cfg, sizeof(cfg));
+	vt_test_write_file("bad.db", "not a database at all, just text\n", path,
+			   sizeof(path));
+	vt_test_write_file("bad.json",
+			   "{\"http\": \"127.0.0.1:1\", \"state\": \"bad.db\", "
+			   "\"checks\": []}",
+			   cfg, sizeof(cfg));
 	char vitalsd[512];
-	CU_ASSERT_FATAL(vt_test_build_path("vitalsd", vitalsd,
-					   sizeof(vitalsd)) != NULL);
+	CU_ASSERT_FATAL(
+	    vt_test_build_path("vitalsd", vitalsd, sizeof(vitalsd)) != NULL);
 	char *out = NULL;
 	snprintf(cmd, sizeof(cmd), "'%s' --check-config '%s' 2>&1", vitalsd,
 		 cfg);
@@ -319,11 +320,11 @@ static void test_status_page_in_chromium(void)
 	checks_json(checks, sizeof(checks));
 	setenv("VT_HISTORY_TEST_TOKEN", "s3cret-token", 1);
 	vt_test_daemon d;
-	CU_ASSERT_FATAL(vt_test_daemon_start(
-			    &d, "page",
-			    "\"state\": \"page.db\", \"token_env\": "
-			    "\"VT_HISTORY_TEST_TOKEN\",",
-			    checks, 0) == 1);
+	CU_ASSERT_FATAL(
+	    vt_test_daemon_start(&d, "page",
+				 "\"state\": \"page.db\", \"token_env\": "
+				 "\"VT_HISTORY_TEST_TOKEN\",",
+				 checks, 0) == 1);
 	vt_test_sleep_ms(600);
 	set_flag(2); /* flip goes unhealthy */
 	vt_test_sleep_ms(600);
@@ -359,8 +360,8 @@ static void test_status_page_in_chromium(void)
 	/* Without a token, the errors are shown, each under its check. */
 	vt_test_daemon d2;
 	CU_ASSERT_FATAL(vt_test_daemon_start(&d2, "page2",
-					     "\"state\": \"page.db\",",
-					     checks, 0) == 1);
+					     "\"state\": \"page.db\",", checks,
+					     0) == 1);
 	vt_test_sleep_ms(700);
 	snprintf(url, sizeof(url), "http://%s/", d2.http);
 	dom = dump_dom(url);
