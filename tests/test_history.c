@@ -252,9 +252,16 @@ static void test_corrupt_and_unwritable(void)
 /* In a child: a file-size limit makes the disk "full" mid-run. The store
  * turns failing, its check DEGRADED with the reason, waits stop
  * blocking, and the results stay in memory. Exit code = failures. */
+static _Atomic int troubles;
+static void count_trouble(void *arg)
+{
+	(void)arg;
+	troubles++;
+}
+
 static int full_disk_child(const char *path)
 {
-	vt_history_opts o = {.path = path};
+	vt_history_opts o = {.path = path, .on_trouble = count_trouble};
 	vt_history *hs = NULL;
 	char err[256];
 	if (vt_history_open(&hs, &o, err, sizeof(err)) != VT_OK)
@@ -282,6 +289,7 @@ static int full_disk_child(const char *path)
 	fails += vt_history_status(hs, err, sizeof(err)) != VT_EIO;
 	fails += strstr(err, "kept in memory") == NULL;
 	fails += vt_history_wait(hs, 1, 60000) == VT_OK;
+	fails += troubles != 1; /* told once, from the writer */
 	/* The check says DEGRADED and why. */
 	vt_health_opts ho = {.workers = 1};
 	vt_health *h = NULL;

@@ -57,6 +57,12 @@ typedef struct vt_history_opts {
 	size_t queue_cap;    /* results waiting for the writer; 0 = 65536 */
 	vt_metrics *metrics; /* vitals_check_uptime_ratio{check,window};
 				may be NULL; must outlive the store */
+	/* Called once, on the writer thread with no lock of the store
+	 * held, when the store first fails a commit or drops a result: a
+	 * program adds vt_history_check as a component then (vitalsd does,
+	 * as "vitals"). May be NULL. */
+	void (*on_trouble)(void *arg);
+	void *trouble_arg;
 } vt_history_opts;
 
 /* Opens (creating if needed) the database and starts the writer. On

@@ -228,14 +228,46 @@ static int check_config(const char *path)
 	return 0;
 }
 
-/* Opens the state database of cfg, records h's results into it and
- * adds the check "vitals" (DEGRADED while the database fails). */
+/* The registry the state database's trouble is reported on; NULL once
+ * it is being freed. */
+static pthread_mutex_t trouble_mtx = PTHREAD_MUTEX_INITIALIZER;
+static vt_health *trouble_h;
+static vt_history *trouble_hs;
+
+/* The state database failed a commit or dropped a result: the component
+ * "vitals" appears, DEGRADED with the reason while the trouble lasts. */
+static void on_trouble(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&trouble_mtx);
+	if (trouble_h != NULL) {
+		vt_check_opts co = VT_CHECK_OPTS_DEFAULT;
+		co.interval_ms = 5000;
+		co.timeout_ms = 1000;
+		if (vt_health_add(trouble_h, "vitals", vt_history_check,
+				  trouble_hs, &co) != VT_OK)
+			log_line("state database in trouble; a check is "
+				 "already named \"vitals\"");
+	}
+	pthread_mutex_unlock(&trouble_mtx);
+}
+
+static void forget_trouble(void)
+{
+	pthread_mutex_lock(&trouble_mtx);
+	trouble_h = NULL;
+	pthread_mutex_unlock(&trouble_mtx);
+}
+
+/* Opens the state database of cfg and records h's results into it; the
+ * component "vitals" is added if the database ever fails. */
 static vt_err open_history(const vt__config *cfg, vt_health *h, vt_metrics *m,
 			   vt_history **out, char *err, size_t errlen)
 {
 	vt_history_opts o = {.path = cfg->state,
 			     .retention_days = cfg->retention_days,
-			     .metrics = m};
+			     .metrics = m,
+			     .on_trouble = on_trouble};
 	vt_history *hs = NULL;
 	vt_err rv = vt_history_open(&hs, &o, err, errlen);
 	if (rv != VT_OK)
@@ -245,12 +277,10 @@ static vt_err open_history(const vt__config *cfg, vt_health *h, vt_metrics *m,
 		vt_history_close(hs);
 		return rv;
 	}
-	vt_check_opts co = VT_CHECK_OPTS_DEFAULT;
-	co.interval_ms = 5000;
-	co.timeout_ms = 1000;
-	if (vt_health_add(h, "vitals", vt_history_check, hs, &co) != VT_OK)
-		log_line("a check is named \"vitals\": the state database's "
-			 "own check is left out");
+	pthread_mutex_lock(&trouble_mtx);
+	trouble_h = h;
+	trouble_hs = hs;
+	pthread_mutex_unlock(&trouble_mtx);
 	log_line("history: %s, kept %d days",
 		 cfg->state != NULL ? cfg->state : "in memory",
 		 cfg->retention_days);
@@ -398,6 +428,7 @@ out:
 	/* The vitals check reads hs: free the registry (which waits for
 	 * running checks) before closing the store. */
 	vt_history_detach(hs);
+	forget_trouble();
 	vt_health_free(h);
 	vt_history_close(hs);
 	vt_metrics_free(m);

@@ -44,12 +44,15 @@ typedef struct vt__hcache {
 } vt__hcache;
 
 struct vt_history {
-	char *path;	     /* NULL = in memory; immutable */
-	int retention_days;  /* immutable */
-	size_t queue_cap;    /* immutable */
-	vt_metrics *metrics; /* immutable */
-	sqlite3 *wr;	     /* writer thread only (and open/close) */
-	sqlite3 *rd;	     /* under rd_mtx; == wr in memory */
+	char *path;		    /* NULL = in memory; immutable */
+	int retention_days;	    /* immutable */
+	size_t queue_cap;	    /* immutable */
+	vt_metrics *metrics;	    /* immutable */
+	void (*on_trouble)(void *); /* immutable */
+	void *trouble_arg;	    /* immutable */
+	bool trouble_told;	    /* writer thread only */
+	sqlite3 *wr;		    /* writer thread only (and open/close) */
+	sqlite3 *rd;		    /* under rd_mtx; == wr in memory */
 	pthread_mutex_t rd_mtx;
 	sqlite3_stmt *rd_list, *rd_id, *rd_sum, *rd_hours; /* under rd_mtx */
 

@@ -3,11 +3,11 @@
  * uptime read from them.
  *
  * Each result adds itself, in the transaction that inserts it, to three
- * rollup rows (summed over the batch first, one upsert per row touched) (level 0 minute, 1 hour, 2 day; bucket = start of the
- * period in Unix seconds): counts of results, of up ones outside
- * maintenance, of maintenance ones, of DEGRADED and UNHEALTHY ones, the
- * sum and maximum of durations, and the latest error. A rollup row thus
- * always equals a scan of its raw rows.
+ * rollup rows (summed over the batch first, one upsert per row touched) (level
+ * 0 minute, 1 hour, 2 day; bucket = start of the period in Unix seconds):
+ * counts of results, of up ones outside maintenance, of maintenance ones, of
+ * DEGRADED and UNHEALTHY ones, the sum and maximum of durations, and the latest
+ * error. A rollup row thus always equals a scan of its raw rows.
  *
  * A window [start, now] is cut into aligned pieces: minutes up to the
  * first hour boundary, hours up to the first day boundary, whole days,
@@ -141,8 +141,8 @@ int vt__rollup_batch(vt_history *hs, const vt__hitem *first, size_t n)
 			a->dur_sum += it->duration_ms;
 			if (a->n == 1 || it->duration_ms > a->dur_max)
 				a->dur_max = it->duration_ms;
-			if (it->error != NULL && (a->error == NULL ||
-						  it->t_ms >= a->error_ms)) {
+			if (it->error != NULL &&
+			    (a->error == NULL || it->t_ms >= a->error_ms)) {
 				a->error = it->error;
 				a->error_ms = it->t_ms;
 			}

@@ -179,6 +179,8 @@ vt_err vt_history_open(vt_history **out, const vt_history_opts *opts,
 	    opts->retention_days > 0 ? opts->retention_days : 30;
 	hs->queue_cap = opts->queue_cap > 0 ? opts->queue_cap : 65536;
 	hs->metrics = opts->metrics;
+	hs->on_trouble = opts->on_trouble;
+	hs->trouble_arg = opts->trouble_arg;
 	if (opts->path != NULL && (hs->path = strdup(opts->path)) == NULL)
 		goto nomem;
 	int rc = open_conn(hs, &hs->wr, errbuf, errlen);

@@ -275,6 +275,21 @@ static void pop_committed(vt_history *hs, size_t n)
 	pthread_mutex_unlock(&hs->mtx);
 }
 
+/* Calls on_trouble the first time the store fails or drops. Writer
+ * thread, no lock held. */
+static void tell_trouble(vt_history *hs)
+{
+	if (hs->trouble_told || hs->on_trouble == NULL)
+		return;
+	pthread_mutex_lock(&hs->mtx);
+	bool trouble = hs->failing || hs->dropped > 0;
+	pthread_mutex_unlock(&hs->mtx);
+	if (trouble) {
+		hs->trouble_told = true;
+		hs->on_trouble(hs->trouble_arg);
+	}
+}
+
 static void housekeeping(vt_history *hs)
 {
 	int64_t now = wall_ms();
@@ -316,6 +331,7 @@ static void *writer_main(void *arg)
 			pop_committed(hs, n);
 		else
 			set_failing(hs);
+		tell_trouble(hs);
 		housekeeping(hs);
 		pthread_mutex_lock(&hs->mtx);
 	}
