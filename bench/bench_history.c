@@ -27,6 +27,14 @@
 #include "vitals/health.h"
 #include "vitals/history.h"
 
+static FILE *csv_out; /* --csv: one line per figure */
+
+static void csv(const char *figure, double value, const char *unit)
+{
+	if (csv_out != NULL)
+		fprintf(csv_out, "%s,%.4f,%s\n", figure, value, unit);
+}
+
 static double now_ms(void)
 {
 	return (double)vt__mono_ns() / 1e6;
@@ -111,10 +119,12 @@ static void bench_page(vt_history *hs, int nchecks, int iters, char **names)
 		free(out);
 	}
 	qsort(t, (size_t)iters, sizeof(double), cmp_d);
-	printf("status page: %d checks, %zu bytes: p50 %.2f ms, p99 %.2f ms "
+	printf("- status page: %d checks, %zu bytes: p50 %.2f ms, p99 %.2f ms "
 	       "(target <= 20 ms)\n",
 	       nchecks, bytes, t[iters / 2], t[iters * 99 / 100]);
-	printf("  uptime of %s: 24h %.4f 7d %.4f 30d %.4f\n", names[0],
+	csv("status_page_p50", t[iters / 2], "ms");
+	csv("status_page_p99", t[iters * 99 / 100], "ms");
+	printf("- uptime of %s: 24h %.4f 7d %.4f 30d %.4f\n", names[0],
 	       sums[0].uptime[1], sums[0].uptime[2], sums[0].uptime[3]);
 	free(t);
 	free(sums);
@@ -171,9 +181,10 @@ static void bench_record(const char *path, int runs, int reads)
 		best = dt < best ? dt : best;
 		sum += dt;
 	}
-	printf("C1 %s: 100 checks of 50 ms on 8 workers, fresh run: best "
+	printf("- C1 %s: 100 checks of 50 ms on 8 workers, fresh run: best "
 	       "%.1f ms, mean %.1f ms (target <= 800 ms)\n",
 	       hs != NULL ? "with history" : "no history  ", best, sum / runs);
+	csv(hs != NULL ? "c1_best_history" : "c1_best_plain", best, "ms");
 	/* Cached reads while the scheduler records 4 instant checks every
 	 * 10 ms, as a busy daemon would. */
 	vt_health *h2 = NULL;
@@ -205,8 +216,10 @@ static void bench_record(const char *path, int runs, int reads)
 		vt_health_snapshot_free(s);
 	}
 	double per = (now_ms() - t0) * 1000.0 / reads;
-	printf("cached /health %s: snapshot (+ wait) + JSON: %.2f us/op\n",
+	printf("- cached /health %s: snapshot (+ wait) + JSON: %.2f us/op\n",
 	       hs != NULL ? "with history" : "no history  ", per);
+	csv(hs != NULL ? "cached_health_history" : "cached_health_plain", per,
+	    "us");
 	vt_health_stop(h2);
 	vt_history_detach(hs);
 	vt_health_free(h2);
@@ -218,12 +231,19 @@ int main(int argc, char **argv)
 {
 	bool smoke = false;
 	const char *keep = NULL;
+	const char *csv = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--smoke") == 0)
 			smoke = true;
 		else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
 			keep = argv[++i];
+		else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc)
+			csv = argv[++i];
+		/* run.sh's --quick and --pin change nothing here. */
 	}
+	printf("## History: status page and recording (bench_history)\n\n");
+	if (csv != NULL && (csv_out = fopen(csv, "w")) != NULL)
+		fprintf(csv_out, "figure,value,unit\n");
 	char tmp[] = "/tmp/bench_history_XXXXXX";
 	if (mkdtemp(tmp) == NULL)
 		return 1;
@@ -251,13 +271,13 @@ int main(int argc, char **argv)
 	}
 	double t0 = now_ms();
 	double up[VT_UPTIME_NWINDOWS];
-	if (keep != NULL && vt_history_uptime(hs, names[0], vt__wall_s(), up) ==
-				VT_OK &&
+	if (keep != NULL &&
+	    vt_history_uptime(hs, names[0], vt__wall_s(), up) == VT_OK &&
 	    up[VT_UPTIME_30D] >= 0) {
-		printf("using the history already in %s\n", keep);
+		printf("- using the history already in %s\n", keep);
 	} else {
 		generate(hs, (const char *const *)names, nchecks, days);
-		printf("generated %d checks x %d days (one result a minute): "
+		printf("- generated %d checks x %d days (one result a minute): "
 		       "%.1f s\n",
 		       nchecks, days, (now_ms() - t0) / 1000.0);
 	}
@@ -272,5 +292,7 @@ int main(int argc, char **argv)
 	free(names);
 	char cmd[700];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+	if (csv_out != NULL)
+		fclose(csv_out);
 	return system(cmd) == 0 ? 0 : 1;
 }
