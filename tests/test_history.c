@@ -289,6 +289,8 @@ static int full_disk_child(const char *path)
 	fails += vt_history_status(hs, err, sizeof(err)) != VT_EIO;
 	fails += strstr(err, "kept in memory") == NULL;
 	fails += vt_history_wait(hs, 1, 60000) == VT_OK;
+	for (int i = 0; i < 200 && troubles == 0; i++)
+		vt_test_sleep_ms(10);
 	fails += troubles != 1; /* told once, from the writer */
 	/* The check says DEGRADED and why. */
 	vt_health_opts ho = {.workers = 1};

@@ -20,6 +20,9 @@
 
 #include "vitals/history.h"
 
+/* Results committed in one transaction, at most. */
+#define VT__BATCH 512
+
 /* A queued result. */
 typedef struct vt__hitem {
 	struct vt__hitem *next;
@@ -76,9 +79,10 @@ struct vt_history {
 	bool thread_started;
 	/* writer-thread-only */
 	sqlite3_stmt *w_check_ins, *w_check_id, *w_insert, *w_roll, *w_sum;
-	int wal_pages;	 /* set by the WAL hook */
-	char w_err[200]; /* the last failed commit's reason */
-	void *w_agg;	 /* rollup sums of a batch (rollup.c) */
+	int wal_pages;		       /* set by the WAL hook */
+	char w_err[200];	       /* the last failed commit's reason */
+	void *w_agg;		       /* rollup sums of a batch (rollup.c) */
+	vt__hitem *w_items[VT__BATCH]; /* the batch being committed */
 	int64_t next_prune_ms;
 
 	pthread_mutex_t cache_mtx;
@@ -102,9 +106,9 @@ void vt__history_listener(const vt_result_event *ev, void *arg);
 extern const int64_t vt__roll_len[VT__ROLL_LEVELS];
 /* Prepares the writer's rollup upsert. */
 int vt__rollup_prepare(vt_history *hs);
-/* Adds the n items from first (ids set) to their rollup rows, one
- * upsert per row touched. Writer thread; at most 1024 items. */
-int vt__rollup_batch(vt_history *hs, const vt__hitem *first, size_t n);
+/* Adds items[0..n) (ids set) to their rollup rows, one upsert per row
+ * touched. Writer thread; n <= VT__BATCH. */
+int vt__rollup_batch(vt_history *hs, const vt__hitem *const *items, size_t n);
 /* The start (Unix ms) of window w at now_ms. */
 int64_t vt__window_start(int w, int64_t now_ms);
 /* Uptime of check id from rollups on db (its owner holds it):

@@ -118,7 +118,7 @@ static int agg_write(sqlite3_stmt *st, const agg *a)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-int vt__rollup_batch(vt_history *hs, const vt__hitem *first, size_t n)
+int vt__rollup_batch(vt_history *hs, const vt__hitem *const *items, size_t n)
 {
 	if (hs->w_agg == NULL &&
 	    (hs->w_agg = malloc(AGG_SLOTS * sizeof(agg))) == NULL)
@@ -126,8 +126,8 @@ int vt__rollup_batch(vt_history *hs, const vt__hitem *first, size_t n)
 	agg *table = hs->w_agg;
 	for (size_t i = 0; i < AGG_SLOTS; i++)
 		table[i].used = false;
-	const vt__hitem *it = first;
-	for (size_t i = 0; i < n; i++, it = it->next) {
+	for (size_t i = 0; i < n; i++) {
+		const vt__hitem *it = items[i];
 		int64_t t_s = floor_to(it->t_ms, 1000) / 1000;
 		for (int lv = 0; lv < VT__ROLL_LEVELS; lv++) {
 			agg *a = agg_slot(table, it->id, lv,

@@ -2,7 +2,7 @@
  * writer.c - the history writer: a bounded FIFO of results filled by the
  * registry's result listener (under the registry's lock, so queue order
  * is result order), one thread that commits what is queued in one
- * transaction at a time (group commit, at most BATCH rows each), and the
+ * transaction at a time (group commit, at most VT__BATCH rows each), and the
  * waits that let an answer go out only once the results it shows are
  * committed. See vitals/history.h for the contract.
  *
@@ -19,7 +19,6 @@
 #include "core/clock.h"
 #include "history/history.h"
 
-#define BATCH		 512
 #define RETRY_MS	 1000
 #define CHECKPOINT_PAGES 1000
 #define PRUNE_EVERY_MS	 (3600 * 1000)
@@ -181,14 +180,14 @@ static int insert_one(vt_history *hs, vt__hitem *it)
 
 /* Commits the items from first (up to n) in one transaction; on failure
  * rolls back and returns the SQLite code. Writer thread. */
-static int commit_batch(vt_history *hs, vt__hitem *first, size_t n)
+static int commit_batch(vt_history *hs, size_t n)
 {
 	int rc = sqlite3_exec(hs->wr, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	vt__hitem *it = first;
-	for (size_t i = 0; rc == SQLITE_OK && i < n; i++, it = it->next)
-		rc = insert_one(hs, it);
+	for (size_t i = 0; rc == SQLITE_OK && i < n; i++)
+		rc = insert_one(hs, hs->w_items[i]);
 	if (rc == SQLITE_OK)
-		rc = vt__rollup_batch(hs, first, n);
+		rc = vt__rollup_batch(hs, (const vt__hitem *const *)hs->w_items,
+				      n);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(hs->wr, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
@@ -204,10 +203,11 @@ static int commit_batch(vt_history *hs, vt__hitem *first, size_t n)
 
 /* After a commit: uptime of the checks in it, the WAL checkpoint, and
  * retention when due. Writer thread, no lock of ours held. */
-static void after_commit(vt_history *hs, vt__hitem *first, size_t n)
+static void after_commit(vt_history *hs, size_t n)
 {
-	for (vt__hitem *it = first; n-- > 0; it = it->next)
-		vt__uptime_refresh(hs, it->check, it->id, false);
+	for (size_t i = 0; i < n; i++)
+		vt__uptime_refresh(hs, hs->w_items[i]->check,
+				   hs->w_items[i]->id, false);
 	if (hs->path != NULL && hs->wal_pages >= CHECKPOINT_PAGES) {
 		sqlite3_wal_checkpoint_v2(
 		    hs->wr, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
@@ -228,10 +228,11 @@ static void set_failing(vt_history *hs)
 	pthread_mutex_unlock(&hs->mtx);
 }
 
-/* Waits for work; returns the batch to commit (left on the queue, so a
- * failed commit keeps it) and its size, 0 to leave. Locks: holds
- * hs->mtx on entry and exit. */
-static size_t next_batch(vt_history *hs, vt__hitem **first)
+/* Waits for work; puts the batch to commit in hs->w_items (the items
+ * stay on the queue, so a failed commit keeps them) and returns its
+ * size, 0 to leave. The next links are read here, under the lock only:
+ * producers write the tail's. Locks: holds hs->mtx on entry and exit. */
+static size_t next_batch(vt_history *hs)
 {
 	for (;;) {
 		if (hs->head != NULL && !hs->failing)
@@ -248,10 +249,9 @@ static size_t next_batch(vt_history *hs, vt__hitem **first)
 		if (timed && hs->head == NULL && !hs->stop)
 			return (size_t)-1; /* idle: housekeeping */
 	}
-	*first = hs->head;
 	size_t n = 0;
-	for (vt__hitem *it = hs->head; it != NULL && n < BATCH; it = it->next)
-		n++;
+	for (vt__hitem *it = hs->head; it != NULL && n < VT__BATCH; it = it->next)
+		hs->w_items[n++] = it;
 	return n;
 }
 
@@ -308,8 +308,7 @@ static void *writer_main(void *arg)
 	vt_history *hs = arg;
 	pthread_mutex_lock(&hs->mtx);
 	for (;;) {
-		vt__hitem *first = NULL;
-		size_t n = next_batch(hs, &first);
+		size_t n = next_batch(hs);
 		if (n == 0)
 			break;
 		pthread_mutex_unlock(&hs->mtx);
@@ -319,12 +318,12 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		/* Items stay on the queue until committed; only this thread
-		 * removes them, so first..n stay valid without the lock. */
+		 * removes them, so w_items stay valid without the lock. */
 		if (hs->path == NULL)
 			pthread_mutex_lock(&hs->rd_mtx);
-		int rc = commit_batch(hs, first, n);
+		int rc = commit_batch(hs, n);
 		if (rc == SQLITE_OK)
-			after_commit(hs, first, n);
+			after_commit(hs, n);
 		if (hs->path == NULL)
 			pthread_mutex_unlock(&hs->rd_mtx);
 		if (rc == SQLITE_OK)
