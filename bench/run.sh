@@ -46,7 +46,7 @@ BUILD=$ROOT/build-bench-run
 QUICK=""
 INSTALL=1
 PIN=--pin
-DEFAULT_SECTIONS="metrics read checks rpc gateway peers scale history"
+DEFAULT_SECTIONS="metrics read encode checks rpc gateway peers scale history"
 SECTIONS=$DEFAULT_SECTIONS
 REPLOT=0
 
@@ -128,6 +128,9 @@ pending() {
 # --- sections: one function each, run in the order of SECTIONS -------------------
 section_metrics() { run_bench metrics bench_metrics; }
 section_read() { run_bench read bench_read; }
+# The exposition encoders (text, OpenMetrics, protobuf, JSON) on one
+# snapshot of the 1,000-series registry.
+section_encode() { run_bench encode bench_encode; }
 section_checks() { run_bench checks bench_checks; }
 # The benches with servers. rpc: nng Health/Check and Metrics/Get round
 # trips against a bare nng req/rep server of the same reply size, all in
@@ -156,7 +159,7 @@ section_scale() { run_bench scale bench_scale; }
 # checks with 30 days of generated history, and C1 / cached /health with
 # and without a state database in the same run.
 section_history() { run_bench history bench_history; }
-BENCH_TARGETS="bench_metrics bench_read bench_checks bench_rpc bench_gateway bench_scale bench_history"
+BENCH_TARGETS="bench_metrics bench_read bench_encode bench_checks bench_rpc bench_gateway bench_scale bench_history"
 
 for s in $SECTIONS; do
 	if ! declare -F "section_$s" >/dev/null; then
