@@ -13,6 +13,11 @@
  *   workers             check worker threads, 1..256; default 4
  *   degraded_http_code  HTTP status of a DEGRADED /health, 200..599
  *                       (e.g. 429 for Consul); default 200
+ *   state               state database file (history); default
+ *                       "vitals-state.db" beside the config file,
+ *                       relative paths from the config's directory;
+ *                       null = history in memory only
+ *   retention_days      history kept, 1..3650; default 30
  *   checks              array of at most VT__CONFIG_MAX_CHECKS checks
  *
  * A check has "name" and "type" (redis, rabbitmq, http, dmarket, tcp,
@@ -90,6 +95,8 @@ typedef struct vt__config {
 	char *token_env;	  /* NULL = no bearer token */
 	char *token;		  /* its value, read at parse time */
 	unsigned max_connections; /* 0 = the server's default */
+	char *state;		  /* state database; NULL = in memory */
+	int retention_days;	  /* history kept, days */
 	vt__check_conf *checks;
 	size_t nchecks;
 } vt__config;

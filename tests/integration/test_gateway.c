@@ -872,7 +872,7 @@ static void test_bad_input(void)
 	fx_start(&f, 0, 0);
 	cJSON_Delete(get_json(f.port, "/health", NULL, 200, CT_JSON));
 	expect_error(f.port, "GET", "/nope", NULL, 404, "not found");
-	expect_error(f.port, "GET", "/", NULL, 404, NULL);
+	expect_error(f.port, "GET", "/nothing-here", NULL, 404, NULL);
 	expect_error(f.port, "GET", "/healthz", NULL, 404, NULL);
 	expect_error(f.port, "GET", "/metricsx?format=json", NULL, 404, NULL);
 	expect_error(f.port, "GET", "/health/%zz", NULL, 400, "percent");
