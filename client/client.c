@@ -45,6 +45,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "core/err.h"
 #include "encode/protobuf.h"
 
 /* Largest Response accepted: the encoders' cap plus the envelope. */
@@ -84,35 +85,6 @@ static void set_last(vt_client *c, const char *fmt, ...)
 	pthread_mutex_unlock(&c->err_mtx);
 }
 
-/* An nng error of a call or dial, as a vt_err. */
-static vt_err nng_err(int rv)
-{
-	switch (rv) {
-	case NNG_ETIMEDOUT:
-		return VT_ETIMEDOUT;
-	case NNG_ENOMEM:
-		return VT_ENOMEM;
-	case NNG_EADDRINVAL:
-	case NNG_ENOTSUP:
-	case NNG_EINVAL:
-		return VT_EINVAL;
-	case NNG_ECLOSED:
-		return VT_ECLOSED;
-	case NNG_EMSGSIZE:
-		return VT_ETOOBIG;
-	case NNG_ECONNREFUSED:
-	case NNG_ECONNRESET:
-	case NNG_ECONNABORTED:
-	case NNG_ECONNSHUT:
-	case NNG_EUNREACHABLE:
-	case NNG_ENOENT:
-	case NNG_EPERM:
-		return VT_EUNAVAIL;
-	default:
-		return VT_EIO;
-	}
-}
-
 vt_err vt_client_connect(vt_client **out, const char *url, int timeout_ms)
 {
 	if (out == NULL || url == NULL || timeout_ms == 0)
@@ -150,7 +122,7 @@ fail_sock:
 	pthread_mutex_destroy(&c->err_mtx);
 	pthread_mutex_destroy(&c->cache_mtx);
 	free(c);
-	return nng_err(rv);
+	return vt__err_from_nng(rv);
 }
 
 void vt_client_close(vt_client *c)
@@ -222,7 +194,7 @@ static vt_err call(vt_client *c, const char *method, const uint8_t *payload,
 			nng_aio_free(aio);
 			nng_msg_free(m);
 			set_last(c, "%s: %s", method, nng_strerror(rv));
-			return nng_err(rv);
+			return vt__err_from_nng(rv);
 		}
 	}
 
@@ -260,7 +232,7 @@ static vt_err call(vt_client *c, const char *method, const uint8_t *payload,
 		else
 			set_last(c, "%s: %s: %s", method, c->url,
 				 nng_strerror(rv));
-		return nng_err(rv);
+		return vt__err_from_nng(rv);
 	}
 
 	err = vt__pb_response_decode(nng_msg_body(reply), nng_msg_len(reply),
@@ -373,7 +345,7 @@ vt_err vt_client_watch(const char *pub_url, int timeout_ms,
 	nng_socket s;
 	int rv = nng_sub0_open(&s);
 	if (rv != 0)
-		return nng_err(rv);
+		return vt__err_from_nng(rv);
 	vt_err err = VT_OK;
 	if ((rv = nng_socket_set(s, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0 ||
 	    (rv = nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, MAX_PUB_MSG)) !=
@@ -383,13 +355,13 @@ vt_err vt_client_watch(const char *pub_url, int timeout_ms,
 						   : timeout_ms)) != 0 ||
 	    (rv = nng_dial(s, pub_url, NULL, 0)) != 0) {
 		nng_close(s);
-		return nng_err(rv);
+		return vt__err_from_nng(rv);
 	}
 	char buf[MAX_PUB_MSG + 1];
 	for (;;) {
 		nng_msg *m = NULL;
 		if ((rv = nng_recvmsg(s, &m, 0)) != 0) {
-			err = nng_err(rv);
+			err = vt__err_from_nng(rv);
 			break;
 		}
 		size_t n = nng_msg_len(m);

@@ -22,8 +22,8 @@
  * the deadline -> UNHEALTHY. The first line of the output (control
  * bytes replaced by '?') is detail "output"; for exit 1 and 2 it is also
  * the error, as Nagios shows it. Only argv[0] is shown (detail
- * "command"): arguments may hold credentials. errno becomes text in one
- * place, errno_text().
+ * "command"): arguments may hold credentials. errno becomes text in
+ * vt__errno_text (core/err.h).
  *
  * Linux/glibc: pipe2(O_CLOEXEC) and posix_spawn_file_actions_addclosefrom_np
  * keep descriptors of concurrent runs (and of the rest of the program)
@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/err.h"
 #include "vitals/checks.h"
 
 extern char **environ;
@@ -76,36 +77,6 @@ static int budget_ms(const vt_check_result *r)
 {
 	int left = vt_result_remaining_ms(r);
 	return left > 4 * BUDGET_MARGIN_MS ? left - BUDGET_MARGIN_MS : left;
-}
-
-/* The one place where an errno becomes text. */
-static const char *errno_text(int err)
-{
-	switch (err) {
-	case ENOENT:
-		return "no such file";
-	case EACCES:
-		return "permission denied";
-	case ENOEXEC:
-		return "not an executable format";
-	case ENOMEM:
-		return "out of memory";
-	case EAGAIN:
-		return "process limit reached";
-	case EMFILE:
-	case ENFILE:
-		return "out of file descriptors";
-	case E2BIG:
-		return "argument list too long";
-	case ETXTBSY:
-		return "text file busy";
-	case ELOOP:
-		return "too many symbolic links";
-	case ENOTDIR:
-		return "a component of the path is not a directory";
-	default:
-		return "system error";
-	}
 }
 
 /* Spawns c's plugin with stdout and stderr on a new pipe. On success
@@ -327,7 +298,7 @@ static void exec_run(vt_check_result *r, void *arg)
 	if (err != 0) {
 		vt_result_status(r, VT_UNHEALTHY);
 		vt_result_error(r, "cannot run %s: %s", c->argv[0],
-				errno_text(err));
+				vt__errno_text(err));
 		free(o.buf);
 		return;
 	}

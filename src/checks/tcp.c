@@ -14,7 +14,7 @@
  * Each address is tried in order with a non-blocking connect() and
  * poll() bounded by the time left; the first that connects makes the run
  * HEALTHY, and the socket is closed at once. Details: address, ip,
- * latency_ms. errno becomes text in one place, errno_text().
+ * latency_ms. errno becomes text in vt__errno_text (core/err.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/err.h"
 #include "vitals/checks.h"
 
 /* Milliseconds kept back from a run's deadline, so that the check's own
@@ -97,38 +98,6 @@ static int parse_address(tcp_check *c, const char *a)
 	c->host[hlen] = '\0';
 	snprintf(c->port, sizeof(c->port), "%ld", port);
 	return 0;
-}
-
-/* The one place where an errno becomes text. */
-static const char *errno_text(int err)
-{
-	switch (err) {
-	case ECONNREFUSED:
-		return "connection refused";
-	case ETIMEDOUT:
-		return "connection timed out";
-	case EHOSTUNREACH:
-		return "host unreachable";
-	case ENETUNREACH:
-		return "network unreachable";
-	case EADDRNOTAVAIL:
-		return "address not available";
-	case EAFNOSUPPORT:
-		return "address family not supported";
-	case ECONNRESET:
-		return "connection reset";
-	case EACCES:
-	case EPERM:
-		return "not permitted";
-	case EMFILE:
-	case ENFILE:
-		return "out of file descriptors";
-	case ENOMEM:
-	case ENOBUFS:
-		return "out of memory";
-	default:
-		return "system error";
-	}
 }
 
 /* A non-blocking, close-on-exec socket for ai; -1 with errno set. */
@@ -216,7 +185,7 @@ static void tcp_run(vt_check_result *r, void *arg)
 			int err = errno;
 			vt_result_status(r, VT_UNHEALTHY);
 			vt_result_error(r, "cannot resolve %s: %s", c->host,
-					g == EAI_SYSTEM ? errno_text(err)
+					g == EAI_SYSTEM ? vt__errno_text(err)
 							: gai_strerror(g));
 			return;
 		}
@@ -249,7 +218,7 @@ static void tcp_run(vt_check_result *r, void *arg)
 				c->timeout_ms, c->address);
 	else
 		vt_result_error(r, "cannot connect to %s: %s", c->address,
-				errno_text(err));
+				vt__errno_text(err));
 }
 
 /* Registers a tcp check (see checks.h). VT_EINVAL for an address that is

@@ -519,7 +519,7 @@ static vt_err parse_common(ctx *c, const cJSON *o, vt__check_conf *k)
 	    (rv = get_strv(c, o, "tags", MAX_TAGS, true, &k->tags, &k->ntags)))
 		return rv;
 	for (size_t i = 0; i < k->ntags; i++)
-		if (!vt__check_name_valid(k->tags[i]))
+		if (!vt_check_name_valid(k->tags[i]))
 			return fail(c, "tags",
 				    "entry %zu: a tag is 1-200 characters of "
 				    "[A-Za-z0-9_.:-]",
@@ -677,7 +677,7 @@ static vt_err parse_check(ctx *c, const cJSON *o, vt__config *cfg, size_t i)
 		return fail(c, NULL, "must be a JSON object");
 	if ((rv = get_string(c, o, "name", true, &k->name)))
 		return rv;
-	if (!vt__check_name_valid(k->name))
+	if (!vt_check_name_valid(k->name))
 		return fail(c, "name",
 			    "must be 1-200 characters of [A-Za-z0-9_.:-]");
 	for (size_t j = 0; j < i; j++)
