@@ -26,11 +26,14 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "health/check.h"
 #include "server/service.h"
@@ -416,18 +419,14 @@ static int has_scheme(const char *s, const char *a, const char *b)
 	return b != NULL && strncasecmp(s, b, nb) == 0 && s[nb] != '\0';
 }
 
-static int hex_valid(const char *s, size_t n)
+/* Whether s is exactly n bytes written as 2n hex digits (either case). */
+static bool hex_bytes_valid(const char *s, size_t n)
 {
-	if (strlen(s) != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f') ||
-		      (s[i] >= 'A' && s[i] <= 'F')))
-			return 0;
-	return 1;
+	unsigned char buf[64];
+	size_t len = 0;
+	return n <= sizeof(buf) && strlen(s) == 2 * n &&
+	       OPENSSL_hexstr2buf_ex(buf, n, &len, s, '\0') == 1 && len == n;
 }
-
 static int env_name_valid(const char *s)
 {
 	if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') ||
@@ -557,7 +556,7 @@ static vt_err parse_dmarket(ctx *c, const cJSON *o, vt__check_conf *k)
 	    (rv =
 		 get_string(c, o, "secret_key_env", false, &k->secret_key_env)))
 		return rv;
-	if (k->public_key != NULL && !hex_valid(k->public_key, 64))
+	if (k->public_key != NULL && !hex_bytes_valid(k->public_key, 32))
 		return fail(c, "public_key",
 			    "must be the 32-byte public key as 64 hex digits");
 	if (k->public_key != NULL && k->secret_key_env == NULL)
@@ -574,7 +573,7 @@ static vt_err parse_dmarket(ctx *c, const cJSON *o, vt__check_conf *k)
 	rv = env_secret(c, "secret_key_env", k->secret_key_env, &secret);
 	if (rv != VT_OK)
 		return rv;
-	if (!hex_valid(secret, 128))
+	if (!hex_bytes_valid(secret, 64))
 		return fail(c, "secret_key_env",
 			    "environment variable %s must hold the 64-byte "
 			    "secret key as 128 hex digits",

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "vitals/health.h"
 
 vt_err vt__service_init(vt__service *svc, vt_health *h, vt_metrics *m,
@@ -84,13 +86,14 @@ vt__access vt__service_access(const vt__service *svc, const char *presented,
 		return VT__ACCESS_FULL;
 	if (presented == NULL || len == 0)
 		return VT__ACCESS_STATUS;
-	/* Every byte of the token is compared, whatever differs first. */
+	/* Constant time: every byte of the token is compared, whatever
+	 * differs first, and a presented token of another length costs the
+	 * same compare (of the token with itself). */
 	const char *t = svc->token;
 	size_t n = svc->token_len;
-	unsigned diff = len != n;
-	for (size_t i = 0; i < n; i++)
-		diff |= (unsigned char)(t[i] ^ presented[i < len ? i : 0]);
-	return diff == 0 ? VT__ACCESS_FULL : VT__ACCESS_DENIED;
+	const char *p = len == n ? presented : t;
+	int diff = CRYPTO_memcmp(t, p, n);
+	return len == n && diff == 0 ? VT__ACCESS_FULL : VT__ACCESS_DENIED;
 }
 
 /* Statuses only: drops each component's details and replaces its error.
