@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "checks/budget.h"
 #include "checks/httpreq.h"
 #include "vitals/checks.h"
 
@@ -160,7 +161,7 @@ static void dmarket_run(vt_check_result *r, void *arg)
 	dmarket_check *c = arg;
 	vt_result_detail_str(r, "url", c->shown);
 	vt_result_detail_bool(r, "signed", c->pkey != NULL);
-	int budget = vt__http_budget_ms(r);
+	int budget = vt__check_budget_ms(r);
 	if (budget <= 0) {
 		vt_result_status(r, VT_UNHEALTHY);
 		vt_result_error(r,

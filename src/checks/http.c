@@ -5,7 +5,7 @@
  * The URL, method and options are copied and validated at registration,
  * together with the redacted form of the URL that every detail and error
  * shows. A run sends the request through httpreq.c with the run's budget
- * (vt__http_budget_ms) as its timeout, discards the body (reading at
+ * (vt__check_budget_ms) as its timeout, discards the body (reading at
  * most VT__HTTP_BODY_MAX bytes of it) and reports status_code,
  * latency_ms and url. Slowness is judged by the registry (degraded_ms on
  * the run's duration). Redirects are not followed: a 3xx is what the URL
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks/budget.h"
 #include "checks/httpreq.h"
 #include "vitals/checks.h"
 
@@ -73,7 +74,7 @@ static void http_run(vt_check_result *r, void *arg)
 {
 	http_check *c = arg;
 	vt_result_detail_str(r, "url", c->shown);
-	int budget = vt__http_budget_ms(r);
+	int budget = vt__check_budget_ms(r);
 	if (budget <= 0) {
 		vt_result_status(r, VT_UNHEALTHY);
 		vt_result_error(r,

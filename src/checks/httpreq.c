@@ -23,9 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Milliseconds kept back from a run's deadline (see vt__http_budget_ms). */
-#define BUDGET_MARGIN_MS 10
-
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_OK; /* written once under global_once */
 
@@ -38,12 +35,6 @@ vt_err vt__http_global_init(void)
 {
 	pthread_once(&global_once, global_init);
 	return global_rc == CURLE_OK ? VT_OK : VT_EINTERNAL;
-}
-
-int vt__http_budget_ms(const vt_check_result *r)
-{
-	int left = vt_result_remaining_ms(r);
-	return left > 4 * BUDGET_MARGIN_MS ? left - BUDGET_MARGIN_MS : left;
 }
 
 void vt__http_printable(char *dst, size_t cap, const char *s, size_t n)

@@ -72,12 +72,6 @@ vt_err vt__http_check_perform(vt_check_result *r, const vt__http_req *q,
 /* Frees what resp holds. Accepts a zeroed resp. */
 void vt__http_resp_fini(vt__http_resp *resp);
 
-/* The I/O budget of a run: the milliseconds left to its deadline less a
- * small margin, so that a check reports its own, more telling, timeout
- * before the registry settles the run as "timeout after N ms". 0 when
- * the deadline has passed. */
-int vt__http_budget_ms(const vt_check_result *r);
-
 /* Copies the n bytes of s to dst[cap] (cut at cap - 1 bytes, always
  * NUL-terminated) with every control byte (below 0x20, and 0x7f)
  * replaced by a space: for quoting a server's text in an error. */

@@ -30,7 +30,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +42,8 @@
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 
+#include "checks/budget.h"
+#include "checks/netconn.h"
 #include "checks/url.h"
 #include "core/clock.h"
 #include "vitals/checks.h"
@@ -178,28 +179,15 @@ static vt_err rabbit_error(const rabbit_check *rq, amqp_rpc_reply_t rep,
 
 /* ---- steps ---- */
 
-static struct timeval ms_tv(int ms)
-{
-	struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
-	return tv;
-}
-
-/* limit_ms or the time left, whichever is less; 0 past the deadline. */
-static int step_timeout(const vt_check_result *r, int limit_ms)
-{
-	int left = vt_result_remaining_ms(r);
-	return left < limit_ms ? left : limit_ms;
-}
-
 /* Sets librabbitmq's RPC timeout to the time left (at most limit_ms);
  * returns it, 0 when the deadline has passed. */
 static int rpc_budget(amqp_connection_state_t conn, const vt_check_result *r,
 		      int limit_ms)
 {
-	int ms = step_timeout(r, limit_ms);
+	int ms = vt__step_ms(r, limit_ms);
 	if (ms <= 0)
 		return 0;
-	struct timeval tv = ms_tv(ms);
+	struct timeval tv = vt__ms_tv(ms);
 	amqp_set_rpc_timeout(conn, &tv);
 	return ms;
 }
@@ -225,44 +213,16 @@ static vt_err tcp_connect(const rabbit_check *rq, const vt_check_result *r,
 	int last = 0, ms = 0;
 	bool timed_out = false;
 	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((ms = step_timeout(r, rq->connect_timeout_ms)) <= 0) {
+		if ((ms = vt__step_ms(r, rq->connect_timeout_ms)) <= 0) {
 			timed_out = true;
 			break;
 		}
-		int s = socket(ai->ai_family,
-			       ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			       ai->ai_protocol);
-		if (s < 0) {
-			last = errno;
-			continue;
-		}
-		int rc = connect(s, ai->ai_addr, ai->ai_addrlen);
-		if (rc != 0 && errno == EINPROGRESS) {
-			int64_t until = vt__mono_ns() + (int64_t)ms * 1000000;
-			struct pollfd p = {s, POLLOUT, 0};
-			int n;
-			do {
-				int wait =
-				    (int)((until - vt__mono_ns()) / 1000000);
-				n = poll(&p, 1, wait > 0 ? wait : 0);
-			} while (n < 0 && errno == EINTR);
-			int soerr = 0;
-			socklen_t len = sizeof(soerr);
-			if (n == 0) {
-				timed_out = true;
-				soerr = ETIMEDOUT;
-			} else if (n < 0) {
-				soerr = errno;
-			} else if (getsockopt(s, SOL_SOCKET, SO_ERROR, &soerr,
-					      &len) != 0) {
-				soerr = errno;
-			}
-			errno = soerr;
-			rc = soerr == 0 ? 0 : -1;
-		}
+		int s = -1;
+		int rc = vt__netconn_connect(ai, vt__deadline_ns(ms), &s);
 		if (rc != 0) {
-			last = errno;
-			close(s);
+			last = rc;
+			if (rc == ETIMEDOUT)
+				timed_out = true;
 			continue;
 		}
 		int one = 1;
@@ -346,13 +306,13 @@ static void rabbit_run(vt_check_result *r, void *arg)
 		goto done;
 	amqp_tcp_socket_set_sockfd(sock, fd); /* conn owns fd now */
 
-	int ms = step_timeout(r, INT32_MAX);
+	int ms = vt__step_ms(r, INT32_MAX);
 	if (ms <= 0) {
 		e = VT_ETIMEDOUT;
 		snprintf(err, sizeof(err), "login: deadline reached");
 		goto done;
 	}
-	struct timeval tv = ms_tv(ms);
+	struct timeval tv = vt__ms_tv(ms);
 	amqp_set_handshake_timeout(conn, &tv);
 	amqp_set_rpc_timeout(conn, &tv);
 	rep = amqp_login(conn, rq->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0,
