@@ -46,7 +46,8 @@ typedef struct vt__http_resp {
 vt_err vt__http_global_init(void);
 
 /* VT_OK if url is an absolute http:// or https:// URL with a host, as
- * libcurl parses it; VT_EINVAL otherwise. Thread-safe. */
+ * the library's URL parser (checks/url.h) reads it; VT_EINVAL otherwise,
+ * VT_ENOMEM. Thread-safe. */
 vt_err vt__http_url_check(const char *url);
 
 /* Performs q. VT_OK once a response status was received, whatever it is

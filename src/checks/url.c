@@ -164,7 +164,10 @@ void vt__url_fini(vt__url *u)
 		return;
 	free(u->scheme);
 	free(u->user);
+	vt__secret_wipe(u->password);
 	free(u->password);
+	vt__secret_wipe(u->password_raw);
+	free(u->password_raw);
 	free(u->host);
 	free(u->path);
 	free(u->query);
@@ -209,6 +212,10 @@ vt_err vt__url_parse(const char *text, vt__url *out)
 		if (colon != NULL &&
 		    (err = vt__url_decode(colon + 1, uilen - ulen - 1,
 					  &u.password)) != VT_OK)
+			goto fail;
+		err = VT_ENOMEM;
+		if (colon != NULL && (u.password_raw = strndup(
+					  colon + 1, uilen - ulen - 1)) == NULL)
 			goto fail;
 		hp = at + 1;
 		hplen = alen - uilen - 1;
