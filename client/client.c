@@ -12,23 +12,10 @@
  * (src/encode/protobuf.c maps them) and its message the last error.
  * Message building and decoding live in src/encode/protobuf.c.
  *
- * Where vitals/client.h is silent:
- * - vt_client_connect dials synchronously, so a refused connection or a
- *   missing ipc path is VT_EUNAVAIL at once and a bad url VT_EINVAL (the
- *   OS connect timeout bounds the dial of an unreachable host, not
- *   timeout_ms). timeout_ms < 0 means no timeout; 0 is VT_EINVAL.
- * - Calls are thread-safe; vt_client_close must not overlap them.
- * - vt_client_last_error holds the text of the last failed call: the
- *   server's message for an error Response, else what failed locally
- *   ("no answer from URL within N ms", nng's error, a malformed answer).
- *   It is written under a lock but read without one: meaningful when one
- *   thread uses the client (threads sharing one use the return codes).
- * - Codes: 3 VT_EINVAL, 5 VT_ENOENT, 14 VT_EUNAVAIL, 13 VT_EINTERNAL,
- *   16 VT_EAUTH, 12 and unknown ones VT_EPROTO; no answer in time
- *   VT_ETIMEDOUT; an undecodable answer VT_EPROTO.
- * - vt_client_watch dials synchronously too (VT_EUNAVAIL, VT_EINVAL),
- *   returns VT_OK when fn stops it and VT_ETIMEDOUT after timeout_ms of
- *   silence; messages are cut at 4 KiB.
+ * The contract (threads, timeouts, the code mapping, the last error) is
+ * stated in vitals/client.h. The last error is written under err_mtx and
+ * read under it too, into a thread-local copy, so any thread may read it
+ * while others fail calls.
  */
 #include "vitals/client.h"
 
@@ -62,7 +49,7 @@ struct vt_client {
 	nng_ctx ctx;  /* the cached context: used by cache_mtx's holder */
 	nng_aio *aio; /* idem */
 	pthread_mutex_t err_mtx;
-	char last_err[512]; /* written under err_mtx */
+	char last_err[512]; /* protected by err_mtx */
 };
 
 static int64_t mono_ms(void)
@@ -151,7 +138,15 @@ vt_err vt_client_set_token(vt_client *c, const char *token)
 
 const char *vt_client_last_error(const vt_client *c)
 {
-	return c != NULL ? c->last_err : "";
+	static _Thread_local char copy[sizeof(((vt_client *)0)->last_err)];
+	if (c == NULL)
+		return "";
+	/* The lock is the client's own; reading does not change the text. */
+	pthread_mutex_t *mtx = (pthread_mutex_t *)&c->err_mtx;
+	pthread_mutex_lock(mtx);
+	memcpy(copy, c->last_err, sizeof(copy));
+	pthread_mutex_unlock(mtx);
+	return copy;
 }
 
 /* Sends one request and waits for its Response within the timeout; on
