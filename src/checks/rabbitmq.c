@@ -281,123 +281,156 @@ static void server_version(amqp_connection_state_t conn, char *out, size_t cap)
 
 /* ---- the check ---- */
 
-static void rabbit_run(vt_check_result *r, void *arg)
+/* One run's connection and what it has reached so far. */
+typedef struct rabbit_run_state {
+	const rabbit_check *rq;
+	vt_check_result *r;
+	amqp_connection_state_t conn;
+	int fd;
+	bool usable;  /* the connection can be closed politely */
+	bool channel; /* channel 1 is open */
+	vt_status st; /* when e is VT_OK */
+	char err[512];
+} rabbit_run_state;
+
+/* Connects and logs in within the time left. */
+static vt_err run_login(rabbit_run_state *s)
 {
-	rabbit_check *rq = arg;
-	char err[512] = "";
-	char version[64] = "";
-	vt_err e = VT_OK;
-	int fd = -1;
-	bool usable = false;  /* the connection can be closed politely */
-	bool channel = false; /* channel 1 is open */
-	amqp_rpc_reply_t rep;
-	vt_status st = VT_HEALTHY;
-
-	vt_result_detail_str(r, "url", rq->shown);
-	int64_t t0 = vt__mono_ns();
-	amqp_connection_state_t conn = amqp_new_connection();
-	amqp_socket_t *sock = conn != NULL ? amqp_tcp_socket_new(conn) : NULL;
+	amqp_socket_t *sock =
+	    s->conn != NULL ? amqp_tcp_socket_new(s->conn) : NULL;
 	if (sock == NULL) {
-		e = VT_ENOMEM;
-		snprintf(err, sizeof(err), "out of memory");
-		goto done;
+		snprintf(s->err, sizeof(s->err), "out of memory");
+		return VT_ENOMEM;
 	}
-	if ((e = tcp_connect(rq, r, &fd, err, sizeof(err))) != VT_OK)
-		goto done;
-	amqp_tcp_socket_set_sockfd(sock, fd); /* conn owns fd now */
-
-	int ms = vt__step_ms(r, INT32_MAX);
+	vt_err e = tcp_connect(s->rq, s->r, &s->fd, s->err, sizeof(s->err));
+	if (e != VT_OK)
+		return e;
+	amqp_tcp_socket_set_sockfd(sock, s->fd); /* conn owns fd now */
+	int ms = vt__step_ms(s->r, INT32_MAX);
 	if (ms <= 0) {
-		e = VT_ETIMEDOUT;
-		snprintf(err, sizeof(err), "login: deadline reached");
-		goto done;
+		snprintf(s->err, sizeof(s->err), "login: deadline reached");
+		return VT_ETIMEDOUT;
 	}
 	struct timeval tv = vt__ms_tv(ms);
-	amqp_set_handshake_timeout(conn, &tv);
-	amqp_set_rpc_timeout(conn, &tv);
-	rep = amqp_login(conn, rq->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0,
-			 AMQP_SASL_METHOD_PLAIN, rq->user, rq->password);
+	amqp_set_handshake_timeout(s->conn, &tv);
+	amqp_set_rpc_timeout(s->conn, &tv);
+	amqp_rpc_reply_t rep =
+	    amqp_login(s->conn, s->rq->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0,
+		       AMQP_SASL_METHOD_PLAIN, s->rq->user, s->rq->password);
 	if (rep.reply_type != AMQP_RESPONSE_NORMAL) {
-		e = rabbit_error(rq, rep, "login", ms, err, sizeof(err));
-		ack_close(conn, rep, 0);
-		goto done;
+		e = rabbit_error(s->rq, rep, "login", ms, s->err,
+				 sizeof(s->err));
+		ack_close(s->conn, rep, 0);
+		return e;
 	}
-	usable = true;
+	s->usable = true;
+	return VT_OK;
+}
 
-	if ((ms = rpc_budget(conn, r, INT32_MAX)) <= 0) {
-		e = VT_ETIMEDOUT;
-		snprintf(err, sizeof(err), "channel open: deadline reached");
-		goto done;
+/* Opens channel 1 within the time left. */
+static vt_err run_channel_open(rabbit_run_state *s)
+{
+	int ms = rpc_budget(s->conn, s->r, INT32_MAX);
+	if (ms <= 0) {
+		snprintf(s->err, sizeof(s->err),
+			 "channel open: deadline reached");
+		return VT_ETIMEDOUT;
 	}
-	amqp_channel_open(conn, 1);
-	rep = amqp_get_rpc_reply(conn);
+	amqp_channel_open(s->conn, 1);
+	amqp_rpc_reply_t rep = amqp_get_rpc_reply(s->conn);
 	if (rep.reply_type != AMQP_RESPONSE_NORMAL) {
-		e = rabbit_error(rq, rep, "channel open", ms, err, sizeof(err));
-		usable = rep.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-			 rep.reply.id == AMQP_CHANNEL_CLOSE_METHOD;
-		ack_close(conn, rep, 1);
-		goto done;
-	}
-	channel = true;
-	double latency_ms = (double)(vt__mono_ns() - t0) / 1e6;
-	vt_result_detail_num(r, "latency_ms",
-			     (double)(int64_t)(latency_ms * 1000.0) / 1000.0);
-	server_version(conn, version, sizeof(version));
-	if (version[0] != '\0')
-		vt_result_detail_str(r, "version", version);
-
-	if (rq->queue != NULL) {
-		char what[RABBIT_QUEUE_MAX + 16];
-		snprintf(what, sizeof(what), "queue '%s'", rq->queue);
-		if ((ms = rpc_budget(conn, r, INT32_MAX)) <= 0) {
-			e = VT_ETIMEDOUT;
-			snprintf(err, sizeof(err), "%s: deadline reached",
-				 what);
-			goto done;
-		}
-		amqp_queue_declare_ok_t *ok =
-		    amqp_queue_declare(conn, 1, amqp_cstring_bytes(rq->queue),
-				       1, 0, 0, 0, amqp_empty_table);
-		rep = amqp_get_rpc_reply(conn);
-		if (ok == NULL || rep.reply_type != AMQP_RESPONSE_NORMAL) {
-			e = rabbit_error(rq, rep, what, ms, err, sizeof(err));
-			bool chan_closed =
-			    rep.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+		vt_err e = rabbit_error(s->rq, rep, "channel open", ms, s->err,
+					sizeof(s->err));
+		s->usable = rep.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
 			    rep.reply.id == AMQP_CHANNEL_CLOSE_METHOD;
-			usable = chan_closed;
-			channel = false;
-			ack_close(conn, rep, 1);
-			goto done;
-		}
-		vt_result_detail_num(r, "messages", (double)ok->message_count);
-		vt_result_detail_num(r, "consumers",
-				     (double)ok->consumer_count);
-		if (rq->degraded_above > 0 &&
-		    (long)ok->message_count > rq->degraded_above) {
-			st = VT_DEGRADED;
-			snprintf(err, sizeof(err),
-				 "%s holds %lu messages (degraded above %ld)",
-				 what, (unsigned long)ok->message_count,
-				 rq->degraded_above);
-		}
+		ack_close(s->conn, rep, 1);
+		return e;
 	}
+	s->channel = true;
+	return VT_OK;
+}
 
-done:
-	if (usable && channel && rpc_budget(conn, r, CLOSE_MAX_MS) > 0) {
-		rep = amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
-		usable = rep.reply_type == AMQP_RESPONSE_NORMAL;
+/* Declares the queue passively: its depth and consumers as details,
+ * DEGRADED above degraded_above. */
+static vt_err run_queue_depth(rabbit_run_state *s)
+{
+	const rabbit_check *rq = s->rq;
+	char what[RABBIT_QUEUE_MAX + 16];
+	snprintf(what, sizeof(what), "queue '%s'", rq->queue);
+	int ms = rpc_budget(s->conn, s->r, INT32_MAX);
+	if (ms <= 0) {
+		snprintf(s->err, sizeof(s->err), "%s: deadline reached", what);
+		return VT_ETIMEDOUT;
 	}
-	if (usable && rpc_budget(conn, r, CLOSE_MAX_MS) > 0)
-		amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
-	if (conn != NULL)
-		amqp_destroy_connection(conn); /* closes fd */
-	else if (fd >= 0)
-		close(fd);
-	if (e != VT_OK)
-		st = VT_UNHEALTHY;
-	vt_result_status(r, st);
-	if (err[0] != '\0')
-		vt_result_error(r, "%s", err);
+	amqp_queue_declare_ok_t *ok =
+	    amqp_queue_declare(s->conn, 1, amqp_cstring_bytes(rq->queue), 1, 0,
+			       0, 0, amqp_empty_table);
+	amqp_rpc_reply_t rep = amqp_get_rpc_reply(s->conn);
+	if (ok == NULL || rep.reply_type != AMQP_RESPONSE_NORMAL) {
+		vt_err e =
+		    rabbit_error(rq, rep, what, ms, s->err, sizeof(s->err));
+		s->usable = rep.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+			    rep.reply.id == AMQP_CHANNEL_CLOSE_METHOD;
+		s->channel = false;
+		ack_close(s->conn, rep, 1);
+		return e;
+	}
+	vt_result_detail_num(s->r, "messages", (double)ok->message_count);
+	vt_result_detail_num(s->r, "consumers", (double)ok->consumer_count);
+	if (rq->degraded_above > 0 &&
+	    (long)ok->message_count > rq->degraded_above) {
+		s->st = VT_DEGRADED;
+		snprintf(s->err, sizeof(s->err),
+			 "%s holds %lu messages (degraded above %ld)", what,
+			 (unsigned long)ok->message_count, rq->degraded_above);
+	}
+	return VT_OK;
+}
+
+/* Closes the channel and the connection politely when they are usable
+ * and time is left, then frees them (and the socket) in any case. */
+static void run_close(rabbit_run_state *s)
+{
+	if (s->usable && s->channel &&
+	    rpc_budget(s->conn, s->r, CLOSE_MAX_MS) > 0) {
+		amqp_rpc_reply_t rep =
+		    amqp_channel_close(s->conn, 1, AMQP_REPLY_SUCCESS);
+		s->usable = rep.reply_type == AMQP_RESPONSE_NORMAL;
+	}
+	if (s->usable && rpc_budget(s->conn, s->r, CLOSE_MAX_MS) > 0)
+		amqp_connection_close(s->conn, AMQP_REPLY_SUCCESS);
+	if (s->conn != NULL)
+		amqp_destroy_connection(s->conn); /* closes fd */
+	else if (s->fd >= 0)
+		close(s->fd);
+}
+
+static void rabbit_run(vt_check_result *r, void *arg)
+{
+	rabbit_run_state s = {
+	    .rq = arg, .r = r, .fd = -1, .st = VT_HEALTHY, .err = ""};
+	vt_result_detail_str(r, "url", s.rq->shown);
+	int64_t t0 = vt__mono_ns();
+	s.conn = amqp_new_connection();
+	vt_err e = run_login(&s);
+	if (e == VT_OK)
+		e = run_channel_open(&s);
+	if (e == VT_OK) {
+		char version[64] = "";
+		double latency_ms = (double)(vt__mono_ns() - t0) / 1e6;
+		vt_result_detail_num(r, "latency_ms",
+				     (double)(int64_t)(latency_ms * 1000.0) /
+					 1000.0);
+		server_version(s.conn, version, sizeof(version));
+		if (version[0] != '\0')
+			vt_result_detail_str(r, "version", version);
+		if (s.rq->queue != NULL)
+			e = run_queue_depth(&s);
+	}
+	run_close(&s);
+	vt_result_status(r, e != VT_OK ? VT_UNHEALTHY : s.st);
+	if (s.err[0] != '\0')
+		vt_result_error(r, "%s", s.err);
 }
 
 /* ---- registration ---- */
