@@ -32,6 +32,7 @@
 
 #include "checks/budget.h"
 #include "checks/httpreq.h"
+#include "checks/url.h"
 #include "vitals/checks.h"
 
 #define DEFAULT_BASE_URL "https://api.dmarket.com"
@@ -267,13 +268,11 @@ vt_err vt_check_dmarket_add(vt_health *h, const char *name,
 	}
 	c->path = c->pkey != NULL ? BALANCE_PATH : MARKET_PATH;
 	c->url = join_url(base, c->path);
-	size_t cap = c->url != NULL ? 2 * strlen(c->url) + 16 : 0;
-	c->shown = c->url != NULL ? malloc(cap) : NULL;
+	c->shown = c->url != NULL ? vt__url_shown(c->url) : NULL;
 	if (c->shown == NULL) {
 		rv = VT_ENOMEM;
 		goto fail;
 	}
-	vt_url_redact(c->url, c->shown, cap);
 	rv = vt_health_add(h, name, dmarket_run, c, &opts);
 	if (rv == VT_OK)
 		return VT_OK;

@@ -17,6 +17,7 @@
 
 #include "checks/budget.h"
 #include "checks/httpreq.h"
+#include "checks/url.h"
 #include "vitals/checks.h"
 
 typedef struct http_check {
@@ -50,17 +51,6 @@ static int method_valid(const char *m)
 		if (m[i] < 'A' || m[i] > 'Z')
 			return 0;
 	return 1;
-}
-
-/* A malloc'd copy of url with its password redacted; NULL on ENOMEM. */
-static char *redacted(const char *url)
-{
-	/* "***" may be longer than the password it replaces. */
-	size_t cap = 2 * strlen(url) + 16;
-	char *s = malloc(cap);
-	if (s != NULL)
-		vt_url_redact(url, s, cap);
-	return s;
 }
 
 static bool status_ok(const http_check *c, long status)
@@ -127,7 +117,7 @@ vt_err vt_check_http_add(vt_health *h, const char *name, const vt_http_opts *o,
 	if (c == NULL)
 		return VT_ENOMEM;
 	c->url = strdup(o->url);
-	c->shown = redacted(o->url);
+	c->shown = vt__url_shown(o->url);
 	c->method = strdup(method);
 	c->expect_status = o->expect_status;
 	c->insecure = o->insecure != 0;

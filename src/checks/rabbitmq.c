@@ -501,10 +501,8 @@ vt_err vt_check_rabbitmq_add(vt_health *h, const char *name,
 	e = VT_ENOMEM;
 	if (o->queue != NULL && (rq->queue = strdup(o->queue)) == NULL)
 		goto fail;
-	size_t cap = 2 * strlen(o->url) + 16;
-	if ((rq->shown = malloc(cap)) == NULL)
+	if ((rq->shown = vt__url_shown(o->url)) == NULL)
 		goto fail;
-	vt_url_redact(o->url, rq->shown, cap);
 
 	vt_check_opts opts = VT_CHECK_OPTS_DEFAULT;
 	if (co != NULL)

@@ -547,12 +547,10 @@ vt_err vt_check_redis_add(vt_health *h, const char *name,
 	vt_err e = redis_parse(rc, o->url);
 	if (e != VT_OK)
 		goto fail;
-	size_t cap = 2 * strlen(o->url) + 16;
-	if ((rc->shown = malloc(cap)) == NULL) {
+	if ((rc->shown = vt__url_shown(o->url)) == NULL) {
 		e = VT_ENOMEM;
 		goto fail;
 	}
-	vt_url_redact(o->url, rc->shown, cap);
 
 	vt_check_opts opts = VT_CHECK_OPTS_DEFAULT;
 	if (co != NULL)

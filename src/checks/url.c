@@ -425,6 +425,16 @@ void vt_url_redact(const char *url, char *out, size_t cap)
 	w_finish(&w);
 }
 
+char *vt__url_shown(const char *url)
+{
+	/* "***" may be longer than the password it replaces. */
+	size_t cap = 2 * strlen(url) + 16;
+	char *s = malloc(cap);
+	if (s != NULL)
+		vt_url_redact(url, s, cap);
+	return s;
+}
+
 void vt__scrub(char *text, size_t cap, const char *secret)
 {
 	if (text == NULL || cap == 0 || secret == NULL || secret[0] == '\0' ||

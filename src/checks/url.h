@@ -70,6 +70,10 @@ vt_err vt__url_query_get(const char *query, const char *key, char **out);
 void vt__url_hostport(const char *host, bool v6, int port, char *out,
 		      size_t cap);
 
+/* A malloc'd copy of url with its password redacted (vt_url_redact),
+ * how a check shows its target in details and logs; NULL on ENOMEM. */
+char *vt__url_shown(const char *url);
+
 /* Replaces every occurrence of secret in the NUL-terminated text (held
  * in a buffer of cap bytes) with "***", cutting the result to cap - 1
  * bytes. For texts a server or library wrote, which might quote what it
