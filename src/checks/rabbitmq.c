@@ -43,6 +43,7 @@
 #include <amqp_tcp_socket.h>
 
 #include "checks/budget.h"
+#include "checks/register.h"
 #include "checks/netconn.h"
 #include "checks/url.h"
 #include "core/clock.h"
@@ -503,14 +504,7 @@ vt_err vt_check_rabbitmq_add(vt_health *h, const char *name,
 		goto fail;
 	if ((rq->shown = vt__url_shown(o->url)) == NULL)
 		goto fail;
-
-	vt_check_opts opts = VT_CHECK_OPTS_DEFAULT;
-	if (co != NULL)
-		opts = *co;
-	opts.free_arg = rabbit_free_arg;
-	if ((e = vt_health_add(h, name, rabbit_run, rq, &opts)) != VT_OK)
-		goto fail;
-	return VT_OK;
+	return vt__check_register(h, name, rabbit_run, rq, rabbit_free_arg, co);
 fail:
 	rabbit_check_free(rq);
 	return e;

@@ -46,6 +46,7 @@
 #include <hiredis/hiredis.h>
 
 #include "checks/budget.h"
+#include "checks/register.h"
 #include "checks/url.h"
 #include "core/clock.h"
 #include "vitals/checks.h"
@@ -551,14 +552,7 @@ vt_err vt_check_redis_add(vt_health *h, const char *name,
 		e = VT_ENOMEM;
 		goto fail;
 	}
-
-	vt_check_opts opts = VT_CHECK_OPTS_DEFAULT;
-	if (co != NULL)
-		opts = *co;
-	opts.free_arg = redis_free_arg;
-	if ((e = vt_health_add(h, name, redis_run, rc, &opts)) != VT_OK)
-		goto fail;
-	return VT_OK;
+	return vt__check_register(h, name, redis_run, rc, redis_free_arg, co);
 fail:
 	redis_check_free(rc);
 	return e;
