@@ -106,44 +106,12 @@ typedef enum vt__esc_mode {
 				    then for JSON: inside a series key */
 } vt__esc_mode;
 
-/* Appends s escaped by mode. */
-void vt__tw_escape(vt__tw *w, const char *s, vt__esc_mode mode);
-
 /* Length of the valid UTF-8 sequence at p (1..4; 1 for ASCII), or 0 if
  * the bytes before end do not start with one (overlong forms, surrogates
- * and code points past U+10FFFF are not valid). p < end. Inline: it is
- * on the escapers' hot path. */
-static inline size_t vt__utf8_seq(const unsigned char *p,
-				  const unsigned char *end)
-{
-	unsigned c = p[0];
-	if (c < 0x80)
-		return 1;
-	size_t n;
-	unsigned lo = 0x80, hi = 0xbf; /* range of the second byte */
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0; /* no overlong forms */
-		else if (c == 0xed)
-			hi = 0x9f; /* no surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f; /* <= U+10FFFF */
-	} else {
-		return 0;
-	}
-	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
+ * and code points past U+10FFFF are not valid). p < end. */
+size_t vt__utf8_seq(const unsigned char *p, const unsigned char *end);
+
+/* Appends s escaped by mode. */
+void vt__tw_escape(vt__tw *w, const char *s, vt__esc_mode mode);
 
 #endif
