@@ -35,6 +35,7 @@
 
 #include <openssl/crypto.h>
 
+#include "core/err.h"
 #include "health/check.h"
 #include "server/service.h"
 #include "vitals/checks.h"
@@ -933,7 +934,7 @@ vt_err vt__config_load(vt__config **out, const char *path, char *errbuf,
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
 		return fail_rv(&c, VT_EIO, NULL, "cannot open: %s",
-			       strerror(errno));
+			       vt__errno_text(errno));
 	/* One byte past the cap tells an over-long file apart. */
 	char *text = malloc(VT__CONFIG_MAX_BYTES + 1);
 	if (text == NULL) {
@@ -946,7 +947,7 @@ vt_err vt__config_load(vt__config **out, const char *path, char *errbuf,
 	vt_err rv;
 	if (rerr != 0)
 		rv = fail_rv(&c, VT_EIO, NULL, "cannot read: %s",
-			     strerror(rerr));
+			     vt__errno_text(rerr));
 	else if (len > VT__CONFIG_MAX_BYTES)
 		rv = fail_rv(&c, VT_ETOOBIG, NULL, "larger than %d bytes",
 			     VT__CONFIG_MAX_BYTES);
@@ -1047,7 +1048,7 @@ vt_err vt__config_build(const vt__config *cfg, vt_health *h, char *errbuf,
 		case VT_EINVAL:
 			if (k->type == VT__CHECK_EXEC &&
 			    access(k->argv[0], X_OK) != 0) {
-				const char *why = strerror(errno);
+				const char *why = vt__errno_text(errno);
 				char q[300];
 				quote(k->argv[0], q, sizeof(q));
 				return fail(&c, "command",

@@ -42,6 +42,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "core/err.h"
 #include "daemon/config.h"
 #include "vitals/checks.h"
 #include "vitals/health.h"
@@ -255,7 +256,8 @@ static int wait_signal(const sigset_t *set)
 			if (sig < 0 && errno == EAGAIN)
 				sd_notify(0, "WATCHDOG=1");
 			else if (sig < 0 && errno != EINTR) {
-				log_line("sigtimedwait: %s", strerror(errno));
+				log_line("sigtimedwait: %s",
+					 vt__errno_text(errno));
 				return 0;
 			}
 			continue;
@@ -264,7 +266,7 @@ static int wait_signal(const sigset_t *set)
 		if (rc == 0 && (sig == SIGTERM || sig == SIGINT))
 			return sig;
 		if (rc != 0 && rc != EINTR) {
-			log_line("sigwait: %s", strerror(rc));
+			log_line("sigwait: %s", vt__errno_text(rc));
 			return 0;
 		}
 	}
