@@ -130,6 +130,8 @@ static vt_err component(vt__tw *w, const vt_component *c)
 	json_time(w, c->last_status_change);
 	LIT(w, ",\"stale\":");
 	json_bool(w, c->stale);
+	if (c->maintenance) /* only when set: older readers see no change */
+		LIT(w, ",\"maintenance\":true");
 	LIT(w, "}");
 	return VT_OK;
 }
