@@ -33,9 +33,11 @@
 #include <time.h>
 
 #include "daemon/config.h"
+#include "daemon/config_alerts.h"
 #include "vitals/checks.h"
 #include "vitals/health.h"
 #include "vitals/metrics.h"
+#include "vitals/notify.h"
 #include "vitals/server.h"
 
 /* Follows project(vitals VERSION ...) in CMakeLists.txt. */
@@ -103,6 +105,56 @@ static void on_change(const char *check, vt_status old_status,
 	(void)arg;
 	log_line("check %s: %s -> %s", check, vt_status_name(old_status),
 		 vt_status_name(new_status));
+}
+
+/* Log sink of the notifiers (their lines are already redacted). */
+static void on_notify_log(const char *line, void *arg)
+{
+	(void)arg;
+	log_line("%s", line);
+}
+
+/* Maintenance windows on h, and the notifiers (when any) in *out,
+ * with their outbox in cfg->state. */
+static vt_err start_alerts(const vt__config *cfg, vt_health *h,
+			   vt_notify **out)
+{
+	const vt__alerts_conf *a = cfg->alerts;
+	vt_err rv = vt__alerts_build_maintenance(a, h);
+	if (rv != VT_OK || a == NULL || a->nnotify == 0) {
+		if (rv != VT_OK)
+			log_line("maintenance: %s", vt_strerror(rv));
+		return rv;
+	}
+	vt_notify_opts no = {.health = h,
+			     .state_path = cfg->state,
+			     .log = on_notify_log};
+	char err[512] = "";
+	vt_notify *n = NULL;
+	if ((rv = vt_notify_alloc(&n, &no)) != VT_OK ||
+	    (rv = vt__alerts_build_notify(a, n, err, sizeof(err))) != VT_OK ||
+	    (rv = vt_notify_start(n)) != VT_OK) {
+		log_line("cannot start alerts: %s",
+			 err[0] != '\0' ? err : vt_strerror(rv));
+		vt_notify_free(n);
+		return rv;
+	}
+	for (size_t i = 0; i < a->nnotify; i++) {
+		const vt__notify_conf *k = &a->notify[i];
+		bool tg = k->o.type == VT_NOTIFIER_TELEGRAM;
+		char shown[1024];
+		vt_url_redact(tg ? (k->api_url != NULL ? k->api_url
+						      : "https://api.telegram.org")
+				 : k->url,
+			      shown, sizeof(shown));
+		log_line("notify %s: %s %s%s", k->name,
+			 tg ? "telegram via" : "webhook", shown,
+			 k->secret != NULL ? " (signed)" : "");
+	}
+	log_line("alerts: %zu pending in %s", vt_notify_pending(n),
+		 cfg->state);
+	*out = n;
+	return VT_OK;
 }
 
 typedef struct args {
@@ -234,6 +286,7 @@ static int run(const args *a, const sigset_t *sigs)
 	vt_metrics *m = NULL;
 	vt_health *h = NULL;
 	vt_server *srv = NULL;
+	vt_notify *notify = NULL;
 	int status = 1;
 
 	if (vt__config_load(&cfg, a->config, err, sizeof(err)) != VT_OK ||
@@ -273,6 +326,8 @@ static int run(const args *a, const sigset_t *sigs)
 		goto out;
 	}
 	vt__config_forget_secrets(cfg);
+	if (start_alerts(cfg, h, &notify) != VT_OK)
+		goto out;
 	for (size_t i = 0; i < cfg->nchecks; i++) {
 		char d[1200];
 		vt__check_conf_describe(&cfg->checks[i], d, sizeof(d));
@@ -330,6 +385,7 @@ static int run(const args *a, const sigset_t *sigs)
 	status = 0;
 out:
 	vt_server_free(srv);
+	vt_notify_free(notify);
 	if (h != NULL)
 		vt_health_stop(h);
 	vt_health_free(h);
