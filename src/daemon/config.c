@@ -672,9 +672,9 @@ static vt_err parse_type_fields(ctx *c, const cJSON *o, vt__check_conf *k)
 	}
 	if (k->type == VT__CHECK_HEARTBEAT) {
 		long ttl = 0;
-		vt_err hrv = get_long(c, o, "ttl_ms", 1, 366L * 86400 * 1000,
-				      "a positive integer of milliseconds",
-				      &ttl);
+		vt_err hrv =
+		    get_long(c, o, "ttl_ms", 1, 366L * 86400 * 1000,
+			     "a positive integer of milliseconds", &ttl);
 		if (hrv != VT_OK)
 			return hrv;
 		if (ttl == 0)
@@ -1092,7 +1092,7 @@ static vt_err build_check(vt_health *h, const vt__check_conf *k)
 		if (!k->interval_given) { /* as vt_check_heartbeat_add's */
 			int64_t iv = k->ttl_ms / 4;
 			o.interval_ms = (int)(iv > 10000 ? 10000
-					      : iv < 50  ? 50
+					      : iv < 50	 ? 50
 							 : iv);
 		}
 		return vt_check_heartbeat_add(h, k->name, k->ttl_ms, &o);

@@ -43,8 +43,8 @@ fail(ctx *c, const char *field, const char *fmt, ...)
 		snprintf(c->err, c->errlen, "%s: %s%s%s%s%s%s", c->path,
 			 c->where, c->where[0] != '\0' ? ": " : "",
 			 field != NULL ? "field \"" : "",
-			 field != NULL ? field : "", field != NULL ? "\": " : "",
-			 msg);
+			 field != NULL ? field : "",
+			 field != NULL ? "\": " : "", msg);
 	return VT_EINVAL;
 }
 
@@ -55,8 +55,8 @@ static void free_strv(char **v, size_t n)
 	free(v);
 }
 
-static vt_err get_string(ctx *c, const cJSON *o, const char *key,
-			 bool required, char **out)
+static vt_err get_string(ctx *c, const cJSON *o, const char *key, bool required,
+			 char **out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 	if (v == NULL)
@@ -80,16 +80,15 @@ static vt_err get_i64(ctx *c, const cJSON *o, const char *key, int64_t min,
 	if (v == NULL)
 		return VT_OK;
 	double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
-	if (!isfinite(d) || d != floor(d) || d < (double)min ||
-	    d > (double)max)
+	if (!isfinite(d) || d != floor(d) || d < (double)min || d > (double)max)
 		return fail(c, key, "must be an integer from %lld to %lld",
 			    (long long)min, (long long)max);
 	*out = (int64_t)d;
 	return VT_OK;
 }
 
-static vt_err get_int(ctx *c, const cJSON *o, const char *key, int min,
-		      int max, int *out)
+static vt_err get_int(ctx *c, const cJSON *o, const char *key, int min, int max,
+		      int *out)
 {
 	int64_t v = *out;
 	vt_err rv = get_i64(c, o, key, min, max, &v);
@@ -167,8 +166,8 @@ static bool env_name_valid(const char *s)
 }
 
 /* The secret in the variable named at key (required). */
-static vt_err env_secret(ctx *c, const cJSON *o, const char *key,
-			 bool required, char **name, char **value)
+static vt_err env_secret(ctx *c, const cJSON *o, const char *key, bool required,
+			 char **name, char **value)
 {
 	vt_err rv = get_string(c, o, key, required, name);
 	if (rv != VT_OK || *name == NULL)
@@ -261,12 +260,26 @@ static vt_err get_headers(ctx *c, const cJSON *o, vt__notify_conf *k)
 	return VT_OK;
 }
 
-static const char *const notify_keys[] = {
-    "name",	   "type",	"token_env",	     "chat_id",
-    "api_url",	   "url",	"secret_env",	     "headers",
-    "checks",	   "tags",	"on",		     "failure_threshold",
-    "success_threshold", "remind_ms", "rate_limit", "rate_window_ms",
-    "timeout_ms",  "retry_min_ms", "retry_max_ms", NULL};
+static const char *const notify_keys[] = {"name",
+					  "type",
+					  "token_env",
+					  "chat_id",
+					  "api_url",
+					  "url",
+					  "secret_env",
+					  "headers",
+					  "checks",
+					  "tags",
+					  "on",
+					  "failure_threshold",
+					  "success_threshold",
+					  "remind_ms",
+					  "rate_limit",
+					  "rate_window_ms",
+					  "timeout_ms",
+					  "retry_min_ms",
+					  "retry_max_ms",
+					  NULL};
 
 /* The fields of telegram or webhook k. */
 static vt_err parse_target(ctx *c, const cJSON *o, vt__notify_conf *k,
@@ -276,13 +289,16 @@ static vt_err parse_target(ctx *c, const cJSON *o, vt__notify_conf *k,
 	vt_notifier_opts *n = &k->o;
 	if (strcmp(type, "telegram") == 0) {
 		n->type = VT_NOTIFIER_TELEGRAM;
-		const cJSON *chat = cJSON_GetObjectItemCaseSensitive(o, "chat_id");
-		if (cJSON_IsNumber(chat) && chat->valuedouble == floor(chat->valuedouble)) {
+		const cJSON *chat =
+		    cJSON_GetObjectItemCaseSensitive(o, "chat_id");
+		if (cJSON_IsNumber(chat) &&
+		    chat->valuedouble == floor(chat->valuedouble)) {
 			char b[32];
 			snprintf(b, sizeof(b), "%.0f", chat->valuedouble);
 			if ((k->chat_id = strdup(b)) == NULL)
 				return VT_ENOMEM;
-		} else if ((rv = get_string(c, o, "chat_id", true, &k->chat_id))) {
+		} else if ((rv = get_string(c, o, "chat_id", true,
+					    &k->chat_id))) {
 			return rv;
 		}
 		if ((rv = env_secret(c, o, "token_env", true, &k->token_env,
@@ -309,7 +325,8 @@ static vt_err parse_target(ctx *c, const cJSON *o, vt__notify_conf *k,
 				     &k->secret)) ||
 		    (rv = get_headers(c, o, k)))
 			return rv;
-		if (strncmp(k->url, "http://", 7) && strncmp(k->url, "https://", 8))
+		if (strncmp(k->url, "http://", 7) &&
+		    strncmp(k->url, "https://", 8))
 			return fail(c, "url", "must be an http(s) URL");
 		if (cJSON_GetObjectItemCaseSensitive(o, "token_env") ||
 		    cJSON_GetObjectItemCaseSensitive(o, "chat_id") ||
@@ -379,7 +396,7 @@ static vt_err parse_notifier(ctx *c, const cJSON *o, vt__notify_conf *k,
 	return VT_OK;
 }
 
-static const char *const maint_keys[] = {"checks", "tags", "start",
+static const char *const maint_keys[] = {"checks",	"tags",	 "start",
 					 "duration_ms", "every", NULL};
 
 static vt_err parse_window(ctx *c, const cJSON *o, vt__maint_conf *k, size_t i,
@@ -414,10 +431,12 @@ static vt_err parse_window(ctx *c, const cJSON *o, vt__maint_conf *k, size_t i,
 	rv = every != NULL ? vt__maint_parse_repeat(every, &w->every) : VT_OK;
 	free(every);
 	if (rv != VT_OK)
-		return fail(c, "every", "must be \"daily\", \"weekly\" or \"none\"");
+		return fail(c, "every",
+			    "must be \"daily\", \"weekly\" or \"none\"");
 	if ((w->every == VT_REPEAT_DAILY && w->duration_ms > 86400 * 1000))
-		return fail(c, "duration_ms", "longer than a day, for a daily "
-					      "window");
+		return fail(c, "duration_ms",
+			    "longer than a day, for a daily "
+			    "window");
 	w->checks = (const char *const *)k->checks;
 	w->nchecks = k->nchecks;
 	w->tags = (const char *const *)k->tags;
@@ -442,9 +461,9 @@ static vt_err get_array(ctx *c, const cJSON *root, const char *key,
 	return VT_OK;
 }
 
-vt_err vt__alerts_parse(const cJSON *root, const char *path,
-			char *const *known, size_t nknown,
-			vt__alerts_conf **out, char *errbuf, size_t errlen)
+vt_err vt__alerts_parse(const cJSON *root, const char *path, char *const *known,
+			size_t nknown, vt__alerts_conf **out, char *errbuf,
+			size_t errlen)
 {
 	ctx c = {.path = path, .err = errbuf, .errlen = errlen};
 	vt__alerts_conf *a = calloc(1, sizeof(*a));
@@ -462,8 +481,9 @@ vt_err vt__alerts_parse(const cJSON *root, const char *path,
 		rv = parse_notifier(&c, o, &a->notify[i], i, known, nknown);
 		for (size_t j = 0; rv == VT_OK && j < i; j++)
 			if (strcmp(a->notify[j].name, a->notify[i].name) == 0)
-				rv = fail(&c, "name", "already used by "
-						      "notify[%zu]",
+				rv = fail(&c, "name",
+					  "already used by "
+					  "notify[%zu]",
 					  j);
 	}
 	if (rv == VT_OK)

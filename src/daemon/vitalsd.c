@@ -116,8 +116,7 @@ static void on_notify_log(const char *line, void *arg)
 
 /* Maintenance windows on h, and the notifiers (when any) in *out,
  * with their outbox in cfg->state. */
-static vt_err start_alerts(const vt__config *cfg, vt_health *h,
-			   vt_notify **out)
+static vt_err start_alerts(const vt__config *cfg, vt_health *h, vt_notify **out)
 {
 	const vt__alerts_conf *a = cfg->alerts;
 	vt_err rv = vt__alerts_build_maintenance(a, h);
@@ -126,9 +125,8 @@ static vt_err start_alerts(const vt__config *cfg, vt_health *h,
 			log_line("maintenance: %s", vt_strerror(rv));
 		return rv;
 	}
-	vt_notify_opts no = {.health = h,
-			     .state_path = cfg->state,
-			     .log = on_notify_log};
+	vt_notify_opts no = {
+	    .health = h, .state_path = cfg->state, .log = on_notify_log};
 	char err[512] = "";
 	vt_notify *n = NULL;
 	if ((rv = vt_notify_alloc(&n, &no)) != VT_OK ||
@@ -143,16 +141,16 @@ static vt_err start_alerts(const vt__config *cfg, vt_health *h,
 		const vt__notify_conf *k = &a->notify[i];
 		bool tg = k->o.type == VT_NOTIFIER_TELEGRAM;
 		char shown[1024];
-		vt_url_redact(tg ? (k->api_url != NULL ? k->api_url
-						      : "https://api.telegram.org")
+		vt_url_redact(tg ? (k->api_url != NULL
+					? k->api_url
+					: "https://api.telegram.org")
 				 : k->url,
 			      shown, sizeof(shown));
 		log_line("notify %s: %s %s%s", k->name,
 			 tg ? "telegram via" : "webhook", shown,
 			 k->secret != NULL ? " (signed)" : "");
 	}
-	log_line("alerts: %zu pending in %s", vt_notify_pending(n),
-		 cfg->state);
+	log_line("alerts: %zu pending in %s", vt_notify_pending(n), cfg->state);
 	*out = n;
 	return VT_OK;
 }

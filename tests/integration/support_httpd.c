@@ -161,13 +161,14 @@ static int read_request(vt_test_httpd *s, int fd, vt_test_request *q)
 			return -1;
 		len += (size_t)n;
 		buf[len] = '\0';
-		if (!is_text(buf, len)) {
+		hend = strstr(buf, "\r\n\r\n");
+		/* The head only: a body may be UTF-8 (alert texts). */
+		if (!is_text(buf, hend != NULL ? (size_t)(hend - buf) : len)) {
 			/* Not HTTP (say, a TLS ClientHello): as web servers do,
 			 * answer 400 in plain text and hang up. */
 			respond(s, fd, 400, "{\"error\":\"not HTTP\"}");
 			return -1;
 		}
-		hend = strstr(buf, "\r\n\r\n");
 	}
 	char *sp1 = strchr(buf, ' ');
 	char *sp2 = sp1 != NULL ? strchr(sp1 + 1, ' ') : NULL;
@@ -327,7 +328,7 @@ static const char *dmarket_refusal(vt_test_httpd *s, const vt_test_request *q)
 	    hex_decode(sign + strlen(prefix), sig, sizeof(sig)) != 0)
 		return "bad X-Request-Sign format";
 
-	char msg[2300];
+	char msg[8192];
 	snprintf(msg, sizeof(msg), "%s%s%s%s", q->method, q->target, q->body,
 		 date);
 	EVP_PKEY *k =
@@ -398,8 +399,11 @@ static void serve_silent(vt_test_httpd *s, int fd)
 }
 
 /* Records q in the receiver's log. */
-static void log_request(vt_test_httpd *s, const vt_test_request *q)
+static void log_request(vt_test_httpd *s, vt_test_request *q)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	q->at_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 	pthread_mutex_lock(&s->mtx);
 	if (s->nlog < VT_TEST_RECV_MAX)
 		s->log[s->nlog] = *q;

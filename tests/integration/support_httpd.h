@@ -26,8 +26,9 @@ typedef struct vt_test_request {
 	char method[16];
 	char target[1024];  /* path?query as sent */
 	char headers[8192]; /* raw header lines, "\r\n"-separated */
-	char body[1024];
-	int status; /* the status answered */
+	char body[4096];
+	int status;   /* the status answered */
+	double at_ms; /* receiver: when it came, monotonic ms */
 } vt_test_request;
 
 /* Starts a server on 127.0.0.1 with a free port; NULL on failure. */
@@ -82,8 +83,7 @@ void vt_test_receiver_mode(vt_test_httpd *s, vt_test_recv_mode m,
 			   int retry_after_s);
 /* Copies up to max recorded requests, oldest first, into out; returns
  * how many there are in all. */
-int vt_test_receiver_requests(vt_test_httpd *s, vt_test_request *out,
-			      int max);
+int vt_test_receiver_requests(vt_test_httpd *s, vt_test_request *out, int max);
 
 /* An Ed25519 key pair made by OpenSSL, with DMarket's hex forms. */
 typedef struct vt_test_keypair {
