@@ -392,7 +392,8 @@ static void test_silence_and_windows_on_registry(void)
 	CU_ASSERT_FALSE(s->components[1].maintenance); /* b */
 	vt_health_snapshot_free(s);
 	CU_ASSERT_EQUAL(vt_health_unsilence(h, "a"), VT_OK);
-	CU_ASSERT_EQUAL(vt_health_unsilence(h, "a"), VT_ENOENT);
+	CU_ASSERT_EQUAL(vt_health_unsilence(h, "a"), VT_OK); /* idempotent */
+	CU_ASSERT_EQUAL(vt_health_unsilence(h, "nope"), VT_ENOENT);
 	CU_ASSERT_FALSE(vt_health_in_maintenance(h, "a", tags, 1));
 
 	/* --all */

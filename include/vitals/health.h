@@ -255,8 +255,8 @@ vt_err vt_health_add_maintenance(vt_health *h, const vt_maintenance_window *w);
  * duration_ms from now (> 0), replacing an earlier silence of the same
  * target. VT_ENOENT for an unknown name. Thread-safe. */
 vt_err vt_health_silence(vt_health *h, const char *name, int64_t duration_ms);
-/* Ends the silence of name, or (NULL) every silence. VT_ENOENT when name
- * had none. Thread-safe. */
+/* Ends the silence of name, or (NULL) every silence; VT_OK also when
+ * there was none. VT_ENOENT for an unknown name. Thread-safe. */
 vt_err vt_health_unsilence(vt_health *h, const char *name);
 /* True if a window or silence covers check name (with tags) now.
  * Thread-safe. */

@@ -368,9 +368,14 @@ vt_err vt_health_unsilence(vt_health *h, const char *name)
 {
 	if (h == NULL)
 		return VT_EINVAL;
-	vt_err rv = vt__maint_unsilence(&h->maint, name);
+	if (name != NULL) {
+		vt_err rv = vt__health_visit(h, name, exists, NULL);
+		if (rv != VT_OK)
+			return rv;
+	}
+	(void)vt__maint_unsilence(&h->maint, name); /* none: fine too */
 	h->epoch++;
-	return rv;
+	return VT_OK;
 }
 
 bool vt_health_in_maintenance(vt_health *h, const char *name,
