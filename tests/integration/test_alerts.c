@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 #include "support_httpd.h"
 #include "support_servers.h"
 #include "testutil.h"
+#include "vitals/client.h"
 
 #define TOKEN  "123456:SECRET-bot-token_xyz"
 #define SECRET "hook-secret-42"
@@ -548,6 +550,110 @@ static void test_maintenance_window(void)
 	vt_test_httpd_stop(hook);
 }
 
+/* ---- beats and silences, with a token --------------------------------- */
+
+#define ADMIN_TOKEN "admin-token-1234"
+
+/* curl -X POST http://addr/health/NAME/beat [with the token]; the HTTP
+ * status. */
+static int http_beat(const vt_test_daemon *d, const char *name, bool token)
+{
+	char cmd[512], *out = NULL;
+	snprintf(cmd, sizeof(cmd),
+		 "curl -s -o /dev/null -w '%%{http_code}' --max-time 10 -X "
+		 "POST %s http://%s/health/%s/beat",
+		 token ? "-H 'Authorization: Bearer " ADMIN_TOKEN "'" : "",
+		 d->http, name);
+	int rc = vt_test_sh(cmd, &out);
+	int status = rc == 0 && out != NULL ? atoi(out) : -1;
+	free(out);
+	return status;
+}
+
+/* vitalsctl --url RPC ARGS [with VITALS_TOKEN]; its exit status. */
+static int ctl(const vt_test_daemon *d, const char *args, bool token)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s %s --url %s %s >/dev/null 2>&1",
+		 token ? "VITALS_TOKEN=" ADMIN_TOKEN : "env -u VITALS_TOKEN",
+		 VT_TEST_VITALSCTL, d->rpc, args);
+	return vt_test_sh(cmd, NULL);
+}
+
+static void test_silence_and_beats(void)
+{
+	setenv("ADMIN_TOKEN_VAR", ADMIN_TOKEN, 1);
+	vt_test_httpd *hook = vt_test_receiver_start(0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(hook);
+	int tport = vt_test_free_port();
+	target tg;
+	CU_ASSERT_FATAL(target_open(&tg, tport) == 0);
+	char top[1024], checks[512];
+	snprintf(
+	    top, sizeof(top),
+	    "\"token_env\": \"ADMIN_TOKEN_VAR\", \"state\": "
+	    "\"%s/silence.db\", \"notify\": [{\"name\": \"hook\", "
+	    "\"type\": \"webhook\", \"url\": \"http://127.0.0.1:%d/in\"}],",
+	    vt_test_tmpdir(), vt_test_httpd_port(hook));
+	snprintf(checks, sizeof(checks),
+		 "{\"name\": \"port\", \"type\": \"tcp\", \"address\": "
+		 "\"127.0.0.1:%d\", \"interval_ms\": 100, \"timeout_ms\": 300},"
+		 "{\"name\": \"cron\", \"type\": \"heartbeat\", \"ttl_ms\": "
+		 "1500, \"interval_ms\": 100}",
+		 tport);
+	vt_test_daemon d;
+	CU_ASSERT_FATAL(vt_test_daemon_start(&d, "silence", top, checks, 0));
+
+	/* Beats: HTTP, vitalsctl and the RPC, each needing the token. */
+	CU_ASSERT_EQUAL(http_beat(&d, "cron", false), 401);
+	CU_ASSERT_EQUAL(http_beat(&d, "cron", true), 200);
+	CU_ASSERT_EQUAL(http_beat(&d, "port", true), 400);
+	CU_ASSERT_EQUAL(http_beat(&d, "nope", true), 404);
+	CU_ASSERT_EQUAL(ctl(&d, "beat cron", false), 3);
+	CU_ASSERT_EQUAL(ctl(&d, "beat cron", true), 0);
+	vt_client *c = NULL;
+	CU_ASSERT_EQUAL_FATAL(vt_client_connect(&c, d.rpc, 5000), VT_OK);
+	CU_ASSERT_EQUAL(vt_client_beat(c, "cron"), VT_EAUTH);
+	CU_ASSERT_EQUAL(vt_client_set_token(c, ADMIN_TOKEN), VT_OK);
+	CU_ASSERT_EQUAL(vt_client_beat(c, "cron"), VT_OK);
+	CU_ASSERT_EQUAL(vt_client_beat(c, "nope"), VT_ENOENT);
+
+	/* Silenced: the outage is recorded and shown, not alerted. */
+	CU_ASSERT_EQUAL(ctl(&d, "silence port 1m", false), 3);
+	CU_ASSERT_EQUAL(ctl(&d, "silence port 1m", true), 0);
+	for (int i = 0; i < 10; i++) { /* cron kept alive meanwhile */
+		if (i == 2)
+			target_close(&tg);
+		CU_ASSERT_EQUAL(vt_client_beat(c, "cron"), VT_OK);
+		vt_test_sleep_ms(150);
+	}
+	CU_ASSERT_EQUAL(vt_test_httpd_count(hook), 0);
+	char body[8192];
+	CU_ASSERT_EQUAL(get(&d, "/health/port", body, sizeof(body), NULL), 503);
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"maintenance\":true"));
+	/* Unsilenced: the outage that goes on is told now. */
+	CU_ASSERT_EQUAL(ctl(&d, "unsilence port", true), 0);
+	int n = wait_ok(hook, 1, 5000);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	char check[32], kind[32];
+	body_field(reqs[0].body, "check", check, sizeof(check));
+	body_field(reqs[0].body, "kind", kind, sizeof(kind));
+	CU_ASSERT_STRING_EQUAL(check, "port");
+	CU_ASSERT_STRING_EQUAL(kind, "triggered");
+
+	/* Beats stop: the heartbeat is missed and told. */
+	n = wait_ok(hook, 2, 6000);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	char err[128];
+	body_field(reqs[1].body, "check", check, sizeof(check));
+	body_field(reqs[1].body, "error", err, sizeof(err));
+	CU_ASSERT_STRING_EQUAL(check, "cron");
+	CU_ASSERT_STRING_EQUAL(err, "no heartbeat for 1 s");
+	vt_client_close(c);
+	CU_ASSERT_EQUAL(vt_test_stop(d.pid), 0);
+	vt_test_httpd_stop(hook);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -558,6 +664,7 @@ int main(void)
 	    {"kill -9 with deliveries pending", test_kill_pending},
 	    {"hanging receiver", test_hanging_receiver},
 	    {"maintenance window", test_maintenance_window},
+	    {"silence and beats", test_silence_and_beats},
 	    {NULL, NULL}};
 	return vt_test_main("alerts", tests);
 }
