@@ -341,6 +341,15 @@ vt_err vt_health_add_maintenance(vt_health *h, const vt_maintenance_window *w)
 	return vt__maint_add(&h->maint, w);
 }
 
+/* Bumps the registry's epoch after a change, so that cached answers
+ * show it. Locks: takes h->mtx (the epoch's writers hold it). */
+static void bump(vt_health *h)
+{
+	pthread_mutex_lock(&h->mtx);
+	atomic_fetch_add(&h->epoch, 1);
+	pthread_mutex_unlock(&h->mtx);
+}
+
 static vt_err exists(vt_health *h, vt__check *c, void *ctx)
 {
 	(void)h;
@@ -360,7 +369,7 @@ vt_err vt_health_silence(vt_health *h, const char *name, int64_t duration_ms)
 	}
 	vt_err rv = vt__maint_silence(
 	    &h->maint, name, vt__wall_s() + (double)duration_ms / 1000.0);
-	h->epoch++; /* atomic, after the change: cached answers show it */
+	bump(h);
 	return rv;
 }
 
@@ -374,7 +383,7 @@ vt_err vt_health_unsilence(vt_health *h, const char *name)
 			return rv;
 	}
 	(void)vt__maint_unsilence(&h->maint, name); /* none: fine too */
-	h->epoch++;
+	bump(h);
 	return VT_OK;
 }
 
