@@ -27,6 +27,7 @@
 #include "checks/httpreq.h"
 #include "core/clock.h"
 #include "notify/notify_int.h"
+#include "vitals/checks.h"
 
 #define RESP_MAX  (16 * 1024) /* response bytes kept, for retry_after */
 #define IDLE_WAIT 1000	      /* ms between looks at an empty outbox */
@@ -116,6 +117,8 @@ static void request_url(const vt__notifier *nf, bool shown, char *out,
 	if (nf->type == VT_NOTIFIER_TELEGRAM)
 		snprintf(out, cap, "%s/bot%s/sendMessage", nf->api_url,
 			 shown ? "***" : nf->token);
+	else if (shown) /* a password in the URL is not shown either */
+		vt_url_redact(nf->url, out, cap);
 	else
 		snprintf(out, cap, "%s", nf->url);
 }
