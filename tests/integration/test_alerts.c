@@ -466,19 +466,26 @@ static void test_kill_pending(void)
 
 /* ---- a hanging receiver ---------------------------------------------- */
 
-/* Largest /health?cache=true and fresh /health/port latency over n
- * requests. */
-static double worst_latency(const vt_test_daemon *d, int n)
+static int cmp_double(const void *a, const void *b)
 {
-	double worst = 0, ms;
-	for (int i = 0; i < n; i++) {
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Latencies of n requests, /health?cache=true and fresh /health/port
+ * in turn: the median into *median, the worst into *worst. */
+static void latencies(const vt_test_daemon *d, int n, double *median,
+		      double *worst)
+{
+	double ms[64];
+	for (int i = 0; i < n && i < 64; i++) {
 		CU_ASSERT(get(d, i % 2 ? "/health?cache=true" : "/health/port",
-			      NULL, 0, &ms) > 0);
-		if (ms > worst)
-			worst = ms;
+			      NULL, 0, &ms[i]) > 0);
 		vt_test_sleep_ms(20);
 	}
-	return worst;
+	qsort(ms, (size_t)n, sizeof(ms[0]), cmp_double);
+	*median = ms[n / 2];
+	*worst = ms[n - 1];
 }
 
 static void test_hanging_receiver(void)
@@ -496,16 +503,23 @@ static void test_hanging_receiver(void)
 	vt_test_daemon d;
 	CU_ASSERT_FATAL(vt_test_daemon_start(&d, "hang", top, checks, 0));
 	vt_test_sleep_ms(300);
-	double before = worst_latency(&d, 20);
+	double before, before_worst, during, during_worst;
+	latencies(&d, 21, &before, &before_worst);
 	target_close(&tg); /* an alert, whose delivery hangs */
 	double end = vt_test_now_ms() + 5000;
 	while (vt_test_httpd_count(hook) == 0 && vt_test_now_ms() < end)
 		vt_test_sleep_ms(20);
 	CU_ASSERT_FATAL(vt_test_httpd_count(hook) == 1);
-	double during = worst_latency(&d, 20);
-	fprintf(stderr, "\n  worst /health: %.1f ms before, %.1f ms during\n",
-		before, during);
-	CU_ASSERT(during < before + 100);
+	latencies(&d, 21, &during, &during_worst);
+	fprintf(stderr,
+		"\n  /health median (worst): %.1f (%.1f) ms before, %.1f "
+		"(%.1f) ms during\n",
+		before, before_worst, during, during_worst);
+	/* Blocked by the sender, a request would wait for its 30 s
+	 * timeout; scheduling noise (sanitizers, a busy machine) is far
+	 * below a second. */
+	CU_ASSERT(during < before + 50);
+	CU_ASSERT(during_worst < 1000);
 	/* The check kept running: port is reported unhealthy. */
 	char body[8192];
 	CU_ASSERT_EQUAL(get(&d, "/health/port", body, sizeof(body), NULL), 503);
