@@ -267,12 +267,28 @@ _BUILTINS = {
 BUILTIN_CHECKS = tuple(_BUILTINS)
 
 
-def _free_registry(ptr, keep):
-    """weakref.finalize target: frees the C registry (keep: the metrics
+class _Cell:
+    """The C registry pointer with the count of calls inside it, shared by
+    a HealthCheck and its finalizer: whichever frees first (close() or the
+    finalizer at collection or exit) marks it gone for the other."""
+    __slots__ = ("ptr", "cv", "inflight")
+
+    def __init__(self, ptr):
+        self.ptr, self.cv, self.inflight = ptr, threading.Condition(), 0
+
+
+def _free_registry(cell, keep):
+    """Frees the C registry once no call is inside it (keep: the metrics
     collector it exports to, alive until now). Never on a vitals worker,
     which vt_health_free would wait for: handed to a thread then."""
+    with cell.cv:
+        ptr, cell.ptr = cell.ptr, None
+        while cell.inflight:
+            cell.cv.wait()
+    if ptr is None:
+        return
     if getattr(_tls, "in_check", False):
-        threading.Thread(target=lib.vt_health_free, args=(ptr,), daemon=False).start()
+        threading.Thread(target=lib.vt_health_free, args=(ptr,)).start()
     else:
         lib.vt_health_free(ptr)
 
@@ -294,14 +310,12 @@ class HealthCheck:
         opts.metrics = metrics._live("HealthCheck()") if metrics is not None else None
         out = c_void_p()
         _lib.check(lib.vt_health_alloc(byref(out), byref(opts)), "HealthCheck()")
-        self._ptr = out.value
+        self._cell = _Cell(out.value)
         self._metrics = metrics
         self._loop = _Loop()
-        self._cv = threading.Condition()
-        self._inflight = 0
         self._servers = weakref.WeakSet()
         self._last = None
-        self._finalizer = weakref.finalize(self, _free_registry, out.value, metrics)
+        self._finalizer = weakref.finalize(self, _free_registry, self._cell, metrics)
         self._note_loop()
 
     # -- lifecycle --------------------------------------------------------
@@ -312,21 +326,23 @@ class HealthCheck:
             pass
 
     def _enter(self, what):
-        with self._cv:
-            if self._ptr is None:
+        cell = self._cell
+        with cell.cv:
+            if cell.ptr is None:
                 raise ClosedError("HealthCheck.%s" % what)
-            self._inflight += 1
-            return self._ptr
+            cell.inflight += 1
+            return cell.ptr
 
     def _leave(self):
-        with self._cv:
-            self._inflight -= 1
-            if self._inflight == 0:
-                self._cv.notify_all()
+        cell = self._cell
+        with cell.cv:
+            cell.inflight -= 1
+            if cell.inflight == 0:
+                cell.cv.notify_all()
 
     @property
     def closed(self):
-        return self._ptr is None
+        return self._cell.ptr is None
 
     def close(self):
         """Closes the servers serving this registry, waits for calls under
@@ -336,12 +352,6 @@ class HealthCheck:
             raise VitalsError(_lib.VT_EINVAL, "HealthCheck.close() from inside a check")
         for srv in list(self._servers):
             srv.close()
-        with self._cv:
-            if self._ptr is None:
-                return
-            self._ptr = None
-            while self._inflight:
-                self._cv.wait()
         self._finalizer()
 
     async def aclose(self):

@@ -21,9 +21,20 @@ from .health import HealthCheck
 from .metrics import MetricsCollector
 
 
-def _free_server(ptr, health, metrics):
-    # health and metrics ride along so that they outlive the server.
-    lib.vt_server_free(ptr)
+class _Cell:
+    __slots__ = ("ptr", "lock")
+
+    def __init__(self, ptr):
+        self.ptr, self.lock = ptr, threading.Lock()
+
+
+def _free_server(cell, health, metrics):
+    """Frees the server (by close(), collection or exit, whichever comes
+    first); health and metrics ride along so that they outlive it."""
+    with cell.lock:
+        ptr, cell.ptr = cell.ptr, None
+        if ptr is not None:
+            lib.vt_server_free(ptr)
 
 
 def _http_addr(host, port):
@@ -54,7 +65,6 @@ class MonitoringServer:
         o = _lib.ServerOpts()
         o.http_addr, o.rpc_url, o.pub_url, o.token, o.live_tag, o.ready_tag = keep
         o.degraded_http_code = int(degraded_http_code)
-        self._lock = threading.Lock()
         hp = health._enter("start_monitoring_server")
         try:
             o.health = hp
@@ -68,11 +78,11 @@ class MonitoringServer:
             detail = errbuf.value.decode("utf-8", "replace")
             raise VitalsError(err, "start_monitoring_server(%s)%s"
                               % (addr, ": " + detail if detail else ""))
-        self._ptr = out.value
+        self._cell = _Cell(out.value)
         self.health, self.metrics = health, metrics
         self.url = "http://%s" % addr
         self.rpc_url, self.pub_url = rpc_url, pub_url
-        self._finalizer = weakref.finalize(self, _free_server, out.value, health, metrics)
+        self._finalizer = weakref.finalize(self, _free_server, self._cell, health, metrics)
         health._servers.add(self)
         health._note_loop()
 
@@ -83,22 +93,18 @@ class MonitoringServer:
 
     @property
     def closed(self):
-        return self._ptr is None
+        return self._cell.ptr is None
 
     def shutdown(self):
         """Graceful shutdown (readiness unhealthy, in-flight requests
         answered); the server stays allocated until close()."""
-        with self._lock:
-            if self._ptr is None:
+        with self._cell.lock:
+            if self._cell.ptr is None:
                 raise ClosedError("MonitoringServer.shutdown")
-            lib.vt_server_shutdown(self._ptr)
+            lib.vt_server_shutdown(self._cell.ptr)
 
     def close(self):
         """Shuts down and frees. Idempotent."""
-        with self._lock:
-            if self._ptr is None:
-                return
-            self._ptr = None
         self._finalizer()
 
     async def aclose(self):
