@@ -31,8 +31,8 @@ from .metrics import MetricsCollector
 _METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
                       "OPTIONS", "CONNECT", "TRACE"))
 _perf = time.perf_counter
-_counter_inc = _lib.lib.vt_counter_inc
-_hist_observe = _lib.lib.vt_histogram_observe
+_counter_inc = _lib.hot.vt_counter_inc
+_hist_observe = _lib.hot.vt_histogram_observe
 _UNMATCHED = "unmatched"
 _SERIES_MAX = 10000
 

@@ -2,8 +2,9 @@
 registry (vitals/metrics.h).
 
 Recording goes straight to C: each Python thread is an OS thread, so its
-records land in that thread's shard, with no lock and no GIL held during
-the call (ctypes.CDLL releases it). The seed's verbs take a name; handles
+records land in that thread's shard, with no lock. The recording calls
+keep the GIL (they take nanoseconds and never wait; see _lib.py); reads
+(snapshots, encoders) release it. The seed's verbs take a name; handles
 (counter(), gauge(), histogram()) skip the name lookup for hot loops.
 
 Lifetime: close() refuses every later call (ClosedError). The C registry
@@ -23,18 +24,15 @@ from ctypes import byref, c_char_p, c_double, c_size_t, c_void_p
 from . import _lib
 from ._lib import ClosedError, VitalsError, cstr, cstr_opt, lib
 
-_increment = lib.vt_metrics_increment
-_counter_add_n = lib.vt_metrics_counter_add
-_set_gauge = lib.vt_metrics_set_gauge
-_gauge_set_n = lib.vt_metrics_gauge_set
-_gauge_add_n = lib.vt_metrics_gauge_add
-_observe = lib.vt_metrics_observe
-_hist_observe_n = lib.vt_metrics_histogram_observe
-_counter_inc = lib.vt_counter_inc
-_counter_add = lib.vt_counter_add
-_gauge_set = lib.vt_gauge_set
-_gauge_add = lib.vt_gauge_add
-_hist_observe = lib.vt_histogram_observe
+_counter_add_n = _lib.hot.vt_metrics_counter_add
+_gauge_set_n = _lib.hot.vt_metrics_gauge_set
+_gauge_add_n = _lib.hot.vt_metrics_gauge_add
+_hist_observe_n = _lib.hot.vt_metrics_histogram_observe
+_counter_inc = _lib.hot.vt_counter_inc
+_counter_add = _lib.hot.vt_counter_add
+_gauge_set = _lib.hot.vt_gauge_set
+_gauge_add = _lib.hot.vt_gauge_add
+_hist_observe = _lib.hot.vt_histogram_observe
 _ArgumentError = ctypes.ArgumentError
 
 _NAME_CACHE_MAX = 4096
@@ -74,6 +72,7 @@ class MetricsCollector:
         _lib.check(lib.vt_metrics_alloc(byref(out)), "MetricsCollector()")
         self._ptr = out.value
         self._names = {}
+        self._counters, self._gauges, self._histograms = {}, {}, {}
         self._finalizer = weakref.finalize(self, lib.vt_metrics_free, out.value)
         self._finalizer.atexit = False
 
@@ -110,21 +109,39 @@ class MetricsCollector:
         raise VitalsError(err, "%s(%r)" % (verb, name))
 
     # -- the seed's verbs -------------------------------------------------
+    # An unlabelled by-name call resolves its series once (as the C by-name
+    # calls do, with the same errors) and then records through the handle
+    # kept in a per-kind dict: one dict lookup instead of a C string
+    # conversion and hash per call.
+    # The first call goes through the C by-name call itself, so that a bad
+    # name or value leaves nothing behind, exactly as in C.
+    def _first(self, cache, register, name, verb, record):
+        p = self._live(verb)
+        b = self._name(name)
+        err = record(p, b)
+        if err:
+            self._fail(err, verb, name)
+        out = c_void_p()
+        if register(p, b, None, byref(out)) == 0 and len(cache) < _NAME_CACHE_MAX:
+            cache[name] = out.value
+
     def increment(self, name, value=1, labels=None):
         """Adds value (>= 0, default 1) to counter name."""
-        p = self._ptr
-        if p is None:
+        if self._ptr is None:
             raise ClosedError("MetricsCollector.increment")
-        b = self._names.get(name) if name.__class__ is str else None
-        if b is None:
-            b = self._name(name)
         try:
             if labels is None:
-                err = _increment(p, b) if value == 1 and value.__class__ is int \
-                    else _counter_add_n(p, b, _number("increment", value), None, 0)
+                h = self._counters.get(name)
+                if h is None:
+                    v = _number("increment", value)
+                    return self._first(self._counters, lib.vt_metrics_counter, name, "increment",
+                                       lambda p, b: _counter_add_n(p, b, v, None, 0))
+                err = _counter_inc(h) if value == 1 and value.__class__ is int \
+                    else _counter_add(h, _number("increment", value))
             else:
                 arr, n = _label_array(labels, "increment")
-                err = _counter_add_n(p, b, _number("increment", value), arr, n)
+                err = _counter_add_n(self._ptr, self._name(name), _number("increment", value),
+                                     arr, n)
         except _ArgumentError as e:
             raise TypeError("increment(%r): %s" % (name, e)) from None
         if err:
@@ -132,18 +149,20 @@ class MetricsCollector:
 
     def set_gauge(self, name, value, labels=None):
         """Sets gauge name to value."""
-        p = self._ptr
-        if p is None:
+        if self._ptr is None:
             raise ClosedError("MetricsCollector.set_gauge")
-        b = self._names.get(name) if name.__class__ is str else None
-        if b is None:
-            b = self._name(name)
         try:
             if labels is None:
-                err = _set_gauge(p, b, value)
+                h = self._gauges.get(name)
+                if h is None:
+                    v = _number("set_gauge", value)
+                    return self._first(self._gauges, lib.vt_metrics_gauge, name, "set_gauge",
+                                       lambda p, b: _gauge_set_n(p, b, v, None, 0))
+                err = _gauge_set(h, value)
             else:
                 arr, n = _label_array(labels, "set_gauge")
-                err = _gauge_set_n(p, b, _number("set_gauge", value), arr, n)
+                err = _gauge_set_n(self._ptr, self._name(name), _number("set_gauge", value),
+                                   arr, n)
         except _ArgumentError as e:
             raise TypeError("set_gauge(%r): value must be a number (%s)" % (name, e)) from None
         if err:
@@ -159,18 +178,20 @@ class MetricsCollector:
 
     def observe(self, name, value, labels=None):
         """Records value in histogram name (Prometheus' default buckets)."""
-        p = self._ptr
-        if p is None:
+        if self._ptr is None:
             raise ClosedError("MetricsCollector.observe")
-        b = self._names.get(name) if name.__class__ is str else None
-        if b is None:
-            b = self._name(name)
         try:
             if labels is None:
-                err = _observe(p, b, value)
+                h = self._histograms.get(name)
+                if h is None:
+                    v = _number("observe", value)
+                    return self._first(self._histograms, lib.vt_metrics_histogram, name,
+                                       "observe", lambda p, b: _hist_observe_n(p, b, v, None, 0))
+                err = _hist_observe(h, value)
             else:
                 arr, n = _label_array(labels, "observe")
-                err = _hist_observe_n(p, b, _number("observe", value), arr, n)
+                err = _hist_observe_n(self._ptr, self._name(name), _number("observe", value),
+                                      arr, n)
         except _ArgumentError as e:
             raise TypeError("observe(%r): value must be a number (%s)" % (name, e)) from None
         if err:
