@@ -15,6 +15,7 @@
  * message on stderr.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -88,85 +89,133 @@ static int fail_usage(const char *fmt, const char *arg)
 	return EXIT_UNKNOWN;
 }
 
-/* The value of option argv[*i] (--opt V or --opt=V); NULL if missing. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
-{
-	const char *a = argv[*i];
-	size_t n = strlen(name);
-	if (a[n] == '=')
-		return a + n + 1;
-	if (*i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
+enum {
+	OPT_URL = 256,
+	OPT_PUB,
+	OPT_TIMEOUT,
+	OPT_JSON,
+	OPT_PROM,
+	OPT_CACHED,
+	OPT_TAG,
+	OPT_EXCLUDE
+};
 
-static bool is_opt(const char *a, const char *name)
-{
-	size_t n = strlen(name);
-	return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
-}
+static const struct option long_opts[] = {
+    {"url", required_argument, NULL, OPT_URL},
+    {"pub", required_argument, NULL, OPT_PUB},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"prometheus", no_argument, NULL, OPT_PROM},
+    {"cached", no_argument, NULL, OPT_CACHED},
+    {"tag", required_argument, NULL, OPT_TAG},
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
 
-static int parse(int argc, char **argv, opts *o)
+/* What an option that needs a value takes, for the message when it is
+ * missing. */
+static const char *value_kind(int opt)
 {
-	o->url = "tcp://127.0.0.1:5555";
-	o->pub = "tcp://127.0.0.1:5556";
-	o->timeout_ms = 5000;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v;
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			fputs(usage, stdout);
-			exit(0);
-		} else if (is_opt(a, "--url")) {
-			if ((o->url = opt_value(argc, argv, &i, "--url")) ==
-			    NULL)
-				return fail_usage("%s needs a URL", a);
-		} else if (is_opt(a, "--pub")) {
-			if ((o->pub = opt_value(argc, argv, &i, "--pub")) ==
-			    NULL)
-				return fail_usage("%s needs a URL", a);
-		} else if (is_opt(a, "--timeout")) {
-			if ((v = opt_value(argc, argv, &i, "--timeout")) ==
-			    NULL)
-				return fail_usage("%s needs milliseconds", a);
-			char *end;
-			errno = 0;
-			long ms = strtol(v, &end, 10);
-			if (end == v || *end != '\0' || ms <= 0 ||
-			    ms > 86400000)
-				return fail_usage("bad --timeout \"%s\": "
-						  "milliseconds, 1..86400000",
-						  v);
-			o->timeout_ms = (int)ms;
-			o->timeout_set = true;
-		} else if (strcmp(a, "--json") == 0) {
-			o->json = true;
-		} else if (strcmp(a, "--prometheus") == 0) {
-			o->prom = true;
-		} else if (strcmp(a, "--cached") == 0) {
-			o->cached = true;
-		} else if (is_opt(a, "--tag")) {
-			if ((o->tag = opt_value(argc, argv, &i, "--tag")) ==
-			    NULL)
-				return fail_usage("%s needs a tag", a);
-		} else if (is_opt(a, "--exclude")) {
-			if ((v = opt_value(argc, argv, &i, "--exclude")) ==
-			    NULL)
-				return fail_usage("%s needs a check name", a);
-			if (o->nexclude == MAX_EXCLUDE)
-				return fail_usage("too many --exclude (%s)",
-						  "at most 64");
-			o->exclude[o->nexclude++] = v;
-		} else if (a[0] == '-' && a[1] != '\0') {
-			return fail_usage("unknown option \"%s\"", a);
-		} else if (o->cmd == NULL) {
-			o->cmd = a;
-		} else if (o->name == NULL) {
-			o->name = a;
-		} else {
-			return fail_usage("unexpected argument \"%s\"", a);
-		}
+	switch (opt) {
+	case OPT_URL:
+	case OPT_PUB:
+		return "a URL";
+	case OPT_TIMEOUT:
+		return "milliseconds";
+	case OPT_TAG:
+		return "a tag";
+	default:
+		return "a check name";
 	}
+}
+
+/* Says what was wrong with the option getopt_long just refused ('?'
+ * unknown, ':' missing value); returns EXIT_UNKNOWN. */
+static int bad_option(int c, char **argv)
+{
+	char shortopt[3] = {'-', (char)optopt, '\0'};
+	const char *arg =
+	    optopt > 0 && optopt < 256 ? shortopt : argv[optind - 1];
+	if (c != ':')
+		return fail_usage("unknown option \"%s\"", arg);
+	fprintf(stderr,
+		"vitalsctl: %s needs %s\n(vitalsctl --help for usage)\n", arg,
+		value_kind(optopt));
+	return EXIT_UNKNOWN;
+}
+
+/* Stores --timeout's value v in o; 0 or EXIT_UNKNOWN (after a message). */
+static int set_timeout(opts *o, const char *v)
+{
+	char *end;
+	errno = 0;
+	long ms = strtol(v, &end, 10);
+	if (end == v || *end != '\0' || errno != 0 || ms <= 0 || ms > 86400000)
+		return fail_usage("bad --timeout \"%s\": "
+				  "milliseconds, 1..86400000",
+				  v);
+	o->timeout_ms = (int)ms;
+	o->timeout_set = true;
+	return 0;
+}
+
+/* Stores a non-option argument: the command, then the NAME. */
+static int set_operand(opts *o, const char *a)
+{
+	if (o->cmd == NULL)
+		o->cmd = a;
+	else if (o->name == NULL)
+		o->name = a;
+	else
+		return fail_usage("unexpected argument \"%s\"", a);
+	return 0;
+}
+
+/* Applies option c (a getopt_long result) with value v to o; 0 or
+ * EXIT_UNKNOWN (after a message). */
+static int apply_option(opts *o, int c, const char *v, char **argv)
+{
+	switch (c) {
+	case 1:
+		return set_operand(o, v);
+	case 'h':
+		fputs(usage, stdout);
+		exit(0);
+	case OPT_URL:
+		o->url = v;
+		return 0;
+	case OPT_PUB:
+		o->pub = v;
+		return 0;
+	case OPT_TIMEOUT:
+		return set_timeout(o, v);
+	case OPT_JSON:
+		o->json = true;
+		return 0;
+	case OPT_PROM:
+		o->prom = true;
+		return 0;
+	case OPT_CACHED:
+		o->cached = true;
+		return 0;
+	case OPT_TAG:
+		o->tag = v;
+		return 0;
+	case OPT_EXCLUDE:
+		if (o->nexclude == MAX_EXCLUDE)
+			return fail_usage("too many --exclude (%s)",
+					  "at most 64");
+		o->exclude[o->nexclude++] = v;
+		return 0;
+	default:
+		return bad_option(c, argv);
+	}
+}
+
+/* Checks that the command exists and the options fit it. */
+static int check_command(const opts *o)
+{
 	if (o->cmd == NULL)
 		return fail_usage("%s", "no command (health, metrics, watch)");
 	bool health = strcmp(o->cmd, "health") == 0;
@@ -185,6 +234,30 @@ static int parse(int argc, char **argv, opts *o)
 	if (watch && (o->name != NULL || o->json))
 		return fail_usage("%s", "watch takes no NAME or --json");
 	return 0;
+}
+
+/* Parses argv into o with getopt_long. Options may stand before or after
+ * the command ("-" first in the option string hands the operands over in
+ * order, whatever POSIXLY_CORRECT says). 0 or EXIT_UNKNOWN. */
+static int parse(int argc, char **argv, opts *o)
+{
+	o->url = "tcp://127.0.0.1:5555";
+	o->pub = "tcp://127.0.0.1:5556";
+	o->timeout_ms = 5000;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "-:h", long_opts, NULL)) != -1) {
+		int rc = apply_option(o, c, optarg, argv);
+		if (rc != 0)
+			return rc;
+	}
+	/* After "--", the rest are operands. */
+	for (int i = optind; i < argc; i++) {
+		int rc = set_operand(o, argv[i]);
+		if (rc != 0)
+			return rc;
+	}
+	return check_command(o);
 }
 
 /* ---- output helpers ---------------------------------------------------- */

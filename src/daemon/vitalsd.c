@@ -22,6 +22,7 @@
  * start-up failure; 2 bad command line.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -111,59 +112,43 @@ typedef struct args {
 	const char *http, *rpc, *pub;
 } args;
 
-/* Parses argv into a; returns -1 to exit 0 (help, version), 0 to go on,
- * 2 on a usage error (after a message). Takes "--opt VALUE" and
- * "--opt=VALUE". */
-static int parse_args(int argc, char **argv, args *a)
+enum {
+	OPT_CONFIG = 256,
+	OPT_CHECK_CONFIG,
+	OPT_HTTP,
+	OPT_RPC,
+	OPT_PUB,
+	OPT_VERSION
+};
+
+static const struct option long_opts[] = {
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
+    {"http", required_argument, NULL, OPT_HTTP},
+    {"rpc", required_argument, NULL, OPT_RPC},
+    {"pub", required_argument, NULL, OPT_PUB},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* Says what was wrong with argv[optind - 1] after getopt_long returned
+ * '?' or ':'; returns 2. */
+static int bad_option(int c, char **argv)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} opts[] = {
-	    {"--config", offsetof(args, config)},
-	    {"--check-config", offsetof(args, check_config)},
-	    {"--http", offsetof(args, http)},
-	    {"--rpc", offsetof(args, rpc)},
-	    {"--pub", offsetof(args, pub)},
-	};
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i];
-		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-			fputs(usage_text, stdout);
-			return -1;
-		}
-		if (strcmp(arg, "--version") == 0) {
-			printf("vitalsd %s\n", VITALSD_VERSION);
-			return -1;
-		}
-		size_t j = 0, nopts = sizeof(opts) / sizeof(opts[0]);
-		const char *value = NULL;
-		for (; j < nopts; j++) {
-			size_t n = strlen(opts[j].name);
-			if (strncmp(arg, opts[j].name, n) != 0)
-				continue;
-			if (arg[n] == '=') {
-				value = arg + n + 1;
-				break;
-			}
-			if (arg[n] == '\0') {
-				if (i + 1 >= argc) {
-					fprintf(stderr,
-						"vitalsd: %s needs a value\n",
-						arg);
-					return 2;
-				}
-				value = argv[++i];
-				break;
-			}
-		}
-		if (j == nopts) {
-			fprintf(stderr, "vitalsd: unknown argument \"%s\"\n%s",
-				arg, usage_text);
-			return 2;
-		}
-		*(const char **)((char *)a + opts[j].off) = value;
-	}
+	const char *arg = argv[optind - 1];
+	if (c == ':')
+		fprintf(stderr, "vitalsd: %s needs a value\n", arg);
+	else
+		fprintf(stderr, "vitalsd: unknown argument \"%s\"\n%s", arg,
+			usage_text);
+	return 2;
+}
+
+/* Checks the combination of options parsed into a; 0 or 2 (after a
+ * message). */
+static int check_args(const args *a)
+{
 	if ((a->config == NULL) == (a->check_config == NULL)) {
 		fprintf(stderr,
 			"vitalsd: give one of --config FILE or "
@@ -177,6 +162,48 @@ static int parse_args(int argc, char **argv, args *a)
 		return 2;
 	}
 	return 0;
+}
+
+/* Parses argv into a with getopt_long ("--opt VALUE" and "--opt=VALUE");
+ * returns -1 to exit 0 (help, version), 0 to go on, 2 on a usage error
+ * (after a message). */
+static int parse_args(int argc, char **argv, args *a)
+{
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG:
+			a->config = optarg;
+			break;
+		case OPT_CHECK_CONFIG:
+			a->check_config = optarg;
+			break;
+		case OPT_HTTP:
+			a->http = optarg;
+			break;
+		case OPT_RPC:
+			a->rpc = optarg;
+			break;
+		case OPT_PUB:
+			a->pub = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return -1;
+		case OPT_VERSION:
+			printf("vitalsd %s\n", VITALSD_VERSION);
+			return -1;
+		default:
+			return bad_option(c, argv);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vitalsd: unknown argument \"%s\"\n%s",
+			argv[optind], usage_text);
+		return 2;
+	}
+	return check_args(a);
 }
 
 /* --check-config: loads and fully validates, prints the verdict. */

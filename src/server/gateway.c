@@ -10,7 +10,9 @@
  *
  * vt__gw_answer turns a request's route, method, URI and headers into
  * status, content type and body, touching no connection; the handlers
- * wrap it. What cannot block - a cached /health, /metrics, every error -
+ * wrap it. What the URI and Accept header ask for is read by request.c;
+ * this file keeps the headers' checks, access, answers, transport and
+ * lifetimes. What cannot block - a cached /health, /metrics, every error -
  * is answered on the nng callback; a fresh /health, which may wait for the
  * largest check timeout, goes to the routes' own worker pool. Either way
  * the response is written by us (nng_http_conn_write_res on the
@@ -40,22 +42,17 @@
 #include "encode/textfmt.h"
 #include "health/registry.h"
 #include "server/answer_cache.h"
+#include "server/request.h"
 #include "vitals/encode.h"
 #include "vitals/pool.h"
 
 #define DEFAULT_MAX_BODY ((size_t)1 << 20)
 #define DEFAULT_WORKERS	 8
 #define QUEUE_CAP	 1024
-#define MAX_EXCLUDE	 64
 
 #define CT_JSON "application/json"
 #define CT_IETF "application/health+json"
 #define CT_PROM "text/plain; version=0.0.4; charset=utf-8"
-
-enum fmt { F_JSON, F_IETF, F_PROM };
-
-static const char *const route_paths[VT__GW_NROUTES] = {
-    "/health", "/livez", "/readyz", "/metrics", "/"};
 
 struct vt__routes {
 	vt__service *svc;			    /* immutable after attach */
@@ -99,18 +96,13 @@ typedef struct gw_req {
 	struct gw_req *next; /* in the spare list */
 } gw_req;
 
-/* One request as vt__gw_answer parses it. */
+/* One request as vt__gw_answer serves it. */
 typedef struct gw_parse {
 	vt__service *svc;
 	vt__acache *cache; /* NULL = none */
 	int degraded_code;
-	vt__gw_route route;
-	enum fmt fmt;
-	bool one; /* /health/NAME */
-	vt__health_query q;
-	const char *exclude[MAX_EXCLUDE];
-	vt_metrics_filter mf;
-	char *uri; /* the request URI, cut and decoded in place */
+	vt__req rq; /* points into uri */
+	char *uri;  /* the request URI, cut and decoded in place */
 } gw_parse;
 
 /* An answer before it becomes an nng response. */
@@ -189,313 +181,6 @@ fail:
 	return NULL;
 }
 
-/* ---- parsing ---------------------------------------------------------- */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes s in place. false for a malformed escape or %00. '+'
- * stays '+' (RFC 3986; no value here can hold a space). */
-static bool pct_decode(char *s)
-{
-	char *d = s;
-	for (; *s != '\0'; s++) {
-		if (*s != '%') {
-			*d++ = *s;
-			continue;
-		}
-		int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
-		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-			return false;
-		*d++ = (char)(hi * 16 + lo);
-		s += 2;
-	}
-	*d = '\0';
-	return true;
-}
-
-/* A check name or tag: 1..200 bytes of [A-Za-z0-9_.:-]. */
-static bool word_valid(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 200)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-		      c == ':' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
-/* A metric name prefix: up to 200 bytes of [A-Za-z0-9_:]. */
-static bool prefix_valid(const char *s)
-{
-	size_t n = strlen(s);
-	if (n > 200)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == ':'))
-			return false;
-	}
-	return true;
-}
-
-/* The highest q of the Accept entries naming type (case-insensitive);
- * -1 when none does. A q that does not parse counts as 1. */
-static double accept_q(const char *acc, const char *type)
-{
-	double best = -1;
-	size_t tl = strlen(type);
-	const char *p = acc;
-	while (*p != '\0') {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		const char *m = p;
-		while (*p != '\0' && *p != ',' && *p != ';' && *p != ' ' &&
-		       *p != '\t')
-			p++;
-		size_t ml = (size_t)(p - m);
-		double q = 1;
-		while (*p != '\0' && *p != ',') {
-			if (*p != ';') {
-				p++;
-				continue;
-			}
-			p++;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-				char *end;
-				double v = strtod(p + 2, &end);
-				if (end != p + 2) {
-					q = v < 0 ? 0 : v > 1 ? 1 : v;
-					p = end;
-				}
-			}
-		}
-		if (ml == tl && strncasecmp(m, type, tl) == 0 && q > best)
-			best = q;
-	}
-	return best;
-}
-
-static double max3(double a, double b, double c)
-{
-	double m = a > b ? a : b;
-	return m > c ? m : c;
-}
-
-/* Format by Accept when no ?format= was given. /health: the IETF format
- * when application/health+json is named at least as high as JSON.
- * /metrics: Prometheus text when text/plain or openmetrics is named
- * higher than application/json (Prometheus' own Accept does). */
-static enum fmt negotiate(vt__gw_route route, const char *acc)
-{
-	if (acc == NULL)
-		return F_JSON;
-	if (route == VT__GW_METRICS) {
-		double qt = accept_q(acc, "text/plain");
-		double qo = accept_q(acc, "application/openmetrics-text");
-		double t = qt > qo ? qt : qo;
-		if (t > 0 && t > accept_q(acc, "application/json"))
-			return F_PROM;
-		return F_JSON;
-	}
-	double qi = accept_q(acc, CT_IETF);
-	if (qi > 0 && qi >= max3(accept_q(acc, CT_JSON), accept_q(acc, "*/*"),
-				 accept_q(acc, "application/*")))
-		return F_IETF;
-	return F_JSON;
-}
-
-/* Cuts c->uri into path and query, decodes them and fills the query.
- * false with *a set (400 or 404) when the request is refused. */
-static bool parse_uri(gw_parse *c, const char *accept, answer *a)
-{
-	char *path = c->uri, *query = NULL, *p;
-	if ((p = strchr(path, '#')) != NULL)
-		*p = '\0';
-	if ((p = strchr(path, '?')) != NULL) {
-		*p = '\0';
-		query = p + 1;
-	}
-	/* Absolute form: "http://host/path". */
-	if (strncasecmp(path, "http://", 7) == 0 ||
-	    strncasecmp(path, "https://", 8) == 0) {
-		path = strchr(path + strlen("http"), '/');
-		if (path == NULL || (path = strchr(path + 2, '/')) == NULL)
-			goto not_found; /* the path is "/" */
-	}
-	if (!pct_decode(path)) {
-		answer_static(a, 400,
-			      "{\"error\":\"bad percent-encoding in path\"}");
-		return false;
-	}
-
-	/* The handler matched the route's prefix; the rest must fit too. */
-	const char *rp = route_paths[c->route];
-	size_t rl = strlen(rp);
-	const char *rest = path + rl;
-	if (c->route == VT__GW_OTHER || strncmp(path, rp, rl) != 0)
-		goto not_found;
-	if (strcmp(rest, "/") == 0)
-		rest = "";
-	if (c->route == VT__GW_HEALTH && rest[0] == '/') {
-		const char *name = rest + 1;
-		/* Not a name a check can have: no such resource. */
-		if (!word_valid(name))
-			goto not_found;
-		c->one = true;
-		c->q.filter.name = name;
-	} else if (rest[0] != '\0') {
-		goto not_found;
-	}
-
-	c->q.mode = VT_RUN_FRESH;
-	if (c->route == VT__GW_LIVEZ)
-		c->q.filter.tag = c->svc->live_tag;
-	else if (c->route == VT__GW_READYZ)
-		c->q.filter.tag = c->svc->ready_tag;
-	c->q.filter.exclude = c->exclude;
-	const char *format = NULL;
-
-	for (char *kv = query; kv != NULL;) {
-		char *next = strchr(kv, '&');
-		if (next != NULL)
-			*next++ = '\0';
-		char *key = kv, *val = strchr(kv, '=');
-		kv = next;
-		if (key[0] == '\0')
-			continue;
-		if (val != NULL)
-			*val++ = '\0';
-		if (!pct_decode(key) || (val != NULL && !pct_decode(val))) {
-			answer_static(
-			    a, 400,
-			    "{\"error\":\"bad percent-encoding in query\"}");
-			return false;
-		}
-		if (strcmp(key, "format") == 0) {
-			format = val != NULL ? val : "";
-		} else if (c->route == VT__GW_METRICS) {
-			if (strcmp(key, "name") == 0 && val != NULL &&
-			    val[0] != '\0') {
-				if (!vt_metric_name_valid(val)) {
-					answer_error(
-					    a, 400, "bad metric name in name=");
-					return false;
-				}
-				c->mf.name = val;
-			} else if (strcmp(key, "prefix") == 0 && val != NULL &&
-				   val[0] != '\0') {
-				if (!prefix_valid(val)) {
-					answer_error(a, 400,
-						     "bad metric name prefix "
-						     "in prefix=");
-					return false;
-				}
-				c->mf.name_prefix = val;
-			}
-		} else if (strcmp(key, "cache") == 0) {
-			/* "?cache" alone asks for the cache. */
-			if (val == NULL || strcmp(val, "true") == 0 ||
-			    strcmp(val, "1") == 0) {
-				c->q.mode = VT_RUN_CACHED;
-			} else if (strcmp(val, "false") == 0 ||
-				   strcmp(val, "0") == 0) {
-				c->q.mode = VT_RUN_FRESH;
-			} else {
-				answer_static(a, 400,
-					      "{\"error\":\"bad cache value: "
-					      "use true or false\"}");
-				return false;
-			}
-		} else if (c->one) {
-			continue; /* one check: tag and exclude do not apply */
-		} else if (strcmp(key, "tag") == 0 &&
-			   c->route == VT__GW_HEALTH) {
-			if (val == NULL || !word_valid(val)) {
-				answer_static(a, 400,
-					      "{\"error\":\"bad tag value\"}");
-				return false;
-			}
-			if (c->q.filter.tag != NULL) {
-				answer_static(
-				    a, 400,
-				    "{\"error\":\"tag given more than once\"}");
-				return false;
-			}
-			c->q.filter.tag = val;
-		} else if (strcmp(key, "exclude") == 0 && val != NULL) {
-			/* A comma list; empty items are skipped. */
-			for (char *item = val; item != NULL;) {
-				char *comma = strchr(item, ',');
-				if (comma != NULL)
-					*comma++ = '\0';
-				if (item[0] != '\0') {
-					if (!word_valid(item)) {
-						answer_static(
-						    a, 400,
-						    "{\"error\":\"bad check "
-						    "name in exclude\"}");
-						return false;
-					}
-					if (c->q.filter.nexclude ==
-					    MAX_EXCLUDE) {
-						answer_static(
-						    a, 400,
-						    "{\"error\":\"too many "
-						    "exclude names\"}");
-						return false;
-					}
-					c->exclude[c->q.filter.nexclude++] =
-					    item;
-				}
-				item = comma;
-			}
-		}
-	}
-
-	if (format == NULL) {
-		c->fmt = negotiate(c->route, accept);
-	} else if (strcmp(format, "json") == 0) {
-		c->fmt = F_JSON;
-	} else if (c->route == VT__GW_METRICS &&
-		   strcmp(format, "prometheus") == 0) {
-		c->fmt = F_PROM;
-	} else if (c->route != VT__GW_METRICS &&
-		   (strcmp(format, "health+json") == 0 ||
-		    strcmp(format, "ietf") == 0)) {
-		c->fmt = F_IETF;
-	} else {
-		answer_error(a, 400,
-			     c->route == VT__GW_METRICS
-				 ? "unknown format: use json or prometheus"
-				 : "unknown format: use json or health+json");
-		return false;
-	}
-	return true;
-
-not_found:
-	answer_static(a, 404, "{\"error\":\"not found\"}");
-	return false;
-}
-
 /* ---- encoding --------------------------------------------------------- */
 
 static uint16_t status_code(int degraded_code, vt_status st)
@@ -514,14 +199,14 @@ static uint16_t status_code(int degraded_code, vt_status st)
  * tag or exclude of the caller's) in JSON or IETF; -1 for any other. */
 static int cache_slot(const gw_parse *c)
 {
-	const vt_health_filter *f = &c->q.filter;
-	if (c->cache == NULL || c->q.mode != VT_RUN_CACHED || c->one ||
-	    f->name != NULL || f->nexclude != 0 || c->fmt == F_PROM ||
-	    (c->route == VT__GW_HEALTH && f->tag != NULL) ||
-	    c->route > VT__GW_READYZ)
+	const vt_health_filter *f = &c->rq.q.filter;
+	if (c->cache == NULL || c->rq.q.mode != VT_RUN_CACHED || c->rq.one ||
+	    f->name != NULL || f->nexclude != 0 || c->rq.fmt == VT__REQ_PROM ||
+	    (c->rq.route == VT__GW_HEALTH && f->tag != NULL) ||
+	    c->rq.route > VT__GW_READYZ)
 		return -1;
-	return (int)vt__gw_cache_slot((unsigned)c->route, c->fmt == F_IETF,
-				      c->q.withhold);
+	return (int)vt__gw_cache_slot(
+	    (unsigned)c->rq.route, c->rq.fmt == VT__REQ_IETF, c->rq.q.withhold);
 }
 
 /* Runs or reads the checks and encodes them, or reuses the encoded
@@ -537,16 +222,18 @@ static void answer_health(gw_parse *c, answer *a)
 		if (vt__acache_get(c->cache, (unsigned)slot, epoch, &a->body,
 				   &a->len, &a->status)) {
 			a->owned = true;
-			a->ctype = c->fmt == F_IETF ? CT_IETF : CT_JSON;
+			a->ctype =
+			    c->rq.fmt == VT__REQ_IETF ? CT_IETF : CT_JSON;
 			return;
 		}
 	}
 	vt_health_snapshot *s = NULL;
-	vt_err rv = vt__service_health(c->svc, &c->q, &s);
+	vt_err rv = vt__service_health(c->svc, &c->rq.q, &s);
 	if (rv == VT_ENOENT) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "unknown check \"%s\"",
-			 c->q.filter.name != NULL ? c->q.filter.name : "");
+			 c->rq.q.filter.name != NULL ? c->rq.q.filter.name
+						     : "");
 		answer_error(a, 404, msg);
 		return;
 	}
@@ -561,7 +248,7 @@ static void answer_health(gw_parse *c, answer *a)
 	const vt_component *cs = s->components;
 	size_t n = s->ncomponents;
 	vt_status st = s->status;
-	if (c->one) {
+	if (c->rq.one) {
 		if (n != 1) {
 			vt_health_snapshot_free(s);
 			answer_static(a, 404, "{\"error\":\"not found\"}");
@@ -569,9 +256,9 @@ static void answer_health(gw_parse *c, answer *a)
 		}
 		st = cs[0].status;
 	}
-	if (c->fmt == F_IETF)
+	if (c->rq.fmt == VT__REQ_IETF)
 		rv = vt_ietf_health(cs, n, st, &a->body, &a->len);
-	else if (c->one)
+	else if (c->rq.one)
 		rv = vt_json_component(&cs[0], &a->body, &a->len);
 	else
 		rv = vt_json_health(s, &a->body, &a->len);
@@ -582,7 +269,7 @@ static void answer_health(gw_parse *c, answer *a)
 	}
 	a->owned = true;
 	a->status = status_code(c->degraded_code, st);
-	a->ctype = c->fmt == F_IETF ? CT_IETF : CT_JSON;
+	a->ctype = c->rq.fmt == VT__REQ_IETF ? CT_IETF : CT_JSON;
 	if (slot >= 0)
 		vt__acache_put(c->cache, (unsigned)slot, epoch, a->body, a->len,
 			       a->status);
@@ -592,12 +279,12 @@ static void answer_health(gw_parse *c, answer *a)
 static void answer_metrics(gw_parse *c, answer *a)
 {
 	vt_metrics_snapshot *s = NULL;
-	vt_err rv = vt__service_metrics(c->svc, &c->mf, &s);
+	vt_err rv = vt__service_metrics(c->svc, &c->rq.mf, &s);
 	if (rv != VT_OK) {
 		answer_error(a, 500, vt_strerror(rv));
 		return;
 	}
-	if (c->fmt == F_PROM)
+	if (c->rq.fmt == VT__REQ_PROM)
 		rv = vt_prom_metrics(s, &a->body, &a->len);
 	else
 		rv = vt_json_metrics(s, &a->body, &a->len);
@@ -608,7 +295,7 @@ static void answer_metrics(gw_parse *c, answer *a)
 	}
 	a->owned = true;
 	a->status = 200;
-	a->ctype = c->fmt == F_PROM ? CT_PROM : CT_JSON;
+	a->ctype = c->rq.fmt == VT__REQ_PROM ? CT_PROM : CT_JSON;
 }
 
 /* ---- delivery ------------------------------------------------------- */
@@ -834,10 +521,8 @@ bool vt__gw_answer(vt__service *svc, vt__acache *cache, int degraded_code,
 		   bool *entered, vt__gw_response *out)
 {
 	answer a = {.head = strcmp(rq->method, "HEAD") == 0};
-	gw_parse c = {.svc = svc,
-		      .cache = cache,
-		      .degraded_code = degraded_code,
-		      .route = rq->route};
+	gw_parse c = {
+	    .svc = svc, .cache = cache, .degraded_code = degraded_code};
 	char ubuf[URI_STACK];
 	size_t ulen = strlen(rq->uri);
 	bool waits = false;
@@ -870,12 +555,15 @@ bool vt__gw_answer(vt__service *svc, vt__acache *cache, int degraded_code,
 		goto done;
 	}
 	memcpy(c.uri, rq->uri, ulen + 1);
-	c.q.withhold = acc != VT__ACCESS_FULL;
-	if (!parse_uri(&c, rq->accept, &a)) {
-		/* a says why */
+	vt__req_refusal why;
+	bool parsed = vt__req_parse(&c.rq, rq->route, c.uri, rq->accept,
+				    svc->live_tag, svc->ready_tag, &why);
+	c.rq.q.withhold = acc != VT__ACCESS_FULL;
+	if (!parsed) {
+		answer_static(&a, why.status, why.body);
 	} else if (rq->route == VT__GW_METRICS) {
 		answer_metrics(&c, &a);
-	} else if (c.q.mode == VT_RUN_CACHED || !nowait) {
+	} else if (c.rq.q.mode == VT_RUN_CACHED || !nowait) {
 		answer_health(&c, &a);
 	} else {
 		waits = true; /* fresh: may wait up to the largest timeout */
@@ -997,6 +685,44 @@ static vt_err map_nng(int rv)
 	}
 }
 
+/* Allocates route's handler and adds it to r's server, counted live.
+ * On error err says why and nothing of it stays (its count is undone
+ * by handler_gone when nng frees it). Owner thread only. */
+static vt_err add_route(vt__routes *r, vt__gw_route route, char *err,
+			size_t errlen)
+{
+	const char *path = vt__gw_route_paths[route];
+	nng_http_handler *h;
+	int nrv = nng_http_handler_alloc(&h, path, route_cbs[route]);
+	if (nrv != 0)
+		goto fail;
+	if ((nrv = nng_http_handler_set_method(h, NULL)) != 0 ||
+	    (nrv = nng_http_handler_collect_body(h, false, 0)) != 0 ||
+	    ((route == VT__GW_HEALTH || route == VT__GW_OTHER) &&
+	     (nrv = nng_http_handler_set_tree(h)) != 0) ||
+	    (nrv = nng_http_handler_set_data(h, r, handler_gone)) != 0) {
+		nng_http_handler_free(h);
+		goto fail;
+	}
+	pthread_mutex_lock(&r->mtx);
+	r->live++;
+	pthread_mutex_unlock(&r->mtx);
+	if ((nrv = nng_http_server_add_handler(r->srv, h)) != 0) {
+		nng_http_handler_free(h); /* handler_gone runs */
+		if (nrv == NNG_EADDRINUSE) {
+			set_err(err, errlen, "address in use (route %s taken)",
+				path);
+			return VT_EEXIST;
+		}
+		goto fail;
+	}
+	r->handlers[route] = h;
+	return VT_OK;
+fail:
+	set_err(err, errlen, "handler %s: %s", path, nng_strerror(nrv));
+	return map_nng(nrv);
+}
+
 vt_err vt__routes_attach(vt__routes **out, nng_http_server *srv,
 			 vt__service *svc, const vt__routes_opts *opts,
 			 char *err, size_t errlen)
@@ -1049,42 +775,11 @@ vt_err vt__routes_attach(vt__routes **out, nng_http_server *srv,
 	for (int i = 0; i < VT__GW_NROUTES; i++) {
 		if (i == VT__GW_OTHER && !o.catch_all)
 			continue;
-		nng_http_handler *h;
-		int nrv =
-		    nng_http_handler_alloc(&h, route_paths[i], route_cbs[i]);
-		if (nrv != 0)
-			goto fail_nng;
-		if ((nrv = nng_http_handler_set_method(h, NULL)) != 0 ||
-		    (nrv = nng_http_handler_collect_body(h, false, 0)) != 0 ||
-		    ((i == VT__GW_HEALTH || i == VT__GW_OTHER) &&
-		     (nrv = nng_http_handler_set_tree(h)) != 0) ||
-		    (nrv = nng_http_handler_set_data(h, r, handler_gone)) !=
-			0) {
-			nng_http_handler_free(h);
-			goto fail_nng;
-		}
-		pthread_mutex_lock(&r->mtx);
-		r->live++;
-		pthread_mutex_unlock(&r->mtx);
-		if ((nrv = nng_http_server_add_handler(srv, h)) != 0) {
-			nng_http_handler_free(h); /* handler_gone runs */
-			if (nrv == NNG_EADDRINUSE)
-				set_err(err, errlen,
-					"address in use (route %s taken)",
-					route_paths[i]);
-			else
-				set_err(err, errlen, "handler %s: %s",
-					route_paths[i], nng_strerror(nrv));
+		if ((rv = add_route(r, (vt__gw_route)i, err, errlen)) !=
+		    VT_OK) {
 			vt__routes_detach(r);
-			return nrv == NNG_EADDRINUSE ? VT_EEXIST : map_nng(nrv);
+			return rv;
 		}
-		r->handlers[i] = h;
-		continue;
-	fail_nng:
-		set_err(err, errlen, "handler %s: %s", route_paths[i],
-			nng_strerror(nrv));
-		vt__routes_detach(r);
-		return map_nng(nrv);
 	}
 	*out = r;
 	return VT_OK;

@@ -19,6 +19,7 @@
 #include <nng/supplemental/http/http.h>
 
 #include "server/answer_cache.h"
+#include "server/request.h"
 #include "server/service.h"
 #include "vitals/err.h"
 
@@ -44,16 +45,6 @@ vt_err vt__routes_attach(vt__routes **out, nng_http_server *srv,
  * largest check timeout), and frees. Call before the server is
  * released. Accepts NULL. Not from an nng callback. */
 void vt__routes_detach(vt__routes *r);
-
-/* The routes, by the handler nng matched a request to. */
-typedef enum vt__gw_route {
-	VT__GW_HEALTH,	/* /health and /health/... */
-	VT__GW_LIVEZ,	/* /livez */
-	VT__GW_READYZ,	/* /readyz */
-	VT__GW_METRICS, /* /metrics */
-	VT__GW_OTHER,	/* the catch-all: any other path */
-	VT__GW_NROUTES
-} vt__gw_route;
 
 /* One request as the handlers read it; NULL for a header not sent. */
 typedef struct vt__gw_request {

@@ -5,7 +5,9 @@
  * the way it picks a handler (requests nng itself refuses are skipped).
  * vt__gw_answer then answers it as the handlers do: first without
  * waiting, then, for a fresh /health, again where waiting is fine, from
- * the in-process service of fuzz.h.
+ * the in-process service of fuzz.h. The request module (request.h) is
+ * also driven on its own with the same URI and Accept header, and its
+ * verdict must be the one the gateway acted on.
  *
  * Checks: the status is one the gateway may give and agrees with what
  * the headers and the health status say; the content type is one of
@@ -13,12 +15,19 @@
  * bodies say a status that matches the HTTP code, and a plain /health,
  * /livez or /readyz lists exactly the checks it should; Prometheus text
  * passes the line checker; the connection is closed whenever nng will
- * close it or a body was sent; only a fresh health request waits.
+ * close it or a body was sent; only a fresh health request waits. The
+ * request parse: a refusal is 400 or 404 with an error body, the very
+ * answer the gateway gave; an accepted request names only valid checks
+ * and tags, all inside the URI buffer, in a format its route has, which
+ * the gateway's content type matches; Accept's q-values stay in 0..1.
  */
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include "fuzz.h"
 #include "server/gateway.h"
+#include "server/request.h"
 
 #define FZ_GW_DEGRADED 429
 #define FZ_GW_MAX_BODY 1000
@@ -121,17 +130,6 @@ static bool fz_gw_parse(char *text, fz_gw_head *h)
 	return !first;
 }
 
-static int fz_gw_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The handler nng picks for uri (http_server.c): the query cut, an
  * absolute URI made relative, %XX decoded; then the longest handler path
  * that is the whole path, or the path with a trailing '/', or (for the
@@ -174,8 +172,12 @@ static vt__gw_route fz_gw_route(const char *uri)
 	if (path != NULL) {
 		char *s = path, *d = path;
 		while (*s != '\0') {
-			int hi = s[0] == '%' ? fz_gw_hex(s[1]) : -1;
-			int lo = hi >= 0 ? fz_gw_hex(s[2]) : -1;
+			int hi = s[0] == '%'
+				     ? OPENSSL_hexchar2int((unsigned char)s[1])
+				     : -1;
+			int lo = hi >= 0
+				     ? OPENSSL_hexchar2int((unsigned char)s[2])
+				     : -1;
 			if (lo >= 0) {
 				*d++ = (char)(hi * 16 + lo);
 				s += 3;
@@ -320,6 +322,83 @@ static void fz_gw_check(const vt__gw_request *rq, const vt__gw_response *res,
 	cJSON_Delete(j);
 }
 
+/* Whether s (NULL = unset) lies inside the n + 1 bytes at buf and is
+ * a check name or tag: 1..200 of [A-Za-z0-9_.:-]. */
+static bool fz_req_word(const char *s, const char *buf, size_t n)
+{
+	if (s == NULL || s < buf || s > buf + n)
+		return false;
+	size_t len = strlen(s);
+	return len >= 1 && len <= 200 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789_.:-") == len;
+}
+
+/* The parse of an accepted request: what it selects is well formed. */
+static void fz_req_accepted(const vt__req *r, const vt__gw_request *rq,
+			    const char *buf, size_t n)
+{
+	VT_FUZZ_CHECK(r->route == rq->route && rq->route != VT__GW_OTHER);
+	VT_FUZZ_CHECK((r->fmt == VT__REQ_PROM) <=
+		      (rq->route == VT__GW_METRICS));
+	VT_FUZZ_CHECK((r->fmt == VT__REQ_IETF) <=
+		      (rq->route != VT__GW_METRICS));
+	VT_FUZZ_CHECK(r->one <= (rq->route == VT__GW_HEALTH));
+	VT_FUZZ_CHECK(r->one == (r->q.filter.name != NULL));
+	VT_FUZZ_CHECK(!r->one || fz_req_word(r->q.filter.name, buf, n));
+	VT_FUZZ_CHECK(r->q.filter.exclude == r->exclude);
+	VT_FUZZ_CHECK(r->q.filter.nexclude <= VT__REQ_MAX_EXCLUDE);
+	for (size_t i = 0; i < r->q.filter.nexclude; i++)
+		VT_FUZZ_CHECK(fz_req_word(r->exclude[i], buf, n));
+	if (rq->route == VT__GW_HEALTH && r->q.filter.tag != NULL)
+		VT_FUZZ_CHECK(fz_req_word(r->q.filter.tag, buf, n));
+	/* No ?format= anywhere in the URI: Accept decided. */
+	if (strstr(rq->uri, "format") == NULL && strchr(rq->uri, '%') == NULL)
+		VT_FUZZ_CHECK(r->fmt ==
+			      vt__req_negotiate(rq->route, rq->accept));
+}
+
+/* Parses rq's URI and Accept with the request module alone and checks
+ * its verdict against the gateway's answer res (entered: the gateway
+ * got as far as parsing). */
+static void fz_req_check(const vt__gw_request *rq, const vt__gw_response *res,
+			 bool entered, const vt__service *svc)
+{
+	if (rq->accept != NULL) {
+		double q = vt__req_accept_q(rq->accept, "application/json");
+		VT_FUZZ_CHECK(q == -1 || (q >= 0 && q <= 1));
+	}
+	size_t n = strlen(rq->uri);
+	char *buf = strdup(rq->uri);
+	VT_FUZZ_CHECK(buf != NULL);
+	vt__req r;
+	vt__req_refusal why;
+	if (vt__req_parse(&r, rq->route, buf, rq->accept, svc->live_tag,
+			  svc->ready_tag, &why)) {
+		fz_req_accepted(&r, rq, buf, n);
+		uint16_t st = res->status;
+		if (entered && st != 400 && st != 404 && st != 500) {
+			const char *want =
+			    r.fmt == VT__REQ_PROM
+				? "text/plain; version=0.0.4; charset=utf-8"
+			    : r.fmt == VT__REQ_IETF ? "application/health+json"
+						    : "application/json";
+			VT_FUZZ_CHECK(strcmp(res->ctype, want) == 0);
+		}
+	} else {
+		VT_FUZZ_CHECK(why.status == 400 || why.status == 404);
+		cJSON *j = fz_json(why.body, strlen(why.body));
+		VT_FUZZ_CHECK(cJSON_IsString(cJSON_GetObjectItem(j, "error")));
+		cJSON_Delete(j);
+		if (entered)
+			VT_FUZZ_CHECK(res->status == why.status &&
+				      res->len == strlen(why.body) &&
+				      memcmp(res->body, why.body, res->len) ==
+					  0);
+	}
+	free(buf);
+}
+
 /* The handlers' cache of encoded health answers, so that reuses are
  * checked by the same invariants as fresh encodes. */
 static vt__acache *fz_cache(void)
@@ -369,6 +448,7 @@ static int vt_fuzz_gateway(const uint8_t *data, size_t size)
 					    &entered, &res));
 	}
 	fz_gw_check(&rq, &res, entered);
+	fz_req_check(&rq, &res, entered, svc);
 	if (entered)
 		vt__service_leave(svc);
 	vt__gw_response_fini(&res);
