@@ -9,7 +9,6 @@ import os
 import subprocess
 import unittest
 
-import vitals
 from vitals import _lib
 
 MIRRORS = {

@@ -5,7 +5,6 @@ both formats, and /health with a hanging coroutine check answered within
 that check's timeout."""
 
 import asyncio
-import json
 import time
 import unittest
 

@@ -5,7 +5,6 @@ errors as exceptions, closing, and callbacks entering Python from vitals'
 threads while Python threads record."""
 
 import asyncio
-import os
 import socket
 import threading
 import time

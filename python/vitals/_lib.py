@@ -33,7 +33,7 @@ import ctypes
 import os
 
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_double,
-                    c_int, c_long, c_size_t, c_uint, c_uint32, c_uint64,
+                    c_int, c_long, c_size_t, c_uint, c_uint64,
                     c_void_p)
 
 SONAME = "libvitals.so.0"
@@ -317,4 +317,4 @@ fn("vt_server_start", E, PP, POINTER(ServerOpts), POINTER(ctypes.c_char), c_size
 fn("vt_server_shutdown", None, P)
 fn("vt_server_free", None, P)
 
-__all__ = ["lib", "VitalsError", "ClosedError", "c_uint32"]
+__all__ = ["lib", "hot", "VitalsError", "ClosedError", "LIBRARY_PATH"]

@@ -19,7 +19,7 @@ import ctypes
 import json
 import weakref
 
-from ctypes import byref, c_char_p, c_double, c_size_t, c_void_p
+from ctypes import byref, c_double, c_size_t, c_void_p
 
 from . import _lib
 from ._lib import ClosedError, VitalsError, cstr, cstr_opt, lib
