@@ -273,7 +273,9 @@ class RabbitmqOpts(Structure):
 
 class HttpOpts(Structure):
     _fields_ = [("url", c_char_p), ("method", c_char_p),
-                ("expect_status", c_long), ("insecure", c_int),
+                # int or bool in C: one byte of 0/1 in zeroed room reads
+                # the same either way.
+                ("expect_status", c_long), ("insecure", c_bool),
                 ("_reserved", c_uint64 * 8)]
 
 

@@ -252,7 +252,7 @@ _BUILTINS = {
         "url": ("url", _S("url")),
         "method": ("method", _S("method")),
         "expect_status": ("expect_status", int),
-        "insecure": ("insecure", lambda v: 1 if v else 0)}),
+        "insecure": ("insecure", bool)}),
     "dmarket": (_lib.DmarketOpts, {
         "base_url": ("base_url", _S("base_url")),
         "public_key": ("public_key", _S("public_key")),
