@@ -742,3 +742,88 @@ vt_err bench_served_registry(vt_health *h, vt_metrics *m, const char **what)
 	*what = NULL;
 	return VT_OK;
 }
+
+/* ---- the peers' metric sets ------------------------------------------------
+ */
+
+/* peers50: 20 counters, 20 gauges, 10 histograms, unlabelled. */
+static vt_err peer_set50(vt_metrics *m)
+{
+	vt_err err;
+	char name[64];
+	for (int i = 0; i < 20; i++) {
+		vt_counter *c;
+		vt_gauge *g;
+		snprintf(name, sizeof name, "peer_requests_%02d_total", i);
+		if ((err = vt_metrics_counter(m, name, "Requests", &c)) !=
+			VT_OK ||
+		    (err = vt_counter_add(c, (i + 1) * 1000.0)) != VT_OK)
+			return err;
+		snprintf(name, sizeof name, "peer_inflight_%02d", i);
+		if ((err = vt_metrics_gauge(m, name, "In flight", &g)) !=
+			VT_OK ||
+		    (err = vt_gauge_set(g, i * 1.5)) != VT_OK)
+			return err;
+	}
+	for (int i = 0; i < 10; i++) {
+		vt_histogram *h;
+		snprintf(name, sizeof name, "peer_latency_%02d_seconds", i);
+		if ((err = vt_metrics_histogram(m, name, "Latency", &h)) !=
+		    VT_OK)
+			return err;
+		for (int k = 0; k < 100; k++)
+			if ((err = vt_histogram_observe(
+				 h, 1e-4 * pow(1.1, k))) != VT_OK)
+				return err;
+	}
+	return VT_OK;
+}
+
+/* One family of mix1000 (see bench_peer_registry), filled. */
+static vt_err peer_mix_family(vt_metrics *m, int f)
+{
+	static const char *const ln[] = {"k"};
+	int k = f % 10;
+	char name[64];
+	vt_family *fam;
+	vt_err err;
+	if (k < 6) {
+		snprintf(name, sizeof name, "bench_requests_%06d_total", f);
+		err = vt_metrics_counter_family(m, name, "help", ln, 1, &fam);
+	} else if (k < 9) {
+		snprintf(name, sizeof name, "bench_inflight_%06d", f);
+		err = vt_metrics_gauge_family(m, name, "help", ln, 1, &fam);
+	} else {
+		snprintf(name, sizeof name, "bench_latency_seconds_%06d", f);
+		err = vt_metrics_histogram_family(m, name, "help", ln, 1, NULL,
+						  0, &fam);
+	}
+	for (int j = 0; j < 10 && err == VT_OK; j++) {
+		char v[8];
+		snprintf(v, sizeof v, "%d", j);
+		const char *vv = v;
+		struct vt_series *s;
+		if ((err = vt_family_series(fam, &vv, 1, &s)) != VT_OK)
+			break;
+		if (k < 6)
+			err = vt_counter_inc(s);
+		else if (k < 9)
+			err = vt_gauge_set(s, f * 10 + j);
+		for (int n = 0; k >= 9 && n < 8 && err == VT_OK; n++)
+			err = vt_histogram_observe(
+			    s, 1e-4 * pow(1.1, ((f * 10 + j) * 8 + n) % 100));
+	}
+	return err;
+}
+
+vt_err bench_peer_registry(vt_metrics *m, const char *set)
+{
+	if (strcmp(set, "peers50") == 0)
+		return peer_set50(m);
+	if (strcmp(set, "mix1000") != 0)
+		return VT_EINVAL;
+	vt_err err = VT_OK;
+	for (int f = 0; f < 100 && err == VT_OK; f++)
+		err = peer_mix_family(m, f);
+	return err;
+}

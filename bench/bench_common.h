@@ -270,4 +270,11 @@ size_t bench_heap_bytes(void);
 #define BENCH_SERVED_CHECKS 4
 vt_err bench_served_registry(vt_health *h, vt_metrics *m, const char **what);
 
+/* Fills m with a peers' metric set, the same series that bench/peers/
+ * go_client.go and python_client.py serve (see there): "peers50" (20
+ * counters, 20 gauges, 10 histograms) or "mix1000" (1,000 labelled
+ * series: 60% counters, 30% gauges, 10% histograms). VT_EINVAL for
+ * another name. */
+vt_err bench_peer_registry(vt_metrics *m, const char *set);
+
 #endif

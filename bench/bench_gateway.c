@@ -26,7 +26,11 @@
  * servers over a plain socket, checked (status 200, vitals healthy,
  * equal sizes), then 1 s of serving and a clean exit.
  *
- * Usage: bench_gateway [--smoke] [--seconds N] [--bodies DIR]
+ * --set peers50|mix1000 serves a peers' metric set (bench_peer_registry:
+ * the series bench/peers/ serve) instead of the few families, for
+ * bench/peers/bench_peers.sh; /health is the same.
+ *
+ * Usage: bench_gateway [--smoke] [--seconds N] [--bodies DIR] [--set S]
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -303,11 +307,30 @@ static void write_file(const char *dir, const char *name, const char *body,
 		die(path, strerror(errno));
 }
 
+/* The served registry's checks into h, and its metrics or, with set,
+ * a peers' metric set (bench_peer_registry) into m. */
+static void fill_registries(vt_health *h, vt_metrics *m, const char *set)
+{
+	const char *what;
+	vt_err err;
+	if (set != NULL) {
+		vt_metrics *unused;
+		if ((err = vt_metrics_alloc(&unused)) != VT_OK ||
+		    (err = bench_served_registry(h, unused, &what)) != VT_OK)
+			die_vt("served registry", err);
+		if ((err = bench_peer_registry(m, set)) != VT_OK)
+			die_vt(set, err);
+		vt_metrics_free(unused);
+	} else if ((err = bench_served_registry(h, m, &what)) != VT_OK) {
+		die_vt(what, err);
+	}
+}
+
 static void usage(int code)
 {
-	fprintf(
-	    code ? stderr : stdout,
-	    "usage: bench_gateway [--smoke] [--seconds N] [--bodies DIR]\n");
+	fprintf(code ? stderr : stdout,
+		"usage: bench_gateway [--smoke] [--seconds N] [--bodies DIR] "
+		"[--set peers50|mix1000]\n");
 	exit(code);
 }
 
@@ -316,6 +339,7 @@ int main(int argc, char **argv)
 	int smoke = 0;
 	long seconds = 0;
 	const char *bodies = NULL;
+	const char *set = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--smoke") == 0) {
 			smoke = 1;
@@ -326,6 +350,8 @@ int main(int argc, char **argv)
 				usage(2);
 		} else if (strcmp(argv[i], "--bodies") == 0 && i + 1 < argc) {
 			bodies = argv[++i];
+		} else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
+			set = argv[++i];
 		} else if (strcmp(argv[i], "--help") == 0 ||
 			   strcmp(argv[i], "-h") == 0) {
 			usage(0);
@@ -350,12 +376,11 @@ int main(int argc, char **argv)
 	vt_err err;
 	if ((err = vt_metrics_alloc(&m)) != VT_OK)
 		die_vt("vt_metrics_alloc", err);
-	vt_health_opts ho = {.workers = 2, .metrics = m};
+	/* A peers' set is served alone: health exports no series into it. */
+	vt_health_opts ho = {.workers = 2, .metrics = set ? NULL : m};
 	if ((err = vt_health_alloc(&h, &ho)) != VT_OK)
 		die_vt("vt_health_alloc", err);
-	const char *what;
-	if ((err = bench_served_registry(h, m, &what)) != VT_OK)
-		die_vt(what, err);
+	fill_registries(h, m, set);
 	vt_health_snapshot *snap;
 	if ((err = vt_health_run(h, NULL, VT_RUN_FRESH, &snap)) != VT_OK)
 		die_vt("warming the cache", err);

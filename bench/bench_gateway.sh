@@ -43,6 +43,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# wrk_measure, stats, cell, med, AWK_FMT: shared with bench/peers/.
+# shellcheck source=bench/bench_lib.sh
+. "$ROOT/bench/bench_lib.sh"
 EXE=$ROOT/build-bench-run/bench/bench_gateway
 QUICK=0
 PIN=0
@@ -266,34 +269,11 @@ fi
 # --- wrk rounds -----------------------------------------------------------------------
 # rows: kind server round rps p50_us cpu_us_per_request
 : >"$TMP/rows"
-CLK_TCK=$(getconf CLK_TCK)
-# cpu_ticks PID: utime + stime of the process and its child processes
-# (nginx's workers), in clock ticks.
-cpu_ticks() {
-	local pids=$1 p t=0 f
-	if [ -r "/proc/$1/task/$1/children" ]; then
-		pids="$pids $(cat "/proc/$1/task/$1/children")"
-	fi
-	for p in $pids; do
-		# Fields after the ")" of the command name: utime is the 12th.
-		f=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
-		# shellcheck disable=SC2086
-		set -- $f
-		t=$((t + ${12} + ${13}))
-	done
-	echo "$t"
-}
 server_pid() {
 	case $1 in
 	nginx) echo "$NGINX_PID" ;;
 	*) echo "$GW_PID" ;;
 	esac
-}
-to_us() { # "380.12us" / "1.20ms" / "1.00s" -> microseconds
-	awk -v v="$1" 'BEGIN {
-		n = v + 0
-		if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000;
-		else if (v ~ /s$/) print n * 1000000; else print n }'
 }
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 WRK_CMD="wrk -t1 -c$CONNS -d${SECONDS_EACH}s --latency URL"
@@ -304,24 +284,11 @@ for r in $(seq "$ROUNDS"); do
 		for j in 0 1 2; do
 			s=${order[$(((r + ki + j) % 3))]}
 			u=$(url "$s" "$k")
-			spid=$(server_pid "$s")
-			c0=$(cpu_ticks "$spid")
-			out=$("${WRK_PIN[@]}" wrk -t1 -c"$CONNS" -d"${SECONDS_EACH}s" --latency "$u" 2>&1) ||
-				fail "wrk $u failed: $out"
-			c1=$(cpu_ticks "$spid")
-			rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-			nreq=$(awk '/ requests in / {print $1}' <<<"$out")
-			p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-			non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
-			serr=$(awk '/Socket errors:/ {print}' <<<"$out")
-			[ -n "$rps" ] || fail "wrk $u: no Requests/sec in: $out"
-			[ -z "$non2xx" ] || fail "wrk $u: $non2xx non-2xx answers"
-			[ -z "$serr" ] || fail "wrk $u: $serr"
-			p50us=$(to_us "${p50:-0}")
-			cpu=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v n="${nreq:-0}" \
-				'BEGIN { print (n > 0 ? d / hz * 1e6 / n : "nan") }')
+			m=$(wrk_measure "$u" "$(server_pid "$s")" "$CONNS" \
+				"$SECONDS_EACH" "${WRK_PIN[@]}") || fail "$WRK_ERROR"
+			read -r rps p50us cpu _ <<<"$m"
 			echo "$k $s $r $rps $p50us $cpu" >>"$TMP/rows"
-			log "round $r/$ROUNDS $k $s: $rps req/s, p50 ${p50:-?}, server CPU $cpu us/request"
+			log "round $r/$ROUNDS $k $s: $rps req/s, p50 $p50us us, server CPU $cpu us/request"
 		done
 		ki=$((ki + 1))
 	done
@@ -329,23 +296,6 @@ done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- figures ----------------------------------------------------------------------------
-# fmt: 3 significant digits, as bench_common's bench_fmt.
-AWK_FMT='function fmt(x,    ax) {
-	if (x == "" || x == "nan" || x != x) return "-"
-	ax = x < 0 ? -x : x
-	if (ax != 0 && (ax >= 1e6 || ax < 1e-3)) return sprintf("%.3g", x)
-	if (ax >= 100) return sprintf("%.0f", x)
-	if (ax >= 10) return sprintf("%.1f", x)
-	if (ax >= 1) return sprintf("%.2f", x)
-	return sprintf("%.3g", x)
-}'
-# stats VALUES...: "med min max" (median of an even count: mean of the two)
-stats() {
-	printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
-		if (NR == 0) { print "nan nan nan"; exit }
-		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		print m, v[1], v[NR] }'
-}
 col() { # KIND SERVER FIELD(4 rps, 5 p50, 6 CPU) -> values in round order
 	awk -v k="$1" -v s="$2" -v f="$3" '$1 == k && $2 == s {print $3, $f}' "$TMP/rows" |
 		sort -n | awk '{print $2}'
@@ -353,12 +303,6 @@ col() { # KIND SERVER FIELD(4 rps, 5 p50, 6 CPU) -> values in round order
 ratios() { # KIND A B [FIELD] -> per-round A/B of requests/s (or FIELD)
 	paste <(col "$1" "$2" "${4:-4}") <(col "$1" "$3" "${4:-4}") | awk '{print $1 / $2}'
 }
-cell() { # "med min max" -> "med (min–max)"
-	awk -v s="$1" "$AWK_FMT"' BEGIN { split(s, a, " ");
-		if (a[2] == a[3]) print fmt(a[1]); else printf "%s (%s–%s)\n", fmt(a[1]), fmt(a[2]), fmt(a[3]) }'
-}
-med() { awk -v s="$1" 'BEGIN { split(s, a, " "); print a[1] }'; }
-
 model=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 nginx_v=$(nginx -v 2>&1 | sed 's/^nginx version: //')
 wrk_v=$({ wrk -v 2>&1 || true; } | head -1 | awk '{print $1, $2}')

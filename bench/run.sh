@@ -2,7 +2,8 @@
 # bench/run.sh - builds the benchmarks and writes bench/RESULTS.md.
 #
 # Installs what is missing (scripts/install-deps.sh bench: the test
-# packages plus gnuplot, wrk and nginx), builds the bench programs in
+# packages plus gnuplot, wrk, nginx and the Go client's packages),
+# builds the bench programs in
 # their own build directory (RelWithDebInfo: -O2 -g, the project's
 # default build type; no sanitizers), runs every section with repeats,
 # and writes bench/RESULTS.md (machine, date, commit, exact commands,
@@ -15,16 +16,18 @@
 # Usage: bench/run.sh [--quick] [--no-install] [--build-dir DIR]
 #                     [--sections "metrics read checks ..."] [--no-pin]
 #                     [--replot]
-#   --quick       fewer repeats and sizes (minutes instead of ~25 min)
+#   --quick       fewer repeats and sizes (minutes instead of ~35 min)
 #   --no-install  do not call apt-get (plots are skipped without gnuplot)
 #   --sections    run only these sections (default: all, in order:
-#                 metrics read checks rpc gateway); RESULTS.md then holds
-#                 only those, plots of the others are left as they are
+#                 metrics read checks rpc gateway peers scale); RESULTS.md
+#                 then holds only those, plots of the others are left as
+#                 they are
 #   --no-pin      let the scheduler place bench threads (default: thread
 #                 i on CPU i % ncpu; unpinned, two threads often share one
 #                 CPU on a 2-CPU machine and contended baselines such as
 #                 the shared atomic then look uncontended; rpc ignores it,
-#                 gateway pins the servers to the last CPU and wrk to 0)
+#                 gateway and peers pin the servers to the last CPU and
+#                 wrk to 0)
 #   --replot      run nothing: redo the plots and RESULTS.md from the
 #                 last run's BUILD/bench-out/
 # Run it on a quiet machine: other load skews every figure.
@@ -43,7 +46,8 @@ BUILD=$ROOT/build-bench-run
 QUICK=""
 INSTALL=1
 PIN=--pin
-SECTIONS="metrics read checks rpc gateway"
+DEFAULT_SECTIONS="metrics read checks rpc gateway peers scale"
+SECTIONS=$DEFAULT_SECTIONS
 REPLOT=0
 
 while [ $# -gt 0 ]; do
@@ -136,7 +140,19 @@ section_gateway() {
 	run_bench gateway "$ROOT/bench/bench_gateway.sh" \
 		--exe "${BUILD#"$ROOT"/}/bench/bench_gateway"
 }
-BENCH_TARGETS="bench_metrics bench_read bench_checks bench_rpc bench_gateway"
+# peers: bench/peers/bench_peers.sh builds the Go peer (offline, GOPATH
+# mode, Debian's client_golang; Go cache in a temporary directory) and
+# measures vitals (bench_metrics for record, bench_gateway --set for
+# /metrics), Prometheus' Go client and Python's prometheus_client on the
+# same metric sets in this run; its targets are DESIGN.md's peer targets.
+# scale: bench_scale, the library directly: scrape cost and memory
+# against series and writer threads, fresh /health against checks.
+section_peers() {
+	run_bench peers "$ROOT/bench/peers/bench_peers.sh" \
+		--bin-dir "${BUILD#"$ROOT"/}/bench"
+}
+section_scale() { run_bench scale bench_scale; }
+BENCH_TARGETS="bench_metrics bench_read bench_checks bench_rpc bench_gateway bench_scale"
 
 for s in $SECTIONS; do
 	if ! declare -F "section_$s" >/dev/null; then
@@ -352,6 +368,34 @@ plot '$d/rpc_tcp_vitals_health' u 1:5:6:7 w yerrorlines t 'tcp: Health/Check (ca
      '$d/rpc_tcp_echo_metrics' u 1:5:6:7 w yerrorlines dt 2 t 'tcp: echo, Metrics/Get size'
 EOF
 	fi
+	# The peers and scale plots: gnuplot scripts in bench/plots/, fed
+	# from the sections' CSV rows.
+	csv=$OUT/peers.csv
+	if [ -s "$csv" ]; then
+		rm -f "$PLOTS"/peers_{speedup,metrics_rps}.png
+		PLOTS_MADE="$PLOTS_MADE peers_speedup peers_metrics_rps"
+		awk -F, '$1=="peer_speedup" {print $2, $4, $5}' "$csv" >"$d/peer_speedup"
+		# peer_http,set,server,bytes,rps_med,...: one line per set.
+		awk -F, '$1=="peer_http" {r[$2 "/" $3] = $5; if (!($2 in seen)) {seen[$2] = 1; o[++n] = $2}}
+			END {for (i = 1; i <= n; i++) print o[i], r[o[i] "/vitals"], r[o[i] "/vitals_json"],
+				r[o[i] "/go"], r[o[i] "/python"]}' "$csv" >"$d/peer_http"
+		gnuplot -e "term=\"$term\"; d='$d'; out='$PLOTS'" "$ROOT/bench/plots/peers.gp"
+	fi
+	csv=$OUT/scale.csv
+	if [ -s "$csv" ]; then
+		rm -f "$PLOTS"/scale_{series,threads,checks}.png
+		PLOTS_MADE="$PLOTS_MADE scale_series scale_threads scale_checks"
+		# scale_series|threads,series,writers,merge,prom,json,heap,bytes
+		awk -F, '$1=="scale_series" {print $2, $4, $5, $6, $7 / 1048576}' "$csv" >"$d/scale_series"
+		awk -F, '$1=="scale_threads" {print $3, $4, $5, $6, $7 / 1048576}' "$csv" >"$d/scale_threads"
+		awk -F, '$1=="scale_checks" {print $2, $4, $5, $6}' "$csv" >"$d/scale_checks"
+		# scale_fit,curve,slope unit,y unit,a,b,r2,k: the slope back to
+		# the plot's y unit (ms or MiB) per x.
+		awk -F, '$1=="scale_fit" {
+			f = $3 ~ /^ns/ ? 1e-6 : $3 ~ /^us/ ? 1e-3 : $3 ~ /^bytes/ ? 1 / 1048576 : $3 ~ /^KiB/ ? 1 / 1024 : 1
+			printf "fit_%s_a = %.9g; fit_%s_b = %.9g\n", $2, $5, $2, $6 * f }' "$csv" >"$d/fits"
+		gnuplot -e "term=\"$term\"; d='$d'; out='$PLOTS'" "$ROOT/bench/plots/scale.gp"
+	fi
 }
 make_plots || PLOT_NOTE="Plotting failed: see the gnuplot messages in the run's output."
 
@@ -369,7 +413,7 @@ if [ "$(sed -n 's/^dirty=//p' "$OUT/options.txt")" != 0 ]; then
 fi
 cmdline="bench/run.sh${QUICK:+ $QUICK}"
 [ -z "$PIN" ] && cmdline="$cmdline --no-pin"
-[ "$SECTIONS" != "metrics read checks rpc gateway" ] &&
+[ "$SECTIONS" != "$DEFAULT_SECTIONS" ] &&
 	cmdline="$cmdline --sections \"$SECTIONS\""
 
 tmp=$RESULTS.tmp
