@@ -131,14 +131,21 @@ class Checks(unittest.TestCase):
 
         def slow():
             calls.append(1)
-            time.sleep(0.3)
+            time.sleep(0.5)
             return True
         self.h.register_check("slow", slow, timeout=2)
+        start = threading.Barrier(5)
+        results = []
 
-        async def main():
-            return await asyncio.gather(*(self.h.check_health() for _ in range(5)))
-        results = asyncio.run(main())
-        self.assertTrue(all(r["status"] == "healthy" for r in results))
+        def caller():
+            start.wait()
+            results.append(self.h.check_health_sync())
+        ts = [threading.Thread(target=caller) for _ in range(5)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual([r["status"] for r in results], ["healthy"] * 5)
         self.assertLess(len(calls), 5)
 
     def test_filters_and_unregister(self):
