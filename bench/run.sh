@@ -46,7 +46,7 @@ BUILD=$ROOT/build-bench-run
 QUICK=""
 INSTALL=1
 PIN=--pin
-DEFAULT_SECTIONS="metrics read checks rpc gateway peers scale"
+DEFAULT_SECTIONS="metrics read encode checks rpc gateway peers scale"
 SECTIONS=$DEFAULT_SECTIONS
 REPLOT=0
 
@@ -128,6 +128,9 @@ pending() {
 # --- sections: one function each, run in the order of SECTIONS -------------------
 section_metrics() { run_bench metrics bench_metrics; }
 section_read() { run_bench read bench_read; }
+# The exposition encoders (text, OpenMetrics, protobuf, JSON) on one
+# snapshot of the 1,000-series registry.
+section_encode() { run_bench encode bench_encode; }
 section_checks() { run_bench checks bench_checks; }
 # The benches with servers. rpc: nng Health/Check and Metrics/Get round
 # trips against a bare nng req/rep server of the same reply size, all in
@@ -152,7 +155,7 @@ section_peers() {
 		--bin-dir "${BUILD#"$ROOT"/}/bench"
 }
 section_scale() { run_bench scale bench_scale; }
-BENCH_TARGETS="bench_metrics bench_read bench_checks bench_rpc bench_gateway bench_scale"
+BENCH_TARGETS="bench_metrics bench_read bench_encode bench_checks bench_rpc bench_gateway bench_scale"
 
 for s in $SECTIONS; do
 	if ! declare -F "section_$s" >/dev/null; then

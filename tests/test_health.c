@@ -967,8 +967,12 @@ static void test_export_metrics(void)
 			       1e-9);
 	CU_ASSERT_DOUBLE_EQUAL(value(ms, "vitals_check_status", "cache", NULL),
 			       1, 1e-9);
-	double dur = value(ms, "vitals_check_duration_seconds", "db", NULL);
-	CU_ASSERT(dur >= 0.025 && dur < 2.0);
+	/* Every run's duration is one observation of the histogram. */
+	const vt_series_snap *dur =
+	    series(ms, "vitals_check_duration_seconds", "db", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dur);
+	CU_ASSERT_EQUAL(dur->hist.count, 4);
+	CU_ASSERT(dur->hist.min >= 0.025 && dur->hist.max < 2.0);
 	CU_ASSERT_DOUBLE_EQUAL(
 	    value(ms, "vitals_check_runs_total", "db", "healthy"), 3, 1e-9);
 	CU_ASSERT_DOUBLE_EQUAL(
@@ -981,9 +985,10 @@ static void test_export_metrics(void)
 		const vt_family_snap *f = &ms->families[i];
 		if (strcmp(f->name, "vitals_check_runs_total") == 0)
 			CU_ASSERT_EQUAL(f->kind, VT_COUNTER);
-		if (strcmp(f->name, "vitals_check_status") == 0 ||
-		    strcmp(f->name, "vitals_check_duration_seconds") == 0)
+		if (strcmp(f->name, "vitals_check_status") == 0)
 			CU_ASSERT_EQUAL(f->kind, VT_GAUGE);
+		if (strcmp(f->name, "vitals_check_duration_seconds") == 0)
+			CU_ASSERT_EQUAL(f->kind, VT_HISTOGRAM);
 	}
 	vt_metrics_snapshot_free(ms);
 	vt_health_free(h);

@@ -168,7 +168,7 @@ static void test_formats(void)
 	accepted(VT__GW_METRICS, "/metrics?format=json", "text/plain", &r);
 	CU_ASSERT_EQUAL(r.fmt, VT__REQ_JSON);
 	refused(VT__GW_METRICS, "/metrics?format=ietf", 400,
-		"use json or prometheus");
+		"use json, prometheus, openmetrics or protobuf");
 	refused(VT__GW_HEALTH, "/health?format=prometheus", 400,
 		"use json or health+json");
 	refused(VT__GW_HEALTH, "/health?format", 400, "unknown format");
@@ -228,10 +228,40 @@ static void test_accept(void)
 	CU_ASSERT_EQUAL(vt__req_accept_q("", "a/b"), -1);
 	CU_ASSERT_EQUAL(vt__req_accept_q(",,; ,", "a/b"), -1);
 
-	/* /metrics: Prometheus' own Accept gets text. */
-	const char *prom = "application/openmetrics-text;version=1.0.0;q=0.5,"
-			   "text/plain;version=0.0.4;q=0.4,*/*;q=0.1";
-	CU_ASSERT_EQUAL(vt__req_negotiate(VT__GW_METRICS, prom), VT__REQ_PROM);
+	/* /metrics: the Accept Prometheus 2.42 sends gets OpenMetrics, and
+	 * protobuf with --enable-feature=native-histograms. */
+	const char *prom =
+	    "application/openmetrics-text;version=1.0.0,application/"
+	    "openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;"
+	    "q=0.5,*/*;q=0.1";
+	const char *prom_native =
+	    "application/vnd.google.protobuf;proto=io.prometheus.client."
+	    "MetricFamily;encoding=delimited,application/openmetrics-text;"
+	    "version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;"
+	    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+	CU_ASSERT_EQUAL(vt__req_negotiate(VT__GW_METRICS, prom),
+			VT__REQ_OPENMETRICS);
+	CU_ASSERT_EQUAL(vt__req_negotiate(VT__GW_METRICS, prom_native),
+			VT__REQ_PROTOBUF);
+	/* q-values decide; protobuf needs its proto and encoding, the text
+	 * formats a version vitals writes. */
+	CU_ASSERT_EQUAL(vt__req_negotiate(
+			    VT__GW_METRICS,
+			    "application/vnd.google.protobuf;proto=io."
+			    "prometheus.client.MetricFamily;encoding=delimited;"
+			    "q=0.3,text/plain;version=0.0.4;q=0.5"),
+			VT__REQ_PROM);
+	CU_ASSERT_EQUAL(
+	    vt__req_negotiate(VT__GW_METRICS,
+			      "application/vnd.google.protobuf;encoding=text,"
+			      "application/openmetrics-text;version=0.0.1,"
+			      "text/plain;version=0.0.4;q=0.2"),
+	    VT__REQ_PROM);
+	CU_ASSERT_EQUAL(vt__req_negotiate(VT__GW_METRICS,
+					  "application/openmetrics-text; "
+					  "version=\"1.0.0\"; q=0.9, "
+					  "text/plain;q=0.9"),
+			VT__REQ_OPENMETRICS);
 	CU_ASSERT_EQUAL(vt__req_negotiate(VT__GW_METRICS, NULL), VT__REQ_JSON);
 	CU_ASSERT_EQUAL(vt__req_negotiate(VT__GW_METRICS,
 					  "text/plain;q=0.5, application/json"),
@@ -258,7 +288,11 @@ static void test_accept(void)
 	/* The parse takes Accept when no ?format= is given. */
 	vt__req r;
 	accepted(VT__GW_METRICS, "/metrics", prom, &r);
-	CU_ASSERT_EQUAL(r.fmt, VT__REQ_PROM);
+	CU_ASSERT_EQUAL(r.fmt, VT__REQ_OPENMETRICS);
+	accepted(VT__GW_METRICS, "/metrics?format=protobuf", NULL, &r);
+	CU_ASSERT_EQUAL(r.fmt, VT__REQ_PROTOBUF);
+	accepted(VT__GW_METRICS, "/metrics?format=openmetrics", NULL, &r);
+	CU_ASSERT_EQUAL(r.fmt, VT__REQ_OPENMETRICS);
 	accepted(VT__GW_HEALTH, "/health/db", "application/health+json", &r);
 	CU_ASSERT_EQUAL(r.fmt, VT__REQ_IETF);
 }

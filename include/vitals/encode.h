@@ -65,6 +65,20 @@ vt_err vt_json_metrics(const vt_metrics_snapshot *s, char **out, size_t *len);
 vt_err vt_ietf_health(const vt_component *cs, size_t n, vt_status overall,
 		      char **out, size_t *len);
 vt_err vt_prom_metrics(const vt_metrics_snapshot *s, char **out, size_t *len);
+/* OpenMetrics text 1.0.0 (application/openmetrics-text; version=1.0.0):
+ * families named without "_total" for counters, NAME_created from each
+ * series' creation time, floats as client_golang writes them ("1.0"),
+ * HELP escaping double quotes too, and "# EOF" last. */
+vt_err vt_openmetrics_metrics(const vt_metrics_snapshot *s, char **out,
+			      size_t *len);
+/* Prometheus' protobuf exposition (application/vnd.google.protobuf;
+ * proto=io.prometheus.client.MetricFamily; encoding=delimited): one
+ * varint-length-prefixed io.prometheus.client.MetricFamily per family,
+ * binary (*out is NUL-terminated past *len bytes). Names as in the text
+ * format; histograms carry their classic le buckets and their native
+ * buckets (schema 5, zero threshold 2^-48, spans and deltas). */
+vt_err vt_promproto_metrics(const vt_metrics_snapshot *s, char **out,
+			    size_t *len);
 
 #ifdef __cplusplus
 }

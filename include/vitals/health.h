@@ -38,7 +38,7 @@
  *
  * Health is also metrics, when the registry is given a vt_metrics:
  *   vitals_check_status{check}            gauge, 0/1/2
- *   vitals_check_duration_seconds{check}  gauge, last run's duration
+ *   vitals_check_duration_seconds{check}  histogram of run durations
  *   vitals_check_runs_total{check,result} counter, result = status name
  */
 #ifndef VITALS_HEALTH_H

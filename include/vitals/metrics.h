@@ -180,6 +180,7 @@ typedef struct vt_series_snap {
 	size_t nlabels;
 	double value;			 /* counter, gauge */
 	vt_hist_summary hist;		 /* histogram */
+	double created; /* Unix time the series was created; 0 = unknown */
 	const struct vt__hsnap *buckets; /* histogram: for vt_series_quantile */
 } vt_series_snap;
 
@@ -209,6 +210,16 @@ typedef struct vt_metrics_filter {
 vt_err vt_metrics_snapshot_take(vt_metrics *m, const vt_metrics_filter *filter,
 				vt_metrics_snapshot **out);
 void vt_metrics_snapshot_free(vt_metrics_snapshot *s);
+
+/* Sets the process' own metrics in m, read from /proc/self now, under
+ * Prometheus' standard names: process_cpu_seconds_total (counter),
+ * process_resident_memory_bytes, process_virtual_memory_bytes,
+ * process_open_fds, process_max_fds, process_start_time_seconds and
+ * process_threads (gauges). Call it before taking a snapshot to expose
+ * (vt_server does, with vt_server_opts.process_metrics). What cannot be
+ * read is left as it was; a name already registered as another kind is
+ * VT_EKIND after the others are set. Thread-safe. */
+vt_err vt_metrics_process_update(vt_metrics *m);
 
 /* Quantile q in [0, 1] of a histogram series, nearest-rank, within 1.1%
  * relative error; NaN when empty or q is out of range. */

@@ -14,10 +14,13 @@
  *                                the IETF health-check format
  *   GET /health/NAME             one component, 404 if unknown
  *   GET /livez, /readyz          checks tagged live_tag / ready_tag
- *   GET /metrics[?format=prometheus|json&name=N&prefix=P]
- *                                JSON by default; Prometheus text 0.0.4
- *                                when Accept names text/plain or
- *                                openmetrics, or format=prometheus
+ *   GET /metrics[?format=json|prometheus|openmetrics|protobuf
+ *                &name=N&prefix=P]
+ *                                JSON by default; by Accept's q-values
+ *                                Prometheus text 0.0.4, OpenMetrics
+ *                                1.0.0 or the protobuf exposition
+ *                                (delimited MetricFamily, native
+ *                                histograms), as Prometheus asks
  *   errors: {"error":"..."} with 400, 404, 405, 413
  *
  * RPC methods: grpc.health.v1.Health/Check, grpc.health.v1.Health/List,
@@ -50,6 +53,7 @@
 #ifndef VITALS_SERVER_H
 #define VITALS_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vitals/err.h"
@@ -82,6 +86,10 @@ typedef struct vt_server_opts {
 	 * the pub socket, each; one past it is disconnected at once.
 	 * 0 = 1024. */
 	unsigned max_connections;
+	/* true: /metrics and Metrics/Get carry the process' own metrics
+	 * (process_cpu_seconds_total, process_resident_memory_bytes, ...;
+	 * vt_metrics_process_update), read from /proc at each request. */
+	bool process_metrics;
 } vt_server_opts;
 
 /* Starts the configured listeners. On error nothing is left running and

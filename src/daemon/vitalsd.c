@@ -15,6 +15,12 @@
  * it and waits for requests in flight; then everything is freed and the
  * exit status is 0.
  *
+ * Under systemd (Type=notify, deploy/vitalsd.service) it tells the
+ * manager READY=1 once it serves and the scheduler runs, STOPPING=1 at
+ * shutdown, and with WatchdogSec= set pings WATCHDOG=1 at half the
+ * interval from the signal wait; outside systemd sd_notify does nothing.
+ * /metrics carries the process_* metrics, read at each scrape.
+ *
  * Logs go to stderr, one line each, with a UTC timestamp: start, the
  * checks (URLs redacted), listeners, status changes and shutdown.
  *
@@ -27,11 +33,14 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "daemon/config.h"
 #include "vitals/checks.h"
@@ -225,24 +234,32 @@ static int check_config(const char *path)
 	return 0;
 }
 
-/* Registers the daemon's own metric: process_start_time_seconds. */
-static void record_start_time(vt_metrics *m)
+/* Waits for SIGTERM or SIGINT (blocked in every thread) and returns it
+ * (0 on error); with systemd's watchdog on, pings it at half its
+ * interval meanwhile. */
+static int wait_signal(const sigset_t *set)
 {
-	vt_gauge *g;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (vt_metrics_gauge(m, "process_start_time_seconds",
-			     "Start time of the process since unix epoch in "
-			     "seconds.",
-			     &g) == VT_OK)
-		vt_gauge_set(g, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
-}
-
-/* Waits for SIGTERM or SIGINT (blocked in every thread) and returns it. */
-static int wait_for_signal(const sigset_t *set)
-{
+	uint64_t wd_usec = 0;
+	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
+		wd_usec = 0;
 	for (;;) {
 		int sig;
+		if (wd_usec > 0) {
+			uint64_t half = wd_usec / 2;
+			struct timespec ts = {
+			    .tv_sec = (time_t)(half / 1000000),
+			    .tv_nsec = (long)(half % 1000000) * 1000};
+			sig = sigtimedwait(set, NULL, &ts);
+			if (sig == SIGTERM || sig == SIGINT)
+				return sig;
+			if (sig < 0 && errno == EAGAIN)
+				sd_notify(0, "WATCHDOG=1");
+			else if (sig < 0 && errno != EINTR) {
+				log_line("sigtimedwait: %s", strerror(errno));
+				return 0;
+			}
+			continue;
+		}
 		int rc = sigwait(set, &sig);
 		if (rc == 0 && (sig == SIGTERM || sig == SIGINT))
 			return sig;
@@ -251,6 +268,18 @@ static int wait_for_signal(const sigset_t *set)
 			return 0;
 		}
 	}
+}
+
+/* Tells systemd the daemon is ready, waits for SIGTERM or SIGINT
+ * (blocked in every thread), tells it the daemon is stopping and returns
+ * the signal (0 on error); with systemd's watchdog on, pings it at half
+ * its interval meanwhile. */
+static int wait_for_signal(const sigset_t *set)
+{
+	sd_notify(0, "READY=1\nSTATUS=serving");
+	int sig = wait_signal(set);
+	sd_notify(0, "STOPPING=1");
+	return sig;
 }
 
 /* The daemon proper; returns the exit status. */
@@ -294,7 +323,6 @@ static int run(const args *a, const sigset_t *sigs)
 		log_line("cannot start: %s", vt_strerror(rv));
 		goto out;
 	}
-	record_start_time(m);
 	if (vt__config_build(cfg, h, err, sizeof(err)) != VT_OK) {
 		fprintf(stderr, "vitalsd: %s\n", err);
 		goto out;
@@ -314,6 +342,7 @@ static int run(const args *a, const sigset_t *sigs)
 	    .degraded_http_code = cfg->degraded_http_code,
 	    .token = cfg->token,
 	    .max_connections = cfg->max_connections,
+	    .process_metrics = true,
 	};
 	err[0] = '\0';
 	if ((rv = vt_server_start(&srv, &so, err, sizeof(err))) != VT_OK) {

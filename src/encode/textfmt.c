@@ -445,10 +445,7 @@ size_t vt__num_json(char *dst, double v)
 	return n;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4; 1 for ASCII), or 0 if
- * the bytes before end do not start with one (overlong forms, surrogates
- * and code points past U+10FFFF are not valid). p < end. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
+size_t vt__utf8_seq(const unsigned char *p, const unsigned char *end)
 {
 	unsigned c = p[0];
 	if (c < 0x80)
@@ -579,7 +576,7 @@ void vt__tw_escape(vt__tw *w, const char *s, vt__esc_mode mode)
 		const char *rep = NULL;
 		size_t n = 1;
 		if (c >= 0x80) {
-			n = utf8_seq(p, end);
+			n = vt__utf8_seq(p, end);
 			if (n == 0) {
 				rep = "\xef\xbf\xbd"; /* U+FFFD */
 				n = 1;

@@ -106,6 +106,11 @@ typedef enum vt__esc_mode {
 				    then for JSON: inside a series key */
 } vt__esc_mode;
 
+/* Length of the valid UTF-8 sequence at p (1..4; 1 for ASCII), or 0 if
+ * the bytes before end do not start with one (overlong forms, surrogates
+ * and code points past U+10FFFF are not valid). p < end. */
+size_t vt__utf8_seq(const unsigned char *p, const unsigned char *end);
+
 /* Appends s escaped by mode. */
 void vt__tw_escape(vt__tw *w, const char *s, vt__esc_mode mode);
 

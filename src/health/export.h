@@ -20,7 +20,7 @@ typedef struct vt__export {
  * Immutable after the check is added. */
 typedef struct vt__check_series {
 	vt_gauge *status;
-	vt_gauge *duration;
+	vt_histogram *duration;
 	vt_counter *runs[3]; /* by vt_status */
 } vt__check_series;
 
@@ -35,8 +35,8 @@ vt_err vt__export_check(const vt__export *e, const char *name,
 			vt__check_series *out);
 
 /* Publishes one recorded result: status gauge = reported, duration
- * gauge, runs_total{result = run_status} + 1. Lock-free metric writes;
- * callable under h->mtx. No-op without metrics. */
+ * observed in the histogram, runs_total{result = run_status} + 1. Lock-free
+ * metric writes; callable under h->mtx. No-op without metrics. */
 void vt__export_result(const vt__check_series *s, vt_status reported,
 		       vt_status run_status, double duration_ms);
 

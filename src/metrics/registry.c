@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "metrics/names.h"
 #include "metrics/shard.h"
@@ -292,6 +293,9 @@ static vt_err series_create(vt_family *f, const char *const *values,
 		return VT_ENOMEM;
 	memset(s, 0, sizeof *s);
 	s->labels = labels;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	s->created = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 	s->hnode.hash = hash;
 	s->reg_id = m->id;
 	s->idx = (uint32_t)idx;

@@ -55,6 +55,7 @@ struct vt_series {
 	/* [fam->nlabels] in family label order, interned in the registry's
 	 * vt__shared: snapshots point at them. NULL when unlabelled. */
 	const vt_label *labels;
+	double created; /* Unix time of creation (OpenMetrics _created) */
 
 	/* Totals folded from exited threads; protected by reg->shard_mtx. */
 	uint64_t dead_n;

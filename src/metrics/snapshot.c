@@ -388,6 +388,7 @@ static vt_err family_skeleton(struct vt__snapbuf *b, size_t *nsv,
 		vt_series_snap *sn = &ss[ns++];
 		sn->labels = s->labels;
 		sn->nlabels = f->nlabels;
+		sn->created = s->created;
 		b->sv[(*nsv)++] = s;
 	}
 	fs->nseries = ns;

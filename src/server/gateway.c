@@ -53,6 +53,11 @@
 #define CT_JSON "application/json"
 #define CT_IETF "application/health+json"
 #define CT_PROM "text/plain; version=0.0.4; charset=utf-8"
+#define CT_OPENMETRICS                                                         \
+	"application/openmetrics-text; version=1.0.0; charset=utf-8"
+#define CT_PROTOBUF                                                            \
+	"application/vnd.google.protobuf; "                                    \
+	"proto=io.prometheus.client.MetricFamily; encoding=delimited"
 
 struct vt__routes {
 	vt__service *svc;			    /* immutable after attach */
@@ -286,6 +291,10 @@ static void answer_metrics(gw_parse *c, answer *a)
 	}
 	if (c->rq.fmt == VT__REQ_PROM)
 		rv = vt_prom_metrics(s, &a->body, &a->len);
+	else if (c->rq.fmt == VT__REQ_OPENMETRICS)
+		rv = vt_openmetrics_metrics(s, &a->body, &a->len);
+	else if (c->rq.fmt == VT__REQ_PROTOBUF)
+		rv = vt_promproto_metrics(s, &a->body, &a->len);
 	else
 		rv = vt_json_metrics(s, &a->body, &a->len);
 	vt_metrics_snapshot_free(s);
@@ -295,7 +304,12 @@ static void answer_metrics(gw_parse *c, answer *a)
 	}
 	a->owned = true;
 	a->status = 200;
-	a->ctype = c->rq.fmt == VT__REQ_PROM ? CT_PROM : CT_JSON;
+	static const char *const ctypes[] = {[VT__REQ_JSON] = CT_JSON,
+					     [VT__REQ_PROM] = CT_PROM,
+					     [VT__REQ_OPENMETRICS] =
+						 CT_OPENMETRICS,
+					     [VT__REQ_PROTOBUF] = CT_PROTOBUF};
+	a->ctype = ctypes[c->rq.fmt];
 }
 
 /* ---- delivery ------------------------------------------------------- */

@@ -134,6 +134,97 @@ double vt__req_accept_q(const char *accept, const char *type)
 	return best;
 }
 
+/* The value of parameter name (case-insensitive) in the parameters
+ * [p, end) of one Accept entry, unquoted, into val (cap bytes); false
+ * when absent. */
+static bool entry_param(const char *p, const char *end, const char *name,
+			char *val, size_t cap)
+{
+	size_t nl = strlen(name);
+	while (p < end) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		if (semi == NULL)
+			return false;
+		p = skip_blanks(semi + 1);
+		if ((size_t)(end - p) <= nl || strncasecmp(p, name, nl) != 0 ||
+		    p[nl] != '=')
+			continue;
+		p += nl + 1;
+		if (*p == '"')
+			p++;
+		size_t n = strcspn(p, "\";, \t");
+		if (p + n > end || n >= cap)
+			return false;
+		memcpy(val, p, n);
+		val[n] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/* Which /metrics format the Accept entry with media range [m, m+ml) and
+ * parameters [p, end) names; -1 for none. */
+static int metrics_entry_fmt(const char *m, size_t ml, const char *p,
+			     const char *end)
+{
+	char v[64];
+#define IS(t) (ml == sizeof(t) - 1 && strncasecmp(m, t, ml) == 0)
+	if (IS("application/vnd.google.protobuf"))
+		return entry_param(p, end, "proto", v, sizeof(v)) &&
+			       strcmp(v, "io.prometheus.client.MetricFamily") ==
+				   0 &&
+			       entry_param(p, end, "encoding", v, sizeof(v)) &&
+			       strcmp(v, "delimited") == 0
+			   ? VT__REQ_PROTOBUF
+			   : -1;
+	if (IS("application/openmetrics-text"))
+		return !entry_param(p, end, "version", v, sizeof(v)) ||
+			       strcmp(v, "1.0.0") == 0
+			   ? VT__REQ_OPENMETRICS
+			   : -1;
+	if (IS("text/plain"))
+		return !entry_param(p, end, "version", v, sizeof(v)) ||
+			       strcmp(v, "0.0.4") == 0
+			   ? VT__REQ_PROM
+			   : -1;
+	if (IS(CT_JSON))
+		return VT__REQ_JSON;
+#undef IS
+	return -1;
+}
+
+/* /metrics' format by Accept: see vt__req_negotiate. */
+static vt__req_fmt metrics_negotiate(const char *acc)
+{
+	/* Preference on equal q, lowest first: JSON wins every tie. */
+	static const int rank[] = {[VT__REQ_JSON] = 4,
+				   [VT__REQ_PROTOBUF] = 3,
+				   [VT__REQ_OPENMETRICS] = 2,
+				   [VT__REQ_PROM] = 1};
+	int best = VT__REQ_JSON;
+	double best_q = -1;
+	const char *p = acc;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		const char *m = p;
+		p += strcspn(p, ",; \t");
+		size_t ml = (size_t)(p - m);
+		double q;
+		const char *params = p;
+		p = entry_params(p, &q);
+		int f = metrics_entry_fmt(m, ml, params, p);
+		if (f >= 0 && q > 0 &&
+		    (q > best_q || (q == best_q && rank[f] > rank[best]))) {
+			best = f;
+			best_q = q;
+		}
+	}
+	return (vt__req_fmt)best;
+}
+
 static double max3(double a, double b, double c)
 {
 	double m = a > b ? a : b;
@@ -144,15 +235,8 @@ vt__req_fmt vt__req_negotiate(vt__gw_route route, const char *acc)
 {
 	if (acc == NULL)
 		return VT__REQ_JSON;
-	if (route == VT__GW_METRICS) {
-		double qt = vt__req_accept_q(acc, "text/plain");
-		double qo =
-		    vt__req_accept_q(acc, "application/openmetrics-text");
-		double t = qt > qo ? qt : qo;
-		if (t > 0 && t > vt__req_accept_q(acc, CT_JSON))
-			return VT__REQ_PROM;
-		return VT__REQ_JSON;
-	}
+	if (route == VT__GW_METRICS)
+		return metrics_negotiate(acc);
 	double qi = vt__req_accept_q(acc, CT_IETF);
 	if (qi > 0 && qi >= max3(vt__req_accept_q(acc, CT_JSON),
 				 vt__req_accept_q(acc, "*/*"),
@@ -342,13 +426,18 @@ static bool choose_format(vt__req *r, const char *format, const char *accept,
 		r->fmt = VT__REQ_JSON;
 	else if (metrics && strcmp(format, "prometheus") == 0)
 		r->fmt = VT__REQ_PROM;
+	else if (metrics && strcmp(format, "openmetrics") == 0)
+		r->fmt = VT__REQ_OPENMETRICS;
+	else if (metrics && strcmp(format, "protobuf") == 0)
+		r->fmt = VT__REQ_PROTOBUF;
 	else if (!metrics && (strcmp(format, "health+json") == 0 ||
 			      strcmp(format, "ietf") == 0))
 		r->fmt = VT__REQ_IETF;
 	else
 		return refuse(why, 400,
 			      metrics ? "{\"error\":\"unknown format: use "
-					"json or prometheus\"}"
+					"json, prometheus, openmetrics or "
+					"protobuf\"}"
 				      : "{\"error\":\"unknown format: use "
 					"json or health+json\"}");
 	return true;

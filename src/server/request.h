@@ -33,9 +33,11 @@ extern const char *const vt__gw_route_paths[VT__GW_NROUTES];
 
 /* The body format of an answer. */
 typedef enum vt__req_fmt {
-	VT__REQ_JSON, /* application/json */
-	VT__REQ_IETF, /* application/health+json (health routes) */
-	VT__REQ_PROM, /* Prometheus text (/metrics) */
+	VT__REQ_JSON,	     /* application/json */
+	VT__REQ_IETF,	     /* application/health+json (health routes) */
+	VT__REQ_PROM,	     /* Prometheus text (/metrics) */
+	VT__REQ_OPENMETRICS, /* OpenMetrics text 1.0.0 (/metrics) */
+	VT__REQ_PROTOBUF,    /* delimited MetricFamily messages (/metrics) */
 } vt__req_fmt;
 
 /* The most names one ?exclude= list may hold. */
@@ -78,10 +80,16 @@ bool vt__req_pct_decode(char *s);
  * counts as 1. */
 double vt__req_accept_q(const char *accept, const char *type);
 
-/* The format Accept (NULL = not sent) chooses for route. /metrics:
- * Prometheus text when text/plain or openmetrics is named higher than
- * application/json. Health routes: the IETF format when
- * application/health+json is named at least as high as JSON and the
+/* The format Accept (NULL = not sent) chooses for route. /metrics: the
+ * highest q among the entries naming application/vnd.google.protobuf
+ * with proto=io.prometheus.client.MetricFamily and encoding=delimited
+ * (protobuf), application/openmetrics-text without a version or
+ * version=1.0.0 (OpenMetrics), text/plain without a version or 0.0.4
+ * (Prometheus text) and application/json; JSON on a tie with it or when
+ * none is named (wildcards choose nothing); protobuf, then OpenMetrics,
+ * then text on a tie among them. Prometheus 2.42 thus gets OpenMetrics,
+ * and protobuf with --enable-feature=native-histograms. Health routes: the IETF
+ * format when application/health+json is named at least as high as JSON and the
  * wildcards (any type, any application type). JSON otherwise. */
 vt__req_fmt vt__req_negotiate(vt__gw_route route, const char *accept);
 

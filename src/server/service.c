@@ -177,5 +177,7 @@ vt_err vt__service_health(vt__service *svc, const vt__health_query *q,
 vt_err vt__service_metrics(vt__service *svc, const vt_metrics_filter *f,
 			   vt_metrics_snapshot **out)
 {
+	if (svc->process_metrics)
+		(void)vt_metrics_process_update(svc->metrics);
 	return vt_metrics_snapshot_take(svc->metrics, f, out);
 }

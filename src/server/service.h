@@ -31,6 +31,7 @@ typedef struct vt__service {
 	vt_metrics *metrics;   /* immutable after init */
 	const char *live_tag;  /* immutable after init */
 	const char *ready_tag; /* immutable after init */
+	bool process_metrics;  /* immutable after init: process_* at reads */
 	char *token;	       /* NULL = none; immutable after set_token */
 	size_t token_len;      /* immutable after set_token */
 	pthread_mutex_t mtx;

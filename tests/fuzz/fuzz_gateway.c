@@ -14,7 +14,8 @@
  * ours; every JSON body parses and every error body has "error"; health
  * bodies say a status that matches the HTTP code, and a plain /health,
  * /livez or /readyz lists exactly the checks it should; Prometheus text
- * passes the line checker; the connection is closed whenever nng will
+ * passes the line checker, OpenMetrics ends in "# EOF", protobuf
+ * decodes as MetricFamily messages; the connection is closed whenever nng will
  * close it or a body was sent; only a fresh health request waits. The
  * request parse: a refusal is 400 or 404 with an error body, the very
  * answer the gateway gave; an accepted request names only valid checks
@@ -26,6 +27,7 @@
 #include <openssl/crypto.h>
 
 #include "fuzz.h"
+#include "io/prometheus/client/metrics.pb-c.h"
 #include "server/gateway.h"
 #include "server/request.h"
 
@@ -220,6 +222,28 @@ static void fz_gw_names(const cJSON *j, char *out, size_t cap)
 	}
 }
 
+/* body is whole varint-delimited MetricFamily messages, each decoding. */
+static void fz_check_promproto(const char *body, size_t len)
+{
+	const uint8_t *p = (const uint8_t *)body, *end = p + len;
+	while (p < end) {
+		uint64_t sz = 0;
+		int shift = 0;
+		while (p < end && (*p & 0x80) && shift < 63) {
+			sz |= (uint64_t)(*p++ & 0x7f) << shift;
+			shift += 7;
+		}
+		VT_FUZZ_CHECK(p < end);
+		sz |= (uint64_t)*p++ << shift;
+		VT_FUZZ_CHECK(sz <= (uint64_t)(end - p));
+		Io__Prometheus__Client__MetricFamily *f =
+		    io__prometheus__client__metric_family__unpack(NULL, sz, p);
+		VT_FUZZ_CHECK(f != NULL && f->name != NULL);
+		io__prometheus__client__metric_family__free_unpacked(f, NULL);
+		p += sz;
+	}
+}
+
 /* The HTTP status of a health status, by the gateway's rule. */
 static uint16_t fz_gw_code(const char *status)
 {
@@ -279,6 +303,17 @@ static void fz_gw_check(const vt__gw_request *rq, const vt__gw_response *res,
 		VT_FUZZ_CHECK(!entered && strcmp(rq->method, "GET") != 0);
 
 	const char *ct = res->ctype;
+	if (strncmp(ct, "application/openmetrics-text", 28) == 0) {
+		VT_FUZZ_CHECK(rq->route == VT__GW_METRICS && st == 200);
+		VT_FUZZ_CHECK(res->len >= 6 && memcmp(res->body + res->len - 6,
+						      "# EOF\n", 6) == 0);
+		return;
+	}
+	if (strncmp(ct, "application/vnd.google.protobuf", 31) == 0) {
+		VT_FUZZ_CHECK(rq->route == VT__GW_METRICS && st == 200);
+		fz_check_promproto(res->body, res->len);
+		return;
+	}
 	if (strcmp(ct, "text/plain; version=0.0.4; charset=utf-8") == 0) {
 		VT_FUZZ_CHECK(rq->route == VT__GW_METRICS && st == 200);
 		fz_check_prom(res->body, res->len);
@@ -339,8 +374,9 @@ static void fz_req_accepted(const vt__req *r, const vt__gw_request *rq,
 			    const char *buf, size_t n)
 {
 	VT_FUZZ_CHECK(r->route == rq->route && rq->route != VT__GW_OTHER);
-	VT_FUZZ_CHECK((r->fmt == VT__REQ_PROM) <=
-		      (rq->route == VT__GW_METRICS));
+	VT_FUZZ_CHECK(
+	    (r->fmt == VT__REQ_PROM || r->fmt == VT__REQ_OPENMETRICS ||
+	     r->fmt == VT__REQ_PROTOBUF) <= (rq->route == VT__GW_METRICS));
 	VT_FUZZ_CHECK((r->fmt == VT__REQ_IETF) <=
 		      (rq->route != VT__GW_METRICS));
 	VT_FUZZ_CHECK(r->one <= (rq->route == VT__GW_HEALTH));
@@ -381,6 +417,13 @@ static void fz_req_check(const vt__gw_request *rq, const vt__gw_response *res,
 			const char *want =
 			    r.fmt == VT__REQ_PROM
 				? "text/plain; version=0.0.4; charset=utf-8"
+			    : r.fmt == VT__REQ_OPENMETRICS
+				? "application/openmetrics-text; "
+				  "version=1.0.0; charset=utf-8"
+			    : r.fmt == VT__REQ_PROTOBUF
+				? "application/vnd.google.protobuf; "
+				  "proto=io.prometheus.client.MetricFamily; "
+				  "encoding=delimited"
 			    : r.fmt == VT__REQ_IETF ? "application/health+json"
 						    : "application/json";
 			VT_FUZZ_CHECK(strcmp(res->ctype, want) == 0);

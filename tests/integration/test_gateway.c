@@ -42,6 +42,10 @@
 #define CT_JSON "application/json"
 #define CT_IETF "application/health+json"
 #define CT_PROM "text/plain; version=0.0.4; charset=utf-8"
+#define CT_OM	"application/openmetrics-text; version=1.0.0; charset=utf-8"
+#define CT_PB                                                                  \
+	"application/vnd.google.protobuf; "                                    \
+	"proto=io.prometheus.client.MetricFamily; encoding=delimited"
 
 /* ---- a raw HTTP/1.1 client -------------------------------------------- */
 
@@ -842,7 +846,22 @@ static void test_metrics(void)
 	    "Accept: application/openmetrics-text;version=1.0.0,"
 	    "application/openmetrics-text;version=0.0.1;q=0.75,"
 	    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n";
-	free(get_metrics(f.port, "/metrics", prom_accept, CT_PROM));
+	t = get_metrics(f.port, "/metrics", prom_accept, CT_OM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "# TYPE orders counter\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "\norders_total 3.0\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "\n# EOF\n"));
+	free(t);
+	/* With --enable-feature=native-histograms Prometheus asks for
+	 * protobuf first (test_promexpo.c decodes it). */
+	const char *native_accept =
+	    "Accept: application/vnd.google.protobuf;proto=io.prometheus."
+	    "client.MetricFamily;encoding=delimited,application/"
+	    "openmetrics-text;version=1.0.0;q=0.8,text/plain;version=0.0.4;"
+	    "q=0.5,*/*;q=0.1\r\n";
+	t = get_metrics(f.port, "/metrics", native_accept, CT_PB);
+	CU_ASSERT(t != NULL && (unsigned char)t[0] > 0); /* a length */
+	free(t);
+	free(get_metrics(f.port, "/metrics?format=openmetrics", NULL, CT_OM));
 	free(
 	    get_metrics(f.port, "/metrics", "Accept: text/plain\r\n", CT_PROM));
 	free(get_metrics(f.port, "/metrics",

@@ -599,8 +599,10 @@ static void test_http_metrics(void)
 			2);
 	CU_ASSERT(metric_value(j, "vitals_check_runs_total{check=\"port\","
 				  "result=\"healthy\"}") >= 1);
-	CU_ASSERT(metric_value(j, "vitals_check_duration_seconds{check="
-				  "\"port\"}") >= 0);
+	const cJSON *dh = cJSON_GetObjectItemCaseSensitive(
+	    j, "vitals_check_duration_seconds{check=\"port\"}");
+	CU_ASSERT_STRING_EQUAL(str_of(dh, "type"), "histogram");
+	CU_ASSERT(cJSON_GetNumberValue(cJSON_GetObjectItem(dh, "count")) >= 1);
 	CU_ASSERT(metric_value(j, "process_start_time_seconds") > 1.7e9);
 	cJSON_Delete(j);
 	free(r.body);
@@ -619,6 +621,15 @@ static void test_http_metrics(void)
 			     "application/openmetrics-text;version=1.0.0,"
 			     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"));
 	CU_ASSERT_EQUAL(r.code, 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.ctype, "application/openmetrics-text"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\n# EOF\n"));
+	/* The daemon's process metrics, by Prometheus' names. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\nprocess_open_fds "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\nprocess_cpu_seconds_total "));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(r.body, "\nprocess_resident_memory_bytes "));
+	free(r.body);
+	CU_ASSERT_FATAL(http(&r, "/metrics", "text/plain;version=0.0.4"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.ctype, "text/plain"));
 	CU_ASSERT(promtool_ok(r.body));
 	free(r.body);
