@@ -98,6 +98,7 @@ int main(void)
 	F(vt_server_opts, max_request_bytes);
 	F(vt_server_opts, token);
 	F(vt_server_opts, max_connections);
+	F(vt_server_opts, process_metrics);
 	E();
 	printf("}\n");
 	return 0;

@@ -34,7 +34,7 @@ class Gateway(unittest.TestCase):
                               tags=["ready"])
         self.m.increment("api_requests_total", labels={"route": "/a"})
         rpc = "tcp://127.0.0.1:%d" % support.free_port()
-        srv = self.start(rpc_url=rpc)
+        srv = self.start(rpc_url=rpc, process_metrics=True)
         code, _, body = support.http_get(srv.url + "/health")
         self.assertEqual(code, 503)
         res = json.loads(body)
@@ -51,6 +51,7 @@ class Gateway(unittest.TestCase):
         code, headers, body = support.http_get(srv.url + "/metrics",
                                                {"Accept": "text/plain;version=0.0.4"})
         self.assertIn('api_requests_total{route="/a"} 1\n', body.decode())
+        self.assertIn("process_resident_memory_bytes", body.decode())
         # The RPC, through the project's own client.
         ctl = os.environ.get("VITALS_TEST_VITALSCTL")
         if not ctl:

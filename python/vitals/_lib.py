@@ -312,6 +312,7 @@ class ServerOpts(Structure):
                 ("live_tag", c_char_p), ("ready_tag", c_char_p),
                 ("rpc_contexts", c_uint), ("max_request_bytes", c_size_t),
                 ("token", c_char_p), ("max_connections", c_uint),
+                ("process_metrics", c_bool),
                 ("_reserved", c_uint64 * 16)]
 
 

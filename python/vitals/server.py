@@ -53,7 +53,7 @@ class MonitoringServer:
 
     def __init__(self, health, metrics, host="127.0.0.1", port=8080, *,
                  rpc_url=None, pub_url=None, token=None, degraded_http_code=0,
-                 live_tag=None, ready_tag=None):
+                 live_tag=None, ready_tag=None, process_metrics=False):
         if not isinstance(health, HealthCheck):
             raise TypeError("health must be a vitals.HealthCheck")
         if not isinstance(metrics, MetricsCollector):
@@ -65,6 +65,7 @@ class MonitoringServer:
         o = _lib.ServerOpts()
         o.http_addr, o.rpc_url, o.pub_url, o.token, o.live_tag, o.ready_tag = keep
         o.degraded_http_code = int(degraded_http_code)
+        o.process_metrics = bool(process_metrics)
         hp = health._enter("start_monitoring_server")
         try:
             o.health = hp
@@ -122,6 +123,7 @@ def start_monitoring_server(health, metrics, host="127.0.0.1", port=8080, **opti
     (GET /health, /health/NAME, /livez, /readyz, /metrics). Keywords:
     rpc_url ("tcp://127.0.0.1:5555": the nng RPC server that vitalsctl and
     libvitals-client query), pub_url (status changes), token,
-    degraded_http_code, live_tag, ready_tag. Returns a MonitoringServer;
+    degraded_http_code, live_tag, ready_tag, process_metrics (True: the
+    process' own metrics on /metrics). Returns a MonitoringServer;
     may also be awaited."""
     return MonitoringServer(health, metrics, host, port, **options)
