@@ -228,7 +228,8 @@ static void test_top_level_fields(void)
 		F ": field \"htpp\": unknown field (known: http, rpc, pub, "
 		  "workers, degraded_http_code, token_env, max_connections, "
 		  "http_max_per_address, http_header_timeout_ms, "
-		  "http_idle_timeout_ms, checks)");
+		  "http_idle_timeout_ms, state, retention_days, checks, "
+		  "notify, maintenance)");
 	refused("{\"workers\": 4, \"workers\": 5}",
 		F ": field \"workers\": given twice");
 	refused("{\"workers\": 0}",
@@ -258,7 +259,8 @@ static void test_top_level_fields(void)
 		F ": field \"a\\x01\\\"\": unknown field (known: http, rpc, "
 		  "pub, workers, degraded_http_code, token_env, "
 		  "max_connections, http_max_per_address, "
-		  "http_header_timeout_ms, http_idle_timeout_ms, checks)");
+		  "http_header_timeout_ms, http_idle_timeout_ms, state, "
+		  "retention_days, checks, notify, maintenance)");
 }
 
 static void test_check_fields(void)
@@ -273,7 +275,7 @@ static void test_check_fields(void)
 	check_refused("{\"name\": \"x\", \"type\": \"mysql\"}",
 		      "checks[0] \"x\": field \"type\": unknown check type "
 		      "\"mysql\" (known: redis, rabbitmq, http, dmarket, tcp, "
-		      "disk, exec)");
+		      "disk, exec, heartbeat)");
 	check_refused("{\"name\": \"redis\", \"type\": \"redis\", \"url\": "
 		      "\"redis://h\", \"timeout_ms\": \"1000\"}",
 		      "checks[0] \"redis\": field \"timeout_ms\": must be a "
@@ -456,7 +458,8 @@ static void test_token_and_connections(void)
 		F ": field \"token\": unknown field (known: http, rpc, pub, "
 		  "workers, degraded_http_code, token_env, max_connections, "
 		  "http_max_per_address, http_header_timeout_ms, "
-		  "http_idle_timeout_ms, checks)");
+		  "http_idle_timeout_ms, state, retention_days, checks, "
+		  "notify, maintenance)");
 	setenv("VT_TEST_TOKEN", "two words", 1);
 	refused("{\"token_env\": \"VT_TEST_TOKEN\"}",
 		F ": field \"token_env\": environment variable VT_TEST_TOKEN "
@@ -512,7 +515,7 @@ static void test_refused_by_check(void)
 	CU_ASSERT_STRING_EQUAL(err,
 			       F ": checks[0] \"load\": field \"command\": "
 				 "/usr/lib/vt-no-such/check_load: not "
-				 "executable: No such file or directory");
+				 "executable: no such file or directory");
 	vt__config_free(cfg);
 }
 
@@ -565,7 +568,7 @@ static void test_limits_and_files(void)
 
 	CU_ASSERT_EQUAL(vt__config_load(&cfg, path, err, sizeof(err)), VT_EIO);
 	snprintf(want, sizeof(want),
-		 "%s: cannot open: No such file or directory", path);
+		 "%s: cannot open: no such file or directory", path);
 	CU_ASSERT_STRING_EQUAL(err, want);
 	rmdir(dir);
 }

@@ -21,10 +21,15 @@
  *                                1.0.0 or the protobuf exposition
  *                                (delimited MetricFamily, native
  *                                histograms), as Prometheus asks
+ *   POST /health/NAME/beat       a heartbeat check's beat: 200, 404
+ *                                unknown, 400 not a heartbeat; needs
+ *                                the token when one is set (401)
  *   errors: {"error":"..."} with 400, 404, 405, 413
  *
  * RPC methods: grpc.health.v1.Health/Check, grpc.health.v1.Health/List,
- * vitals.v1.Health/Check, vitals.v1.Metrics/Get. Unknown method (12),
+ * vitals.v1.Health/Check, vitals.v1.Metrics/Get, and, with the token
+ * when one is set, vitals.v1.Health/Beat and vitals.v1.Admin/Silence
+ * (proto/vitals/v1/admin.proto). Unknown method (12),
  * malformed payload (3), oversized message (3) get an error Response and
  * the server goes on.
  *
@@ -59,6 +64,7 @@
 
 #include "vitals/err.h"
 #include "vitals/health.h"
+#include "vitals/history.h"
 #include "vitals/metrics.h"
 
 #ifdef __cplusplus
@@ -91,6 +97,12 @@ typedef struct vt_server_opts {
 	unsigned http_max_per_address;	 /* 0 = 64 */
 	unsigned http_header_timeout_ms; /* 0 = 10000 */
 	unsigned http_idle_timeout_ms;	 /* 0 = 60000 */
+	/* Results kept (vitals/history.h); NULL = none. With one, answers
+	 * show only committed results and carry "uptime", and the gateway
+	 * serves /health/NAME/history, the status page (/, /status) and
+	 * badges (/badge/NAME.svg, /badge/NAME/uptime/24h.svg). Outlives
+	 * the server. */
+	vt_history *history;
 	/* true: /metrics and Metrics/Get carry the process' own metrics
 	 * (process_cpu_seconds_total, process_resident_memory_bytes, ...;
 	 * vt_metrics_process_update), read from /proc at each request. */

@@ -13,6 +13,11 @@
  *   workers             check worker threads, 1..256; default 4
  *   degraded_http_code  HTTP status of a DEGRADED /health, 200..599
  *                       (e.g. 429 for Consul); default 200
+ *   state               state database file (history); default
+ *                       "vitals-state.db" beside the config file,
+ *                       relative paths from the config's directory;
+ *                       null = history in memory only
+ *   retention_days      history kept, 1..3650; default 30
  *   checks              array of at most VT__CONFIG_MAX_CHECKS checks
  *
  * A check has "name" and "type" (redis, rabbitmq, http, dmarket, tcp,
@@ -32,6 +37,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vitals/err.h"
 #include "vitals/health.h"
@@ -51,6 +57,7 @@ typedef enum vt__check_type {
 	VT__CHECK_TCP,
 	VT__CHECK_DISK,
 	VT__CHECK_EXEC,
+	VT__CHECK_HEARTBEAT,
 } vt__check_type;
 
 /* One entry of "checks". Strings are owned; NULL = not given. */
@@ -78,6 +85,8 @@ typedef struct vt__check_conf {
 	double unhealthy_free_pct;
 	char **argv; /* exec: NULL-terminated */
 	size_t argc;
+	int64_t ttl_ms;	     /* heartbeat */
+	bool interval_given; /* "interval_ms" was in the file */
 } vt__check_conf;
 
 typedef struct vt__config {
@@ -93,8 +102,11 @@ typedef struct vt__config {
 	unsigned http_max_per_address;	 /* 0 = the server's default */
 	unsigned http_header_timeout_ms; /* 0 = the server's default */
 	unsigned http_idle_timeout_ms;	 /* 0 = the server's default */
+	char *state;			 /* state database; NULL = in memory */
+	int retention_days;		 /* history kept, days */
 	vt__check_conf *checks;
 	size_t nchecks;
+	struct vt__alerts_conf *alerts; /* notify, maintenance */
 } vt__config;
 
 /* Reads and validates the file at path into *out (written only on

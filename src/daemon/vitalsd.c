@@ -42,10 +42,14 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "core/err.h"
 #include "daemon/config.h"
+#include "daemon/config_alerts.h"
 #include "vitals/checks.h"
 #include "vitals/health.h"
+#include "vitals/history.h"
 #include "vitals/metrics.h"
+#include "vitals/notify.h"
 #include "vitals/server.h"
 
 /* Follows project(vitals VERSION ...) in CMakeLists.txt. */
@@ -75,11 +79,16 @@ static const char usage_text[] =
     "keep-alive connection is closed after it; default 60000) and\n"
     "checks: "
     "[{name, type (redis, rabbitmq, http,\n"
-    "dmarket, tcp, disk, exec), interval_ms, timeout_ms, degraded_ms,\n"
+    "dmarket, tcp, disk, exec, heartbeat), interval_ms, timeout_ms,\n"
+    "degraded_ms, "
     "critical, tags, failures_before_unhealthy,\n"
     "successes_before_healthy, and the type's fields}]. Secrets - the\n"
     "token, DMarket's secret key (secret_key_env) - are read only from\n"
     "the environment, and removed from it before any check runs.\n"
+    "Alerts (config/alerts.json is an example): notify (telegram with\n"
+    "token_env and chat_id, or webhook with url and secret_env),\n"
+    "maintenance windows, heartbeat checks (ttl_ms), state (the SQLite\n"
+    "file of pending alerts; default vitals-state.db beside FILE).\n"
     "\n"
     "SIGTERM or SIGINT: readiness turns unhealthy and is published,\n"
     "requests in flight finish, exit 0.\n";
@@ -119,6 +128,54 @@ static void on_change(const char *check, vt_status old_status,
 	(void)arg;
 	log_line("check %s: %s -> %s", check, vt_status_name(old_status),
 		 vt_status_name(new_status));
+}
+
+/* Log sink of the notifiers (their lines are already redacted). */
+static void on_notify_log(const char *line, void *arg)
+{
+	(void)arg;
+	log_line("%s", line);
+}
+
+/* Maintenance windows on h, and the notifiers (when any) in *out,
+ * with their outbox in cfg->state. */
+static vt_err start_alerts(const vt__config *cfg, vt_health *h, vt_notify **out)
+{
+	const vt__alerts_conf *a = cfg->alerts;
+	vt_err rv = vt__alerts_build_maintenance(a, h);
+	if (rv != VT_OK || a == NULL || a->nnotify == 0) {
+		if (rv != VT_OK)
+			log_line("maintenance: %s", vt_strerror(rv));
+		return rv;
+	}
+	vt_notify_opts no = {
+	    .health = h, .state_path = cfg->state, .log = on_notify_log};
+	char err[512] = "";
+	vt_notify *n = NULL;
+	if ((rv = vt_notify_alloc(&n, &no)) != VT_OK ||
+	    (rv = vt__alerts_build_notify(a, n, err, sizeof(err))) != VT_OK ||
+	    (rv = vt_notify_start(n)) != VT_OK) {
+		log_line("cannot start alerts: %s",
+			 err[0] != '\0' ? err : vt_strerror(rv));
+		vt_notify_free(n);
+		return rv;
+	}
+	for (size_t i = 0; i < a->nnotify; i++) {
+		const vt__notify_conf *k = &a->notify[i];
+		bool tg = k->o.type == VT_NOTIFIER_TELEGRAM;
+		char shown[1024];
+		vt_url_redact(tg ? (k->api_url != NULL
+					? k->api_url
+					: "https://api.telegram.org")
+				 : k->url,
+			      shown, sizeof(shown));
+		log_line("notify %s: %s %s%s", k->name,
+			 tg ? "telegram via" : "webhook", shown,
+			 k->secret != NULL ? " (signed)" : "");
+	}
+	log_line("alerts: %zu pending in %s", vt_notify_pending(n), cfg->state);
+	*out = n;
+	return VT_OK;
 }
 
 typedef struct args {
@@ -229,6 +286,8 @@ static int check_config(const char *path)
 	vt_err rv = vt__config_load(&cfg, path, err, sizeof(err));
 	if (rv == VT_OK)
 		rv = vt__config_verify(cfg, err, sizeof(err));
+	if (rv == VT_OK && cfg->state != NULL)
+		rv = vt_history_probe(cfg->state, err, sizeof(err));
 	if (rv != VT_OK) {
 		fprintf(stderr, "vitalsd: %s\n", err);
 		vt__config_free(cfg);
@@ -238,6 +297,66 @@ static int check_config(const char *path)
 	       cfg->nchecks == 1 ? "" : "s");
 	vt__config_free(cfg);
 	return 0;
+}
+
+/* The registry the state database's trouble is reported on; NULL once
+ * it is being freed. */
+static pthread_mutex_t trouble_mtx = PTHREAD_MUTEX_INITIALIZER;
+static vt_health *trouble_h;
+static vt_history *trouble_hs;
+
+/* The state database failed a commit or dropped a result: the component
+ * "vitals" appears, DEGRADED with the reason while the trouble lasts. */
+static void on_trouble(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&trouble_mtx);
+	if (trouble_h != NULL) {
+		vt_check_opts co = VT_CHECK_OPTS_DEFAULT;
+		co.interval_ms = 5000;
+		co.timeout_ms = 1000;
+		if (vt_health_add(trouble_h, "vitals", vt_history_check,
+				  trouble_hs, &co) != VT_OK)
+			log_line("state database in trouble; a check is "
+				 "already named \"vitals\"");
+	}
+	pthread_mutex_unlock(&trouble_mtx);
+}
+
+static void forget_trouble(void)
+{
+	pthread_mutex_lock(&trouble_mtx);
+	trouble_h = NULL;
+	pthread_mutex_unlock(&trouble_mtx);
+}
+
+/* Opens the state database of cfg and records h's results into it; the
+ * component "vitals" is added if the database ever fails. */
+static vt_err open_history(const vt__config *cfg, vt_health *h, vt_metrics *m,
+			   vt_history **out, char *err, size_t errlen)
+{
+	vt_history_opts o = {.path = cfg->state,
+			     .retention_days = cfg->retention_days,
+			     .metrics = m,
+			     .on_trouble = on_trouble};
+	vt_history *hs = NULL;
+	vt_err rv = vt_history_open(&hs, &o, err, errlen);
+	if (rv != VT_OK)
+		return rv;
+	if ((rv = vt_history_attach(hs, h)) != VT_OK) {
+		snprintf(err, errlen, "state database: %s", vt_strerror(rv));
+		vt_history_close(hs);
+		return rv;
+	}
+	pthread_mutex_lock(&trouble_mtx);
+	trouble_h = h;
+	trouble_hs = hs;
+	pthread_mutex_unlock(&trouble_mtx);
+	log_line("history: %s, kept %d days",
+		 cfg->state != NULL ? cfg->state : "in memory",
+		 cfg->retention_days);
+	*out = hs;
+	return VT_OK;
 }
 
 /* Waits for SIGTERM or SIGINT (blocked in every thread) and returns it
@@ -261,7 +380,8 @@ static int wait_signal(const sigset_t *set)
 			if (sig < 0 && errno == EAGAIN)
 				sd_notify(0, "WATCHDOG=1");
 			else if (sig < 0 && errno != EINTR) {
-				log_line("sigtimedwait: %s", strerror(errno));
+				log_line("sigtimedwait: %s",
+					 vt__errno_text(errno));
 				return 0;
 			}
 			continue;
@@ -270,7 +390,7 @@ static int wait_signal(const sigset_t *set)
 		if (rc == 0 && (sig == SIGTERM || sig == SIGINT))
 			return sig;
 		if (rc != 0 && rc != EINTR) {
-			log_line("sigwait: %s", strerror(rc));
+			log_line("sigwait: %s", vt__errno_text(rc));
 			return 0;
 		}
 	}
@@ -288,16 +408,12 @@ static int wait_for_signal(const sigset_t *set)
 	return sig;
 }
 
-/* The daemon proper; returns the exit status. */
-static int run(const args *a, const sigset_t *sigs)
+/* Loads the config of a and applies the command line's overrides;
+ * NULL (after a message) when it is refused. */
+static vt__config *load_config(const args *a)
 {
 	char err[1024];
 	vt__config *cfg = NULL;
-	vt_metrics *m = NULL;
-	vt_health *h = NULL;
-	vt_server *srv = NULL;
-	int status = 1;
-
 	if (vt__config_load(&cfg, a->config, err, sizeof(err)) != VT_OK ||
 	    (a->http && vt__config_override(cfg, "http", a->http, err,
 					    sizeof(err)) != VT_OK) ||
@@ -306,39 +422,58 @@ static int run(const args *a, const sigset_t *sigs)
 	    (a->pub && vt__config_override(cfg, "pub", a->pub, err,
 					   sizeof(err)) != VT_OK)) {
 		fprintf(stderr, "vitalsd: %s\n", err);
-		goto out;
+		vt__config_free(cfg);
+		return NULL;
 	}
 	if (cfg->http == NULL && cfg->rpc == NULL) {
 		fprintf(stderr, "vitalsd: http and rpc are both off: nothing "
 				"would be served\n");
-		goto out;
+		vt__config_free(cfg);
+		return NULL;
 	}
-	log_line("vitalsd %s starting: config %s, %zu check%s, %u workers",
-		 VITALSD_VERSION, cfg->path, cfg->nchecks,
-		 cfg->nchecks == 1 ? "" : "s", cfg->workers);
+	return cfg;
+}
 
-	vt_err rv = vt_metrics_alloc(&m);
+/* Allocates the metrics and the registry, registers cfg's checks (their
+ * secrets are then forgotten), opens the state database and starts the
+ * maintenance windows and notifiers; 0, or 1 after a message. */
+static int build_health(vt__config *cfg, vt_metrics **m, vt_health **h,
+			vt_history **hs, vt_notify **notify)
+{
+	char err[1024];
+	vt_err rv = vt_metrics_alloc(m);
 	if (rv == VT_OK) {
 		/* Room for every check queued at once, twice. */
 		vt_health_opts ho = {.workers = cfg->workers,
 				     .queue_cap = 2 * cfg->nchecks + 1024,
-				     .metrics = m};
-		rv = vt_health_alloc(&h, &ho);
+				     .metrics = *m};
+		rv = vt_health_alloc(h, &ho);
 	}
 	if (rv != VT_OK) {
 		log_line("cannot start: %s", vt_strerror(rv));
-		goto out;
+		return 1;
 	}
-	if (vt__config_build(cfg, h, err, sizeof(err)) != VT_OK) {
+	if (vt__config_build(cfg, *h, err, sizeof(err)) != VT_OK ||
+	    open_history(cfg, *h, *m, hs, err, sizeof(err)) != VT_OK) {
 		fprintf(stderr, "vitalsd: %s\n", err);
-		goto out;
+		return 1;
 	}
 	vt__config_forget_secrets(cfg);
+	if (start_alerts(cfg, *h, notify) != VT_OK)
+		return 1;
 	for (size_t i = 0; i < cfg->nchecks; i++) {
 		char d[1200];
 		vt__check_conf_describe(&cfg->checks[i], d, sizeof(d));
 		log_line("check %s: %s", cfg->checks[i].name, d);
 	}
+	return 0;
+}
+
+/* Starts the listeners of cfg and logs them; 0, or 1 after a message. */
+static int serve(const vt__config *cfg, vt_health *h, vt_metrics *m,
+		 vt_history *hs, vt_server **srv)
+{
+	char err[1024];
 	vt_server_opts so = {
 	    .health = h,
 	    .metrics = m,
@@ -351,15 +486,17 @@ static int run(const args *a, const sigset_t *sigs)
 	    .http_max_per_address = cfg->http_max_per_address,
 	    .http_header_timeout_ms = cfg->http_header_timeout_ms,
 	    .http_idle_timeout_ms = cfg->http_idle_timeout_ms,
+	    .history = hs,
 	    .process_metrics = true,
 	};
 	err[0] = '\0';
-	if ((rv = vt_server_start(&srv, &so, err, sizeof(err))) != VT_OK) {
+	vt_err rv = vt_server_start(srv, &so, err, sizeof(err));
+	if (rv != VT_OK) {
 		char shown[1024];
 		vt_url_redact(err, shown, sizeof(shown));
 		log_line("cannot serve: %s",
 			 shown[0] != '\0' ? shown : vt_strerror(rv));
-		goto out;
+		return 1;
 	}
 	if (cfg->token_env != NULL)
 		log_line("access: details and metrics need the bearer token "
@@ -367,17 +504,39 @@ static int run(const args *a, const sigset_t *sigs)
 			 cfg->token_env);
 	if (cfg->http != NULL)
 		log_line("listening: http http://%s (/health, /livez, "
-			 "/readyz, /metrics)",
+			 "/readyz, /metrics, status page /)",
 			 cfg->http);
 	if (cfg->rpc != NULL)
 		log_line("listening: rpc %s", cfg->rpc);
 	if (cfg->pub != NULL)
 		log_line("publishing: status changes on %s", cfg->pub);
+	return 0;
+}
+
+/* The daemon proper; returns the exit status. */
+static int run(const args *a, const sigset_t *sigs)
+{
+	vt_metrics *m = NULL;
+	vt_health *h = NULL;
+	vt_server *srv = NULL;
+	vt_history *hs = NULL;
+	vt_notify *notify = NULL;
+	int status = 1;
+	vt__config *cfg = load_config(a);
+	if (cfg == NULL)
+		return 1;
+	log_line("vitalsd %s starting: config %s, %zu check%s, %u workers",
+		 VITALSD_VERSION, cfg->path, cfg->nchecks,
+		 cfg->nchecks == 1 ? "" : "s", cfg->workers);
+	if (build_health(cfg, &m, &h, &hs, &notify) != 0 ||
+	    serve(cfg, h, m, hs, &srv) != 0)
+		goto out;
 
 	/* After the listeners, so that checks of vitalsd's own ports pass
 	 * on their first run. */
 	(void)vt_health_add_listener(h, on_change, NULL);
-	if ((rv = vt_health_start(h)) != VT_OK) {
+	vt_err rv = vt_health_start(h);
+	if (rv != VT_OK) {
 		log_line("cannot start the scheduler: %s", vt_strerror(rv));
 		goto out;
 	}
@@ -395,9 +554,15 @@ static int run(const args *a, const sigset_t *sigs)
 	status = 0;
 out:
 	vt_server_free(srv);
+	vt_notify_free(notify);
 	if (h != NULL)
 		vt_health_stop(h);
+	/* The vitals check reads hs: free the registry (which waits for
+	 * running checks) before closing the store. */
+	vt_history_detach(hs);
+	forget_trouble();
 	vt_health_free(h);
+	vt_history_close(hs);
 	vt_metrics_free(m);
 	vt__config_free(cfg);
 	if (status == 0)

@@ -8,7 +8,7 @@
  * broadcast whenever an execution is settled or finishes.
  *
  * A fresh run takes a reference on each selected check, starts those not
- * in flight (exec.c) and notes the execution number of each; then it
+ * in flight (run.c) and notes the execution number of each; then it
  * waits on h->cv until each of those executions is settled, settling
  * itself, as timeouts, those whose deadline passed. So concurrent fresh
  * runs share executions, and a run waits at most until the latest
@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "core/clock.h"
-#include "health/exec.h"
+#include "health/run.h"
 #include "health/snapshot.h"
 
 #define DEFAULT_WORKERS	  4
@@ -88,15 +88,19 @@ vt_err vt_health_alloc(vt_health **out, const vt_health_opts *opts)
 	rv = vt__export_init(&h->exp, opts != NULL ? opts->metrics : NULL);
 	if (rv != VT_OK)
 		goto fail_export;
+	if ((rv = vt__maint_init(&h->maint)) != VT_OK)
+		goto fail_export;
 	rv = vt_pool_alloc(&h->pool, workers, qcap);
 	if (rv != VT_OK)
-		goto fail_export;
+		goto fail_pool;
 	/* Any nonzero seed will do for jitter. */
 	h->rng = (uint64_t)vt__mono_ns() ^ (uint64_t)(uintptr_t)h;
 	h->rng = h->rng * 0x9E3779B97F4A7C15ULL | 1;
 	*out = h;
 	return VT_OK;
 
+fail_pool:
+	vt__maint_fini(&h->maint);
 fail_export:
 	pthread_mutex_destroy(&h->sched_mtx);
 fail_sched_mtx:
@@ -130,6 +134,7 @@ void vt_health_free(vt_health *h)
 	for (size_t i = 0; i < h->nchecks; i++)
 		vt__health_unref(h, h->checks[i]);
 	free(h->checks);
+	vt__maint_fini(&h->maint);
 	pthread_mutex_destroy(&h->sched_mtx);
 	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->mtx);
@@ -276,6 +281,44 @@ vt_err vt_health_add_listener(vt_health *h, vt_health_listener fn, void *arg)
 	return rv;
 }
 
+/* Thread-safe. Locks: takes h->mtx. Result listeners run under h->mtx,
+ * so adding or removing one under it is enough. */
+vt_err vt_health_add_result_listener(vt_health *h, vt_result_listener fn,
+				     void *arg)
+{
+	if (h == NULL || fn == NULL)
+		return VT_EINVAL;
+	vt_err rv = VT_EFULL;
+	pthread_mutex_lock(&h->mtx);
+	if (h->nrlisteners < VT_MAX_LISTENERS) {
+		h->rlisteners[h->nrlisteners].fn = fn;
+		h->rlisteners[h->nrlisteners].arg = arg;
+		h->nrlisteners++;
+		rv = VT_OK;
+	}
+	pthread_mutex_unlock(&h->mtx);
+	return rv;
+}
+
+/* Thread-safe. Locks: takes h->mtx. */
+vt_err vt_health_remove_result_listener(vt_health *h, vt_result_listener fn,
+					void *arg)
+{
+	if (h == NULL)
+		return VT_EINVAL;
+	vt_err rv = VT_ENOENT;
+	pthread_mutex_lock(&h->mtx);
+	for (size_t i = 0; i < h->nrlisteners; i++) {
+		if (h->rlisteners[i].fn == fn && h->rlisteners[i].arg == arg) {
+			h->rlisteners[i] = h->rlisteners[--h->nrlisteners];
+			rv = VT_OK;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->mtx);
+	return rv;
+}
+
 /* Waits for the change being delivered (if any) to reach every listener,
  * so a removed listener is not called after this returns. Thread-safe.
  * Locks: takes h->mtx. */
@@ -309,6 +352,23 @@ void vt__health_record(vt_health *h, vt__check *c, vt_check_result *r,
 	pthread_cond_broadcast(&h->cv);
 	if (c->removed)
 		return;
+	h->results++;
+	if (h->nrlisteners > 0) {
+		vt_result_event rev = {
+		    .check = c->name,
+		    .status = c->status,
+		    .time = c->last_check_time,
+		    .duration_ms = c->duration_ms,
+		    .error = c->has_error ? c->error : NULL,
+		    /* the maintenance lock is a leaf: safe under h->mtx */
+		    .maintenance = vt__maint_active(
+			&h->maint, c->name, (const char *const *)c->tags,
+			c->ntags, c->last_check_time),
+		    .seq = h->results,
+		};
+		for (size_t i = 0; i < h->nrlisteners; i++)
+			h->rlisteners[i].fn(&rev, h->rlisteners[i].arg);
+	}
 	vt__export_result(&c->series, c->status, chg.run_status,
 			  c->duration_ms);
 	if (!chg.changed || h->nlisteners == 0)
@@ -413,8 +473,8 @@ static void wait_settled(vt_health *h, vt__check **sel, const uint64_t *gens,
 		int64_t wake = INT64_MAX;
 		for (size_t i = 0; i < n; i++) {
 			vt__check *c = sel[i];
-			if (vt__exec_settled(c, gens[i]) ||
-			    vt__exec_settle_overdue(h, c, now))
+			if (vt__run_settled(c, gens[i]) ||
+			    vt__run_settle_overdue(h, c, now))
 				continue;
 			if (c->deadline_ns < wake)
 				wake = c->deadline_ns;
@@ -469,16 +529,18 @@ vt_err vt_health_run(vt_health *h, const vt_health_filter *filter,
 	if (mode == VT_RUN_FRESH) {
 		for (size_t i = 0; i < n; i++) {
 			if (!sel[i]->running)
-				vt__exec_start(h, sel[i], now);
+				vt__run_start(h, sel[i], now);
 			gens[i] = sel[i]->gen;
 		}
 		wait_settled(h, sel, gens, n);
 		now = vt__mono_ns();
 	} else {
 		for (size_t i = 0; i < n; i++)
-			vt__exec_settle_overdue(h, sel[i], now);
+			vt__run_settle_overdue(h, sel[i], now);
 	}
 	rv = vt__snapshot_build(sel, n, h->shutdown, now, out);
+	if (rv == VT_OK)
+		(*out)->seq = h->results;
 
 	/* Drop the references; keep in sel only checks to destroy. */
 	for (size_t i = 0; i < n; i++)
@@ -491,6 +553,21 @@ out_unlock:
 			vt__check_destroy(sel[i]);
 	free(sel);
 	free(gens);
+	if (rv == VT_OK)
+		vt__maint_mark(&h->maint, *out, (*out)->timestamp);
 	vt__health_deliver(h);
+	return rv;
+}
+
+vt_err vt__health_visit(vt_health *h, const char *name,
+			vt_err (*visit)(vt_health *h, vt__check *c, void *ctx),
+			void *ctx)
+{
+	if (h == NULL || name == NULL)
+		return VT_EINVAL;
+	pthread_mutex_lock(&h->mtx);
+	long pos = find(h, name);
+	vt_err rv = pos < 0 ? VT_ENOENT : visit(h, h->checks[pos], ctx);
+	pthread_mutex_unlock(&h->mtx);
 	return rv;
 }

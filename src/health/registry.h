@@ -1,11 +1,13 @@
 /*
  * registry.h - the inside of a vt_health, shared by the modules of
- * src/health: the registry (registry.c), executions (exec.c), the
+ * src/health: the registry (registry.c), executions (run.c), the
  * background scheduler (scheduler.c) and snapshots (snapshot.c).
  *
  * Lock order: h->sched_mtx -> h->mtx -> pool->mtx (vt_pool_submit) ->
  * the metrics registry's own locks (series writes under h->mtx). No
- * check callback, listener or free_arg ever runs under any of them.
+ * check callback, status-change listener or free_arg ever runs under
+ * any of them; result listeners run under h->mtx and take only their
+ * own lock (h->mtx -> the listener's lock, e.g. the history queue's).
  */
 #ifndef VT_HEALTH_REGISTRY_H
 #define VT_HEALTH_REGISTRY_H
@@ -18,6 +20,7 @@
 
 #include "health/check.h"
 #include "health/export.h"
+#include "health/maintenance.h"
 #include "vitals/health.h"
 #include "vitals/pool.h"
 
@@ -40,8 +43,9 @@ struct vt_health {
 	 * scheduler stop; runners and the scheduler wait on it. Uses
 	 * CLOCK_MONOTONIC. */
 	pthread_cond_t cv;
-	vt_pool *pool;	/* immutable after alloc */
-	vt__export exp; /* immutable after alloc */
+	vt_pool *pool;	 /* immutable after alloc */
+	vt__export exp;	 /* immutable after alloc */
+	vt__maint maint; /* windows and silences; its own leaf lock */
 
 	/* protected by mtx */
 	vt__check **checks; /* [nchecks] sorted by name; each holds a ref */
@@ -53,6 +57,12 @@ struct vt_health {
 	bool shutdown; /* overall status forced UNHEALTHY */
 	bool closing;  /* vt_health_free began: queued executions skip */
 	vt__listener listeners[VT_MAX_LISTENERS];
+	struct {
+		vt_result_listener fn;
+		void *arg;
+	} rlisteners[VT_MAX_LISTENERS];
+	size_t nrlisteners;
+	uint64_t results; /* results recorded so far: the last seq */
 	size_t nlisteners;
 	vt__event *ev_head, *ev_tail; /* FIFO of changes to deliver */
 	bool delivering;	      /* a thread is calling listeners */
@@ -92,6 +102,13 @@ void vt__health_unref(vt_health *h, vt__check *c);
  * vt__check_destroy(c) once it released h->mtx. Locks: caller holds
  * h->mtx. */
 bool vt__health_unref_locked(vt__check *c);
+
+/* Calls visit(c, ctx) with h->mtx held for the check named name, and
+ * returns what it returns; VT_ENOENT if there is none. visit must not
+ * block. Locks: takes h->mtx. */
+vt_err vt__health_visit(vt_health *h, const char *name,
+			vt_err (*visit)(vt_health *h, vt__check *c, void *ctx),
+			void *ctx);
 
 /* A uniformly random 64-bit number. Locks: caller holds h->mtx. */
 uint64_t vt__health_rand(vt_health *h);

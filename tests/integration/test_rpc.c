@@ -247,14 +247,6 @@ static vt_client *client(const char *url)
 
 static const char *const urls[2] = {url_tcp, url_ipc};
 
-static const vt_component *find(const vt_health_snapshot *s, const char *name)
-{
-	for (size_t i = 0; i < s->ncomponents; i++)
-		if (strcmp(s->components[i].name, name) == 0)
-			return &s->components[i];
-	return NULL;
-}
-
 /* ---- raw nng ----------------------------------------------------------- */
 
 static nng_socket raw_open(const char *url)
@@ -339,7 +331,7 @@ static void test_health(void)
 		/* Sorted by name. */
 		CU_ASSERT_STRING_EQUAL(s->components[0].name, "down");
 		CU_ASSERT_STRING_EQUAL(s->components[4].name, "warn");
-		const vt_component *ok = find(s, "ok");
+		const vt_component *ok = vt_test_component(s, "ok");
 		CU_ASSERT_PTR_NOT_NULL_FATAL(ok);
 		CU_ASSERT_EQUAL(ok->status, VT_HEALTHY);
 		CU_ASSERT_EQUAL_FATAL(ok->ndetails, 3);
@@ -349,11 +341,12 @@ static void test_health(void)
 		CU_ASSERT_EQUAL(ok->details[2].b, true);
 		CU_ASSERT_EQUAL_FATAL(ok->ntags, 2);
 		CU_ASSERT(ok->last_check_time > 1.7e9);
-		const vt_component *w = find(s, "warn");
+		const vt_component *w = vt_test_component(s, "warn");
 		CU_ASSERT_EQUAL(w->status, VT_DEGRADED);
 		CU_ASSERT_STRING_EQUAL(w->error, "queue depth 250 over 100");
-		CU_ASSERT_EQUAL(find(s, "down")->status, VT_UNHEALTHY);
-		CU_ASSERT_FALSE(find(s, "flip")->critical);
+		CU_ASSERT_EQUAL(vt_test_component(s, "down")->status,
+				VT_UNHEALTHY);
+		CU_ASSERT_FALSE(vt_test_component(s, "flip")->critical);
 		vt_client_health_free(s);
 
 		/* Cached: exactly what the registry holds, field for field
@@ -396,7 +389,8 @@ static void test_health(void)
 			    VT_OK);
 			CU_ASSERT_EQUAL(now,
 					k == 0 ? VT_UNHEALTHY : VT_HEALTHY);
-			CU_ASSERT_EQUAL(find(s, "flip")->status, now);
+			CU_ASSERT_EQUAL(vt_test_component(s, "flip")->status,
+					now);
 			vt_client_health_free(s);
 		}
 
@@ -411,7 +405,7 @@ static void test_health(void)
 		CU_ASSERT_EQUAL_FATAL(
 		    vt_client_health(c, &f, VT_RUN_CACHED, &s), VT_OK);
 		CU_ASSERT_EQUAL(s->ncomponents, 3);
-		CU_ASSERT_PTR_NULL(find(s, "flip"));
+		CU_ASSERT_PTR_NULL(vt_test_component(s, "flip"));
 		vt_client_health_free(s);
 		const char *ex[] = {"down", "hang"};
 		f = (vt_health_filter){.exclude = ex, .nexclude = 2};
@@ -1244,6 +1238,54 @@ static void test_shutdown(void)
 	}
 }
 
+/* Threads sharing one client fail calls while another reads the last
+ * error: every read is a whole message of one of those failures (or ""
+ * before the first), never a torn one. TSan sees any unlocked access. */
+typedef struct failing_caller {
+	vt_client *c;
+	atomic_int failures;
+} failing_caller;
+
+static void *fail_calls(void *arg)
+{
+	failing_caller *fc = arg;
+	vt_health_filter f = {.name = "nope"};
+	for (int i = 0; i < 40; i++) {
+		vt_health_snapshot *s = NULL;
+		if (vt_client_health(fc->c, &f, VT_RUN_CACHED, &s) == VT_ENOENT)
+			atomic_fetch_add(&fc->failures, 1);
+		vt_client_health_free(s);
+	}
+	return NULL;
+}
+
+static void test_last_error_threads(void)
+{
+	failing_caller fc = {.c = client(url_tcp)};
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fc.c);
+	pthread_t th[3];
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL_FATAL(
+		    pthread_create(&th[i], NULL, fail_calls, &fc), 0);
+	int whole = 0, reads = 0;
+	while (atomic_load(&fc.failures) < 120 && reads < 100000) {
+		const char *e = vt_client_last_error(fc.c);
+		reads++;
+		if (e[0] == '\0' ||
+		    strstr(e, "no check named \"nope\"") != NULL)
+			whole++;
+		else
+			fprintf(stderr, "\ntorn last error: \"%s\"\n", e);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	CU_ASSERT_EQUAL(atomic_load(&fc.failures), 120);
+	CU_ASSERT_EQUAL(whole, reads);
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(vt_client_last_error(fc.c), "no check named \"nope\""));
+	vt_client_close(fc.c);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "--send-huge") == 0)
@@ -1261,6 +1303,7 @@ int main(int argc, char **argv)
 	    {"a hung check holds nothing else", test_hung_check},
 	    {"status changes reach watchers", test_pub_watch},
 	    {"client errors", test_client_errors},
+	    {"last error read from any thread", test_last_error_threads},
 #ifdef VT_TEST_VITALSCTL
 	    {"vitalsctl", test_vitalsctl},
 #endif
