@@ -50,8 +50,11 @@ struct vt_health {
 	 * the lock by vt__health_epoch. */
 	_Atomic uint64_t epoch;
 	size_t nchecks, cap;
-	bool shutdown; /* overall status forced UNHEALTHY */
-	bool closing;  /* vt_health_free began: queued executions skip */
+	bool shutdown;	 /* overall status forced UNHEALTHY */
+	bool closing;	 /* vt_health_free began: queued executions skip */
+	size_t inflight; /* executions submitted and not yet finished */
+	bool detached;	 /* vt_health_free returned with some in flight:
+			    the last one to finish frees the registry */
 	vt__listener listeners[VT_MAX_LISTENERS];
 	size_t nlisteners;
 	vt__event *ev_head, *ev_tail; /* FIFO of changes to deliver */
@@ -92,6 +95,12 @@ void vt__health_unref(vt_health *h, vt__check *c);
  * vt__check_destroy(c) once it released h->mtx. Locks: caller holds
  * h->mtx. */
 bool vt__health_unref_locked(vt__check *c);
+
+/* Marks one execution finished, last of all its steps; the last one
+ * to finish after vt_health_free detached frees the registry (on a
+ * thread of its own, which joins the pool). Touches nothing of h after
+ * that. Locks: takes h->mtx; call with no lock held. */
+void vt__health_exec_done(vt_health *h);
 
 /* A uniformly random 64-bit number. Locks: caller holds h->mtx. */
 uint64_t vt__health_rand(vt_health *h);
