@@ -43,6 +43,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon/config.h"
+#include "daemon/reload.h"
 #include "vitals/checks.h"
 #include "vitals/health.h"
 #include "vitals/metrics.h"
@@ -76,7 +77,11 @@ static const char usage_text[] =
     "the environment, and removed from it before any check runs.\n"
     "\n"
     "SIGTERM or SIGINT: readiness turns unhealthy and is published,\n"
-    "requests in flight finish, exit 0.\n";
+    "requests in flight finish, exit 0. SIGHUP: FILE is read again;\n"
+    "added checks start, removed ones stop, changed ones are replaced\n"
+    "under the same name; a refused file is logged and the running\n"
+    "config stays; http, rpc, pub, workers, max_connections,\n"
+    "token_env and degraded_http_code need a restart.\n";
 
 /* Writes one log line "2026-01-02T03:04:05.678Z vitalsd: MSG" to stderr.
  * Thread-safe (one fputs per line). */
@@ -234,7 +239,7 @@ static int check_config(const char *path)
 	return 0;
 }
 
-/* Waits for SIGTERM or SIGINT (blocked in every thread) and returns it
+/* Waits for SIGTERM, SIGINT or SIGHUP (blocked in every thread) and returns it
  * (0 on error); with systemd's watchdog on, pings it at half its
  * interval meanwhile. */
 static int wait_signal(const sigset_t *set)
@@ -250,7 +255,7 @@ static int wait_signal(const sigset_t *set)
 			    .tv_sec = (time_t)(half / 1000000),
 			    .tv_nsec = (long)(half % 1000000) * 1000};
 			sig = sigtimedwait(set, NULL, &ts);
-			if (sig == SIGTERM || sig == SIGINT)
+			if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
 				return sig;
 			if (sig < 0 && errno == EAGAIN)
 				sd_notify(0, "WATCHDOG=1");
@@ -261,7 +266,8 @@ static int wait_signal(const sigset_t *set)
 			continue;
 		}
 		int rc = sigwait(set, &sig);
-		if (rc == 0 && (sig == SIGTERM || sig == SIGINT))
+		if (rc == 0 &&
+		    (sig == SIGTERM || sig == SIGINT || sig == SIGHUP))
 			return sig;
 		if (rc != 0 && rc != EINTR) {
 			log_line("sigwait: %s", strerror(rc));
@@ -270,14 +276,81 @@ static int wait_signal(const sigset_t *set)
 	}
 }
 
+/* Loads a->config with the command line's overrides into *out (written
+ * only on success); on error err says why. */
+static vt_err load_config(const args *a, vt__config **out, char *err,
+			  size_t errlen)
+{
+	vt__config *cfg = NULL;
+	vt_err rv = vt__config_load(&cfg, a->config, err, errlen);
+	if (rv == VT_OK && a->http)
+		rv = vt__config_override(cfg, "http", a->http, err, errlen);
+	if (rv == VT_OK && a->rpc)
+		rv = vt__config_override(cfg, "rpc", a->rpc, err, errlen);
+	if (rv == VT_OK && a->pub)
+		rv = vt__config_override(cfg, "pub", a->pub, err, errlen);
+	if (rv != VT_OK) {
+		vt__config_free(cfg);
+		return rv;
+	}
+	*out = cfg;
+	return VT_OK;
+}
+
+static void log_note(const char *line, void *arg)
+{
+	(void)arg;
+	log_line("reload: %s", line);
+}
+
+/* SIGHUP: applies the config file again (reload.c); *cur becomes the
+ * new config, or stays if the file is refused (the reason is logged).
+ * base is the config the listeners were started with: never freed
+ * here. */
+static void reload(const args *a, vt__config *base, vt__config **cur,
+		   vt_health *h)
+{
+	char err[1024];
+	vt__config *next = NULL;
+	vt__reload_stats st;
+	sd_notify(0, "RELOADING=1");
+	log_line("SIGHUP: reloading %s", a->config);
+	/* The token left the environment at start (exec plugins inherit
+	 * it); it is put back just for the parse, which reads it. */
+	if (base->token_env != NULL)
+		setenv(base->token_env, base->token, 1);
+	vt_err rv = load_config(a, &next, err, sizeof(err));
+	if (base->token_env != NULL)
+		unsetenv(base->token_env);
+	if (rv == VT_OK)
+		rv = vt__reload(*cur, next, h, &st, log_note, NULL, err,
+				sizeof(err));
+	if (rv != VT_OK) {
+		vt__config_free(next);
+		log_line("reload refused, the running config stays: %s", err);
+	} else {
+		if (*cur != base)
+			vt__config_free(*cur);
+		*cur = next;
+		log_line("reloaded: %zu check%s (%zu added, %zu removed, %zu "
+			 "changed)",
+			 next->nchecks, next->nchecks == 1 ? "" : "s", st.added,
+			 st.removed, st.changed);
+	}
+	sd_notify(0, "READY=1\nSTATUS=serving");
+}
+
 /* Tells systemd the daemon is ready, waits for SIGTERM or SIGINT
- * (blocked in every thread), tells it the daemon is stopping and returns
- * the signal (0 on error); with systemd's watchdog on, pings it at half
- * its interval meanwhile. */
-static int wait_for_signal(const sigset_t *set)
+ * (blocked in every thread) reloading the config at each SIGHUP, tells
+ * it the daemon is stopping and returns the signal (0 on error); with
+ * systemd's watchdog on, pings it at half its interval meanwhile. */
+static int wait_for_signal(const sigset_t *set, const args *a, vt__config *base,
+			   vt__config **cur, vt_health *h)
 {
 	sd_notify(0, "READY=1\nSTATUS=serving");
-	int sig = wait_signal(set);
+	int sig;
+	while ((sig = wait_signal(set)) == SIGHUP)
+		reload(a, base, cur, h);
 	sd_notify(0, "STOPPING=1");
 	return sig;
 }
@@ -290,15 +363,10 @@ static int run(const args *a, const sigset_t *sigs)
 	vt_metrics *m = NULL;
 	vt_health *h = NULL;
 	vt_server *srv = NULL;
+	vt__config *cur = NULL; /* the checks running, after reloads */
 	int status = 1;
 
-	if (vt__config_load(&cfg, a->config, err, sizeof(err)) != VT_OK ||
-	    (a->http && vt__config_override(cfg, "http", a->http, err,
-					    sizeof(err)) != VT_OK) ||
-	    (a->rpc && vt__config_override(cfg, "rpc", a->rpc, err,
-					   sizeof(err)) != VT_OK) ||
-	    (a->pub && vt__config_override(cfg, "pub", a->pub, err,
-					   sizeof(err)) != VT_OK)) {
+	if (load_config(a, &cfg, err, sizeof(err)) != VT_OK) {
 		fprintf(stderr, "vitalsd: %s\n", err);
 		goto out;
 	}
@@ -328,6 +396,7 @@ static int run(const args *a, const sigset_t *sigs)
 		goto out;
 	}
 	vt__config_forget_secrets(cfg);
+	cur = cfg;
 	for (size_t i = 0; i < cfg->nchecks; i++) {
 		char d[1200];
 		vt__check_conf_describe(&cfg->checks[i], d, sizeof(d));
@@ -373,7 +442,7 @@ static int run(const args *a, const sigset_t *sigs)
 		goto out;
 	}
 
-	int sig = wait_for_signal(sigs);
+	int sig = wait_for_signal(sigs, a, cfg, &cur, h);
 	log_line("%s: shutting down: readiness unhealthy, finishing "
 		 "requests in flight",
 		 sig == SIGINT	  ? "SIGINT"
@@ -390,6 +459,8 @@ out:
 		vt_health_stop(h);
 	vt_health_free(h);
 	vt_metrics_free(m);
+	if (cur != cfg)
+		vt__config_free(cur);
 	vt__config_free(cfg);
 	if (status == 0)
 		log_line("stopped");
@@ -411,6 +482,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	return run(&a, &sigs);

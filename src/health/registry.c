@@ -216,6 +216,32 @@ uint64_t vt__health_epoch(vt_health *h)
 	return atomic_load_explicit(&h->epoch, memory_order_acquire);
 }
 
+/* Puts c in the table in place of the check at pos, which is removed
+ * (a callback of it still running finishes, its result dropped).
+ * Locks: caller holds h->mtx; releases it. */
+static void replace_at(vt_health *h, size_t pos, vt__check *c)
+{
+	vt__check *old = h->checks[pos];
+	h->checks[pos] = c;
+	c->refs = 1;
+	old->removed = true;
+	bump_epoch(h);
+	pthread_cond_broadcast(&h->cv);
+	bool last = vt__health_unref_locked(old);
+	pthread_mutex_unlock(&h->mtx);
+	if (last)
+		vt__check_destroy(old);
+}
+
+void vt__health_expect_replace(vt_health *h, const char *name)
+{
+	pthread_mutex_lock(&h->mtx);
+	long pos = find(h, name);
+	if (pos >= 0)
+		h->checks[pos]->replace = true;
+	pthread_mutex_unlock(&h->mtx);
+}
+
 static vt_err add_check(vt_health *h, const char *name, vt_check_fn fn,
 			vt_check_simple_fn simple_fn, void *arg,
 			const vt_check_opts *opts)
@@ -234,6 +260,10 @@ static vt_err add_check(vt_health *h, const char *name, vt_check_fn fn,
 
 	pthread_mutex_lock(&h->mtx);
 	long pos = find(h, c->name);
+	if (pos >= 0 && h->checks[pos]->replace) {
+		replace_at(h, (size_t)pos, c);
+		return VT_OK;
+	}
 	if (pos >= 0) {
 		rv = VT_EEXIST;
 		goto fail_locked;

@@ -102,6 +102,11 @@ bool vt__health_unref_locked(vt__check *c);
  * that. Locks: takes h->mtx; call with no lock held. */
 void vt__health_exec_done(vt_health *h);
 
+/* Marks check name (if any) so that the next vt_health_add of that
+ * name replaces it in place instead of failing with VT_EEXIST: the name
+ * never leaves the table. Thread-safe. Locks: takes h->mtx. */
+void vt__health_expect_replace(vt_health *h, const char *name);
+
 /* A uniformly random 64-bit number. Locks: caller holds h->mtx. */
 uint64_t vt__health_rand(vt_health *h);
 
