@@ -101,6 +101,10 @@ static void note_restart_only(const vt__config *run, const vt__config *next,
 	RESTART_ONLY(!str_eq(run->token_env, next->token_env), "token_env");
 	RESTART_ONLY(run->degraded_http_code != next->degraded_http_code,
 		     "degraded_http_code");
+	RESTART_ONLY(!str_eq(run->tls_cert, next->tls_cert) ||
+			 !str_eq(run->tls_key, next->tls_key) ||
+			 !str_eq(run->tls_ca, next->tls_ca),
+		     "tls");
 #undef RESTART_ONLY
 }
 

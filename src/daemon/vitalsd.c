@@ -289,6 +289,8 @@ static vt_err load_config(const args *a, vt__config **out, char *err,
 		rv = vt__config_override(cfg, "rpc", a->rpc, err, errlen);
 	if (rv == VT_OK && a->pub)
 		rv = vt__config_override(cfg, "pub", a->pub, err, errlen);
+	if (rv == VT_OK)
+		rv = vt__config_plaintext_token(cfg, err, errlen);
 	if (rv != VT_OK) {
 		vt__config_free(cfg);
 		return rv;
@@ -412,6 +414,9 @@ static int run(const args *a, const sigset_t *sigs)
 	    .token = cfg->token,
 	    .max_connections = cfg->max_connections,
 	    .process_metrics = true,
+	    .tls_cert = cfg->tls_cert,
+	    .tls_key = cfg->tls_key,
+	    .tls_ca = cfg->tls_ca,
 	};
 	err[0] = '\0';
 	if ((rv = vt_server_start(&srv, &so, err, sizeof(err))) != VT_OK) {
@@ -430,7 +435,9 @@ static int run(const args *a, const sigset_t *sigs)
 			 "/readyz, /metrics)",
 			 cfg->http);
 	if (cfg->rpc != NULL)
-		log_line("listening: rpc %s", cfg->rpc);
+		log_line("listening: rpc %s%s%s", cfg->tls_cert ? "tls+" : "",
+			 cfg->rpc,
+			 cfg->tls_ca ? " (client certificates required)" : "");
 	if (cfg->pub != NULL)
 		log_line("publishing: status changes on %s", cfg->pub);
 
