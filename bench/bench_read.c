@@ -8,17 +8,22 @@
  *    (counters: one inc; gauges: one set; histograms: 8 log-normal
  *    latencies, median 20 ms, sigma 1). Then the writers park, alive, so
  *    their shards stay live, and the reader times vt_metrics_snapshot_take
- *    (the merge), vt_json_metrics and vt_prom_metrics on that snapshot;
- *    then the writers exit (their shards fold into the totals) and the
- *    reader times the same again. Mixes: all counters; "mix" (per 10
- *    families: 6 counter, 3 gauge, 1 histogram, i.e. 90% counters and
- *    gauges); all histograms. Every writer counts, in its own thread, the
- *    shard memory the merge reads for its series: the distinct 64-byte
- *    lines of its slots and, for histograms, of the header fields, page
- *    directory entries, le counters and pages in use; "MB read" is their
- *    sum, and MB read / merge time is the merge's memory rate.
- *    Configurations whose estimated memory exceeds --max-mem-mb are
- *    skipped and say so. Times exclude freeing the snapshot and output.
+ *    (the merge), vt_json_metrics and vt_prom_metrics on that snapshot:
+ *    with nothing written between snapshots ("unchanged": a histogram
+ *    series that has not changed reuses its last result), then with
+ *    every writer writing every series again before each snapshot ("all
+ *    changed": a full merge of lines other cores just wrote), then a
+ *    tenth of the series; then the writers exit (their shards fold into
+ *    the totals) and the reader times the same again. Mixes: all
+ *    counters; "mix" (per 10 families: 6 counter, 3 gauge, 1 histogram,
+ *    i.e. 90% counters and gauges); all histograms. Every writer counts,
+ *    in its own thread, the shard memory a full merge reads for its
+ *    series: the distinct 64-byte lines of its slots and, for histograms,
+ *    of the header fields, page directory entries, le counters and pages
+ *    in use; "MB read" is their sum, and MB read / merge time is the
+ *    merge's memory rate. Configurations whose estimated memory exceeds
+ *    --max-mem-mb are skipped and say so. Times exclude freeing the
+ *    snapshot and output; the totals are checked afterwards.
  * 2. Writer slowdown: 1 and 2 writers cycling over 1024 series (counters,
  *    then histograms) for --duration-ms, ns/op alone and with one thread
  *    scraping (snapshot + JSON) in a loop.
@@ -38,8 +43,9 @@
  * --only merge/mix/1000/16), slowdown, churn, memory, percentiles.
  *
  * Targets (DESIGN.md): merge + JSON of 1,000 series written by 16
- * threads <= 2 ms; <= 8 KiB per (thread, series) for 1 us..100 s
- * latencies; percentiles within 1.1%.
+ * threads <= 2 ms (for all histograms: unchanged, 10% and all changed
+ * since the last snapshot, R1c, R1c-10%, R1c-all); <= 8 KiB per (thread,
+ * series) for 1 us..100 s latencies; percentiles within 1.1%.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -146,7 +152,7 @@ static size_t thread_lines(struct vt_series *const *s, size_t n)
 			die("slot", VT_ENOMEM);
 		lines_add(&ls, sl, sizeof *sl);
 		if (s[i]->kind == VT_HISTOGRAM) {
-			vt__hist *h = atomic_load(&sl->h);
+			vt__hist *h = atomic_load(&sl->hs.h);
 			if (h != NULL)
 				hist_lines(&ls, h, s[i]->fam->nbounds);
 		}
@@ -227,23 +233,38 @@ static vt_metrics *build_registry(mix_t mix, size_t n, struct vt_series ***out)
 	return m;
 }
 
+/* Which series a round writes: every series in round 0 and in "all
+ * changed" rounds; in "10% changed" rounds the series whose number ends
+ * in the round's digit. */
+typedef struct round_state {
+	int round;   /* set by the reader: 0 first, then 1, 2, ... */
+	int tenth;   /* rounds after the first write a tenth of the series */
+	int written; /* writers done with the round */
+	int release; /* writers may exit */
+} round_state;
+
+static bool round_writes(const round_state *r, size_t i)
+{
+	return r->round == 0 || !r->tenth || (int)(i % 10) == r->round % 10;
+}
+
 typedef struct writer {
 	bench_team_arg ta;
 	struct vt_series **s;
 	size_t n;
 	pthread_mutex_t *mtx;
 	pthread_cond_t *cv;
-	int *written; /* writers done, protected by mtx */
-	int *release; /* set by the reader, protected by mtx */
-	size_t lines; /* result: lines the merge reads of this shard */
+	round_state *rs; /* protected by mtx */
+	size_t lines;	 /* result: lines the merge reads of this shard */
 } writer;
 
-static void *writer_main(void *arg)
+/* One round of writes: each selected series once (histograms:
+ * HIST_OBS observations). */
+static void write_round(writer *w, const round_state *r, unsigned *j)
 {
-	writer *w = arg;
-	bench_team_ready(&w->ta);
-	unsigned j = (unsigned)w->ta.idx * 131u;
 	for (size_t i = 0; i < w->n; i++) {
+		if (!round_writes(r, i))
+			continue;
 		struct vt_series *s = w->s[i];
 		vt_err err = VT_OK;
 		if (s->kind == VT_COUNTER)
@@ -253,18 +274,49 @@ static void *writer_main(void *arg)
 		else
 			for (int k = 0; k < HIST_OBS && err == VT_OK; k++)
 				err = vt_histogram_observe(
-				    s, vals[j++ & (NVALS - 1)]);
+				    s, vals[(*j)++ & (NVALS - 1)]);
 		if (err != VT_OK)
 			die("write", err);
 	}
+}
+
+static void *writer_main(void *arg)
+{
+	writer *w = arg;
+	bench_team_ready(&w->ta);
+	unsigned j = (unsigned)w->ta.idx * 131u;
+	round_state r = {0};
+	write_round(w, &r, &j);
 	w->lines = thread_lines(w->s, w->n);
 	pthread_mutex_lock(w->mtx);
-	(*w->written)++;
-	pthread_cond_broadcast(w->cv);
-	while (!*w->release)
-		pthread_cond_wait(w->cv, w->mtx);
+	for (;;) {
+		w->rs->written++;
+		pthread_cond_broadcast(w->cv);
+		while (!w->rs->release && w->rs->round == r.round)
+			pthread_cond_wait(w->cv, w->mtx);
+		if (w->rs->release)
+			break;
+		r = *w->rs;
+		pthread_mutex_unlock(w->mtx);
+		write_round(w, &r, &j);
+		pthread_mutex_lock(w->mtx);
+	}
 	pthread_mutex_unlock(w->mtx);
 	return NULL;
+}
+
+/* Starts round r of the writers (tenth: a tenth of the series) and
+ * waits until all nw have written it. */
+static void run_round(writer *w, int nw, int tenth)
+{
+	pthread_mutex_lock(w->mtx);
+	w->rs->written = 0;
+	w->rs->tenth = tenth;
+	w->rs->round++;
+	pthread_cond_broadcast(w->cv);
+	while (w->rs->written < nw)
+		pthread_cond_wait(w->cv, w->mtx);
+	pthread_mutex_unlock(w->mtx);
 }
 
 typedef struct read_fig {
@@ -273,12 +325,21 @@ typedef struct read_fig {
 	vt_err prom_err;
 } read_fig;
 
-/* Times reps merges and encodings of m. */
-static read_fig time_reads(vt_metrics *m, int reps)
+/* What changes between two timed snapshots. */
+typedef enum change { CH_NONE, CH_ALL, CH_TENTH } change_t;
+static const char *const change_names[] = {"unchanged", "all changed",
+					   "10% changed"};
+
+/* Times reps merges and encodings of m; before each, the nw writers w
+ * write a round as ch says (CH_NONE: nothing; w may be NULL). */
+static read_fig time_reads(vt_metrics *m, int reps, writer *w, int nw,
+			   change_t ch)
 {
 	double mg[MAX_REPS], js[MAX_REPS], pr[MAX_REPS];
 	read_fig f = {.prom_err = VT_OK};
 	for (int r = 0; r < reps; r++) {
+		if (ch != CH_NONE)
+			run_round(w, nw, ch == CH_TENTH);
 		vt_metrics_snapshot *s;
 		char *out;
 		size_t len;
@@ -325,8 +386,10 @@ static double estimate_mb(mix_t mix, size_t n, int w)
 	return ((double)w * per_thread + (double)n * 400) / 1e6;
 }
 
-/* One target figure per mix: 1,000 series, 16 writers, live shards. */
-static read_fig target_fig[3];
+/* One target figure per mix: 1,000 series, 16 writers, live shards;
+ * for histograms also with every series changed before each snapshot
+ * (target_all) and a tenth of them (target_tenth). */
+static read_fig target_fig[3], target_all, target_tenth;
 static size_t target_lines[3];
 static int target_have[3];
 
@@ -350,13 +413,123 @@ static void print_read_row(mix_t mix, size_t n, int w, const char *state,
 		  f->prom_err == VT_OK ? f->prom.med : NAN, lines * 64);
 }
 
+/* Checks that snapshot of m holds every write: passes[i] rounds wrote
+ * series i, by each of nw writers. */
+static void check_totals(vt_metrics *m, int nw, const int *passes)
+{
+	vt_metrics_snapshot *snap;
+	vt_err err = vt_metrics_snapshot_take(m, NULL, &snap);
+	if (err != VT_OK)
+		die("snapshot", err);
+	size_t i = 0;
+	for (size_t fi = 0; fi < snap->nfamilies; fi++) {
+		const vt_family_snap *fs = &snap->families[fi];
+		for (size_t k = 0; k < fs->nseries; k++, i++) {
+			const vt_series_snap *x = &fs->series[k];
+			double got = fs->kind == VT_HISTOGRAM
+					 ? (double)x->hist.count
+				     : fs->kind == VT_COUNTER ? x->value
+							      : 1;
+			double want = fs->kind == VT_HISTOGRAM
+					  ? (double)nw * passes[i] * HIST_OBS
+				      : fs->kind == VT_COUNTER
+					  ? (double)nw * passes[i]
+					  : 1;
+			if (got != want) {
+				fprintf(stderr, "%s: %g, want %g\n", fs->name,
+					got, want);
+				exit(1);
+			}
+		}
+	}
+	vt_metrics_snapshot_free(snap);
+}
+
+/* Times the reads of one configuration: live unchanged, live with every
+ * series or a tenth of them written again before each snapshot, then
+ * exited; checks the totals. */
+static void read_config(const bench_opts *o, mix_t mix, size_t n, int nw)
+{
+	fprintf(stderr, "  read %s series=%zu writers=%d\n", mix_names[mix], n,
+		nw);
+	struct vt_series **s;
+	vt_metrics *m = build_registry(mix, n, &s);
+	pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+	round_state rs = {0};
+	writer *ws = calloc((size_t)nw, sizeof *ws);
+	pthread_t *tids = calloc((size_t)nw, sizeof *tids);
+	int *passes = calloc(n, sizeof *passes);
+	if (ws == NULL || tids == NULL || passes == NULL)
+		die("writers", VT_ENOMEM);
+	for (int i = 0; i < nw; i++)
+		ws[i] =
+		    (writer){.s = s, .n = n, .mtx = &mtx, .cv = &cv, .rs = &rs};
+	bench_team team;
+	if (bench_team_start(&team, tids, nw, o->pin, writer_main, ws,
+			     sizeof *ws))
+		exit(1);
+	bench_team_go(&team);
+	pthread_mutex_lock(&mtx);
+	while (rs.written < nw)
+		pthread_cond_wait(&cv, &mtx);
+	pthread_mutex_unlock(&mtx);
+	size_t lines = 0;
+	for (int i = 0; i < nw; i++)
+		lines += ws[i].lines;
+	read_fig live = time_reads(m, o->reps, NULL, nw, CH_NONE);
+	print_read_row(mix, n, nw, "live, unchanged", &live, lines);
+	read_fig fig[3];
+	for (change_t ch = CH_ALL; ch <= CH_TENTH; ch++) {
+		int r0 = rs.round;
+		fig[ch] = time_reads(m, o->reps, ws, nw, ch);
+		char state[64];
+		snprintf(state, sizeof state, "live, %s", change_names[ch]);
+		print_read_row(mix, n, nw, state, &fig[ch], lines);
+		for (int r = r0 + 1; r <= rs.round; r++) {
+			round_state x = {.round = r, .tenth = ch == CH_TENTH};
+			for (size_t i = 0; i < n; i++)
+				passes[i] += round_writes(&x, i);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		passes[i]++; /* the first round */
+	if (n == 1000 && nw == 16) {
+		target_fig[mix] = live;
+		target_lines[mix] = lines;
+		target_have[mix] = 1;
+		if (mix == MIX_HIST) {
+			target_all = fig[CH_ALL];
+			target_tenth = fig[CH_TENTH];
+		}
+	}
+	pthread_mutex_lock(&mtx);
+	rs.release = 1;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mtx);
+	bench_team_join(&team, tids);
+	read_fig dead = time_reads(m, o->reps, NULL, nw, CH_NONE);
+	print_read_row(mix, n, nw, "exited", &dead, dead_lines(s, n));
+	check_totals(m, nw, passes);
+	free(passes);
+	free(ws);
+	free(tids);
+	free(s);
+	vt_metrics_free(m);
+}
+
 static void merge_encode(const bench_opts *o)
 {
 	printf("### Merge + encode\n\n");
 	printf("Every writer writes every series once (histograms: %d "
-	       "observations), then stays alive (live) or exits, folding "
-	       "its shard (exited). ms: median (min–max) of %d; JSON and "
-	       "Prom include the merge. MB read: shard memory the merge "
+	       "observations), then stays alive and the reader takes "
+	       "snapshots: with nothing written in between (unchanged: a "
+	       "histogram series unchanged since the last snapshot reuses "
+	       "its last result), with every writer writing every series "
+	       "again before each snapshot (all changed), or a tenth of "
+	       "them (10%% changed); then the writers exit, folding their "
+	       "shards (exited). ms: median (min–max) of %d; JSON and Prom "
+	       "include the merge. MB read: shard memory a full merge "
 	       "reads (distinct 64-byte lines). GB/s: MB read / merge "
 	       "time.\n\n",
 	       HIST_OBS, o->reps);
@@ -383,100 +556,60 @@ static void merge_encode(const bench_opts *o)
 					       bench_fmt(est), o->max_mem_mb);
 					continue;
 				}
-				fprintf(stderr,
-					"  read %s series=%zu "
-					"writers=%d\n",
-					mix_names[mix], n, nw);
-				struct vt_series **s;
-				vt_metrics *m = build_registry(mix, n, &s);
-				pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
-				pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-				int written = 0, release = 0;
-				writer *ws = calloc((size_t)nw, sizeof *ws);
-				pthread_t *tids =
-				    calloc((size_t)nw, sizeof *tids);
-				if (ws == NULL || tids == NULL)
-					die("writers", VT_ENOMEM);
-				for (int i = 0; i < nw; i++) {
-					ws[i].s = s;
-					ws[i].n = n;
-					ws[i].mtx = &mtx;
-					ws[i].cv = &cv;
-					ws[i].written = &written;
-					ws[i].release = &release;
-				}
-				bench_team team;
-				if (bench_team_start(&team, tids, nw, o->pin,
-						     writer_main, ws,
-						     sizeof *ws))
-					exit(1);
-				bench_team_go(&team);
-				pthread_mutex_lock(&mtx);
-				while (written < nw)
-					pthread_cond_wait(&cv, &mtx);
-				pthread_mutex_unlock(&mtx);
-				size_t lines = 0;
-				for (int i = 0; i < nw; i++)
-					lines += ws[i].lines;
-				read_fig live = time_reads(m, o->reps);
-				print_read_row(mix, n, nw, "live", &live,
-					       lines);
-				if (n == 1000 && nw == 16) {
-					target_fig[mix] = live;
-					target_lines[mix] = lines;
-					target_have[mix] = 1;
-				}
-				pthread_mutex_lock(&mtx);
-				release = 1;
-				pthread_cond_broadcast(&cv);
-				pthread_mutex_unlock(&mtx);
-				bench_team_join(&team, tids);
-				read_fig dead = time_reads(m, o->reps);
-				print_read_row(mix, n, nw, "exited", &dead,
-					       dead_lines(s, n));
-				/* Every write is in the totals. */
-				vt_metrics_snapshot *snap;
-				vt_err err =
-				    vt_metrics_snapshot_take(m, NULL, &snap);
-				if (err != VT_OK)
-					die("snapshot", err);
-				for (size_t fi = 0; fi < snap->nfamilies;
-				     fi++) {
-					const vt_family_snap *fs =
-					    &snap->families[fi];
-					for (size_t k = 0; k < fs->nseries;
-					     k++) {
-						const vt_series_snap *x =
-						    &fs->series[k];
-						double got =
-						    fs->kind == VT_HISTOGRAM
-							? (double)x->hist.count
-						    : fs->kind == VT_COUNTER
-							? x->value
-							: nw;
-						double want =
-						    fs->kind == VT_HISTOGRAM
-							? (double)nw * HIST_OBS
-							: nw;
-						if (got != want) {
-							fprintf(stderr,
-								"%s: %g, "
-								"want %g\n",
-								fs->name, got,
-								want);
-							exit(1);
-						}
-					}
-				}
-				vt_metrics_snapshot_free(snap);
-				free(ws);
-				free(tids);
-				free(s);
-				vt_metrics_free(m);
+				read_config(o, mix, n, nw);
 			}
 		}
 	}
 	printf("\n");
+}
+
+/* The R1 rows of the targets table. */
+static void read_targets(void)
+{
+	static const char *const tnames[] = {
+	    "merge + JSON; 1000 series x 16 threads; counters",
+	    "merge + JSON; 1000 series x 16 threads; mix (90% counters and "
+	    "gauges)",
+	    "merge + JSON; 1000 series x 16 threads; all histograms"};
+	static const char *const notes[] = {
+	    "", "DESIGN.md's target as read for a typical registry; ",
+	    "unchanged since the last snapshot; "};
+	for (int mix = 0; mix < 3; mix++) {
+		char id[8], note[200];
+		snprintf(id, sizeof id, "R1%c", 'a' + mix);
+		snprintf(note, sizeof note,
+			 "%smerge alone %s ms; a full merge "
+			 "reads %s MB",
+			 notes[mix], bench_fmt(target_fig[mix].merge.med),
+			 bench_fmt((double)target_lines[mix] * 64 / 1e6));
+		if (target_have[mix])
+			bench_target(id, tnames[mix], target_fig[mix].json.med,
+				     BENCH_LE, 2, "ms", note);
+		else
+			bench_target_na(id, tnames[mix],
+					"not run: needs 1000 in --series; 16 "
+					"in --writers; not left out by --only");
+	}
+	if (!target_have[MIX_HIST])
+		return;
+	char note[160];
+	snprintf(note, sizeof note,
+		 "every thread wrote every series since the last snapshot: "
+		 "bound by the %s MB a full merge reads; merge alone %s ms",
+		 bench_fmt((double)target_lines[MIX_HIST] * 64 / 1e6),
+		 bench_fmt(target_all.merge.med));
+	bench_target("R1c-all",
+		     "merge + JSON; 1000 series x 16 threads; all histograms; "
+		     "every series changed",
+		     target_all.json.med, BENCH_LE, 2, "ms", note);
+	snprintf(note, sizeof note,
+		 "every thread wrote a tenth of the series since the last "
+		 "snapshot; merge alone %s ms",
+		 bench_fmt(target_tenth.merge.med));
+	bench_target("R1c-10%",
+		     "merge + JSON; 1000 series x 16 threads; all histograms; "
+		     "10% changed",
+		     target_tenth.json.med, BENCH_LE, 2, "ms", note);
 }
 
 /*
@@ -1029,28 +1162,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_read: merge + encode\n");
 		merge_encode(&o);
 	}
-	static const char *const tnames[] = {
-	    "merge + JSON; 1000 series x 16 threads; counters",
-	    "merge + JSON; 1000 series x 16 threads; mix (90% counters and "
-	    "gauges)",
-	    "merge + JSON; 1000 series x 16 threads; all histograms"};
-	static const char *const notes[] = {
-	    "", "DESIGN.md's target as read for a typical registry; ",
-	    "bound by the shard memory it reads; "};
-	for (int mix = 0; mix < 3 && bench_selected(&o, "merge/"); mix++) {
-		char id[8], note[160];
-		snprintf(id, sizeof id, "R1%c", 'a' + mix);
-		snprintf(note, sizeof note, "%smerge alone %s ms; reads %s MB",
-			 notes[mix], bench_fmt(target_fig[mix].merge.med),
-			 bench_fmt((double)target_lines[mix] * 64 / 1e6));
-		if (target_have[mix])
-			bench_target(id, tnames[mix], target_fig[mix].json.med,
-				     BENCH_LE, 2, "ms", note);
-		else
-			bench_target_na(id, tnames[mix],
-					"not run: needs 1000 in --series; 16 "
-					"in --writers; not left out by --only");
-	}
+	if (bench_selected(&o, "merge/"))
+		read_targets();
 	if (bench_selected(&o, "slowdown")) {
 		fprintf(stderr, "bench_read: writer slowdown\n");
 		writer_slowdown(&o);

@@ -46,7 +46,7 @@ BUILD=$ROOT/build-bench-run
 QUICK=""
 INSTALL=1
 PIN=--pin
-DEFAULT_SECTIONS="metrics read encode checks rpc gateway peers scale"
+DEFAULT_SECTIONS="metrics read encode checks rpc gateway peers scale history"
 SECTIONS=$DEFAULT_SECTIONS
 REPLOT=0
 
@@ -155,7 +155,11 @@ section_peers() {
 		--bin-dir "${BUILD#"$ROOT"/}/bench"
 }
 section_scale() { run_bench scale bench_scale; }
-BENCH_TARGETS="bench_metrics bench_read bench_encode bench_checks bench_rpc bench_gateway bench_scale"
+# history: bench_history, the library directly: the status page for 50
+# checks with 30 days of generated history, and C1 / cached /health with
+# and without a state database in the same run.
+section_history() { run_bench history bench_history; }
+BENCH_TARGETS="bench_metrics bench_read bench_encode bench_checks bench_rpc bench_gateway bench_scale bench_history"
 
 for s in $SECTIONS; do
 	if ! declare -F "section_$s" >/dev/null; then

@@ -359,9 +359,10 @@ void vt_client_health_free(vt_health_snapshot *s)
 	vt__pb_health_free(s);
 }
 
+/* The same destructor as every metrics snapshot's. */
 void vt_client_metrics_free(vt_metrics_snapshot *s)
 {
-	vt__pb_metrics_free(s);
+	vt_metrics_snapshot_free(s);
 }
 
 vt_err vt_client_grpc_check(vt_client *c, const char *service, int *serving)

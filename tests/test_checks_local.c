@@ -40,40 +40,6 @@ static vt_health *health_new(void)
 	return h;
 }
 
-/* Runs check name fresh; returns its component (in *snap) and the time
- * the run took in *ms. */
-static const vt_component *run1(vt_health *h, const char *name,
-				vt_health_snapshot **snap, double *ms)
-{
-	vt_health_filter f = {.name = name};
-	double t0 = vt_test_now_ms();
-	vt_err rv = vt_health_run(h, &f, VT_RUN_FRESH, snap);
-	if (ms != NULL)
-		*ms = vt_test_now_ms() - t0;
-	CU_ASSERT_FATAL(rv == VT_OK);
-	CU_ASSERT_FATAL((*snap)->ncomponents == 1);
-	return &(*snap)->components[0];
-}
-
-static const vt_detail *detail(const vt_component *c, const char *key)
-{
-	for (size_t i = 0; i < c->ndetails; i++)
-		if (strcmp(c->details[i].key, key) == 0)
-			return &c->details[i];
-	return NULL;
-}
-
-static const char *detail_str(const vt_component *c, const char *key)
-{
-	const vt_detail *d = detail(c, key);
-	return d != NULL && d->kind == VT_DETAIL_STR ? d->str : NULL;
-}
-
-static int starts_with(const char *s, const char *prefix)
-{
-	return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
 /* 1 if no check named name is registered. */
 static int not_registered(vt_health *h, const char *name)
 {
@@ -152,15 +118,15 @@ static void test_tcp_open_closed(void)
 	CU_ASSERT_FATAL(vt_check_tcp_add(h, "closed", &o2, NULL) == VT_OK);
 
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "open", &s, NULL);
+	const vt_component *c = vt_test_run_one(h, "open", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
 	CU_ASSERT_PTR_NULL(c->error);
-	CU_ASSERT_STRING_EQUAL(detail_str(c, "ip"), "127.0.0.1");
-	CU_ASSERT_STRING_EQUAL(detail_str(c, "address"), addr);
-	CU_ASSERT_PTR_NOT_NULL(detail(c, "latency_ms"));
+	CU_ASSERT_STRING_EQUAL(vt_test_detail_str(c, "ip"), "127.0.0.1");
+	CU_ASSERT_STRING_EQUAL(vt_test_detail_str(c, "address"), addr);
+	CU_ASSERT_PTR_NOT_NULL(vt_test_detail(c, "latency_ms"));
 	vt_health_snapshot_free(s);
 
-	c = run1(h, "closed", &s, NULL);
+	c = vt_test_run_one(h, "closed", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
 	CU_ASSERT_PTR_NOT_NULL(c->error);
 	CU_ASSERT_PTR_NOT_NULL(strstr(c->error, "connection refused"));
@@ -183,7 +149,7 @@ static void test_tcp_name_and_ipv6(void)
 	vt_tcp_opts o = {.address = addr};
 	CU_ASSERT_FATAL(vt_check_tcp_add(h, "byname", &o, NULL) == VT_OK);
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "byname", &s, NULL);
+	const vt_component *c = vt_test_run_one(h, "byname", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
 	vt_health_snapshot_free(s);
 
@@ -195,9 +161,9 @@ static void test_tcp_name_and_ipv6(void)
 		snprintf(addr, sizeof(addr), "[::1]:%d", port6);
 		vt_tcp_opts o6 = {.address = addr};
 		CU_ASSERT_FATAL(vt_check_tcp_add(h, "v6", &o6, NULL) == VT_OK);
-		c = run1(h, "v6", &s, NULL);
+		c = vt_test_run_one(h, "v6", &s, NULL);
 		CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
-		CU_ASSERT_STRING_EQUAL(detail_str(c, "ip"), "::1");
+		CU_ASSERT_STRING_EQUAL(vt_test_detail_str(c, "ip"), "::1");
 		vt_health_snapshot_free(s);
 		close(l6);
 	}
@@ -229,9 +195,9 @@ static void test_tcp_timeout(void)
 	CU_ASSERT_FATAL(vt_check_tcp_add(h, "hang", &o, &co) == VT_OK);
 	vt_health_snapshot *s;
 	double ms;
-	const vt_component *c = run1(h, "hang", &s, &ms);
+	const vt_component *c = vt_test_run_one(h, "hang", &s, &ms);
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
-	CU_ASSERT(starts_with(c->error, "timeout after"));
+	CU_ASSERT(vt_test_starts_with(c->error, "timeout after"));
 	CU_ASSERT(ms < 300 + 1000);
 	vt_health_snapshot_free(s);
 	double t0 = vt_test_now_ms();
@@ -284,12 +250,12 @@ static vt_status disk_status(double degraded, double unhealthy, char **error)
 			  .unhealthy_free_pct = unhealthy};
 	CU_ASSERT_FATAL(vt_check_disk_add(h, "disk", &o, NULL) == VT_OK);
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "disk", &s, NULL);
+	const vt_component *c = vt_test_run_one(h, "disk", &s, NULL);
 	vt_status st = c->status;
-	const vt_detail *p = detail(c, "free_pct");
+	const vt_detail *p = vt_test_detail(c, "free_pct");
 	CU_ASSERT(p != NULL && p->num >= 0 && p->num <= 100);
-	CU_ASSERT_PTR_NOT_NULL(detail(c, "free_bytes"));
-	CU_ASSERT_PTR_NOT_NULL(detail(c, "total_bytes"));
+	CU_ASSERT_PTR_NOT_NULL(vt_test_detail(c, "free_bytes"));
+	CU_ASSERT_PTR_NOT_NULL(vt_test_detail(c, "total_bytes"));
 	if (error != NULL)
 		*error = c->error != NULL ? strdup(c->error) : NULL;
 	vt_health_snapshot_free(s);
@@ -324,7 +290,7 @@ static void test_disk_missing_and_invalid(void)
 	vt_disk_opts o = {.path = "/nonexistent/vitals-test-path"};
 	CU_ASSERT_FATAL(vt_check_disk_add(h, "gone", &o, NULL) == VT_OK);
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "gone", &s, NULL);
+	const vt_component *c = vt_test_run_one(h, "gone", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
 	CU_ASSERT(c->error != NULL &&
 		  strstr(c->error, "/nonexistent/vitals-test-path") != NULL &&
@@ -401,11 +367,11 @@ static void run_plugin(const char *name, const char *const *args,
 	vt_check_opts co = opts_timeout(timeout_ms);
 	CU_ASSERT_FATAL(vt_check_exec_add(h, "plugin", &o, &co) == VT_OK);
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "plugin", &s, &out->ms);
+	const vt_component *c = vt_test_run_one(h, "plugin", &s, &out->ms);
 	out->status = c->status;
 	snprintf(out->error, sizeof(out->error), "%s",
 		 c->error != NULL ? c->error : "");
-	const char *line = detail_str(c, "output");
+	const char *line = vt_test_detail_str(c, "output");
 	out->has_output = line != NULL;
 	snprintf(out->output, sizeof(out->output), "%s",
 		 line != NULL ? line : "");
@@ -442,13 +408,13 @@ static void test_exec_exit_codes(void)
 
 	run_plugin("unknown.sh", NULL, 5000, &r);
 	CU_ASSERT_EQUAL(r.status, VT_UNHEALTHY);
-	CU_ASSERT(starts_with(r.error, "exit status 3"));
+	CU_ASSERT(vt_test_starts_with(r.error, "exit status 3"));
 	CU_ASSERT_STRING_EQUAL(r.output, "UNKNOWN - bad option");
 	free(r.json);
 
 	run_plugin("segv.sh", NULL, 5000, &r);
 	CU_ASSERT_EQUAL(r.status, VT_UNHEALTHY);
-	CU_ASSERT(starts_with(r.error, "killed by signal 11"));
+	CU_ASSERT(vt_test_starts_with(r.error, "killed by signal 11"));
 	free(r.json);
 
 	run_plugin("silent.sh", NULL, 5000, &r);
@@ -458,22 +424,6 @@ static void test_exec_exit_codes(void)
 	free(r.json);
 
 	CU_ASSERT_EQUAL(open_fds(), fds);
-}
-
-/* 1 if pid is gone or dead (a zombie waiting for its reaper, which is
- * not this process). */
-static int process_dead(long pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return 1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *rp = strrchr(buf, ')');
-	return rp != NULL && (rp[2] == 'Z' || rp[2] == 'X');
 }
 
 static void test_exec_hang_killed(void)
@@ -488,7 +438,7 @@ static void test_exec_hang_killed(void)
 	exec_out r;
 	run_plugin("hang.sh", args, 500, &r);
 	CU_ASSERT_EQUAL(r.status, VT_UNHEALTHY);
-	CU_ASSERT(starts_with(r.error, "timeout after"));
+	CU_ASSERT(vt_test_starts_with(r.error, "timeout after"));
 	CU_ASSERT(r.ms < 500 + 1000);
 	free(r.json);
 
@@ -500,11 +450,11 @@ static void test_exec_hang_killed(void)
 	fclose(f);
 	unlink(pidfile);
 	double end = vt_test_now_ms() + 3000;
-	while (!(process_dead(sh) && process_dead(sleeper)) &&
+	while (!(vt_test_process_dead(sh) && vt_test_process_dead(sleeper)) &&
 	       vt_test_now_ms() < end)
 		vt_test_sleep_ms(10);
-	CU_ASSERT(process_dead(sh));
-	CU_ASSERT(process_dead(sleeper));
+	CU_ASSERT(vt_test_process_dead(sh));
+	CU_ASSERT(vt_test_process_dead(sleeper));
 	CU_ASSERT(no_children());
 	CU_ASSERT_EQUAL(open_fds(), fds);
 }
@@ -515,7 +465,7 @@ static void test_exec_output_garbage_and_flood(void)
 	exec_out r;
 	run_plugin("garbage.sh", NULL, 5000, &r);
 	CU_ASSERT_EQUAL(r.status, VT_HEALTHY);
-	CU_ASSERT(starts_with(r.output, "GARBAGE???[31m"));
+	CU_ASSERT(vt_test_starts_with(r.output, "GARBAGE???[31m"));
 	for (const char *p = r.output; *p != '\0'; p++)
 		CU_ASSERT((unsigned char)*p >= 0x20 || *p == '\t');
 	cJSON *j = cJSON_Parse(r.json); /* still valid JSON */
@@ -536,9 +486,9 @@ static void test_exec_output_garbage_and_flood(void)
 	const char *forever[] = {"forever", NULL};
 	run_plugin("flood.sh", forever, 500, &r);
 	CU_ASSERT_EQUAL(r.status, VT_UNHEALTHY);
-	if (!starts_with(r.error, "timeout after"))
+	if (!vt_test_starts_with(r.error, "timeout after"))
 		fprintf(stderr, "endless flood: error \"%s\"\n", r.error);
-	CU_ASSERT(starts_with(r.error, "timeout after"));
+	CU_ASSERT(vt_test_starts_with(r.error, "timeout after"));
 	CU_ASSERT(r.ms < 500 + 1000);
 	free(r.json);
 	CU_ASSERT_EQUAL(open_fds(), fds);

@@ -227,7 +227,7 @@ static void test_top_level_fields(void)
 	refused("{\"htpp\": \"127.0.0.1:8080\"}",
 		F ": field \"htpp\": unknown field (known: http, rpc, pub, "
 		  "workers, degraded_http_code, token_env, max_connections, "
-		  "checks)");
+		  "tls, allow_plaintext_token, state, retention_days, checks)");
 	refused("{\"workers\": 4, \"workers\": 5}",
 		F ": field \"workers\": given twice");
 	refused("{\"workers\": 0}",
@@ -256,7 +256,8 @@ static void test_top_level_fields(void)
 	refused("{\"a\\u0001\\\"\": 1}",
 		F ": field \"a\\x01\\\"\": unknown field (known: http, rpc, "
 		  "pub, workers, degraded_http_code, token_env, "
-		  "max_connections, checks)");
+		  "max_connections, tls, allow_plaintext_token, state, "
+		  "retention_days, checks)");
 }
 
 static void test_check_fields(void)
@@ -453,7 +454,7 @@ static void test_token_and_connections(void)
 	refused("{\"token\": \"abc\"}",
 		F ": field \"token\": unknown field (known: http, rpc, pub, "
 		  "workers, degraded_http_code, token_env, max_connections, "
-		  "checks)");
+		  "tls, allow_plaintext_token, state, retention_days, checks)");
 	setenv("VT_TEST_TOKEN", "two words", 1);
 	refused("{\"token_env\": \"VT_TEST_TOKEN\"}",
 		F ": field \"token_env\": environment variable VT_TEST_TOKEN "

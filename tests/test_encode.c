@@ -781,7 +781,7 @@ static void test_json_component(void)
 
 static void test_json_health_empty(void)
 {
-	vt_health_snapshot s = {VT_HEALTHY, 1764000000, 0, NULL};
+	vt_health_snapshot s = {VT_HEALTHY, 1764000000, 0, NULL, 0};
 	char *out = NULL;
 	size_t n = 0;
 	CU_ASSERT_FATAL(vt_json_health(&s, &out, &n) == VT_OK);

@@ -63,22 +63,6 @@ static vt_health_snapshot *run(vt_health *h, const vt_health_filter *f,
 	return s;
 }
 
-static const vt_component *comp(const vt_health_snapshot *s, const char *name)
-{
-	for (size_t i = 0; i < s->ncomponents; i++)
-		if (strcmp(s->components[i].name, name) == 0)
-			return &s->components[i];
-	return NULL;
-}
-
-static const vt_detail *detail(const vt_component *c, const char *key)
-{
-	for (size_t i = 0; i < c->ndetails; i++)
-		if (strcmp(c->details[i].key, key) == 0)
-			return &c->details[i];
-	return NULL;
-}
-
 /* Status of a one-check fresh run. */
 static vt_status run_one(vt_health *h, const char *name, vt_status *overall)
 {
@@ -355,7 +339,7 @@ static void test_add_validation(void)
 	for (size_t i = 1; i < s->ncomponents; i++)
 		CU_ASSERT(strcmp(s->components[i - 1].name,
 				 s->components[i].name) < 0);
-	const vt_component *c = comp(s, "AAA");
+	const vt_component *c = vt_test_component(s, "AAA");
 	CU_ASSERT_FATAL(c != NULL);
 	CU_ASSERT_EQUAL_FATAL(c->ntags, 2);
 	CU_ASSERT_STRING_EQUAL(c->tags[0], "live");
@@ -488,15 +472,15 @@ static void test_details_and_errors(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c->error);
 	CU_ASSERT_STRING_EQUAL(c->error, "pool 9/11 busy");
 	CU_ASSERT_EQUAL(c->ndetails, 4);
-	const vt_detail *d = detail(c, "version");
+	const vt_detail *d = vt_test_detail(c, "version");
 	CU_ASSERT_FATAL(d != NULL);
 	CU_ASSERT_EQUAL(d->kind, VT_DETAIL_STR);
 	CU_ASSERT_STRING_EQUAL(d->str, "7.2.5");
-	d = detail(c, "latency_ms");
+	d = vt_test_detail(c, "latency_ms");
 	CU_ASSERT_FATAL(d != NULL);
 	CU_ASSERT_EQUAL(d->kind, VT_DETAIL_NUM);
 	CU_ASSERT_DOUBLE_EQUAL(d->num, 1.5, 1e-12);
-	d = detail(c, "primary");
+	d = vt_test_detail(c, "primary");
 	CU_ASSERT_FATAL(d != NULL);
 	CU_ASSERT_EQUAL(d->kind, VT_DETAIL_BOOL);
 	CU_ASSERT_TRUE(d->b);
@@ -505,10 +489,11 @@ static void test_details_and_errors(void)
 	 * own copies and still reads the old values. */
 	round = 2;
 	vt_health_snapshot *s2 = run(h, NULL, VT_RUN_FRESH);
-	CU_ASSERT_DOUBLE_EQUAL(detail(&s2->components[0], "latency_ms")->num,
-			       3.0, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(
+	    vt_test_detail(&s2->components[0], "latency_ms")->num, 3.0, 1e-12);
 	CU_ASSERT_STRING_EQUAL(s2->components[0].error, "pool 9/12 busy");
-	CU_ASSERT_DOUBLE_EQUAL(detail(c, "latency_ms")->num, 1.5, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(vt_test_detail(c, "latency_ms")->num, 1.5,
+			       1e-12);
 	CU_ASSERT_STRING_EQUAL(c->error, "pool 9/11 busy");
 	vt_health_snapshot_free(s1);
 	vt_health_snapshot_free(s2);
@@ -549,14 +534,14 @@ static void test_limits(void)
 	CU_ASSERT_EQUAL(overflow_rv[1], VT_OK);
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
 	CU_ASSERT_EQUAL(c->ndetails, 64);
-	CU_ASSERT_PTR_NULL(detail(c, "k64"));
-	CU_ASSERT_DOUBLE_EQUAL(detail(c, "k00")->num, -1, 1e-12);
+	CU_ASSERT_PTR_NULL(vt_test_detail(c, "k64"));
+	CU_ASSERT_DOUBLE_EQUAL(vt_test_detail(c, "k00")->num, -1, 1e-12);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c->error);
 	/* 'x' + 255 whole characters = 511 bytes. */
 	CU_ASSERT_EQUAL(strlen(c->error), 511);
 	CU_ASSERT_EQUAL(c->error[0], 'x');
 	CU_ASSERT_EQUAL(memcmp(c->error + 509, "\xc3\xa9", 2), 0);
-	const vt_detail *d = detail(c, "k01");
+	const vt_detail *d = vt_test_detail(c, "k01");
 	CU_ASSERT_EQUAL(d->kind, VT_DETAIL_STR);
 	CU_ASSERT_EQUAL(strlen(d->str), 1024);
 	vt_health_snapshot_free(s);
@@ -592,7 +577,7 @@ static void test_degraded_ms(void)
 			VT_OK);
 
 	vt_health_snapshot *s = run(h, NULL, VT_RUN_FRESH);
-	const vt_component *c = comp(s, "slow");
+	const vt_component *c = vt_test_component(s, "slow");
 	CU_ASSERT_EQUAL(c->status, VT_DEGRADED);
 	CU_ASSERT(c->duration_ms >= 75);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c->error);
@@ -600,15 +585,15 @@ static void test_degraded_ms(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(c->error, " ms > 20 ms"));
 	long n = strtol(c->error + 6, NULL, 10);
 	CU_ASSERT(n >= 75 && n < 2000);
-	c = comp(s, "slow_err");
+	c = vt_test_component(s, "slow_err");
 	CU_ASSERT_EQUAL(c->status, VT_DEGRADED);
 	CU_ASSERT_STRING_EQUAL(c->error, "replica lag");
-	c = comp(s, "slow_bad");
+	c = vt_test_component(s, "slow_bad");
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
 	CU_ASSERT_PTR_NULL(c->error);
-	CU_ASSERT_EQUAL(comp(s, "fast")->status, VT_HEALTHY);
-	CU_ASSERT_PTR_NULL(comp(s, "fast")->error);
-	CU_ASSERT_EQUAL(comp(s, "slow_off")->status, VT_HEALTHY);
+	CU_ASSERT_EQUAL(vt_test_component(s, "fast")->status, VT_HEALTHY);
+	CU_ASSERT_PTR_NULL(vt_test_component(s, "fast")->error);
+	CU_ASSERT_EQUAL(vt_test_component(s, "slow_off")->status, VT_HEALTHY);
 	vt_health_snapshot_free(s);
 	vt_health_free(h);
 }
@@ -625,9 +610,9 @@ static void test_non_critical(void)
 	CU_ASSERT_EQUAL(vt_health_add(h, "db", probe_fn, &b, NULL), VT_OK);
 	vt_health_snapshot *s = run(h, NULL, VT_RUN_FRESH);
 	CU_ASSERT_EQUAL(s->status, VT_DEGRADED);
-	CU_ASSERT_EQUAL(comp(s, "cache")->status, VT_UNHEALTHY);
-	CU_ASSERT_FALSE(comp(s, "cache")->critical);
-	CU_ASSERT_TRUE(comp(s, "db")->critical);
+	CU_ASSERT_EQUAL(vt_test_component(s, "cache")->status, VT_UNHEALTHY);
+	CU_ASSERT_FALSE(vt_test_component(s, "cache")->critical);
+	CU_ASSERT_TRUE(vt_test_component(s, "db")->critical);
 	vt_health_snapshot_free(s);
 	atomic_store(&b.status, VT_UNHEALTHY);
 	s = run(h, NULL, VT_RUN_FRESH);

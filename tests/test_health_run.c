@@ -118,13 +118,12 @@ static vt_health_snapshot *run(vt_health *h, const vt_health_filter *f,
 	return s;
 }
 
+/* The component named name, which s must have. */
 static const vt_component *comp(const vt_health_snapshot *s, const char *name)
 {
-	for (size_t i = 0; i < s->ncomponents; i++)
-		if (strcmp(s->components[i].name, name) == 0)
-			return &s->components[i];
-	CU_FAIL("component missing");
-	return NULL;
+	const vt_component *c = vt_test_component(s, name);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	return c;
 }
 
 static int error_is(const vt_component *c, const char *text)

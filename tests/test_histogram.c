@@ -8,12 +8,17 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics/finish.h"
 #include "metrics/histogram.h"
+#include "metrics/merge.h"
+#include "metrics/native.h"
 #include "metrics/shard.h"
 #include "testutil.h"
 #include "vitals/metrics.h"
@@ -854,7 +859,7 @@ static void test_carry_read_midway(void)
 	vt__hmerge_reset(mg, VT_MAX_LE_BOUNDS);
 	vt__hmerge_add(mg, h, 0);
 	vt_hist_summary sum;
-	const struct vt__hsnap *hs;
+	const vt_hist_buckets *hs;
 	CU_ASSERT_FATAL(vt__hmerge_finish(mg, NULL, NULL, 0, &a, &sum, &hs) ==
 			VT_OK);
 	CU_ASSERT(sum.count == 3 * 65536 + 65535 + 5);
@@ -1061,6 +1066,340 @@ static void test_memory_per_thread_series(void)
 	vt_metrics_free(m);
 }
 
+/*
+ * Reusing a series' last result: snapshots with and without changes.
+ */
+
+/* Whether two snapshots of one histogram series hold the same data. */
+static bool same_hist(const vt_series_snap *a, const vt_series_snap *b)
+{
+	const vt_hist_summary *x = &a->hist, *y = &b->hist;
+	if (x->count != y->count || x->sum != y->sum ||
+	    x->nbounds != y->nbounds || a->buckets->n != b->buckets->n)
+		return false;
+	if (x->count > 0 &&
+	    (x->min != y->min || x->max != y->max || x->p50 != y->p50 ||
+	     x->p90 != y->p90 || x->p99 != y->p99 || x->p999 != y->p999))
+		return false;
+	size_t n = a->buckets->n;
+	return memcmp(x->le_cumulative, y->le_cumulative,
+		      (x->nbounds + 1) * sizeof x->le_cumulative[0]) == 0 &&
+	       memcmp(a->buckets->idx, b->buckets->idx,
+		      n * sizeof a->buckets->idx[0]) == 0 &&
+	       memcmp(a->buckets->cnt, b->buckets->cnt,
+		      n * sizeof a->buckets->cnt[0]) == 0;
+}
+
+static const vt_series_snap *first_series(const vt_metrics_snapshot *s)
+{
+	CU_ASSERT_FATAL(s->nfamilies > 0 && s->families[0].nseries > 0);
+	return &s->families[0].series[0];
+}
+
+typedef struct {
+	vt_histogram *h;
+	double v;
+	int n;
+} exit_arg;
+
+static void *observe_then_exit(void *p)
+{
+	exit_arg *a = p;
+	for (int i = 0; i < a->n; i++)
+		vt_histogram_observe(a->h, a->v);
+	return NULL;
+}
+
+/* A change that leaves the sum as it was (a value too small to move a
+ * large sum, a zero) still shows; no change gives the same result; a
+ * thread's exit moves its counts without changing them. */
+static void test_reuse_with_and_without_changes(void)
+{
+	vt_metrics *m;
+	vt_histogram *h;
+	CU_ASSERT_FATAL(vt_metrics_alloc(&m) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_histogram(m, "reuse_seconds", NULL, &h) ==
+			VT_OK);
+	vt_metrics_snapshot *s[8];
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s[0]) == VT_OK);
+	CU_ASSERT(first_series(s[0])->hist.count == 0);
+	for (int i = 0; i < 4; i++)
+		CU_ASSERT(vt_histogram_observe(h, 0x1p47) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s[1]) == VT_OK);
+	CU_ASSERT(first_series(s[1])->hist.count == 4);
+	/* Unchanged: the same. */
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s[2]) == VT_OK);
+	CU_ASSERT(same_hist(first_series(s[1]), first_series(s[2])));
+	/* 1e-6 does not move a sum of 2^49: counted all the same. */
+	CU_ASSERT(vt_histogram_observe(h, 1e-6) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s[3]) == VT_OK);
+	const vt_hist_summary *x = &first_series(s[3])->hist;
+	CU_ASSERT(x->count == 5 && x->sum == 0x1p49 && x->min == 1e-6);
+	CU_ASSERT(x->le_cumulative[0] == 1); /* 1e-6 <= .005 */
+	/* A zero, and a negative value that takes the sum back. */
+	CU_ASSERT(vt_histogram_observe(h, 0) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s[4]) == VT_OK);
+	CU_ASSERT(first_series(s[4])->hist.count == 6);
+	CU_ASSERT(vt_histogram_observe(h, 1) == VT_OK);
+	CU_ASSERT(vt_histogram_observe(h, -1) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s[5]) == VT_OK);
+	x = &first_series(s[5])->hist;
+	CU_ASSERT(x->count == 8 && x->sum == 0x1p49 && x->min == -1);
+	/* Another thread writes and exits: its counts are folded. */
+	exit_arg a = {h, 0.25, 1000};
+	pthread_t t;
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, observe_then_exit, &a) == 0);
+	pthread_join(t, NULL);
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s[6]) == VT_OK);
+	CU_ASSERT(first_series(s[6])->hist.count == 1008);
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s[7]) == VT_OK);
+	CU_ASSERT(same_hist(first_series(s[6]), first_series(s[7])));
+	/* Earlier snapshots are not changed by later ones. */
+	CU_ASSERT(first_series(s[1])->hist.count == 4);
+	CU_ASSERT(first_series(s[3])->hist.count == 5);
+	for (int i = 0; i < 8; i++)
+		vt_metrics_snapshot_free(s[i]);
+	vt_metrics_free(m);
+}
+
+typedef struct {
+	vt_histogram *h;
+	pthread_barrier_t *parked; /* NULL: exit at once */
+	pthread_barrier_t *go;
+} live_arg;
+
+static void *observe_and_park(void *p)
+{
+	live_arg *a = p;
+	for (int i = 0; i < 300; i++)
+		vt_histogram_observe(a->h, 0.001 * (1 + i % 7));
+	pthread_barrier_wait(a->parked);
+	pthread_barrier_wait(a->go); /* then exit */
+	return NULL;
+}
+
+/* A result kept while the writers were alive is still right once they
+ * have exited and their shards are folded. */
+static void test_reuse_across_fold(void)
+{
+	enum { NT = 4 };
+	vt_metrics *m;
+	vt_histogram *h;
+	CU_ASSERT_FATAL(vt_metrics_alloc(&m) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_histogram(m, "fold_seconds", NULL, &h) ==
+			VT_OK);
+	pthread_barrier_t parked, go;
+	pthread_barrier_init(&parked, NULL, NT + 1);
+	pthread_barrier_init(&go, NULL, NT + 1);
+	live_arg a = {h, &parked, &go};
+	pthread_t t[NT];
+	for (int i = 0; i < NT; i++)
+		CU_ASSERT_FATAL(
+		    pthread_create(&t[i], NULL, observe_and_park, &a) == 0);
+	pthread_barrier_wait(&parked);
+	vt_metrics_snapshot *live, *dead, *more;
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &live) == VT_OK);
+	CU_ASSERT(first_series(live)->hist.count == NT * 300);
+	pthread_barrier_wait(&go);
+	for (int i = 0; i < NT; i++)
+		pthread_join(t[i], NULL);
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &dead) == VT_OK);
+	CU_ASSERT(same_hist(first_series(live), first_series(dead)));
+	CU_ASSERT(vt_histogram_observe(h, 0.5) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &more) == VT_OK);
+	CU_ASSERT(first_series(more)->hist.count == NT * 300 + 1);
+	CU_ASSERT(first_series(more)->hist.max == 0.5);
+	vt_metrics_snapshot_free(live);
+	vt_metrics_snapshot_free(dead);
+	vt_metrics_snapshot_free(more);
+	pthread_barrier_destroy(&parked);
+	pthread_barrier_destroy(&go);
+	vt_metrics_free(m);
+}
+
+enum { RS_SERIES = 8, RS_THREADS = 4, RS_OBS = 20000 };
+
+typedef struct {
+	vt_histogram **h;
+	int id;
+} rs_writer;
+
+/* Value i of writer id: dyadic, so sums are exact in any order. */
+static double rs_value(int id, int i)
+{
+	return (double)(1 + (i * 7 + id) % 64) / 256.0;
+}
+
+static void *rs_write(void *p)
+{
+	rs_writer *w = p;
+	for (int i = 0; i < RS_OBS; i++)
+		vt_histogram_observe(w->h[(i + w->id) % RS_SERIES],
+				     rs_value(w->id, i));
+	return NULL;
+}
+
+typedef struct {
+	vt_metrics *m;
+	_Atomic int stop;
+	int bad, snaps;
+} rs_scraper;
+
+/* Takes snapshots until stopped: counts never go backwards, and each
+ * series is self-consistent. */
+static void *rs_scrape(void *p)
+{
+	rs_scraper *r = p;
+	uint64_t last[RS_SERIES] = {0};
+	while (!atomic_load(&r->stop)) {
+		vt_metrics_snapshot *s;
+		if (vt_metrics_snapshot_take(r->m, NULL, &s) != VT_OK) {
+			r->bad++;
+			break;
+		}
+		const vt_family_snap *f = &s->families[0];
+		for (size_t k = 0; k < f->nseries && k < RS_SERIES; k++) {
+			const vt_series_snap *x = &f->series[k];
+			uint64_t sum = 0;
+			for (size_t b = 0; b < x->buckets->n; b++)
+				sum += x->buckets->cnt[b];
+			r->bad += x->hist.count < last[k] ||
+				  sum != x->hist.count ||
+				  x->hist.le_cumulative[x->hist.nbounds] !=
+				      x->hist.count;
+			last[k] = x->hist.count;
+		}
+		vt_metrics_snapshot_free(s);
+		r->snaps++;
+	}
+	return NULL;
+}
+
+/* Writers and a scraper at once, the writers exiting (folded) while
+ * it scrapes: afterwards every series holds exactly what was written,
+ * bucket by bucket, and a snapshot without changes gives the same. */
+static void test_reuse_exact_under_concurrency(void)
+{
+	vt_metrics *m;
+	vt_family *f;
+	CU_ASSERT_FATAL(vt_metrics_alloc(&m) == VT_OK);
+	static const char *const ln[] = {"k"};
+	CU_ASSERT_FATAL(vt_metrics_histogram_family(m, "rs_seconds", NULL, ln,
+						    1, NULL, 0, &f) == VT_OK);
+	vt_histogram *h[RS_SERIES];
+	for (int i = 0; i < RS_SERIES; i++) {
+		char v[8];
+		snprintf(v, sizeof v, "%d", i);
+		const char *vv = v;
+		CU_ASSERT_FATAL(vt_family_series(f, &vv, 1, &h[i]) == VT_OK);
+	}
+	rs_scraper sc = {.m = m};
+	pthread_t st, wt[RS_THREADS];
+	rs_writer w[RS_THREADS];
+	CU_ASSERT_FATAL(pthread_create(&st, NULL, rs_scrape, &sc) == 0);
+	for (int i = 0; i < RS_THREADS; i++) {
+		w[i] = (rs_writer){h, i};
+		CU_ASSERT_FATAL(pthread_create(&wt[i], NULL, rs_write, &w[i]) ==
+				0);
+	}
+	for (int i = 0; i < RS_THREADS; i++)
+		pthread_join(wt[i], NULL);
+	atomic_store(&sc.stop, 1);
+	pthread_join(st, NULL);
+	CU_ASSERT(sc.bad == 0);
+	CU_ASSERT(sc.snaps > 0);
+
+	/* The exact totals, bucket by bucket. */
+	uint64_t want[RS_SERIES][VT__NBUCKETS];
+	double wsum[RS_SERIES] = {0};
+	memset(want, 0, sizeof want);
+	for (int id = 0; id < RS_THREADS; id++)
+		for (int i = 0; i < RS_OBS; i++) {
+			double v = rs_value(id, i);
+			int k = (i + id) % RS_SERIES;
+			want[k][vt__hist_bucket(v)]++;
+			wsum[k] += v;
+		}
+	vt_metrics_snapshot *s1, *s2;
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s1) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s2) == VT_OK);
+	const vt_family_snap *fs = &s1->families[0];
+	CU_ASSERT_FATAL(fs->nseries == RS_SERIES);
+	int bad = 0;
+	for (int k = 0; k < RS_SERIES; k++) {
+		const vt_series_snap *x = &fs->series[k];
+		uint64_t total = 0;
+		for (size_t b = 0; b < x->buckets->n; b++) {
+			bad +=
+			    x->buckets->cnt[b] != want[k][x->buckets->idx[b]];
+			total += x->buckets->cnt[b];
+		}
+		bad += total != (uint64_t)RS_THREADS * RS_OBS / RS_SERIES;
+		bad += x->hist.sum != wsum[k];
+		bad += !same_hist(x, &s2->families[0].series[k]);
+	}
+	CU_ASSERT(bad == 0);
+	vt_metrics_snapshot_free(s1);
+	vt_metrics_snapshot_free(s2);
+	vt_metrics_free(m);
+}
+
+/*
+ * Native buckets for the protobuf exposition (native.h).
+ */
+
+static void test_native_buckets(void)
+{
+	vt_metrics *m;
+	vt_histogram *h;
+	CU_ASSERT_FATAL(vt_metrics_alloc(&m) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_histogram(m, "native_seconds", NULL, &h) ==
+			VT_OK);
+	static const double v[] = {0, 1e-20, -3, 1.0, 1.0, 2.0, 1.5, 1e15};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+		CU_ASSERT(vt_histogram_observe(h, v[i]) == VT_OK);
+	vt_metrics_snapshot *s;
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s) == VT_OK);
+	vt__native nb;
+	CU_ASSERT_FATAL(vt__series_native(first_series(s), &nb));
+	CU_ASSERT(nb.schema == 5);
+	CU_ASSERT(nb.zero_threshold == 0x1p-48);
+	CU_ASSERT(nb.zero_count == 2); /* 0 and 1e-20 */
+	CU_ASSERT(nb.neg_count == 1);
+	CU_ASSERT(nb.over_count == 1);
+	CU_ASSERT_FATAL(nb.n == 3);
+	/* 1.0 is in (2^(-1/32), 2^0]: index 0; 1.5 in (2^(18/32),
+	 * 2^(19/32)]: 19; 2.0: 32. */
+	CU_ASSERT(vt__native_index(nb.bucket[0]) == 0 && nb.count[0] == 2);
+	CU_ASSERT(vt__native_index(nb.bucket[1]) == 19 && nb.count[1] == 1);
+	CU_ASSERT(vt__native_index(nb.bucket[2]) == 32 && nb.count[2] == 1);
+	/* Every log bucket's upper bound is 2^(index/32). */
+	for (uint32_t b = VT__B_LOG0; b < VT__B_OVER; b += 97) {
+		double lo, hi;
+		vt__hist_bucket_bounds(b, &lo, &hi);
+		CU_ASSERT(fabs(hi / exp2(vt__native_index(b) / 32.0) - 1) <
+			  1e-15);
+	}
+	CU_ASSERT(vt__native_index(VT__B_LOG0) == -1535);
+	CU_ASSERT(vt__native_index(VT__B_OVER - 1) == 1536);
+	uint64_t total = nb.zero_count + nb.neg_count + nb.over_count;
+	for (size_t i = 0; i < nb.n; i++)
+		total += nb.count[i];
+	CU_ASSERT(total == first_series(s)->hist.count);
+	/* A counter has no buckets. */
+	vt_counter *c;
+	CU_ASSERT_FATAL(vt_metrics_counter(m, "native_total", NULL, &c) ==
+			VT_OK);
+	vt_metrics_snapshot_free(s);
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s) == VT_OK);
+	CU_ASSERT_FATAL(s->nfamilies == 2);
+	const vt_family_snap *cf = &s->families[1];
+	CU_ASSERT_FATAL(strcmp(cf->name, "native_total") == 0);
+	CU_ASSERT(!vt__series_native(&cf->series[0], &nb));
+	vt_metrics_snapshot_free(s);
+	vt_metrics_free(m);
+}
+
 int main(void)
 {
 	static const vt_test tests[] = {
@@ -1084,6 +1423,14 @@ int main(void)
 	     test_carry_under_snapshots},
 	    {"carries: read half done", test_carry_read_midway},
 	    {"many series merged as one stream", test_many_series_stream},
+	    {"reuse: snapshots with and without changes",
+	     test_reuse_with_and_without_changes},
+	    {"reuse: a result kept live is right once folded",
+	     test_reuse_across_fold},
+	    {"reuse: exact under concurrent writes, exits and scrapes",
+	     test_reuse_exact_under_concurrency},
+	    {"native buckets: schema 5 indices and clamps",
+	     test_native_buckets},
 	    {NULL, NULL},
 	};
 	return vt_test_main("histogram", tests);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encode/protobuf.h"
+#include "metrics/finish.h"
 #include "metrics/registry.h"
 #include "metrics/shard.h"
 #include "testutil.h"
@@ -1094,6 +1096,39 @@ static void test_interleaved_chunks(void)
 	vt_metrics_free(m2);
 }
 
+/* One destructor: a snapshot from a registry, one decoded from the RPC
+ * (as vt_client_metrics makes it) and one that outlives its registry are
+ * all freed by vt_metrics_snapshot_free. */
+static void test_one_destructor(void)
+{
+	vt_metrics *m;
+	vt_histogram *h;
+	CU_ASSERT_FATAL(vt_metrics_alloc(&m) == VT_OK);
+	CU_ASSERT_FATAL(vt_metrics_histogram(m, "one_seconds", NULL, &h) ==
+			VT_OK);
+	CU_ASSERT(vt_metrics_increment(m, "one_total") == VT_OK);
+	CU_ASSERT(vt_histogram_observe(h, 0.25) == VT_OK);
+	vt_metrics_snapshot *s, *d;
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s) == VT_OK);
+	uint8_t *buf;
+	size_t len;
+	CU_ASSERT_FATAL(vt__pb_metrics_encode(s, &buf, &len) == VT_OK);
+	CU_ASSERT_FATAL(vt__pb_metrics_decode(buf, len, &d) == VT_OK);
+	free(buf);
+	CU_ASSERT_FATAL(d->nfamilies == 2);
+	const vt_series_snap *x = &d->families[0].series[0];
+	CU_ASSERT(x->hist.count == 1 && x->hist.p50 == 0.25);
+	/* Summaries only: no buckets to read quantiles from. */
+	CU_ASSERT(x->buckets == NULL && isnan(vt_series_quantile(x, 0.5)));
+	CU_ASSERT(vt_series_quantile(&s->families[0].series[0], 0.5) == 0.25);
+	vt_metrics_snapshot_free(d);
+	vt_metrics_free(m); /* s outlives its registry */
+	CU_ASSERT(strcmp(s->families[1].name, "one_total") == 0);
+	CU_ASSERT(s->families[1].series[0].value == 1);
+	vt_metrics_snapshot_free(s);
+	vt_metrics_snapshot_free(NULL);
+}
+
 int main(void)
 {
 	static const vt_test tests[] = {
@@ -1117,6 +1152,7 @@ int main(void)
 	    {"scrapes during thread exit churn", test_scrape_during_exit_churn},
 	    {"exit and first write do not wait for a scrape",
 	     test_exit_not_blocked_by_scrape},
+	    {"snapshot: one destructor for every kind", test_one_destructor},
 	    {NULL, NULL},
 	};
 	return vt_test_main("metrics", tests);

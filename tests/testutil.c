@@ -3,12 +3,15 @@
  */
 #include "testutil.h"
 
+#include "vitals/encode.h"
+
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int vt_test_main(const char *suite, const vt_test *tests)
 {
@@ -104,4 +107,120 @@ int vt_test_golden(const char *name, const char *text, size_t len)
 	}
 	free(golden);
 	return same;
+}
+
+int vt_test_starts_with(const char *s, const char *prefix)
+{
+	return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* ---- check results ---------------------------------------------------- */
+
+const vt_component *vt_test_run_one(vt_health *h, const char *name,
+				    vt_health_snapshot **snap, double *ms)
+{
+	vt_health_filter f = {.name = name};
+	double t0 = vt_test_now_ms();
+	vt_err rv = vt_health_run(h, &f, VT_RUN_FRESH, snap);
+	if (ms != NULL)
+		*ms = vt_test_now_ms() - t0;
+	CU_ASSERT_FATAL(rv == VT_OK);
+	CU_ASSERT_FATAL((*snap)->ncomponents == 1);
+	return &(*snap)->components[0];
+}
+
+const vt_component *vt_test_component(const vt_health_snapshot *s,
+				      const char *name)
+{
+	for (size_t i = 0; i < s->ncomponents; i++)
+		if (strcmp(s->components[i].name, name) == 0)
+			return &s->components[i];
+	return NULL;
+}
+
+const vt_detail *vt_test_detail(const vt_component *c, const char *key)
+{
+	for (size_t i = 0; i < c->ndetails; i++)
+		if (strcmp(c->details[i].key, key) == 0)
+			return &c->details[i];
+	return NULL;
+}
+
+const char *vt_test_detail_str(const vt_component *c, const char *key)
+{
+	const vt_detail *d = vt_test_detail(c, key);
+	return d != NULL && d->kind == VT_DETAIL_STR ? d->str : NULL;
+}
+
+void vt_test_assert_no_secret(const char *text, const char *const *secrets)
+{
+	for (size_t i = 0; secrets[i] != NULL; i++) {
+		if (strstr(text, secrets[i]) != NULL)
+			fprintf(stderr, "secret '%s' shown in: %s\n",
+				secrets[i], text);
+		CU_ASSERT_PTR_NULL(strstr(text, secrets[i]));
+	}
+}
+
+void vt_test_assert_snapshot_no_secret(const vt_health_snapshot *s,
+				       const char *const *secrets)
+{
+	char *json = NULL;
+	size_t len = 0;
+	CU_ASSERT_EQUAL_FATAL(vt_json_health(s, &json, &len), VT_OK);
+	vt_test_assert_no_secret(json, secrets);
+	free(json);
+	for (size_t i = 0; i < s->ncomponents; i++)
+		if (s->components[i].error != NULL)
+			vt_test_assert_no_secret(s->components[i].error,
+						 secrets);
+}
+
+int vt_test_process_dead(long pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	const char *rp = strrchr(buf, ')');
+	return rp != NULL && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+/* ---- output capture --------------------------------------------------- */
+
+void vt_test_capture_begin(vt_test_capture *cap)
+{
+	fflush(stdout);
+	fflush(stderr);
+	char path[] = "/tmp/vt-test-out-XXXXXX";
+	cap->fd = mkstemp(path);
+	CU_ASSERT_FATAL(cap->fd >= 0);
+	unlink(path);
+	cap->saved_out = dup(1);
+	cap->saved_err = dup(2);
+	dup2(cap->fd, 1);
+	dup2(cap->fd, 2);
+}
+
+void vt_test_capture_end_silent(vt_test_capture *cap)
+{
+	fflush(stdout);
+	fflush(stderr);
+	dup2(cap->saved_out, 1);
+	dup2(cap->saved_err, 2);
+	close(cap->saved_out);
+	close(cap->saved_err);
+	char text[4096];
+	ssize_t n = pread(cap->fd, text, sizeof(text) - 1, 0);
+	close(cap->fd);
+	if (n > 0) {
+		text[n] = '\0';
+		fprintf(stderr, "the check printed: %s\n", text);
+	}
+	CU_ASSERT_EQUAL(n, 0);
 }

@@ -1,12 +1,15 @@
 /*
- * testutil.h - what every CUnit test program shares: a runner, clocks
- * and small file helpers.
+ * testutil.h - what every CUnit test program shares: a runner, clocks,
+ * small file helpers, reading a check's result, and capturing what a
+ * check prints.
  */
 #ifndef VITALS_TESTUTIL_H
 #define VITALS_TESTUTIL_H
 
 #include <CUnit/CUnit.h>
 #include <stddef.h>
+
+#include "vitals/health.h"
 
 typedef struct vt_test {
 	const char *name;
@@ -28,5 +31,53 @@ char *vt_test_read_file(const char *path, size_t *len);
  * environment has VT_UPDATE_GOLDEN=1 the file is rewritten instead.
  * Prints a diff hint on mismatch. Returns 1 when equal. */
 int vt_test_golden(const char *name, const char *text, size_t len);
+
+/* Whether s (may be NULL) starts with prefix. */
+int vt_test_starts_with(const char *s, const char *prefix);
+
+/* ---- check results ---------------------------------------------------- */
+
+/* Runs check name on h fresh, asserting (fatally) that it ran and is one
+ * component; returns it (inside *snap, which the caller frees) and, when
+ * ms is not NULL, how long the run took. */
+const vt_component *vt_test_run_one(vt_health *h, const char *name,
+				    vt_health_snapshot **snap, double *ms);
+
+/* The component named name in s; NULL when s has none. */
+const vt_component *vt_test_component(const vt_health_snapshot *s,
+				      const char *name);
+
+/* c's detail named key; NULL when it has none. */
+const vt_detail *vt_test_detail(const vt_component *c, const char *key);
+
+/* The string value of c's detail key; NULL when missing or no string. */
+const char *vt_test_detail_str(const vt_component *c, const char *key);
+
+/* Asserts that no string of secrets (NULL-terminated) occurs in text,
+ * naming any that does. */
+void vt_test_assert_no_secret(const char *text, const char *const *secrets);
+
+/* Asserts that the JSON of snapshot s, and every component's error,
+ * holds no string of secrets (NULL-terminated). */
+void vt_test_assert_snapshot_no_secret(const vt_health_snapshot *s,
+				       const char *const *secrets);
+
+/* Whether process pid is gone, or dead and waiting to be reaped. */
+int vt_test_process_dead(long pid);
+
+/* ---- output capture --------------------------------------------------- */
+
+/* What this process writes to stdout and stderr between begin and end
+ * goes to an unlinked temporary file instead. */
+typedef struct vt_test_capture {
+	int saved_out, saved_err;
+	int fd; /* the output */
+} vt_test_capture;
+
+void vt_test_capture_begin(vt_test_capture *cap);
+
+/* Restores stdout and stderr and asserts that nothing was written,
+ * showing what was. */
+void vt_test_capture_end_silent(vt_test_capture *cap);
 
 #endif

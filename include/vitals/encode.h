@@ -47,6 +47,7 @@
 
 #include "vitals/err.h"
 #include "vitals/health.h"
+#include "vitals/history.h"
 #include "vitals/metrics.h"
 
 #ifdef __cplusplus
@@ -64,6 +65,11 @@ vt_err vt_json_metrics(const vt_metrics_snapshot *s, char **out, size_t *len);
  *     "time":"<RFC 3339>","output":"<error or empty>"}]}} */
 vt_err vt_ietf_health(const vt_component *cs, size_t n, vt_status overall,
 		      char **out, size_t *len);
+/* A check's history (vitals/history.h), as GET /health/NAME/history:
+ *   {"name":..,"results":[{"time":..,"status":..,"duration_ms":..,
+ *    "error":..|null,"maintenance":false}]} */
+vt_err vt_json_history(const char *name, const vt_history_result *rs, size_t n,
+		       char **out, size_t *len);
 vt_err vt_prom_metrics(const vt_metrics_snapshot *s, char **out, size_t *len);
 /* OpenMetrics text 1.0.0 (application/openmetrics-text; version=1.0.0):
  * families named without "_total" for counters, NAME_created from each

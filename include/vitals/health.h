@@ -174,6 +174,33 @@ vt_err vt_health_add_listener(vt_health *h, vt_health_listener fn, void *arg);
 vt_err vt_health_remove_listener(vt_health *h, vt_health_listener fn,
 				 void *arg);
 
+/* One recorded result, as result listeners see it. Strings are valid
+ * during the call only. */
+typedef struct vt_result_event {
+	const char *check;
+	vt_status status; /* as reported (after damping) */
+	double time;	  /* Unix seconds */
+	double duration_ms;
+	const char *error; /* NULL when none */
+	bool maintenance;  /* recorded during a maintenance window */
+	uint64_t seq;	   /* the registry's result number, from 1 */
+} vt_result_event;
+
+/* Result listeners: called for every recorded result (not only changes),
+ * in record order, under the registry's lock, on the recording thread.
+ * They must be quick and must not block or call into the registry: hand
+ * the event to a queue of your own. A snapshot's seq is the number of
+ * the last result recorded when it was taken, so a listener that keeps
+ * results can tell which of them a snapshot may show. */
+typedef void (*vt_result_listener)(const vt_result_event *ev, void *arg);
+/* Adds (fn, arg); VT_EFULL past VT_MAX_LISTENERS. Thread-safe. */
+vt_err vt_health_add_result_listener(vt_health *h, vt_result_listener fn,
+				     void *arg);
+/* Removes (fn, arg); once it returns no call of it is under way.
+ * VT_ENOENT if not added. Thread-safe; not from a listener. */
+vt_err vt_health_remove_result_listener(vt_health *h, vt_result_listener fn,
+					void *arg);
+
 typedef enum vt_detail_kind {
 	VT_DETAIL_STR = 0,
 	VT_DETAIL_NUM = 1,
@@ -203,6 +230,13 @@ typedef struct vt_component {
 	uint32_t consecutive_failures;
 	double last_status_change;
 	bool stale;
+	bool maintenance; /* in a maintenance window (results still kept) */
+	/* Uptime over the last 1 h, 24 h, 7 d, 30 d (DEGRADED counts as up,
+	 * maintenance left out), filled in by the service from history;
+	 * has_uptime false when no history is kept, a ratio < 0 when the
+	 * window holds no result. */
+	bool has_uptime;
+	double uptime[4];
 } vt_component;
 
 typedef struct vt_health_snapshot {
@@ -210,6 +244,7 @@ typedef struct vt_health_snapshot {
 	double timestamp;
 	size_t ncomponents;
 	const vt_component *components; /* sorted by name */
+	uint64_t seq; /* results recorded by the registry when taken */
 } vt_health_snapshot;
 
 /* Which checks: NULL or empty fields select all. */

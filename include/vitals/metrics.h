@@ -175,13 +175,19 @@ typedef struct vt_hist_summary {
 	const uint64_t *le_cumulative;	 /* [nbounds + 1], last is count */
 } vt_hist_summary;
 
+/* A histogram series' merged buckets: opaque, read through
+ * vt_series_quantile. */
+typedef struct vt_hist_buckets vt_hist_buckets;
+
 typedef struct vt_series_snap {
 	const vt_label *labels; /* [nlabels], in family label order */
 	size_t nlabels;
-	double value;			 /* counter, gauge */
-	vt_hist_summary hist;		 /* histogram */
+	double value;	      /* counter, gauge */
+	vt_hist_summary hist; /* histogram */
 	double created; /* Unix time the series was created; 0 = unknown */
-	const struct vt__hsnap *buckets; /* histogram: for vt_series_quantile */
+	/* Histogram: for vt_series_quantile; NULL in a snapshot that has
+	 * summaries only (one from vt_client_metrics). */
+	const vt_hist_buckets *buckets;
 } vt_series_snap;
 
 typedef struct vt_family_snap {
@@ -206,9 +212,13 @@ typedef struct vt_metrics_filter {
 } vt_metrics_filter;
 
 /* Merges every shard into a new snapshot. Thread-safe; writers are never
- * blocked. */
+ * blocked. A histogram series that has recorded nothing since the
+ * previous snapshot is not merged again: its last result is reused. */
 vt_err vt_metrics_snapshot_take(vt_metrics *m, const vt_metrics_filter *filter,
 				vt_metrics_snapshot **out);
+
+/* Frees any snapshot: one from vt_metrics_snapshot_take and one from
+ * vt_client_metrics alike. It may outlive its registry. Accepts NULL. */
 void vt_metrics_snapshot_free(vt_metrics_snapshot *s);
 
 /* Sets the process' own metrics in m, read from /proc/self now, under
@@ -222,7 +232,8 @@ void vt_metrics_snapshot_free(vt_metrics_snapshot *s);
 vt_err vt_metrics_process_update(vt_metrics *m);
 
 /* Quantile q in [0, 1] of a histogram series, nearest-rank, within 1.1%
- * relative error; NaN when empty or q is out of range. */
+ * relative error; NaN when empty, q is out of range or s has no buckets
+ * (then its summary's percentiles are all there is). */
 double vt_series_quantile(const vt_series_snap *s, double q);
 
 #ifdef __cplusplus

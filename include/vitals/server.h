@@ -58,6 +58,7 @@
 
 #include "vitals/err.h"
 #include "vitals/health.h"
+#include "vitals/history.h"
 #include "vitals/metrics.h"
 
 #ifdef __cplusplus
@@ -86,6 +87,12 @@ typedef struct vt_server_opts {
 	 * the pub socket, each; one past it is disconnected at once.
 	 * 0 = 1024. */
 	unsigned max_connections;
+	/* Results kept (vitals/history.h); NULL = none. With one, answers
+	 * show only committed results and carry "uptime", and the gateway
+	 * serves /health/NAME/history, the status page (/, /status) and
+	 * badges (/badge/NAME.svg, /badge/NAME/uptime/24h.svg). Outlives
+	 * the server. */
+	vt_history *history;
 	/* true: /metrics and Metrics/Get carry the process' own metrics
 	 * (process_cpu_seconds_total, process_resident_memory_bytes, ...;
 	 * vt_metrics_process_update), read from /proc at each request. */

@@ -141,6 +141,8 @@ static const char *const top_keys[] = {"http",
 				       "max_connections",
 				       "tls",
 				       "allow_plaintext_token",
+				       "state",
+				       "retention_days",
 				       "checks",
 				       NULL};
 
@@ -830,6 +832,7 @@ void vt__config_free(vt__config *cfg)
 	free(cfg->rpc);
 	free(cfg->pub);
 	free(cfg->token_env);
+	free(cfg->state);
 	if (cfg->token != NULL) {
 		/* Wiped before free, through a volatile pointer so that the
 		 * stores are kept. */
@@ -920,6 +923,37 @@ vt_err vt__config_plaintext_token(const vt__config *cfg, char *errbuf,
 		    plain);
 }
 
+/* "state": the state database; absent = vitals-state.db beside the
+ * config file, null = in memory; a relative path is relative to the
+ * config file's directory. "retention_days": 1..3650, default 30. */
+static vt_err get_state(ctx *c, const cJSON *root, vt__config *cfg)
+{
+	long days = 30;
+	vt_err rv = get_long(c, root, "retention_days", 1, 3650,
+			     "an integer from 1 to 3650", &days);
+	cfg->retention_days = (int)days;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "state");
+	if (rv != VT_OK || cJSON_IsNull(v))
+		return rv;
+	char *given = NULL;
+	if ((rv = get_string(c, root, "state", false, &given)) != VT_OK)
+		return rv;
+	const char *name = given != NULL ? given : "vitals-state.db";
+	const char *slash = strrchr(c->path, '/');
+	size_t dl =
+	    name[0] == '/' || slash == NULL ? 0 : (size_t)(slash - c->path) + 1;
+	size_t nl = strlen(name) + 1;
+	cfg->state = malloc(dl + nl);
+	if (cfg->state != NULL) {
+		memcpy(cfg->state, c->path, dl);
+		memcpy(cfg->state + dl, name, nl);
+	}
+	free(given);
+	return cfg->state == NULL
+		   ? fail_rv(c, VT_ENOMEM, "state", "out of memory")
+		   : VT_OK;
+}
+
 vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 			const char *path, char *errbuf, size_t errlen)
 {
@@ -969,6 +1003,7 @@ vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 	    (rv = get_token(&c, root, cfg)) || (rv = get_tls(&c, root, cfg)) ||
 	    (rv = get_bool(&c, root, "allow_plaintext_token",
 			   &cfg->allow_plaintext_token)) ||
+	    (rv = get_state(&c, root, cfg)) ||
 	    (rv = parse_checks(&c, root, cfg)) ||
 	    (rv = vt__config_plaintext_token(cfg, errbuf, errlen)))
 		goto out_cfg;

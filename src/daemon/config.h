@@ -18,6 +18,11 @@
  *                       clients need a certificate signed by it
  *   allow_plaintext_token  true lets the token cross a non-loopback
  *                       address in clear text; default false (refused)
+ *   state               state database file (history); default
+ *                       "vitals-state.db" beside the config file,
+ *                       relative paths from the config's directory;
+ *                       null = history in memory only
+ *   retention_days      history kept, 1..3650; default 30
  *   checks              array of at most VT__CONFIG_MAX_CHECKS checks
  *
  * A check has "name" and "type" (redis, rabbitmq, http, dmarket, tcp,
@@ -97,6 +102,8 @@ typedef struct vt__config {
 	unsigned max_connections;	   /* 0 = the server's default */
 	char *tls_cert, *tls_key, *tls_ca; /* "tls"; NULL = plain */
 	bool allow_plaintext_token;	   /* token over plain non-loopback */
+	char *state;	    /* state database; NULL = in memory */
+	int retention_days; /* history kept, days */
 	vt__check_conf *checks;
 	size_t nchecks;
 } vt__config;

@@ -46,6 +46,7 @@
 #include "daemon/reload.h"
 #include "vitals/checks.h"
 #include "vitals/health.h"
+#include "vitals/history.h"
 #include "vitals/metrics.h"
 #include "vitals/server.h"
 
@@ -228,6 +229,8 @@ static int check_config(const char *path)
 	vt_err rv = vt__config_load(&cfg, path, err, sizeof(err));
 	if (rv == VT_OK)
 		rv = vt__config_verify(cfg, err, sizeof(err));
+	if (rv == VT_OK && cfg->state != NULL)
+		rv = vt_history_probe(cfg->state, err, sizeof(err));
 	if (rv != VT_OK) {
 		fprintf(stderr, "vitalsd: %s\n", err);
 		vt__config_free(cfg);
@@ -237,6 +240,66 @@ static int check_config(const char *path)
 	       cfg->nchecks == 1 ? "" : "s");
 	vt__config_free(cfg);
 	return 0;
+}
+
+/* The registry the state database's trouble is reported on; NULL once
+ * it is being freed. */
+static pthread_mutex_t trouble_mtx = PTHREAD_MUTEX_INITIALIZER;
+static vt_health *trouble_h;
+static vt_history *trouble_hs;
+
+/* The state database failed a commit or dropped a result: the component
+ * "vitals" appears, DEGRADED with the reason while the trouble lasts. */
+static void on_trouble(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&trouble_mtx);
+	if (trouble_h != NULL) {
+		vt_check_opts co = VT_CHECK_OPTS_DEFAULT;
+		co.interval_ms = 5000;
+		co.timeout_ms = 1000;
+		if (vt_health_add(trouble_h, "vitals", vt_history_check,
+				  trouble_hs, &co) != VT_OK)
+			log_line("state database in trouble; a check is "
+				 "already named \"vitals\"");
+	}
+	pthread_mutex_unlock(&trouble_mtx);
+}
+
+static void forget_trouble(void)
+{
+	pthread_mutex_lock(&trouble_mtx);
+	trouble_h = NULL;
+	pthread_mutex_unlock(&trouble_mtx);
+}
+
+/* Opens the state database of cfg and records h's results into it; the
+ * component "vitals" is added if the database ever fails. */
+static vt_err open_history(const vt__config *cfg, vt_health *h, vt_metrics *m,
+			   vt_history **out, char *err, size_t errlen)
+{
+	vt_history_opts o = {.path = cfg->state,
+			     .retention_days = cfg->retention_days,
+			     .metrics = m,
+			     .on_trouble = on_trouble};
+	vt_history *hs = NULL;
+	vt_err rv = vt_history_open(&hs, &o, err, errlen);
+	if (rv != VT_OK)
+		return rv;
+	if ((rv = vt_history_attach(hs, h)) != VT_OK) {
+		snprintf(err, errlen, "state database: %s", vt_strerror(rv));
+		vt_history_close(hs);
+		return rv;
+	}
+	pthread_mutex_lock(&trouble_mtx);
+	trouble_h = h;
+	trouble_hs = hs;
+	pthread_mutex_unlock(&trouble_mtx);
+	log_line("history: %s, kept %d days",
+		 cfg->state != NULL ? cfg->state : "in memory",
+		 cfg->retention_days);
+	*out = hs;
+	return VT_OK;
 }
 
 /* Waits for SIGTERM, SIGINT or SIGHUP (blocked in every thread) and returns it
@@ -366,6 +429,7 @@ static int run(const args *a, const sigset_t *sigs)
 	vt_health *h = NULL;
 	vt_server *srv = NULL;
 	vt__config *cur = NULL; /* the checks running, after reloads */
+	vt_history *hs = NULL;
 	int status = 1;
 
 	if (load_config(a, &cfg, err, sizeof(err)) != VT_OK) {
@@ -393,7 +457,8 @@ static int run(const args *a, const sigset_t *sigs)
 		log_line("cannot start: %s", vt_strerror(rv));
 		goto out;
 	}
-	if (vt__config_build(cfg, h, err, sizeof(err)) != VT_OK) {
+	if (vt__config_build(cfg, h, err, sizeof(err)) != VT_OK ||
+	    open_history(cfg, h, m, &hs, err, sizeof(err)) != VT_OK) {
 		fprintf(stderr, "vitalsd: %s\n", err);
 		goto out;
 	}
@@ -413,6 +478,7 @@ static int run(const args *a, const sigset_t *sigs)
 	    .degraded_http_code = cfg->degraded_http_code,
 	    .token = cfg->token,
 	    .max_connections = cfg->max_connections,
+	    .history = hs,
 	    .process_metrics = true,
 	    .tls_cert = cfg->tls_cert,
 	    .tls_key = cfg->tls_key,
@@ -432,7 +498,7 @@ static int run(const args *a, const sigset_t *sigs)
 			 cfg->token_env);
 	if (cfg->http != NULL)
 		log_line("listening: http http://%s (/health, /livez, "
-			 "/readyz, /metrics)",
+			 "/readyz, /metrics, status page /)",
 			 cfg->http);
 	if (cfg->rpc != NULL)
 		log_line("listening: rpc %s%s%s", cfg->tls_cert ? "tls+" : "",
@@ -464,7 +530,12 @@ out:
 	vt_server_free(srv);
 	if (h != NULL)
 		vt_health_stop(h);
+	/* The vitals check reads hs: free the registry (which waits for
+	 * running checks) before closing the store. */
+	vt_history_detach(hs);
+	forget_trouble();
 	vt_health_free(h);
+	vt_history_close(hs);
 	vt_metrics_free(m);
 	if (cur != cfg)
 		vt__config_free(cur);

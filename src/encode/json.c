@@ -130,6 +130,21 @@ static vt_err component(vt__tw *w, const vt_component *c)
 	json_time(w, c->last_status_change);
 	LIT(w, ",\"stale\":");
 	json_bool(w, c->stale);
+	if (c->maintenance)
+		LIT(w, ",\"maintenance\":true");
+	if (c->has_uptime) {
+		static const char *const keys[] = {
+		    "{\"1h\":", ",\"24h\":", ",\"7d\":", ",\"30d\":"};
+		LIT(w, ",\"uptime\":");
+		for (int i = 0; i < 4; i++) {
+			vt__tw_puts(w, keys[i]);
+			if (c->uptime[i] >= 0)
+				vt__tw_num_json(w, c->uptime[i]);
+			else
+				LIT(w, "null");
+		}
+		LIT(w, "}");
+	}
 	LIT(w, "}");
 	return VT_OK;
 }
@@ -294,4 +309,39 @@ vt_err vt_json_metrics(const vt_metrics_snapshot *s, char **out, size_t *len)
 	}
 	LIT(&w, "}");
 	return finish(&w, rv, out, len);
+}
+
+/* Writes {"name":..,"results":[{"time":..,"status":..,"duration_ms":..,
+ * "error":..,"maintenance":..}]} for rs[n] (newest first as given). */
+vt_err vt_json_history(const char *name, const vt_history_result *rs, size_t n,
+		       char **out, size_t *len)
+{
+	if (name == NULL || (n > 0 && rs == NULL) || out == NULL || len == NULL)
+		return VT_EINVAL;
+	vt_buf b;
+	vt__tw w;
+	vt__buf_init(&b, JSON_LIMIT);
+	vt__tw_init(&w, &b);
+	LIT(&w, "{\"name\":");
+	json_str(&w, name);
+	LIT(&w, ",\"results\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (!status_valid(rs[i].status))
+			return finish(&w, VT_EINVAL, out, len);
+		if (i > 0)
+			LIT(&w, ",");
+		LIT(&w, "{\"time\":");
+		vt__tw_num_json(&w, rs[i].time);
+		LIT(&w, ",\"status\":");
+		json_str(&w, vt_status_name(rs[i].status));
+		LIT(&w, ",\"duration_ms\":");
+		vt__tw_num_json(&w, rs[i].duration_ms);
+		LIT(&w, ",\"error\":");
+		json_str(&w, rs[i].error);
+		LIT(&w, ",\"maintenance\":");
+		json_bool(&w, rs[i].maintenance);
+		LIT(&w, "}");
+	}
+	LIT(&w, "]}");
+	return finish(&w, VT_OK, out, len);
 }

@@ -37,6 +37,7 @@
 #include "encode/textfmt.h"
 #include "io/prometheus/client/metrics.pb-c.h"
 #include "metrics/histogram.h"
+#include "metrics/native.h"
 
 #define PROTO_LIMIT ((size_t)64 << 20)
 
@@ -139,20 +140,6 @@ static char *clean_str(scratch *sc, const char *s)
 	return d;
 }
 
-/* The non-empty buckets of histogram series s: global bucket indexes
- * (VT__B_*, ascending) and counts; 0 when it carries none. The one place
- * that reads the metrics module's merged histogram. */
-static size_t native_of(const vt_series_snap *s, const uint32_t **idx,
-			const uint64_t **cnt)
-{
-	const struct vt__hsnap *h = s->buckets;
-	if (h == NULL || h->n == 0 || h->idx == NULL || h->cnt == NULL)
-		return 0;
-	*idx = h->idx;
-	*cnt = h->cnt;
-	return h->n;
-}
-
 /* Native bucket index of the positive value v (v > 2^-48). */
 static int64_t native_index(double v)
 {
@@ -195,16 +182,19 @@ static void side_add(scratch *sc, side *sd, int64_t i, uint64_t c)
  * has observations but carries no buckets. */
 static void native(scratch *sc, pb_hist *hm, const vt_series_snap *s)
 {
-	const uint32_t *idx = NULL;
-	const uint64_t *cnt = NULL;
-	size_t n = native_of(s, &idx, &cnt);
-	if (n == 0 && s->hist.count > 0)
+	/* The metrics module's native buckets (metrics/native.h). */
+	vt__native nb;
+	if (!vt__series_native(s, &nb))
+		nb = (vt__native){.n = 0};
+	size_t n = nb.n;
+	if (n + nb.zero_count + nb.neg_count + nb.over_count == 0 &&
+	    s->hist.count > 0)
 		return; /* no buckets known (a decoded snapshot): classic only
 			 */
 	hm->has_schema = hm->has_zero_threshold = hm->has_zero_count = 1;
 	hm->schema = NATIVE_SCHEMA;
 	hm->zero_threshold = ldexp(1.0, VT__OCT_MIN);
-	hm->zero_count = 0;
+	hm->zero_count = nb.zero_count;
 	side pos = {0}, neg = {0};
 	pos.spans = sc_alloc(sc, (n + 1) * sizeof(*pos.spans));
 	pos.deltas = sc_alloc(sc, (n + 1) * sizeof(*pos.deltas));
@@ -212,24 +202,17 @@ static void native(scratch *sc, pb_hist *hm, const vt_series_snap *s)
 	neg.deltas = sc_alloc(sc, sizeof(*neg.deltas));
 	if (sc->failed)
 		return;
-	for (size_t k = 0; k < n; k++) {
-		uint32_t b = idx[k];
-		if (b == VT__B_NEG) {
-			double lo = s->hist.min;
-			int64_t i =
-			    isfinite(lo) && lo < -ldexp(1.0, VT__OCT_MIN)
+	if (nb.neg_count > 0) {
+		double lo = s->hist.min;
+		int64_t i = isfinite(lo) && lo < -ldexp(1.0, VT__OCT_MIN)
 				? native_index(-lo)
 				: NATIVE_OF_LOG(0);
-			side_add(sc, &neg, i, cnt[k]);
-		} else if (b == VT__B_ZERO || b == VT__B_UNDER) {
-			hm->zero_count += cnt[k];
-		} else if (b >= VT__B_LOG0 && b < VT__B_OVER) {
-			side_add(sc, &pos, NATIVE_OF_LOG(b - VT__B_LOG0),
-				 cnt[k]);
-		} else if (b == VT__B_OVER) {
-			side_add(sc, &pos, NATIVE_OF_LOG(VT__NLOG), cnt[k]);
-		}
+		side_add(sc, &neg, i, nb.neg_count);
 	}
+	for (size_t k = 0; k < n; k++)
+		side_add(sc, &pos, vt__native_index(nb.bucket[k]), nb.count[k]);
+	if (nb.over_count > 0)
+		side_add(sc, &pos, NATIVE_OF_LOG(VT__NLOG), nb.over_count);
 	hm->positive_span = pos.spans;
 	hm->n_positive_span = pos.nspans;
 	hm->positive_delta = pos.deltas;

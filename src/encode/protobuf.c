@@ -13,9 +13,11 @@
  * Decoding unpacks with protobuf-c, checks what the library's types
  * cannot hold (enums out of range, le arrays that do not fit together),
  * measures, and copies into one block carved by a bump allocator with
- * max_align_t rounding, so the measure pass and the copy pass agree and
- * the snapshot is freed with one free(). The unpacked message is freed
- * next to where it was unpacked.
+ * max_align_t rounding, so the measure pass and the copy pass agree; a
+ * health snapshot is freed with one free(), a metrics snapshot's block
+ * comes from the metrics module so that vt_metrics_snapshot_free frees
+ * it like any other. The unpacked message is freed next to where it was
+ * unpacked.
  */
 #include "encode/protobuf.h"
 
@@ -26,6 +28,7 @@
 #include <string.h>
 
 #include "grpc/health/v1/health.pb-c.h"
+#include "metrics/snapshot.h"
 #include "vitals/v1/health.pb-c.h"
 #include "vitals/v1/metrics.pb-c.h"
 #include "vitals/v1/rpc.pb-c.h"
@@ -713,19 +716,21 @@ vt_err vt__pb_metrics_decode(const uint8_t *data, size_t len,
 	if (r == NULL)
 		return VT_EPROTO;
 	size_t nf = r->n_families;
-	size_t size =
-	    rnd(sizeof(vt_metrics_snapshot)) + rnd(nf * sizeof(vt_family_snap));
+	size_t size = rnd(nf * sizeof(vt_family_snap));
 	vt_err err = VT_OK;
 	for (size_t i = 0; err == VT_OK && i < nf; i++)
 		err = pb_family_size(r->families[i], &size);
 	bump b = {NULL, 0, size};
-	if (err == VT_OK && (b.base = malloc(size)) == NULL)
+	vt_metrics_snapshot *s = NULL;
+	/* One block that vt_metrics_snapshot_free frees, as it frees a
+	 * registry's snapshot. */
+	if (err == VT_OK &&
+	    (s = vt__metrics_snapshot_block(size, (void **)&b.base)) == NULL)
 		err = VT_ENOMEM;
 	if (err != VT_OK) {
 		vitals__v1__metrics_get_response__free_unpacked(r, NULL);
 		return err;
 	}
-	vt_metrics_snapshot *s = take(&b, sizeof(*s));
 	vt_family_snap *fams = take(&b, nf * sizeof(vt_family_snap));
 	for (size_t i = 0; i < nf; i++)
 		pb_family_copy(&b, r->families[i], &fams[i]);
@@ -738,7 +743,7 @@ vt_err vt__pb_metrics_decode(const uint8_t *data, size_t len,
 
 void vt__pb_metrics_free(vt_metrics_snapshot *s)
 {
-	free(s);
+	vt_metrics_snapshot_free(s);
 }
 
 /* ---- requests ---------------------------------------------------------- */

@@ -7,7 +7,8 @@
  * and call these. Encoders take a snapshot (or a filter) and return
  * malloc'd bytes; decoders check what they read and turn it back into
  * the library's own types. A decoded snapshot is one allocation, freed
- * with free() (vt__pb_health_free / vt__pb_metrics_free), and passes the
+ * by vt__pb_health_free, or for metrics by vt_metrics_snapshot_free (as
+ * every metrics snapshot; vt__pb_metrics_free calls it), and passes the
  * encoders of vitals/encode.h as it is; a decoded histogram series has
  * no buckets (vt_series_quantile gives NaN), its summary is all there is.
  *

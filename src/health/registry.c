@@ -372,6 +372,44 @@ vt_err vt_health_add_listener(vt_health *h, vt_health_listener fn, void *arg)
 	return rv;
 }
 
+/* Thread-safe. Locks: takes h->mtx. Result listeners run under h->mtx,
+ * so adding or removing one under it is enough. */
+vt_err vt_health_add_result_listener(vt_health *h, vt_result_listener fn,
+				     void *arg)
+{
+	if (h == NULL || fn == NULL)
+		return VT_EINVAL;
+	vt_err rv = VT_EFULL;
+	pthread_mutex_lock(&h->mtx);
+	if (h->nrlisteners < VT_MAX_LISTENERS) {
+		h->rlisteners[h->nrlisteners].fn = fn;
+		h->rlisteners[h->nrlisteners].arg = arg;
+		h->nrlisteners++;
+		rv = VT_OK;
+	}
+	pthread_mutex_unlock(&h->mtx);
+	return rv;
+}
+
+/* Thread-safe. Locks: takes h->mtx. */
+vt_err vt_health_remove_result_listener(vt_health *h, vt_result_listener fn,
+					void *arg)
+{
+	if (h == NULL)
+		return VT_EINVAL;
+	vt_err rv = VT_ENOENT;
+	pthread_mutex_lock(&h->mtx);
+	for (size_t i = 0; i < h->nrlisteners; i++) {
+		if (h->rlisteners[i].fn == fn && h->rlisteners[i].arg == arg) {
+			h->rlisteners[i] = h->rlisteners[--h->nrlisteners];
+			rv = VT_OK;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->mtx);
+	return rv;
+}
+
 /* Waits for the change being delivered (if any) to reach every listener,
  * so a removed listener is not called after this returns. Thread-safe.
  * Locks: takes h->mtx. */
@@ -405,6 +443,20 @@ void vt__health_record(vt_health *h, vt__check *c, vt_check_result *r,
 	pthread_cond_broadcast(&h->cv);
 	if (c->removed)
 		return;
+	h->results++;
+	if (h->nrlisteners > 0) {
+		vt_result_event rev = {
+		    .check = c->name,
+		    .status = c->status,
+		    .time = c->last_check_time,
+		    .duration_ms = c->duration_ms,
+		    .error = c->has_error ? c->error : NULL,
+		    .maintenance = false,
+		    .seq = h->results,
+		};
+		for (size_t i = 0; i < h->nrlisteners; i++)
+			h->rlisteners[i].fn(&rev, h->rlisteners[i].arg);
+	}
 	vt__export_result(&c->series, c->status, chg.run_status,
 			  c->duration_ms);
 	if (!chg.changed || h->nlisteners == 0)
@@ -575,6 +627,8 @@ vt_err vt_health_run(vt_health *h, const vt_health_filter *filter,
 			vt__exec_settle_overdue(h, sel[i], now);
 	}
 	rv = vt__snapshot_build(sel, n, h->shutdown, now, out);
+	if (rv == VT_OK)
+		(*out)->seq = h->results;
 
 	/* Drop the references; keep in sel only checks to destroy. */
 	for (size_t i = 0; i < n; i++)

@@ -5,7 +5,9 @@
  *
  * Lock order: h->sched_mtx -> h->mtx -> pool->mtx (vt_pool_submit) ->
  * the metrics registry's own locks (series writes under h->mtx). No
- * check callback, listener or free_arg ever runs under any of them.
+ * check callback, status-change listener or free_arg ever runs under
+ * any of them; result listeners run under h->mtx and take only their
+ * own lock (h->mtx -> the listener's lock, e.g. the history queue's).
  */
 #ifndef VT_HEALTH_REGISTRY_H
 #define VT_HEALTH_REGISTRY_H
@@ -56,6 +58,12 @@ struct vt_health {
 	bool detached;	 /* vt_health_free returned with some in flight:
 			    the last one to finish frees the registry */
 	vt__listener listeners[VT_MAX_LISTENERS];
+	struct {
+		vt_result_listener fn;
+		void *arg;
+	} rlisteners[VT_MAX_LISTENERS];
+	size_t nrlisteners;
+	uint64_t results; /* results recorded so far: the last seq */
 	size_t nlisteners;
 	vt__event *ev_head, *ev_tail; /* FIFO of changes to deliver */
 	bool delivering;	      /* a thread is calling listeners */

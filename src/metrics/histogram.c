@@ -22,13 +22,16 @@
  * OVER max, UNDER 2^-48 clamped, ZERO 0.
  *
  * Storage per (thread, series): a vt__hist with a bitmap of the pages in
- * use (so a merge reads only those), sum, min, max, the four special
- * buckets, a directory of 96 page pointers (one per octave) and the le
- * counters; pages (vt__page, 256 bytes) come lazily from the shard's bump
- * arena. Latencies from 1 us to 100 s touch 27 octaves: 27 * 256 + 960 =
- * 7,872 bytes (+16 for the shard slot) with the 11 default bounds. The
- * count is the sum of the buckets, so a snapshot's count always equals
- * the sum of its buckets.
+ * use (so a merge reads only those), sum, min, max, the count of
+ * observations (n, which tells a merge whether anything changed:
+ * merge.c), the four special buckets, a directory of 96 page pointers
+ * (one per octave) and the le counters; pages (vt__page, 256 bytes) come
+ * lazily from the shard's bump arena. Latencies from 1 us to 100 s touch
+ * 27 octaves: 27 * 256 + 1,024 = 7,936 bytes (+16 for the shard slot)
+ * with the 11 default bounds (n took the vt__hist from 960 to 1,024
+ * bytes, its size rounded to cache lines). The count reported is the sum
+ * of the buckets, so a snapshot's count always equals the sum of its
+ * buckets.
  *
  * Pages. A page keeps each count as a 16-bit low part in its first cache
  * line and a 48-bit high part in the other three, so the hot path and a
@@ -57,9 +60,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "metrics/registry.h"
-#include "metrics/shard.h"
 
 const double vt_default_le_bounds[] = {.005, .01, .025, .05, .1, .25,
 				       .5,   1,	  2.5,	5,   10};
@@ -129,7 +129,7 @@ const vt__hist_tables vt__hist_tab = {
 };
 
 _Static_assert(sizeof(vt__page) == 256, "a page is 256 bytes");
-_Static_assert(offsetof(vt__hist, spec) == 64,
+_Static_assert(offsetof(vt__hist, n) == 64,
 	       "what a merge reads first fills one cache line");
 
 #define PAGE_BYTES sizeof(vt__page)
@@ -218,13 +218,6 @@ size_t vt__hist_bytes(const vt__hist *h, size_t nbounds)
 	return n;
 }
 
-/* Relaxed load + store: the caller is the only writer of p. */
-static inline void add_owned(_Atomic uint64_t *p, uint64_t v, memory_order mo)
-{
-	atomic_store_explicit(
-	    p, atomic_load_explicit(p, memory_order_relaxed) + v, mo);
-}
-
 /* The high part (count >> 16) of bucket k of pg. Acquire loads: see
  * page_merge. */
 static uint64_t page_high(const vt__page *pg, unsigned k)
@@ -283,12 +276,13 @@ vt_err vt__hist_fold(vt__hist *dst, const vt__hist *src, size_t nbounds,
 	double mx = atomic_load_explicit(&src->max, rl);
 	if (mx > atomic_load_explicit(&dst->max, rl))
 		atomic_store_explicit(&dst->max, mx, rl);
+	vt__add_owned(&dst->n, atomic_load_explicit(&src->n, rl), rl);
 	for (int i = 0; i < 4; i++)
-		add_owned(&dst->spec[i],
-			  atomic_load_explicit(&src->spec[i], rl), rl);
+		vt__add_owned(&dst->spec[i],
+			      atomic_load_explicit(&src->spec[i], rl), rl);
 	for (size_t j = 0; j < nbounds; j++)
-		add_owned(&dst->below[j],
-			  atomic_load_explicit(&src->below[j], rl), rl);
+		vt__add_owned(&dst->below[j],
+			      atomic_load_explicit(&src->below[j], rl), rl);
 	if (bit_get(src->used, VT__USED_SPEC, rl))
 		bit_mark(dst->used, VT__USED_SPEC);
 	for (unsigned o = 0; o < VT__NOCT; o++) {
@@ -337,45 +331,10 @@ void vt__hist_le_init(const double *bounds, size_t nbounds,
 }
 
 /*
- * Recording.
+ * Recording (the owner's side; record.c has the hot path).
  */
 
-/* sum, min and max: stored before the bucket (see the top of the
- * file). */
-static inline void record_meta(vt__hist *h, double v)
-{
-	const memory_order rl = memory_order_relaxed;
-	atomic_store_explicit(&h->sum, atomic_load_explicit(&h->sum, rl) + v,
-			      rl);
-	if (v < atomic_load_explicit(&h->min, rl))
-		atomic_store_explicit(&h->min, v, rl);
-	if (v > atomic_load_explicit(&h->max, rl))
-		atomic_store_explicit(&h->max, v, rl);
-}
-
-/* v fell into bucket b, which holds le bounds, the first of them bound
- * j0: counts v in below[j] for every bound j in b with v <= b_j,
- * descending j. */
-static inline void count_below(vt__hist *h, const vt_family *f, uint32_t b,
-			       size_t j0, double v)
-{
-	const uint32_t *bb = f->bound_bucket;
-	size_t j = j0;
-	while (j < f->nbounds && bb[j] < b)
-		j++;
-	size_t lo = j;
-	while (j < f->nbounds && bb[j] == b)
-		j++;
-	while (j-- > lo) {
-		if (!(v <= f->bounds[j]))
-			break;
-		add_owned(&h->below[j], 1, memory_order_release);
-	}
-}
-
-/* Adds one to bucket k of page o of h, carrying into the high part when
- * the low part would wrap (see the top of the file). Owner of h only. */
-static void page_inc(vt__hist *h, unsigned o, unsigned k)
+void vt__hist_page_inc(vt__hist *h, unsigned o, unsigned k)
 {
 	const memory_order rl = memory_order_relaxed;
 	vt__page *pg = atomic_load_explicit(&h->dir[o], rl);
@@ -398,77 +357,8 @@ static void page_inc(vt__hist *h, unsigned o, unsigned k)
 	atomic_store_explicit(&h->carry_seq, seq + 2, memory_order_release);
 }
 
-/* Everything but the common case: NaN, special buckets, the first value
- * of this thread, series or octave, a carry. */
-static vt_err __attribute__((noinline)) observe_slow(vt_histogram *hg, double v)
-{
-	if (isnan(v))
-		return VT_EINVAL;
-	vt__slot *sl = vt__slot_get(hg);
-	if (sl == NULL)
-		return VT_ENOMEM;
-	vt__hist *h = atomic_load_explicit(&sl->h, memory_order_relaxed);
-	if (h == NULL && (h = vt__hist_slot_alloc(hg, sl)) == NULL)
-		return VT_ENOMEM;
-	uint32_t b = vt__hist_bucket(v);
-	uint32_t li = b - VT__B_LOG0;
-	if (b < VT__B_LOG0 || b == VT__B_OVER) {
-		vt__hist_mark(h, VT__USED_SPEC);
-	} else if (atomic_load_explicit(&h->dir[li / VT__SUB],
-					memory_order_relaxed) == NULL &&
-		   vt__hist_page_alloc(h, li / VT__SUB) == NULL) {
-		return VT_ENOMEM;
-	}
-	record_meta(h, v);
-	if (b < VT__B_LOG0 || b == VT__B_OVER) {
-		add_owned(&h->spec[b == VT__B_OVER ? 3 : b], 1,
-			  memory_order_release);
-	} else {
-		page_inc(h, li / VT__SUB, li % VT__SUB);
-	}
-	const vt_family *f = hg->fam;
-	if (f->straddle[b >> 6] >> (b & 63) & 1)
-		count_below(h, f, b, 0, v);
-	return VT_OK;
-}
-
-VT__HOT vt_err vt_histogram_observe(vt_histogram *hg, double v)
-{
-	if (VT__UNLIKELY(hg == NULL || hg->kind != VT_HISTOGRAM))
-		return VT_EINVAL;
-	/* vt__hist_log_index, with octave and sub-bucket kept apart. */
-	uint64_t u;
-	memcpy(&u, &v, sizeof u);
-	u -= 1;
-	uint64_t oct = (u >> 52) - (uint64_t)(1023 + VT__OCT_MIN);
-	if (VT__UNLIKELY(oct >= VT__NOCT || !vt__slot_hit(hg)))
-		return observe_slow(hg, v);
-	vt__hist *h =
-	    atomic_load_explicit(&vt__slot_cached(hg)->h, memory_order_relaxed);
-	if (VT__UNLIKELY(h == NULL))
-		return observe_slow(hg, v);
-	vt__page *pg = atomic_load_explicit(&h->dir[oct], memory_order_relaxed);
-	if (VT__UNLIKELY(pg == NULL))
-		return observe_slow(hg, v);
-	uint64_t m = u << 12;
-	uint32_t sub = vt__hist_tab.sub8[m >> 56];
-	sub += m >= vt__hist_tab.thr[sub + 1];
-	_Atomic uint16_t *lo = &pg->lo[sub];
-	uint16_t c =
-	    (uint16_t)(atomic_load_explicit(lo, memory_order_relaxed) + 1);
-	if (VT__UNLIKELY(c == 0))
-		return observe_slow(hg, v); /* a carry */
-	record_meta(h, v);
-	atomic_store_explicit(lo, c, memory_order_release);
-	const vt_family *f = hg->fam;
-	if (VT__UNLIKELY(f->octave_bounds[oct] >> sub & 1))
-		count_below(h, f, (uint32_t)(VT__B_LOG0 + oct * VT__SUB + sub),
-			    f->octave_first[oct], v);
-	return VT_OK;
-}
-
 /*
- * Merging.
+ * Reading, for merges.
  */
 
 void vt__hist_prefetch(const vt__hist *h, int step, size_t nbounds)
@@ -514,26 +404,7 @@ void vt__hist_prefetch(const vt__hist *h, int step, size_t nbounds)
 		__builtin_prefetch(h->spec);
 }
 
-void vt__hmerge_reset(vt__hmerge *m, size_t nbounds)
-{
-	for (int i = 0; i < VT__B_LOG0; i++)
-		m->cnt[i] = 0;
-	m->cnt[VT__B_OVER] = 0;
-	for (int o = 0; o < VT__NOCT; o++) {
-		if (m->touched[o / 64] >> (o % 64) & 1)
-			memset(&m->cnt[VT__B_LOG0 + o * VT__SUB], 0,
-			       VT__SUB * sizeof m->cnt[0]);
-	}
-	memset(m->touched, 0, sizeof m->touched);
-	memset(m->below, 0, nbounds * sizeof m->below[0]);
-	m->sum = 0;
-	m->min = INFINITY;
-	m->max = -INFINITY;
-}
-
-/* Adds page o of h into c[0..VT__SUB), consistently with the owner's
- * carries (see the top of the file). */
-static void page_merge(uint64_t *c, const vt__hist *h, unsigned o)
+void vt__hist_page_read(uint64_t *c, const vt__hist *h, unsigned o)
 {
 	const memory_order rl = memory_order_relaxed;
 	const vt__page *pg =
@@ -561,190 +432,4 @@ static void page_merge(uint64_t *c, const vt__hist *h, unsigned o)
 	}
 	for (unsigned k = 0; k < VT__SUB; k++)
 		c[k] += t[k];
-}
-
-void vt__hmerge_add(vt__hmerge *m, const vt__hist *h, size_t nbounds)
-{
-	const memory_order acq = memory_order_acquire;
-	for (size_t j = 0; j < nbounds; j++)
-		m->below[j] += atomic_load_explicit(&h->below[j], acq);
-	uint64_t used[2] = {atomic_load_explicit(&h->used[0], acq),
-			    atomic_load_explicit(&h->used[1], acq)};
-	for (int w = 0; w < 2; w++) {
-		uint64_t bits = used[w];
-		if (w == VT__USED_SPEC / 64)
-			bits &= (UINT64_C(1) << (VT__USED_SPEC % 64)) - 1;
-		m->touched[w] |= bits;
-		while (bits != 0) {
-			unsigned o =
-			    (unsigned)w * 64 + (unsigned)__builtin_ctzll(bits);
-			bits &= bits - 1;
-			page_merge(&m->cnt[VT__B_LOG0 + o * VT__SUB], h, o);
-		}
-	}
-	if (used[VT__USED_SPEC / 64] >> (VT__USED_SPEC % 64) & 1) {
-		for (int i = 0; i < VT__B_LOG0; i++)
-			m->cnt[i] += atomic_load_explicit(&h->spec[i], acq);
-		m->cnt[VT__B_OVER] += atomic_load_explicit(&h->spec[3], acq);
-	}
-	const memory_order rl = memory_order_relaxed;
-	m->sum += atomic_load_explicit(&h->sum, rl);
-	double mn = atomic_load_explicit(&h->min, rl);
-	double mx = atomic_load_explicit(&h->max, rl);
-	if (mn < m->min)
-		m->min = mn;
-	if (mx > m->max)
-		m->max = mx;
-}
-
-/* The value reported for bucket b: see the top of the file. */
-static double bucket_value(uint32_t b, double min, double max)
-{
-	double v, lo, hi;
-	if (b == VT__B_NEG) {
-		v = min;
-	} else if (b == VT__B_ZERO) {
-		v = 0;
-	} else if (b == VT__B_UNDER) {
-		v = 0x1p-48;
-	} else if (b == VT__B_OVER) {
-		v = max;
-	} else {
-		vt__hist_bucket_bounds(b, &lo, &hi);
-		v = 2 * lo * hi / (lo + hi);
-	}
-	return v < min ? min : v > max ? max : v;
-}
-
-/* Nearest rank of q among count values (count > 0). */
-static uint64_t rank_of(double q, uint64_t count)
-{
-	double kd = ceil(q * (double)count);
-	return kd < 1 ? 1 : kd >= (double)count ? count : (uint64_t)kd;
-}
-
-/* Quantiles q[0..n) (ascending) of h into out, in one pass. */
-static void hsnap_quantiles(const struct vt__hsnap *h, const double *q,
-			    size_t n, double *out)
-{
-	size_t i = 0, qi = 0;
-	uint64_t acc = 0;
-	for (; qi < n; qi++) {
-		if (h->count == 0) {
-			out[qi] = NAN;
-			continue;
-		}
-		uint64_t k = rank_of(q[qi], h->count);
-		if (k == 1) {
-			out[qi] = h->min;
-			continue;
-		}
-		if (k == h->count) {
-			out[qi] = h->max;
-			continue;
-		}
-		while (i < h->n && acc + h->cnt[i] < k)
-			acc += h->cnt[i++];
-		out[qi] =
-		    i < h->n ? bucket_value(h->idx[i], h->min, h->max) : h->max;
-	}
-}
-
-vt_err vt__hmerge_finish(vt__hmerge *m, const double *bounds,
-			 const uint32_t *bound_bucket, size_t nbounds,
-			 vt__arena *a, vt_hist_summary *sum,
-			 const struct vt__hsnap **out)
-{
-	/* The non-empty buckets in bucket order, into the scratch arrays,
-	 * emptying m as it goes; then copied out at their exact size. */
-	uint64_t *scnt = m->scnt;
-	uint32_t *sidx = m->sidx;
-	size_t n = 0;
-	for (uint32_t b = 0; b < VT__B_LOG0; b++) {
-		sidx[n] = b;
-		scnt[n] = m->cnt[b];
-		n += m->cnt[b] != 0;
-		m->cnt[b] = 0;
-	}
-	for (int w = 0; w < 2; w++) {
-		for (uint64_t bits = m->touched[w]; bits != 0;
-		     bits &= bits - 1) {
-			unsigned o =
-			    (unsigned)w * 64 + (unsigned)__builtin_ctzll(bits);
-			uint32_t b0 = VT__B_LOG0 + o * VT__SUB;
-			uint64_t *c = &m->cnt[b0];
-			for (uint32_t k = 0; k < VT__SUB; k++) {
-				sidx[n] = b0 + k;
-				scnt[n] = c[k];
-				n += c[k] != 0;
-			}
-			memset(c, 0, VT__SUB * sizeof *c);
-		}
-		m->touched[w] = 0;
-	}
-	sidx[n] = VT__B_OVER;
-	scnt[n] = m->cnt[VT__B_OVER];
-	n += m->cnt[VT__B_OVER] != 0;
-	m->cnt[VT__B_OVER] = 0;
-
-	struct vt__hsnap *hs = vt__arena_alloc(a, sizeof *hs, 8);
-	uint64_t *cnt = vt__arena_alloc(a, (n + nbounds + 1) * sizeof *cnt, 8);
-	uint32_t *idx = vt__arena_alloc(a, n * sizeof *idx + 1, 4);
-	if (hs == NULL || cnt == NULL || idx == NULL) {
-		vt__hmerge_reset(m, nbounds);
-		return VT_ENOMEM;
-	}
-	uint64_t *cum = cnt + n;
-	memcpy(idx, sidx, n * sizeof *idx);
-	uint64_t count = 0;
-	for (size_t i = 0; i < n; i++)
-		count += cnt[i] = scnt[i];
-
-	/* le: buckets below L_j plus below[j]; bound_bucket ascends. */
-	uint64_t acc = 0;
-	size_t p = 0;
-	for (size_t j = 0; j < nbounds; j++) {
-		while (p < n && idx[p] < bound_bucket[j])
-			acc += cnt[p++];
-		cum[j] = acc + m->below[j];
-		m->below[j] = 0;
-	}
-	cum[nbounds] = count;
-
-	hs->count = count;
-	hs->min = count ? m->min : NAN;
-	hs->max = count ? m->max : NAN;
-	hs->n = n;
-	hs->idx = idx;
-	hs->cnt = cnt;
-
-	static const double qs[5] = {0.5, 0.9, 0.95, 0.99, 0.999};
-	double qv[5];
-	hsnap_quantiles(hs, qs, 5, qv);
-	sum->count = count;
-	sum->sum = m->sum;
-	sum->min = hs->min;
-	sum->max = hs->max;
-	sum->p50 = qv[0];
-	sum->p90 = qv[1];
-	sum->p95 = qv[2];
-	sum->p99 = qv[3];
-	sum->p999 = qv[4];
-	sum->nbounds = nbounds;
-	sum->le_bounds = bounds;
-	sum->le_cumulative = cum;
-	*out = hs;
-	m->sum = 0;
-	m->min = INFINITY;
-	m->max = -INFINITY;
-	return VT_OK;
-}
-
-double vt__hsnap_quantile(const struct vt__hsnap *h, double q)
-{
-	if (h == NULL || h->count == 0 || !(q >= 0 && q <= 1))
-		return NAN;
-	double v;
-	hsnap_quantiles(h, &q, 1, &v);
-	return v;
 }

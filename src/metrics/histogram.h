@@ -1,8 +1,11 @@
 /*
- * histogram.h - log-bucket histograms: the bucket layout, one thread's
- * counters for one series (vt__hist and its pages, vt__page), the merge
- * buffer and the merged form a snapshot keeps (struct vt__hsnap).
- * histogram.c explains it.
+ * histogram.h - log-bucket histograms: the bucket layout and one
+ * thread's counts for one series (vt__hist and its pages, vt__page), with
+ * the operations on them that every stage shares: the owner's stores
+ * (inline here, for the hot path in record.c), folding one vt__hist into
+ * another (fold.c), and reading a page consistently with the owner's
+ * carries (merge.c). It knows nothing of shards, registries or
+ * snapshots. histogram.c explains it.
  */
 #ifndef VT_METRICS_HISTOGRAM_H
 #define VT_METRICS_HISTOGRAM_H
@@ -80,7 +83,12 @@ typedef struct vt__hist {
 	 * on the AMD EPYC of bench/RESULTS.md a cycle per observation
 	 * faster than volatile SSE loads and stores of a plain double. */
 	_Atomic double sum;
-	_Atomic double min, max;  /* +Inf / -Inf while empty */
+	_Atomic double min, max; /* +Inf / -Inf while empty */
+	/* Observations recorded, stored (release) after each one's every
+	 * other store: a merge that finds a series' sum of these unchanged
+	 * reuses its last result (merge.c). Starts the second cache line,
+	 * which a merge's change check reads alone. */
+	_Atomic uint64_t n;
 	_Atomic uint64_t spec[4]; /* NEG, ZERO, UNDER, OVER buckets */
 	_Atomic uint64_t carry;	  /* the carry under way: histogram.c */
 	_Atomic(vt__page *) dir[VT__NOCT];
@@ -157,43 +165,35 @@ void vt__hist_le_init(const double *bounds, size_t nbounds,
  * (needs step 1 in cache). */
 void vt__hist_prefetch(const vt__hist *h, int step, size_t nbounds);
 
-/* Merged counts: the dense scratch buffer a snapshot sums shards into. */
-typedef struct vt__hmerge {
-	uint64_t cnt[VT__NBUCKETS];
-	uint64_t touched[(VT__NOCT + 63) / 64]; /* octaves with counts */
-	uint64_t below[VT_MAX_LE_BOUNDS];
-	double sum, min, max;
-	/* vt__hmerge_finish's scratch: the non-empty buckets. */
-	uint64_t scnt[VT__NBUCKETS];
-	uint32_t sidx[VT__NBUCKETS];
-} vt__hmerge;
+/* Adds page o of h into c[0..VT__SUB), consistently with the owner's
+ * carries (histogram.c): every count read is one the bucket really held.
+ * The owner may be writing h meanwhile. */
+void vt__hist_page_read(uint64_t *c, const vt__hist *h, unsigned o);
 
-/* Empties m (m must be zeroed once, e.g. by calloc, before first use). */
-void vt__hmerge_reset(vt__hmerge *m, size_t nbounds);
+/* Adds one to bucket k of page o of h, carrying into the high part when
+ * the low part would wrap. Owner of h only. */
+void vt__hist_page_inc(vt__hist *h, unsigned o, unsigned k);
 
-/* Adds the counts of h, which its owner may be writing: le counters are
- * read before buckets and buckets before sum/min/max, so the result is
- * self-consistent. */
-void vt__hmerge_add(vt__hmerge *m, const vt__hist *h, size_t nbounds);
+/* sum, min and max of h for an observation v: stored before the bucket
+ * (histogram.c). Owner of h only; relaxed load + store, no RMW. */
+static inline void vt__hist_record_meta(vt__hist *h, double v)
+{
+	const memory_order rl = memory_order_relaxed;
+	atomic_store_explicit(&h->sum, atomic_load_explicit(&h->sum, rl) + v,
+			      rl);
+	if (v < atomic_load_explicit(&h->min, rl))
+		atomic_store_explicit(&h->min, v, rl);
+	if (v > atomic_load_explicit(&h->max, rl))
+		atomic_store_explicit(&h->max, v, rl);
+}
 
-/* The merged form of a histogram series, immutable, in a snapshot. */
-struct vt__hsnap {
-	uint64_t count;	     /* sum of cnt[] */
-	double min, max;     /* NaN when count == 0 */
-	size_t n;	     /* non-empty buckets */
-	const uint32_t *idx; /* [n] global bucket, ascending */
-	const uint64_t *cnt; /* [n] */
-};
-
-/* Turns m into a hsnap and summary (le counts for bounds/bound_bucket)
- * allocated from a, and empties m (on failure too). bounds must outlive
- * the hsnap. VT_ENOMEM on allocation failure. */
-vt_err vt__hmerge_finish(vt__hmerge *m, const double *bounds,
-			 const uint32_t *bound_bucket, size_t nbounds,
-			 vt__arena *a, vt_hist_summary *sum,
-			 const struct vt__hsnap **out);
-
-/* Nearest-rank quantile q in [0,1]; NaN when empty or q out of range. */
-double vt__hsnap_quantile(const struct vt__hsnap *h, double q);
+/* Relaxed load + store with order mo: the caller is the only writer of
+ * p (no atomic read-modify-write). */
+static inline void vt__add_owned(_Atomic uint64_t *p, uint64_t v,
+				 memory_order mo)
+{
+	atomic_store_explicit(
+	    p, atomic_load_explicit(p, memory_order_relaxed) + v, mo);
+}
 
 #endif

@@ -24,7 +24,13 @@
  * point at them instead of copying them, and hold a reference to
  * vt__shared so they stay valid after the registry is freed. Series are
  * also numbered (idx) in a chunked directory (vt_metrics.sdir) that
- * shard.c reads without the registry mutex when it folds a shard.
+ * fold.c reads without the registry mutex when it folds a shard.
+ *
+ * Place. This file creates and frees what every stage of the read side
+ * (shard, fold, merge, finish: snapshot.c) works on, so it sits above
+ * them: it calls them (to free the shards, the kept results and the
+ * shared strings, and to give shard.c its fold hook), and none of them
+ * calls it.
  *
  * Names. Besides the Prometheus rules (names.c), a family whose
  * Prometheus exposition would reuse a sample name of another family is
@@ -43,6 +49,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics/finish.h"
+#include "metrics/fold.h"
 #include "metrics/names.h"
 #include "metrics/shard.h"
 
@@ -174,28 +182,23 @@ vt_err vt_metrics_alloc(vt_metrics **out)
 	if (out == NULL)
 		return VT_EINVAL;
 	vt_metrics *m = calloc(1, sizeof *m);
-	vt__shared *sh = calloc(1, sizeof *sh);
+	vt__shared *sh = vt__shared_new();
 	if (m == NULL || sh == NULL)
 		goto fail;
-	if (pthread_mutex_init(&sh->mtx, NULL) != 0)
-		goto fail;
 	if (pthread_mutex_init(&m->mtx, NULL) != 0)
-		goto fail_sh;
+		goto fail;
 	if (pthread_mutex_init(&m->shard_mtx, NULL) != 0)
 		goto fail_mtx;
-	atomic_init(&sh->refs, 1);
-	vt__arena_init(&sh->strings, 4096, 65536);
 	m->shared = sh;
 	m->id = atomic_fetch_add(&next_id, 1);
+	m->fold_retired = vt__fold_retired;
 	vt__arena_init(&m->arena, 4096, 65536);
 	*out = m;
 	return VT_OK;
 fail_mtx:
 	pthread_mutex_destroy(&m->mtx);
-fail_sh:
-	pthread_mutex_destroy(&sh->mtx);
 fail:
-	free(sh);
+	vt__shared_put(sh);
 	free(m);
 	return VT_ENOMEM;
 }
@@ -204,8 +207,10 @@ static void family_free(vt_family *f)
 {
 	if (f == NULL)
 		return;
-	for (size_t i = 0; i < f->nseries; i++)
+	for (size_t i = 0; i < f->nseries; i++) {
+		vt__hcache_free(f->series[i]->hcache);
 		free(f->series[i]);
+	}
 	free(f->series);
 	free(atomic_load_explicit(&f->stab, memory_order_relaxed));
 	free(f->bound_bucket);

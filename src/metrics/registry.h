@@ -1,8 +1,10 @@
 /*
  * registry.h - the registry's objects: vt_metrics, vt_family, vt_series,
- * the lock-free lookup table (vt__htab) that the by-name API and
- * vt_family_series read without a lock, and what snapshots share with
- * their registry (vt__shared). registry.c explains them.
+ * and the lock-free lookup table (vt__htab) that the by-name API and
+ * vt_family_series read without a lock. Types only: every stage of the
+ * read side (shard, fold, merge, finish, snapshot) reads these objects,
+ * and registry.c, which creates and frees them, sits above all of them.
+ * registry.c explains them.
  */
 #ifndef VT_METRICS_REGISTRY_H
 #define VT_METRICS_REGISTRY_H
@@ -14,10 +16,11 @@
 
 #include "metrics/arena.h"
 #include "metrics/histogram.h"
+#include "metrics/shared.h"
 #include "vitals/metrics.h"
 
 struct vt__shard;
-struct vt__snapbuf;
+struct vt__hcache;
 typedef struct vt_series vt_series;
 
 /* Series are numbered densely (idx); shards and the registry's series
@@ -57,10 +60,15 @@ struct vt_series {
 	const vt_label *labels;
 	double created; /* Unix time of creation (OpenMetrics _created) */
 
-	/* Totals folded from exited threads; protected by reg->shard_mtx. */
+	/* Totals folded from exited threads (fold.c); protected by
+	 * reg->shard_mtx. Counters: dead_n whole increments, dead_f
+	 * fractional adds; histograms: dead_h. */
 	uint64_t dead_n;
 	double dead_f;
 	vt__hist *dead_h;
+	/* Histograms: the last merged result and the observation count it
+	 * was made at (finish.c); protected by reg->shard_mtx. */
+	struct vt__hcache *hcache;
 
 	/* Gauge value (double bits): the one shared atomic, on its own
 	 * cache line. */
@@ -95,31 +103,6 @@ struct vt_family {
 };
 
 /*
- * What snapshots share with the registry they come from and may outlive
- * it with: interned strings, and spare snapshot buffers (snapshot.c)
- * that make a scrape reuse the memory of the one before. Freed by the
- * last vt__shared_put, of the registry or of its last snapshot.
- */
-#define VT__SPARE_SNAPBUFS 2
-typedef struct vt__shared {
-	_Atomic size_t refs; /* the registry, and each live snapshot */
-	/* Family names, help texts, label names, label arrays (vt_label) and
-	 * le bounds: allocated under the registry mutex, never changed. */
-	vt__arena strings;
-	pthread_mutex_t mtx; /* protects what follows */
-	int closed;	     /* the registry is freed: keep no spares */
-	size_t nspare;
-	struct vt__snapbuf *spare[VT__SPARE_SNAPBUFS];
-} vt__shared;
-
-/* Drops one reference to sh; the last frees it. Thread-safe. */
-void vt__shared_put(vt__shared *sh);
-
-/* Marks sh's registry freed and frees its spare snapshot buffers.
- * Locks: sh->mtx. */
-void vt__shared_close(vt__shared *sh);
-
-/*
  * Locks. mtx guards the registry's structure (families, series, tables);
  * shard_mtx guards the shard list's unlinking, the folded totals and
  * merging; neither is taken while holding the other. shard.c's global
@@ -147,6 +130,11 @@ struct vt_metrics {
 	 * lock-free (shard.c), unlinked and walked under shard_mtx. */
 	_Atomic(struct vt__shard *) shards;
 	_Atomic size_t nretired; /* shards whose thread exited, unfolded */
+	/* Folds retired shards (fold.c's vt__fold_retired); immutable, set
+	 * by vt_metrics_alloc, so that a thread's exit (shard.c) folds its
+	 * shard without the shard module depending on the fold stage.
+	 * Locks: caller holds shard_mtx. */
+	void (*fold_retired)(vt_metrics *m);
 
 	/* Families by name; written under mtx, read lock-free. */
 	_Atomic(vt__htab *) ftab;

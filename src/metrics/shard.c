@@ -22,12 +22,14 @@
  *
  * Thread exit: a pthread key destructor marks each of the thread's
  * shards retired. A retired shard stays on its registry's list, read by
- * merges like any other, until it is folded into the per-series totals
- * (dead_n, dead_f, dead_h) and freed under reg->shard_mtx, which merges
- * hold too: no reader ever sees a freed shard and nothing is counted
- * twice or lost. The exiting thread folds at once when shard_mtx is free
- * (pthread_mutex_trylock); when a snapshot holds it, the snapshot folds
- * the shard when it is done, so an exit never waits for a scrape. A
+ * merges like any other, until the fold stage (fold.c) takes it off the
+ * list, adds it into the per-series totals and frees it, under
+ * reg->shard_mtx, which merges hold too: no reader ever sees a freed
+ * shard and nothing is counted twice or lost. The exiting thread folds at
+ * once when shard_mtx is free (pthread_mutex_trylock), through the
+ * registry's fold_retired hook, so this file does not depend on the stage
+ * that reads it; when a snapshot holds the mutex, the snapshot folds the
+ * shard when it is done, so an exit never waits for a scrape. A
  * thread's first write to a registry pushes its new shard onto the list
  * lock-free, so it does not wait for a scrape either. vt_metrics_free
  * frees the shards of every thread, live ones included, and marks their
@@ -68,7 +70,7 @@ static _Thread_local vt__tnode *t_nodes; /* this thread's links */
 #define ARENA_FIRST 4096
 #define ARENA_MAX   65536
 
-static void shard_free(vt__shard *sh)
+void vt__shard_free(vt__shard *sh)
 {
 	for (int i = 0; i < VT__MAX_CHUNKS; i++)
 		free(atomic_load_explicit(&sh->chunk[i], memory_order_relaxed));
@@ -76,47 +78,8 @@ static void shard_free(vt__shard *sh)
 	free(sh);
 }
 
-/* Adds retired shard sh into the series' totals. Locks: caller holds
- * m->shard_mtx. */
-static void shard_fold(vt_metrics *m, vt__shard *sh)
-{
-	const memory_order rl = memory_order_relaxed;
-	size_t n = atomic_load_explicit(&m->nseries, memory_order_acquire);
-	for (size_t ci = 0; ci * VT__CHUNK_SLOTS < n; ci++) {
-		vt__chunk *c =
-		    atomic_load_explicit(&sh->chunk[ci], memory_order_acquire);
-		if (c == NULL)
-			continue;
-		size_t end = n - ci * VT__CHUNK_SLOTS;
-		if (end > VT__CHUNK_SLOTS)
-			end = VT__CHUNK_SLOTS;
-		for (size_t j = 0; j < end; j++) {
-			vt_series *s =
-			    vt__series_at(m, ci * VT__CHUNK_SLOTS + j);
-			vt__slot *sl = &c->slot[j];
-			if (s->kind == VT_COUNTER) {
-				s->dead_n += atomic_load_explicit(&sl->c.n, rl);
-				s->dead_f += atomic_load_explicit(&sl->c.f, rl);
-			} else if (s->kind == VT_HISTOGRAM) {
-				vt__hist *h = atomic_load_explicit(
-				    &sl->h, memory_order_acquire);
-				if (h == NULL)
-					continue;
-				if (s->dead_h == NULL)
-					s->dead_h = vt__hist_new(
-					    &m->arena, s->fam->nbounds);
-				/* Out of memory here loses this thread's
-				 * counts. */
-				if (s->dead_h != NULL)
-					(void)vt__hist_fold(s->dead_h, h,
-							    s->fam->nbounds,
-							    &m->arena);
-			}
-		}
-	}
-}
-
-void vt__shards_fold_retired(vt_metrics *m)
+void vt__shards_take_retired(vt_metrics *m,
+			     void (*fn)(vt_metrics *m, vt__shard *sh))
 {
 	if (atomic_load_explicit(&m->nretired, memory_order_acquire) == 0)
 		return;
@@ -142,8 +105,7 @@ void vt__shards_fold_retired(vt_metrics *m)
 		} else {
 			atomic_store_explicit(pp, next, memory_order_relaxed);
 		}
-		shard_fold(m, sh);
-		shard_free(sh);
+		fn(m, sh);
 		atomic_fetch_sub_explicit(&m->nretired, 1,
 					  memory_order_relaxed);
 		sh = next;
@@ -169,7 +131,7 @@ static void thread_exit(void *arg)
 			atomic_fetch_add_explicit(&m->nretired, 1,
 						  memory_order_release);
 			if (pthread_mutex_trylock(&m->shard_mtx) == 0) {
-				vt__shards_fold_retired(m);
+				m->fold_retired(m);
 				pthread_mutex_unlock(&m->shard_mtx);
 			}
 		}
@@ -280,7 +242,7 @@ vt__hist *vt__hist_slot_alloc(const vt_series *s, vt__slot *sl)
 	vt__hist *h =
 	    vt__hist_new(&vt__tls_cache.shard->arena, s->fam->nbounds);
 	if (h != NULL)
-		atomic_store_explicit(&sl->h, h, memory_order_release);
+		atomic_store_explicit(&sl->hs.h, h, memory_order_release);
 	return h;
 }
 
@@ -308,7 +270,7 @@ void vt__shards_release(vt_metrics *m)
 			atomic_store_explicit(&sh->node->sh, NULL,
 					      memory_order_relaxed);
 		}
-		shard_free(sh);
+		vt__shard_free(sh);
 		sh = next;
 	}
 	atomic_store_explicit(&m->shards, NULL, memory_order_relaxed);
@@ -325,7 +287,7 @@ size_t vt__series_thread_bytes(const vt_series *s)
 	size_t n = sizeof *sl;
 	if (s->kind == VT_HISTOGRAM) {
 		vt__hist *h =
-		    atomic_load_explicit(&sl->h, memory_order_relaxed);
+		    atomic_load_explicit(&sl->hs.h, memory_order_relaxed);
 		if (h != NULL)
 			n += vt__hist_bytes(h, s->fam->nbounds);
 	}

@@ -1,6 +1,8 @@
 /*
- * shard.h - per-thread shards: where counters and histograms record.
- * shard.c explains the design; the inline lookup here is the hot path.
+ * shard.h - per-thread shards: where counters and histograms record,
+ * the first stage of the read side (shards -> fold -> merge -> finish:
+ * snapshot.c). shard.c explains the design; the inline lookup here is
+ * the hot path.
  */
 #ifndef VT_METRICS_SHARD_H
 #define VT_METRICS_SHARD_H
@@ -21,7 +23,9 @@ typedef struct vt__slot {
 			_Atomic uint64_t n; /* whole increments */
 			_Atomic double f;   /* fractional adds */
 		} c;			    /* counter */
-		_Atomic(vt__hist *) h;	    /* histogram, published release */
+		struct {
+			_Atomic(vt__hist *) h; /* published release */
+		} hs;			       /* histogram */
 	};
 } vt__slot;
 
@@ -104,9 +108,14 @@ vt__hist *vt__hist_slot_alloc(const vt_series *s, vt__slot *sl);
  * of a series got just before. NULL when out of memory. */
 vt__page *vt__hist_page_alloc(vt__hist *h, uint32_t oct);
 
-/* Folds every retired shard of m into the series' totals and frees it.
+/* Calls fn(m, sh) for each shard of m whose thread has exited, after
+ * unlinking it from m->shards; fn takes over sh (folds and frees it).
  * Locks: caller holds m->shard_mtx. */
-void vt__shards_fold_retired(vt_metrics *m);
+void vt__shards_take_retired(vt_metrics *m,
+			     void (*fn)(vt_metrics *m, vt__shard *sh));
+
+/* Frees a shard taken from its registry's list. */
+void vt__shard_free(vt__shard *sh);
 
 /* Frees every shard of m, live threads' too (their links are marked
  * dead, the thread drops them later). Locks: the link mutex (shard.c), then

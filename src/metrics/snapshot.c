@@ -1,333 +1,118 @@
 /*
- * snapshot.c - merging every shard into an immutable snapshot.
+ * snapshot.c - vt_metrics_snapshot_take: the read side as a pipeline.
+ *
+ *   shards (shard.c)  each writing thread's slots, histograms and pages
+ *     -> fold (fold.c)     exited threads' shards added into the totals
+ *     -> merge (merge.c)   totals + live shards summed per series, or a
+ *                          histogram's kept result when nothing changed
+ *     -> finish (finish.c) buckets, summary, le counts, percentiles
+ *
+ * Each stage owns its data (the shards, the totals, the merge scratch,
+ * the snapshot's arrays and each series' kept result) and calls only the
+ * stages after it; this file drives them and owns the snapshot's memory.
  *
  * Two steps. Under the registry mutex, briefly, the snapshot's skeleton
  * is laid out: the selected families and series, in order, pointing at
  * the registry's interned names, label arrays and bounds (registry.c),
  * which never change; series created later are simply not in it. Then,
  * under reg->shard_mtx (which folding a retired shard also takes, so no
- * shard is freed or counted twice meanwhile), each series sums its
- * folded totals and every shard: counters their integer and fractional
- * parts - shard by shard over whole chunks when most series are
- * selected counters, so each shard is read in order - and histograms
- * through a dense merge buffer turned into sparse buckets, a summary and
- * le counts (histogram.c). Retired shards are folded before and after.
- * Writers never wait: they take no lock. Neither do exiting threads nor
- * a thread's first write (shard.c).
+ * shard is freed or counted twice meanwhile): fold, merge and finish;
+ * shards retired meanwhile are folded after. Writers never wait: they
+ * take no lock. Neither do exiting threads nor a thread's first write
+ * (shard.c).
  *
  * Memory. A snapshot's arrays live in the arena of a vt__snapbuf, with
- * the merge buffer and scratch arrays. Freeing a snapshot hands its
- * snapbuf back to the registry's vt__shared (up to VT__SPARE_SNAPBUFS
- * are kept) and the next snapshot reuses it: a steady scraper neither
- * mallocs nor faults in fresh pages. A snapshot holds a reference to
- * vt__shared, so its strings stay valid after the registry is freed.
+ * the merge stage's scratch. Freeing a snapshot hands its snapbuf back to
+ * the registry's vt__shared (up to VT__SPARE_SNAPBUFS are kept) and the
+ * next snapshot reuses it: a steady scraper neither mallocs nor faults
+ * in fresh pages. A snapshot holds a reference to vt__shared, so its
+ * strings stay valid after the registry is freed.
+ *
+ * One destructor. vt_metrics_snapshot_free also frees the snapshots that
+ * do not come from a registry (a snapshot decoded from the RPC,
+ * src/encode/protobuf.c): those are one block from
+ * vt__metrics_snapshot_block.
  */
 #include <math.h>
+#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "metrics/arena.h"
-#include "metrics/histogram.h"
+#include "metrics/finish.h"
+#include "metrics/fold.h"
+#include "metrics/merge.h"
 #include "metrics/registry.h"
-#include "metrics/shard.h"
+#include "metrics/shared.h"
+#include "metrics/snapshot.h"
 
-/* How many series ahead the series walks prefetch. */
+/* How many series ahead the skeleton walk prefetches. */
 enum { AHEAD = 8 };
-
-/* Counter sums of one series over the live shards. */
-typedef struct cacc {
-	uint64_t n;
-	double f;
-} cacc;
-
-/* A histogram series to merge, and where its items end in hp. */
-struct hser {
-	const vt_series *s;
-	vt_series_snap *sn;
-	size_t end;
-};
-
-/* One vt__hist to merge, with its family's number of le bounds. */
-struct hitem {
-	const vt__hist *h;
-	uint32_t nb;
-};
 
 /* A snapshot's memory, kept for the next one. */
 struct vt__snapbuf {
 	vt__arena arena; /* everything the snapshot points to */
-	vt__hmerge *hm;	 /* merge buffer */
-	/* Scratch arrays, grown as needed and kept. */
-	vt_series **sv; /* the selected series, in snapshot order */
+	vt__merge merge; /* the merge stage's scratch */
+	/* The selected series and their entries, in snapshot order. */
+	vt_series **sv;
+	vt_series_snap **sn;
 	size_t svcap;
-	cacc *acc; /* counter sums by series idx */
-	size_t acccap;
-	struct hser *hs; /* histogram series, in snapshot order */
-	size_t nhs, hscap;
-	struct hitem *hp; /* their vt__hist */
-	size_t nhp, hpcap;
-	const vt__shard **shards; /* the shard list, as an array */
-	size_t shcap;
 };
 
 struct snap {
 	vt_metrics_snapshot pub; /* first: the caller's pointer */
-	vt__shared *shared;
+	vt__shared *shared;	 /* NULL: a single block (free()) */
 	struct vt__snapbuf *buf; /* holds this struct */
+	alignas(max_align_t) char data[];
 };
 
-static void snapbuf_free(struct vt__snapbuf *b)
+static void snapbuf_free(void *p)
 {
+	struct vt__snapbuf *b = p;
 	if (b == NULL)
 		return;
 	vt__arena_fini(&b->arena);
-	free(b->hm);
+	vt__merge_fini(&b->merge);
 	free(b->sv);
-	free(b->acc);
-	free(b->hs);
-	free(b->hp);
-	free(b->shards);
+	free(b->sn);
 	free(b);
 }
 
-/* A spare snapbuf of sh, else a new one; NULL when out of memory.
- * Locks: sh->mtx. */
+/* A spare snapbuf of sh, else a new one; NULL when out of memory. */
 static struct vt__snapbuf *snapbuf_get(vt__shared *sh)
 {
-	struct vt__snapbuf *b = NULL;
-	pthread_mutex_lock(&sh->mtx);
-	if (sh->nspare > 0)
-		b = sh->spare[--sh->nspare];
-	pthread_mutex_unlock(&sh->mtx);
+	struct vt__snapbuf *b = vt__shared_take(sh);
 	if (b == NULL && (b = calloc(1, sizeof *b)) != NULL)
 		vt__arena_init(&b->arena, 16384, 1 << 20);
 	return b;
 }
 
-/* Empties b and keeps it in sh for the next snapshot, or frees it.
- * Locks: sh->mtx. */
+/* Empties b and keeps it in sh for the next snapshot, or frees it. */
 static void snapbuf_put(vt__shared *sh, struct vt__snapbuf *b)
 {
 	vt__arena_reset(&b->arena);
-	pthread_mutex_lock(&sh->mtx);
-	if (!sh->closed && sh->nspare < VT__SPARE_SNAPBUFS) {
-		sh->spare[sh->nspare++] = b;
-		b = NULL;
-	}
-	pthread_mutex_unlock(&sh->mtx);
-	snapbuf_free(b);
+	if (!vt__shared_keep(sh, b, snapbuf_free))
+		snapbuf_free(b);
 }
 
-void vt__shared_close(vt__shared *sh)
+/* Room for n selected series in b. */
+static int snapbuf_reserve(struct vt__snapbuf *b, size_t n)
 {
-	struct vt__snapbuf *spare[VT__SPARE_SNAPBUFS];
-	pthread_mutex_lock(&sh->mtx);
-	sh->closed = 1;
-	size_t n = sh->nspare;
-	memcpy(spare, sh->spare, n * sizeof *spare);
-	sh->nspare = 0;
-	pthread_mutex_unlock(&sh->mtx);
-	for (size_t i = 0; i < n; i++)
-		snapbuf_free(spare[i]);
-}
-
-void vt__shared_put(vt__shared *sh)
-{
-	if (sh == NULL ||
-	    atomic_fetch_sub_explicit(&sh->refs, 1, memory_order_acq_rel) != 1)
-		return;
-	for (size_t i = 0; i < sh->nspare; i++)
-		snapbuf_free(sh->spare[i]);
-	vt__arena_fini(&sh->strings);
-	pthread_mutex_destroy(&sh->mtx);
-	free(sh);
-}
-
-/* Makes room for n elements of size es in *arr (capacity *cap). */
-static int reserve(void *arr, size_t *cap, size_t n, size_t es)
-{
-	if (n <= *cap)
+	if (n <= b->svcap)
 		return 1;
-	size_t ncap = *cap ? *cap : 64;
-	while (ncap < n)
-		ncap *= 2;
-	void *p = realloc(*(void **)arr, ncap * es);
-	if (p == NULL)
+	size_t cap = b->svcap ? b->svcap : 64;
+	while (cap < n)
+		cap *= 2;
+	vt_series **sv = realloc(b->sv, cap * sizeof *sv);
+	if (sv == NULL)
 		return 0;
-	*(void **)arr = p;
-	*cap = ncap;
+	b->sv = sv;
+	vt_series_snap **sn = realloc(b->sn, cap * sizeof *sn);
+	if (sn == NULL)
+		return 0;
+	b->sn = sn;
+	b->svcap = cap;
 	return 1;
-}
-
-/* Sums every live shard's counter slots by series idx into acc[0..n),
- * chunk by chunk: each chunk's sums stay in cache while every shard's
- * chunk is read in address order. Histogram and gauge slots are summed
- * too and ignored. Locks: m->shard_mtx. */
-static vt_err counters_by_shard(struct vt__snapbuf *b, const vt_metrics *m,
-				size_t n)
-{
-	const memory_order rl = memory_order_relaxed;
-	size_t nsh = 0;
-	for (const vt__shard *sh =
-		 atomic_load_explicit(&m->shards, memory_order_acquire);
-	     sh != NULL; sh = atomic_load_explicit(&sh->next, rl)) {
-		if (!reserve(&b->shards, &b->shcap, nsh + 1, sizeof *b->shards))
-			return VT_ENOMEM;
-		b->shards[nsh++] = sh;
-	}
-	cacc *acc = b->acc;
-	memset(acc, 0, n * sizeof *acc);
-	for (size_t ci = 0; ci * VT__CHUNK_SLOTS < n; ci++) {
-		cacc *a = &acc[ci * VT__CHUNK_SLOTS];
-		size_t end = n - ci * VT__CHUNK_SLOTS;
-		if (end > VT__CHUNK_SLOTS)
-			end = VT__CHUNK_SLOTS;
-		for (size_t i = 0; i < nsh; i++) {
-			const vt__chunk *c = atomic_load_explicit(
-			    &b->shards[i]->chunk[ci], memory_order_acquire);
-			if (c == NULL)
-				continue;
-			for (size_t j = 0; j < end; j++) {
-				a[j].n +=
-				    atomic_load_explicit(&c->slot[j].c.n, rl);
-				a[j].f +=
-				    atomic_load_explicit(&c->slot[j].c.f, rl);
-			}
-		}
-	}
-	return VT_OK;
-}
-
-/* Counter s summed over every live shard. Locks: m->shard_mtx. */
-static cacc counter_by_series(const vt_metrics *m, const vt_series *s)
-{
-	cacc a = {0, 0};
-	for (const vt__shard *sh =
-		 atomic_load_explicit(&m->shards, memory_order_acquire);
-	     sh != NULL;
-	     sh = atomic_load_explicit(&sh->next, memory_order_relaxed)) {
-		vt__chunk *c =
-		    atomic_load_explicit(&sh->chunk[s->idx >> VT__CHUNK_SHIFT],
-					 memory_order_acquire);
-		if (c == NULL)
-			continue;
-		vt__slot *sl = &c->slot[s->idx & (VT__CHUNK_SLOTS - 1)];
-		a.n += atomic_load_explicit(&sl->c.n, memory_order_relaxed);
-		a.f += atomic_load_explicit(&sl->c.f, memory_order_relaxed);
-	}
-	return a;
-}
-
-static double gauge_value(vt_series *s)
-{
-	uint64_t u = atomic_load(&s->gauge);
-	double v;
-	memcpy(&v, &u, sizeof v);
-	return v;
-}
-
-/*
- * Histograms. All histogram series of a snapshot are merged as one
- * stream of vt__hist (each series' folded totals, then its shards'), so
- * memory is fetched well ahead of its use across series boundaries: the
- * shard slots of series a few ahead, then for the stream, each vt__hist
- * in three prefetch steps (vt__hist_prefetch) PF items apart, then the
- * merge. The merge is bound by memory, not by work.
- */
-enum { PF = 6, SLOT_AHEAD = 4 };
-
-/* Turns what b->hm holds into the summary of series hs. */
-static vt_err hist_finish(struct vt__snapbuf *b, const struct hser *hs)
-{
-	const vt_family *f = hs->s->fam;
-	return vt__hmerge_finish(b->hm, f->bounds, f->bound_bucket, f->nbounds,
-				 &b->arena, &hs->sn->hist, &hs->sn->buckets);
-}
-
-/* Collects the vt__hist of every histogram series in b->hs into b->hp,
- * setting each series' end. Locks: m->shard_mtx. */
-static vt_err hists_collect(struct vt__snapbuf *b, const vt_metrics *m)
-{
-	size_t nsh = 0;
-	for (const vt__shard *sh =
-		 atomic_load_explicit(&m->shards, memory_order_acquire);
-	     sh != NULL;
-	     sh = atomic_load_explicit(&sh->next, memory_order_relaxed)) {
-		if (!reserve(&b->shards, &b->shcap, nsh + 1, sizeof *b->shards))
-			return VT_ENOMEM;
-		b->shards[nsh++] = sh;
-	}
-	if (!reserve(&b->hp, &b->hpcap, b->nhs * (nsh + 1), sizeof *b->hp))
-		return VT_ENOMEM;
-	size_t ni = 0;
-	for (size_t k = 0; k < b->nhs; k++) {
-		if (k + 2 * SLOT_AHEAD < b->nhs)
-			__builtin_prefetch(b->hs[k + 2 * SLOT_AHEAD].s);
-		if (k + SLOT_AHEAD < b->nhs) {
-			uint32_t idx = b->hs[k + SLOT_AHEAD].s->idx;
-			for (size_t i = 0; i < nsh; i++) {
-				const vt__chunk *c = atomic_load_explicit(
-				    &b->shards[i]
-					 ->chunk[idx >> VT__CHUNK_SHIFT],
-				    memory_order_relaxed);
-				if (c != NULL)
-					__builtin_prefetch(
-					    &c->slot[idx &
-						     (VT__CHUNK_SLOTS - 1)]);
-			}
-		}
-		const vt_series *s = b->hs[k].s;
-		uint32_t nb = (uint32_t)s->fam->nbounds;
-		if (s->dead_h != NULL)
-			b->hp[ni++] = (struct hitem){s->dead_h, nb};
-		for (size_t i = 0; i < nsh; i++) {
-			const vt__chunk *c = atomic_load_explicit(
-			    &b->shards[i]->chunk[s->idx >> VT__CHUNK_SHIFT],
-			    memory_order_acquire);
-			if (c == NULL)
-				continue;
-			const vt__hist *h = atomic_load_explicit(
-			    &c->slot[s->idx & (VT__CHUNK_SLOTS - 1)].h,
-			    memory_order_acquire);
-			if (h != NULL)
-				b->hp[ni++] = (struct hitem){h, nb};
-		}
-		b->hs[k].end = ni;
-	}
-	b->nhp = ni;
-	return VT_OK;
-}
-
-/* Merges and summarizes every histogram series in b->hs. Locks:
- * m->shard_mtx. */
-static vt_err hists_merge(struct vt__snapbuf *b, const vt_metrics *m)
-{
-	vt_err err = hists_collect(b, m);
-	if (err != VT_OK)
-		return err;
-	const struct hitem *hp = b->hp;
-	size_t ni = b->nhp, k = 0;
-	for (size_t i = 0; i < ni + 3 * PF; i++) {
-		if (i < ni)
-			vt__hist_prefetch(hp[i].h, 0, hp[i].nb);
-		if (i >= PF && i - PF < ni)
-			vt__hist_prefetch(hp[i - PF].h, 1, hp[i - PF].nb);
-		if (i >= 2 * PF && i - 2 * PF < ni)
-			vt__hist_prefetch(hp[i - 2 * PF].h, 2,
-					  hp[i - 2 * PF].nb);
-		if (i < 3 * PF || i - 3 * PF >= ni)
-			continue;
-		size_t j = i - 3 * PF;
-		/* Series whose items are all in (or that have none). */
-		for (; k < b->nhs && b->hs[k].end <= j; k++)
-			if ((err = hist_finish(b, &b->hs[k])) != VT_OK)
-				return err;
-		vt__hmerge_add(b->hm, hp[j].h, hp[j].nb);
-	}
-	for (; k < b->nhs; k++)
-		if ((err = hist_finish(b, &b->hs[k])) != VT_OK)
-			return err;
-	return VT_OK;
 }
 
 /* Whether f passes the name filters; fills lmap with the family label
@@ -356,7 +141,7 @@ static int family_selected(const vt_family *f, const vt_metrics_filter *flt,
 }
 
 /* Lays out family f and its selected series in fs, and appends those
- * series to b->sv at *nsv. Locks: m->mtx. */
+ * series and their entries to b->sv and b->sn at *nsv. Locks: m->mtx. */
 static vt_err family_skeleton(struct vt__snapbuf *b, size_t *nsv,
 			      const vt_family *f, const vt_metrics_filter *flt,
 			      const size_t *lmap, vt_family_snap *fs)
@@ -370,8 +155,7 @@ static vt_err family_skeleton(struct vt__snapbuf *b, size_t *nsv,
 		return VT_OK;
 	vt_series_snap *ss =
 	    vt__arena_alloc(&b->arena, f->nseries * sizeof *ss, 8);
-	if (ss == NULL ||
-	    !reserve(&b->sv, &b->svcap, *nsv + f->nseries, sizeof *b->sv))
+	if (ss == NULL || !snapbuf_reserve(b, *nsv + f->nseries))
 		return VT_ENOMEM;
 	size_t ns = 0;
 	size_t nfl = flt != NULL ? flt->nlabels : 0;
@@ -389,70 +173,68 @@ static vt_err family_skeleton(struct vt__snapbuf *b, size_t *nsv,
 		sn->labels = s->labels;
 		sn->nlabels = f->nlabels;
 		sn->created = s->created;
-		b->sv[(*nsv)++] = s;
+		b->sv[*nsv] = s;
+		b->sn[(*nsv)++] = sn;
 	}
 	fs->nseries = ns;
 	fs->series = ss;
 	return VT_OK;
 }
 
-/* Fills in the values of the laid-out families fams[0..nf) from the
- * series in b->sv[0..nsv). Locks: m->shard_mtx. */
-static vt_err fill_values(struct vt__snapbuf *b, const vt_metrics *m,
-			  vt_family_snap *fams, size_t nf, size_t nsv,
-			  size_t nidx, size_t ncounters)
+/* Lays out the selected families of m into *fams (*nf of them) and their
+ * series into b->sv/b->sn (*nsv); *nidx and *ncounters for the merge.
+ * Locks: m->mtx. */
+static vt_err skeleton(struct vt__snapbuf *b, const vt_metrics *m,
+		       const vt_metrics_filter *filter, size_t *lmap,
+		       vt_family_snap **fams, size_t *nf, size_t *nsv,
+		       size_t *nidx, size_t *ncounters)
 {
-	/* Shard by shard when the counters are a good part of all series:
-	 * each shard read in order beats one line per (series, shard). */
-	int by_shard = ncounters > 0 && ncounters * 4 >= nidx;
-	if (by_shard) {
-		if (!reserve(&b->acc, &b->acccap, nidx, sizeof *b->acc))
-			return VT_ENOMEM;
-		vt_err err = counters_by_shard(b, m, nidx);
+	*nidx = atomic_load_explicit(&m->nseries, memory_order_relaxed);
+	*fams = NULL;
+	*nf = *nsv = *ncounters = 0;
+	if (m->nfams > 0 &&
+	    (*fams = vt__arena_alloc(&b->arena, m->nfams * sizeof **fams, 8)) ==
+		NULL)
+		return VT_ENOMEM;
+	for (size_t i = 0; i < m->nfams; i++) {
+		const vt_family *f = m->fams[i];
+		if (!family_selected(f, filter, lmap))
+			continue;
+		size_t nsv0 = *nsv;
+		vt_err err =
+		    family_skeleton(b, nsv, f, filter, lmap, &(*fams)[*nf]);
 		if (err != VT_OK)
 			return err;
+		if (f->kind == VT_COUNTER)
+			*ncounters += *nsv - nsv0;
+		/* With a label filter, families without a match are left
+		 * out. */
+		if ((*fams)[*nf].nseries > 0 || filter == NULL ||
+		    filter->nlabels == 0)
+			(*nf)++;
 	}
-	size_t k = 0;
-	b->nhs = 0;
-	for (size_t i = 0; i < nf; i++) {
-		vt_family_snap *fs = &fams[i];
-		vt_series_snap *ss = (vt_series_snap *)fs->series;
-		for (size_t j = 0; j < fs->nseries; j++, k++) {
-			if (k + AHEAD < nsv)
-				__builtin_prefetch(b->sv[k + AHEAD]);
-			vt_series *s = b->sv[k];
-			vt_series_snap *sn = &ss[j];
-			if (fs->kind == VT_COUNTER) {
-				cacc a = by_shard ? b->acc[s->idx]
-						  : counter_by_series(m, s);
-				sn->value = (double)(s->dead_n + a.n) +
-					    (s->dead_f + a.f);
-			} else if (fs->kind == VT_GAUGE) {
-				sn->value = gauge_value(s);
-			} else {
-				if (!reserve(&b->hs, &b->hscap, b->nhs + 1,
-					     sizeof *b->hs))
-					return VT_ENOMEM;
-				b->hs[b->nhs++] = (struct hser){s, sn, 0};
-			}
-		}
-	}
-	return b->nhs > 0 ? hists_merge(b, m) : VT_OK;
+	return VT_OK;
+}
+
+/* VT_EINVAL for a filter with a missing label name or value. */
+static vt_err filter_check(const vt_metrics_filter *filter)
+{
+	if (filter == NULL)
+		return VT_OK;
+	if (filter->nlabels > 0 && filter->labels == NULL)
+		return VT_EINVAL;
+	for (size_t i = 0; i < filter->nlabels; i++)
+		if (filter->labels[i].name == NULL ||
+		    filter->labels[i].value == NULL)
+			return VT_EINVAL;
+	return VT_OK;
 }
 
 vt_err vt_metrics_snapshot_take(vt_metrics *m, const vt_metrics_filter *filter,
 				vt_metrics_snapshot **out)
 {
-	if (m == NULL || out == NULL)
+	if (m == NULL || out == NULL || filter_check(filter) != VT_OK)
 		return VT_EINVAL;
-	if (filter != NULL) {
-		if (filter->nlabels > 0 && filter->labels == NULL)
-			return VT_EINVAL;
-		for (size_t i = 0; i < filter->nlabels; i++)
-			if (filter->labels[i].name == NULL ||
-			    filter->labels[i].value == NULL)
-				return VT_EINVAL;
-	}
 	size_t lmap_small[VT_MAX_LABELS];
 	size_t *lmap = lmap_small;
 	if (filter != NULL && filter->nlabels > VT_MAX_LABELS &&
@@ -461,74 +243,55 @@ vt_err vt_metrics_snapshot_take(vt_metrics *m, const vt_metrics_filter *filter,
 	vt_err err = VT_ENOMEM;
 	struct vt__snapbuf *b = snapbuf_get(m->shared);
 	if (b == NULL)
-		goto fail_lmap;
+		goto out;
 	struct snap *sn = vt__arena_alloc(&b->arena, sizeof *sn, 8);
 	if (sn == NULL)
 		goto fail_buf;
 
 	/* The skeleton, under the registry mutex. */
+	vt_family_snap *fams;
+	size_t nf, nsv, nidx, ncounters;
 	pthread_mutex_lock(&m->mtx);
-	err = VT_OK;
-	size_t nidx = atomic_load_explicit(&m->nseries, memory_order_relaxed);
-	size_t nf = 0, nsv = 0, ncounters = 0, nhist = 0;
-	vt_family_snap *fams = NULL;
-	if (m->nfams > 0 &&
-	    (fams = vt__arena_alloc(&b->arena, m->nfams * sizeof *fams, 8)) ==
-		NULL)
-		err = VT_ENOMEM;
-	for (size_t i = 0; err == VT_OK && i < m->nfams; i++) {
-		const vt_family *f = m->fams[i];
-		if (!family_selected(f, filter, lmap))
-			continue;
-		size_t nsv0 = nsv;
-		err = family_skeleton(b, &nsv, f, filter, lmap, &fams[nf]);
-		if (f->kind == VT_COUNTER)
-			ncounters += nsv - nsv0;
-		else if (f->kind == VT_HISTOGRAM)
-			nhist += nsv - nsv0;
-		/* With a label filter, families without a match are left
-		 * out. */
-		if (err == VT_OK && (fams[nf].nseries > 0 || filter == NULL ||
-				     filter->nlabels == 0))
-			nf++;
-	}
+	err = skeleton(b, m, filter, lmap, &fams, &nf, &nsv, &nidx, &ncounters);
 	pthread_mutex_unlock(&m->mtx);
-	if (err == VT_OK && nhist > 0 && b->hm == NULL) {
-		if ((b->hm = calloc(1, sizeof *b->hm)) == NULL)
-			err = VT_ENOMEM;
-		else
-			vt__hmerge_reset(b->hm, VT_MAX_LE_BOUNDS);
-	}
 	if (err != VT_OK)
 		goto fail_buf;
 
-	/* The values, under the shard mutex. */
+	/* fold -> merge -> finish, under the shard mutex. */
 	pthread_mutex_lock(&m->shard_mtx);
-	vt__shards_fold_retired(m);
-	err = fill_values(b, m, fams, nf, nsv, nidx, ncounters);
+	vt__fold_retired(m);
+	err = vt__merge_values(&b->merge, m, b->sv, b->sn, nsv, nidx, ncounters,
+			       &b->arena);
 	/* Threads that exited meanwhile left their shards to us. */
-	vt__shards_fold_retired(m);
+	vt__fold_retired(m);
 	pthread_mutex_unlock(&m->shard_mtx);
 	if (err != VT_OK)
 		goto fail_buf;
 
-	if (lmap != lmap_small)
-		free(lmap);
-	atomic_fetch_add_explicit(&m->shared->refs, 1, memory_order_relaxed);
+	vt__shared_get(m->shared);
 	sn->shared = m->shared;
 	sn->buf = b;
 	sn->pub.nfamilies = nf;
 	sn->pub.families = fams;
 	*out = &sn->pub;
-	return VT_OK;
+	goto out;
 fail_buf:
 	/* A merge buffer left half-filled by a failed finish is emptied
-	 * there (histogram.c), so b can be kept. */
+	 * there (finish.c), so b can be kept. */
 	snapbuf_put(m->shared, b);
-fail_lmap:
+out:
 	if (lmap != lmap_small)
 		free(lmap);
 	return err;
+}
+
+vt_metrics_snapshot *vt__metrics_snapshot_block(size_t size, void **mem)
+{
+	struct snap *sn = calloc(1, sizeof *sn + size);
+	if (sn == NULL)
+		return NULL;
+	*mem = sn->data;
+	return &sn->pub;
 }
 
 void vt_metrics_snapshot_free(vt_metrics_snapshot *s)
@@ -537,11 +300,15 @@ void vt_metrics_snapshot_free(vt_metrics_snapshot *s)
 		return;
 	struct snap *sn = (struct snap *)s;
 	vt__shared *sh = sn->shared;
+	if (sh == NULL) {
+		free(sn);
+		return;
+	}
 	snapbuf_put(sh, sn->buf); /* sn is gone after this */
 	vt__shared_put(sh);
 }
 
 double vt_series_quantile(const vt_series_snap *s, double q)
 {
-	return s != NULL ? vt__hsnap_quantile(s->buckets, q) : NAN;
+	return s != NULL ? vt__buckets_quantile(s->buckets, q) : NAN;
 }

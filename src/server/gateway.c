@@ -42,6 +42,7 @@
 #include "encode/textfmt.h"
 #include "health/registry.h"
 #include "server/answer_cache.h"
+#include "server/pages.h"
 #include "server/request.h"
 #include "vitals/encode.h"
 #include "vitals/pool.h"
@@ -492,7 +493,7 @@ static bool precheck(const vt__gw_request *rq, size_t max_body, answer *a)
 		if (n > 0)
 			a->close = true;
 	}
-	if (rq->route == VT__GW_OTHER) {
+	if (rq->route == VT__GW_OTHER && !vt__pages_match(rq->uri)) {
 		answer_static(a, 404, "{\"error\":\"not found\"}");
 		return false;
 	}
@@ -562,6 +563,17 @@ bool vt__gw_answer(vt__service *svc, vt__acache *cache, int degraded_code,
 			goto done;
 		}
 		*entered = true;
+	}
+	if ((rq->route == VT__GW_HEALTH || rq->route == VT__GW_OTHER) &&
+	    vt__pages_match(rq->uri)) {
+		/* History, status page, badges: they read the database. */
+		waits = nowait;
+		if (!nowait)
+			vt__pages_answer(svc, rq->uri, acc == VT__ACCESS_FULL,
+					 &a);
+		if (a.status == 401)
+			a.www_auth = WWW_AUTH_NEEDED;
+		goto done;
 	}
 	c.uri = ulen < sizeof(ubuf) ? ubuf : malloc(ulen + 1);
 	if (c.uri == NULL) {

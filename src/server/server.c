@@ -148,6 +148,7 @@ vt_err vt_server_start(vt_server **out, const vt_server_opts *opts,
 		goto fail;
 	}
 	s->svc_ready = true;
+	s->svc.history = opts->history;
 	s->svc.process_metrics = opts->process_metrics;
 	if ((rv = vt__service_set_token(&s->svc, opts->token)) != VT_OK) {
 		set_err(

@@ -19,6 +19,7 @@ vt_err vt__service_init(vt__service *svc, vt_health *h, vt_metrics *m,
 	svc->metrics = m;
 	svc->live_tag = live_tag != NULL ? live_tag : "live";
 	svc->ready_tag = ready_tag != NULL ? ready_tag : "ready";
+	svc->history = NULL;
 	svc->token = NULL;
 	svc->token_len = 0;
 	svc->inflight = 0;
@@ -107,6 +108,17 @@ static void withhold(vt_health_snapshot *s)
 	}
 }
 
+/* Waits until the results of s are committed (a failing store does not
+ * wait: its check says so), then adds each component's cached uptime. */
+static void with_history(vt_history *hs, vt_health_snapshot *s)
+{
+	(void)vt_history_wait(hs, s->seq, VT__HISTORY_WAIT_MS);
+	vt_component *cs = (vt_component *)s->components;
+	for (size_t i = 0; i < s->ncomponents; i++)
+		cs[i].has_uptime =
+		    vt_history_cached_uptime(hs, cs[i].name, cs[i].uptime);
+}
+
 vt_err vt__service_enter(vt__service *svc)
 {
 	vt_err rv = VT_OK;
@@ -169,6 +181,8 @@ vt_err vt__service_health(vt__service *svc, const vt__health_query *q,
 	if (q->mode != VT_RUN_FRESH && q->mode != VT_RUN_CACHED)
 		return VT_EINVAL;
 	vt_err err = vt_health_run(svc->health, f, q->mode, out);
+	if (err == VT_OK && svc->history != NULL)
+		with_history(svc->history, *out);
 	if (err == VT_OK && q->withhold)
 		withhold(*out);
 	return err;

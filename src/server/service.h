@@ -24,13 +24,18 @@
 #include <stdbool.h>
 
 #include "vitals/health.h"
+#include "vitals/history.h"
 #include "vitals/metrics.h"
+
+/* How long an answer waits for the commit of the results it shows. */
+#define VT__HISTORY_WAIT_MS 10000
 
 typedef struct vt__service {
 	vt_health *health;     /* immutable after init */
 	vt_metrics *metrics;   /* immutable after init */
 	const char *live_tag;  /* immutable after init */
 	const char *ready_tag; /* immutable after init */
+	vt_history *history;   /* NULL = none; immutable after init */
 	bool process_metrics;  /* immutable after init: process_* at reads */
 	char *token;	       /* NULL = none; immutable after set_token */
 	size_t token_len;      /* immutable after set_token */
@@ -86,7 +91,9 @@ void vt__service_leave(vt__service *svc);
  * once the requests in flight have left. Thread-safe, idempotent. */
 void vt__service_shutdown(vt__service *svc);
 
-/* Runs or reads the selected checks. VT_ENOENT for an unknown name,
+/* Runs or reads the selected checks. With history, returns only once
+ * the results shown are committed to it (vitals/history.h: no loss),
+ * and fills each component's uptime. VT_ENOENT for an unknown name,
  * VT_EINVAL for a malformed filter value. Thread-safe; may block up to
  * the largest timeout of the selected checks (VT_RUN_FRESH). */
 vt_err vt__service_health(vt__service *svc, const vt__health_query *q,

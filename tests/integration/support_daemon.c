@@ -77,42 +77,6 @@ const char *vt_test_build_path(const char *rel, char *out, size_t cap)
 	return k > 0 && (size_t)k < cap ? out : NULL;
 }
 
-int vt_test_free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int port = -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-int vt_test_wait_port(int port, int timeout_ms)
-{
-	double end = vt_test_now_ms() + timeout_ms;
-	do {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (fd < 0)
-			return 0;
-		struct sockaddr_in a = {.sin_family = AF_INET,
-					.sin_port = htons((unsigned short)port),
-					.sin_addr.s_addr =
-					    htonl(INADDR_LOOPBACK)};
-		int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-		close(fd);
-		if (ok)
-			return 1;
-		vt_test_sleep_ms(50);
-	} while (vt_test_now_ms() < end);
-	return 0;
-}
-
 const char *vt_test_tmpdir(void)
 {
 	if (tmpdir[0] == '\0') {

@@ -18,15 +18,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "support_net.h" /* the daemon's ports */
+
 /* BUILD/rel (BUILD = the directory above the test binary's) into out;
  * out, or NULL if it does not fit. */
 const char *vt_test_build_path(const char *rel, char *out, size_t cap);
-
-/* A TCP port on 127.0.0.1 that was free a moment ago; -1 on failure. */
-int vt_test_free_port(void);
-
-/* 1 once 127.0.0.1:port accepts a connection, 0 after timeout_ms. */
-int vt_test_wait_port(int port, int timeout_ms);
 
 /* The test program's private temporary directory (created on first
  * use, removed at exit). */

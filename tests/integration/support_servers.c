@@ -24,6 +24,9 @@
 
 #include "support_servers.h"
 
+#include "support_net.h"
+#include "testutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -150,85 +153,6 @@ static void dir_unregister(const char *dir)
 
 /* ---- ports ---- */
 
-static int loopback_connect(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_in a = {0};
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-int vt_test_srv_free_port(void)
-{
-	for (int tries = 0; tries < 20; tries++) {
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -1;
-		struct sockaddr_in a = {0};
-		socklen_t len = sizeof(a);
-		a.sin_family = AF_INET;
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		int port = -1;
-		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-		    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-			port = ntohs(a.sin_port);
-		close(fd);
-		if (port > 0)
-			return port;
-	}
-	return -1;
-}
-
-int vt_test_srv_wait_port(int port, int timeout_ms)
-{
-	double until = now_ms() + timeout_ms;
-	do {
-		int fd = loopback_connect(port);
-		if (fd >= 0) {
-			close(fd);
-			return 1;
-		}
-		sleep_ms(50);
-	} while (now_ms() < until);
-	return 0;
-}
-
-/* 1 once nothing accepts on port (within timeout_ms). */
-static int wait_port_closed(int port, int timeout_ms)
-{
-	double until = now_ms() + timeout_ms;
-	do {
-		int fd = loopback_connect(port);
-		if (fd < 0)
-			return 1;
-		close(fd);
-		sleep_ms(20);
-	} while (now_ms() < until);
-	return 0;
-}
-
 int vt_test_silent_listener(int *port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -271,7 +195,7 @@ int vt_test_blackhole_listener(int *port, int fillers[3])
 		if (fillers[i] >= 0)
 			connect(fillers[i], (struct sockaddr *)&a, sizeof(a));
 	}
-	sleep_ms(50);
+	vt_test_sleep_ms(50);
 	*port = ntohs(a.sin_port);
 	return fd;
 }
@@ -397,7 +321,7 @@ void vt_test_srv_kill(vt_test_server *s)
 	s->pid = 0;
 	s->reaper = 0;
 	s->reaper_fd = -1;
-	if (s->port > 0 && !wait_port_closed(s->port, 5000))
+	if (s->port > 0 && !vt_test_wait_port_closed(s->port, 5000))
 		fprintf(stderr, "%s: port %d still accepts after kill\n",
 			s->what, s->port);
 }
@@ -440,10 +364,10 @@ static void make_tag(char *tag, size_t cap)
  * timeout_ms or its process exited (then reaped, *exited set). */
 static int wait_ready(vt_test_server *s, int timeout_ms, bool *exited)
 {
-	double until = now_ms() + timeout_ms;
+	double until = vt_test_now_ms() + timeout_ms;
 	*exited = false;
-	while (now_ms() < until) {
-		int fd = loopback_connect(s->port);
+	while (vt_test_now_ms() < until) {
+		int fd = vt_test_connect_port(s->port);
 		if (fd >= 0) {
 			close(fd);
 			return 0;
@@ -456,7 +380,7 @@ static int wait_ready(vt_test_server *s, int timeout_ms, bool *exited)
 			*exited = true;
 			return -1;
 		}
-		sleep_ms(50);
+		vt_test_sleep_ms(50);
 	}
 	fprintf(stderr, "%s did not accept on port %d within %d ms\n", s->what,
 		s->port, timeout_ms);
@@ -572,7 +496,7 @@ int vt_test_redis_start(vt_test_server *s, int port, const char *password)
 	/* A free port can be taken between finding and binding it: with
 	 * a port of our choosing, try another. */
 	for (int tries = 0; tries < (port == 0 ? 3 : 1); tries++) {
-		int p = port != 0 ? port : vt_test_srv_free_port();
+		int p = port != 0 ? port : vt_test_free_port();
 		if (p > 0 && redis_start_once(s, p, password) == 0)
 			return 0;
 	}
@@ -647,9 +571,9 @@ int vt_test_rabbitmq_start(vt_test_server *s, const char *user,
 	if (write_file(log, "", uid, gid) != 0)
 		return -1;
 
-	s->port = vt_test_srv_free_port();
-	int dist = vt_test_srv_free_port();
-	int epmd = vt_test_srv_free_port();
+	s->port = vt_test_free_port();
+	int dist = vt_test_free_port();
+	int epmd = vt_test_free_port();
 	if (s->port <= 0 || dist <= 0 || epmd <= 0 || dist == s->port ||
 	    epmd == s->port || epmd == dist) {
 		fprintf(stderr, "no free ports\n");
@@ -688,7 +612,7 @@ int vt_test_rabbitmq_start(vt_test_server *s, const char *user,
 	envp[n] = NULL;
 	char *argv[] = {RABBIT_SCRIPT, NULL};
 
-	double t0 = now_ms();
+	double t0 = vt_test_now_ms();
 	s->pid = spawn(argv, envp, log, -1, RABBIT_HOME, uid, gid);
 	if (s->pid < 0) {
 		s->pid = 0;
@@ -708,7 +632,7 @@ int vt_test_rabbitmq_start(vt_test_server *s, const char *user,
 	}
 	fprintf(stderr,
 		"rabbitmq-server accepts on 127.0.0.1:%d after %.1f s\n",
-		s->port, (now_ms() - t0) / 1e3);
+		s->port, (vt_test_now_ms() - t0) / 1e3);
 	return 0;
 }
 
@@ -765,7 +689,7 @@ int vt_test_amqp_fill(int port, const char *user, const char *pass,
 			goto out;
 		}
 	}
-	double until = now_ms() + 10000;
+	double until = vt_test_now_ms() + 10000;
 	for (;;) {
 		amqp_queue_declare_ok_t *ok =
 		    amqp_queue_declare(c, 1, q, 1, 0, 0, 0, amqp_empty_table);
@@ -773,12 +697,12 @@ int vt_test_amqp_fill(int port, const char *user, const char *pass,
 			goto out;
 		if ((int)ok->message_count == n)
 			break;
-		if (now_ms() > until) {
+		if (vt_test_now_ms() > until) {
 			fprintf(stderr, "queue %s: %u messages, want %d\n",
 				queue, ok->message_count, n);
 			goto out;
 		}
-		sleep_ms(20);
+		vt_test_sleep_ms(20);
 	}
 	amqp_channel_close(c, 1, AMQP_REPLY_SUCCESS);
 	amqp_connection_close(c, AMQP_REPLY_SUCCESS);

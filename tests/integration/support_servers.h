@@ -32,13 +32,6 @@ typedef struct vt_test_server {
 	int slot;	     /* in the atexit table */
 } vt_test_server;
 
-/* A TCP port on 127.0.0.1 that nothing listens on right now. */
-int vt_test_srv_free_port(void);
-
-/* Waits until 127.0.0.1:port accepts a connection; 1 if it did within
- * timeout_ms, else 0. */
-int vt_test_srv_wait_port(int port, int timeout_ms);
-
 /* Starts redis-server on 127.0.0.1:port (0 = a free port), with
  * requirepass when password is not NULL, and a unix socket in its
  * directory. Returns 0 when it accepts connections, else -1 with the

@@ -291,14 +291,6 @@ static vt_client *client(const char *token)
 	return c;
 }
 
-static const vt_component *find(const vt_health_snapshot *s, const char *name)
-{
-	for (size_t i = 0; i < s->ncomponents; i++)
-		if (strcmp(s->components[i].name, name) == 0)
-			return &s->components[i];
-	return NULL;
-}
-
 static void test_rpc(void)
 {
 	vt_health_snapshot *s = NULL;
@@ -308,7 +300,8 @@ static void test_rpc(void)
 	vt_client *anon = client(NULL);
 	CU_ASSERT_EQUAL_FATAL(vt_client_health(anon, NULL, VT_RUN_FRESH, &s),
 			      VT_OK);
-	const vt_component *bad = find(s, "bad"), *ok = find(s, "ok");
+	const vt_component *bad = vt_test_component(s, "bad"),
+			   *ok = vt_test_component(s, "ok");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(bad);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ok);
 	CU_ASSERT_EQUAL(bad->status, VT_UNHEALTHY);
@@ -326,7 +319,7 @@ static void test_rpc(void)
 	vt_client *full = client(TOKEN);
 	CU_ASSERT_EQUAL_FATAL(vt_client_health(full, NULL, VT_RUN_CACHED, &s),
 			      VT_OK);
-	bad = find(s, "bad");
+	bad = vt_test_component(s, "bad");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(bad);
 	CU_ASSERT_STRING_EQUAL(bad->error, LEAK);
 	CU_ASSERT_EQUAL(bad->ndetails, 1);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "support_httpd.h"
+#include "support_net.h"
 #include "testutil.h"
 #include "vitals/checks.h"
 #include "vitals/encode.h"
@@ -33,23 +34,6 @@ static vt_health *health_new(void)
 	vt_health *h = NULL;
 	CU_ASSERT_FATAL(vt_health_alloc(&h, NULL) == VT_OK);
 	return h;
-}
-
-static const vt_component *run1(vt_health *h, const char *name,
-				vt_health_snapshot **snap)
-{
-	vt_health_filter f = {.name = name};
-	CU_ASSERT_FATAL(vt_health_run(h, &f, VT_RUN_FRESH, snap) == VT_OK);
-	CU_ASSERT_FATAL((*snap)->ncomponents == 1);
-	return &(*snap)->components[0];
-}
-
-static const vt_detail *detail(const vt_component *c, const char *key)
-{
-	for (size_t i = 0; i < c->ndetails; i++)
-		if (strcmp(c->details[i].key, key) == 0)
-			return &c->details[i];
-	return NULL;
 }
 
 /* Asserts that neither the secret key nor its seed, in either case,
@@ -85,12 +69,12 @@ static void test_signed_ok(void)
 			     .secret_key = key_a.secret_hex};
 	CU_ASSERT_FATAL(vt_check_dmarket_add(h, "dmarket", &o, NULL) == VT_OK);
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "dmarket", &s);
+	const vt_component *c = vt_test_run_one(h, "dmarket", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
 	CU_ASSERT_PTR_NULL(c->error);
-	const vt_detail *d = detail(c, "status_code");
+	const vt_detail *d = vt_test_detail(c, "status_code");
 	CU_ASSERT(d != NULL && d->num == 200);
-	d = detail(c, "signed");
+	d = vt_test_detail(c, "signed");
 	CU_ASSERT(d != NULL && d->kind == VT_DETAIL_BOOL && d->b);
 	assert_json_clean(s, &key_a);
 	vt_health_snapshot_free(s);
@@ -124,7 +108,7 @@ static void test_unknown_key_refused(void)
 			     .secret_key = key_b.secret_hex};
 	CU_ASSERT_FATAL(vt_check_dmarket_add(h, "dmarket", &o, NULL) == VT_OK);
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "dmarket", &s);
+	const vt_component *c = vt_test_run_one(h, "dmarket", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
 	CU_ASSERT(c->error != NULL && strstr(c->error, "401") != NULL);
 	if (c->error != NULL)
@@ -144,9 +128,9 @@ static void test_public_endpoint(void)
 	vt_dmarket_opts o = {.base_url = slash};
 	CU_ASSERT_FATAL(vt_check_dmarket_add(h, "public", &o, NULL) == VT_OK);
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "public", &s);
+	const vt_component *c = vt_test_run_one(h, "public", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
-	const vt_detail *d = detail(c, "signed");
+	const vt_detail *d = vt_test_detail(c, "signed");
 	CU_ASSERT(d != NULL && !d->b);
 	vt_health_snapshot_free(s);
 	vt_test_request q;
@@ -174,37 +158,26 @@ static void test_upper_case_keys(void)
 	    .base_url = base_url, .public_key = pub, .secret_key = secret};
 	CU_ASSERT_FATAL(vt_check_dmarket_add(h, "dmarket", &o, NULL) == VT_OK);
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "dmarket", &s);
+	const vt_component *c = vt_test_run_one(h, "dmarket", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
 	assert_json_clean(s, &key_a);
 	vt_health_snapshot_free(s);
 	vt_health_free(h);
 }
 
-static int closed_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	CU_ASSERT_FATAL(fd >= 0 &&
-			bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-			getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static void test_server_down(void)
 {
 	vt_health *h = health_new();
 	char url[128];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
+	int port = vt_test_free_port(); /* nothing listens there */
+	CU_ASSERT_FATAL(port > 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
 	vt_dmarket_opts o = {.base_url = url,
 			     .public_key = key_a.pub_hex,
 			     .secret_key = key_a.secret_hex};
 	CU_ASSERT_FATAL(vt_check_dmarket_add(h, "dmarket", &o, NULL) == VT_OK);
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "dmarket", &s);
+	const vt_component *c = vt_test_run_one(h, "dmarket", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
 	CU_ASSERT(c->error != NULL && strstr(c->error, "cannot connect"));
 	assert_json_clean(s, &key_a);

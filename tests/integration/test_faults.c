@@ -82,6 +82,7 @@
 #include "vitals/server.h"
 
 #include "support_http.h"
+#include "support_net.h"
 #include "support_tsan.h"
 #include "support_watch.h"
 
@@ -208,19 +209,6 @@ static void close_reset(int fd)
 	close(fd);
 }
 
-static int connect_loopback(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
 /* Copies what fd from has to fd to; 0 when that connection is over. */
 static int relay_copy(int from, int to)
 {
@@ -264,9 +252,9 @@ static void *relay_main(void *arg)
 			continue;
 		if (p[0].revents & POLLIN) {
 			int c = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC);
-			int u =
-			    c >= 0 ? connect_loopback(atomic_load(&r->upstream))
-				   : -1;
+			int u = c >= 0 ? vt_test_connect_port(
+					     atomic_load(&r->upstream))
+				       : -1;
 			int slot = -1;
 			for (int i = 0; i < RELAY_PAIRS && slot < 0; i++)
 				if (r->a[i] < 0)
@@ -390,21 +378,6 @@ static int marked_processes(int *out, int cap)
 	if (d != NULL)
 		closedir(d);
 	return n;
-}
-
-/* 1 if pid is gone or a zombie. */
-static int process_dead(long pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return 1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *rp = strrchr(buf, ')');
-	return rp != NULL && (rp[2] == 'Z' || rp[2] == 'X');
 }
 
 /* A zombie child that is still one a second later is leaked. */
@@ -915,9 +888,8 @@ static void start_server(void)
 {
 	char http[64], err[256];
 	for (int tries = 0; tries < 5 && server == NULL; tries++) {
-		http_port = vt_test_srv_free_port();
-		int rpc = vt_test_srv_free_port(),
-		    pub = vt_test_srv_free_port();
+		http_port = vt_test_free_port();
+		int rpc = vt_test_free_port(), pub = vt_test_free_port();
 		if (rpc == pub || rpc == http_port || pub == http_port)
 			continue;
 		snprintf(http, sizeof(http), "127.0.0.1:%d", http_port);
@@ -978,10 +950,10 @@ static int hang_pids_dead(const char *file)
 	if (got != 2)
 		return 0;
 	double until = vt_test_now_ms() + 3000;
-	while (!(process_dead(sh) && process_dead(sleeper)) &&
+	while (!(vt_test_process_dead(sh) && vt_test_process_dead(sleeper)) &&
 	       vt_test_now_ms() < until)
 		vt_test_sleep_ms(20);
-	return process_dead(sh) && process_dead(sleeper);
+	return vt_test_process_dead(sh) && vt_test_process_dead(sleeper);
 }
 
 static void test_faults(void)

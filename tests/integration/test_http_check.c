@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "support_httpd.h"
+#include "support_net.h"
 #include "testutil.h"
 #include "vitals/checks.h"
 #include "vitals/encode.h"
@@ -42,32 +43,6 @@ static void add(vt_health *h, const char *name, const char *url, long expect,
 	CU_ASSERT_FATAL(vt_check_http_add(h, name, &o, &co) == VT_OK);
 }
 
-static const vt_component *run1(vt_health *h, const char *name,
-				vt_health_snapshot **snap, double *ms)
-{
-	vt_health_filter f = {.name = name};
-	double t0 = vt_test_now_ms();
-	vt_err rv = vt_health_run(h, &f, VT_RUN_FRESH, snap);
-	if (ms != NULL)
-		*ms = vt_test_now_ms() - t0;
-	CU_ASSERT_FATAL(rv == VT_OK);
-	CU_ASSERT_FATAL((*snap)->ncomponents == 1);
-	return &(*snap)->components[0];
-}
-
-static const vt_detail *detail(const vt_component *c, const char *key)
-{
-	for (size_t i = 0; i < c->ndetails; i++)
-		if (strcmp(c->details[i].key, key) == 0)
-			return &c->details[i];
-	return NULL;
-}
-
-static int starts_with(const char *s, const char *prefix)
-{
-	return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
 /* Frees h and checks the callbacks had already kept their deadline. */
 static void health_free_quickly(vt_health *h)
 {
@@ -86,24 +61,24 @@ static void test_ok_and_fail(void)
 	add(h, "fail", fail, 0, 3000, 0);
 
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "ok", &s, NULL);
+	const vt_component *c = vt_test_run_one(h, "ok", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
 	CU_ASSERT_PTR_NULL(c->error);
-	const vt_detail *d = detail(c, "status_code");
+	const vt_detail *d = vt_test_detail(c, "status_code");
 	CU_ASSERT(d != NULL && d->kind == VT_DETAIL_NUM && d->num == 200);
-	d = detail(c, "latency_ms");
+	d = vt_test_detail(c, "latency_ms");
 	CU_ASSERT(d != NULL && d->kind == VT_DETAIL_NUM && d->num >= 0);
-	d = detail(c, "url");
+	d = vt_test_detail(c, "url");
 	CU_ASSERT(d != NULL && d->kind == VT_DETAIL_STR &&
 		  strcmp(d->str, ok) == 0);
 	vt_health_snapshot_free(s);
 
-	c = run1(h, "fail", &s, NULL);
+	c = vt_test_run_one(h, "fail", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
 	char want[300];
 	snprintf(want, sizeof(want), "HTTP 500 from %s", fail);
 	CU_ASSERT(c->error != NULL && strcmp(c->error, want) == 0);
-	d = detail(c, "status_code");
+	d = vt_test_detail(c, "status_code");
 	CU_ASSERT(d != NULL && d->num == 500);
 	vt_health_snapshot_free(s);
 	health_free_quickly(h);
@@ -121,14 +96,14 @@ static void test_expect_status_and_method(void)
 	CU_ASSERT_FATAL(vt_check_http_add(h, "head", &o, NULL) == VT_OK);
 
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "want404", &s, NULL);
+	const vt_component *c = vt_test_run_one(h, "want404", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
 	vt_health_snapshot_free(s);
-	c = run1(h, "want201", &s, NULL);
+	c = vt_test_run_one(h, "want201", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
-	CU_ASSERT(starts_with(c->error, "HTTP 200 from "));
+	CU_ASSERT(vt_test_starts_with(c->error, "HTTP 200 from "));
 	vt_health_snapshot_free(s);
-	c = run1(h, "head", &s, NULL);
+	c = vt_test_run_one(h, "head", &s, NULL);
 	CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
 	vt_health_snapshot_free(s);
 	vt_test_request q;
@@ -144,7 +119,7 @@ static void test_slow_degraded(void)
 	add(h, "slow", url, 0, 5000, 150);
 	vt_health_snapshot *s;
 	double ms;
-	const vt_component *c = run1(h, "slow", &s, &ms);
+	const vt_component *c = vt_test_run_one(h, "slow", &s, &ms);
 	CU_ASSERT_EQUAL(c->status, VT_DEGRADED);
 	CU_ASSERT(ms >= 390 && ms < 4000);
 	vt_health_snapshot_free(s);
@@ -161,9 +136,9 @@ static void test_slow_timeout(void)
 	add(h, "slow", url, 0, 300, 0);
 	vt_health_snapshot *s;
 	double ms;
-	const vt_component *c = run1(h, "slow", &s, &ms);
+	const vt_component *c = vt_test_run_one(h, "slow", &s, &ms);
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
-	CU_ASSERT(starts_with(c->error, "timeout after"));
+	CU_ASSERT(vt_test_starts_with(c->error, "timeout after"));
 	CU_ASSERT(ms >= 250 && ms < 300 + 1000);
 	vt_health_snapshot_free(s);
 	health_free_quickly(h);
@@ -177,39 +152,28 @@ static void test_never_answers(void)
 	add(h, "silent", url, 0, 300, 0);
 	vt_health_snapshot *s;
 	double ms;
-	const vt_component *c = run1(h, "silent", &s, &ms);
+	const vt_component *c = vt_test_run_one(h, "silent", &s, &ms);
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
-	CU_ASSERT(starts_with(c->error, "timeout after"));
+	CU_ASSERT(vt_test_starts_with(c->error, "timeout after"));
 	CU_ASSERT(ms < 300 + 1000);
 	vt_health_snapshot_free(s);
 	health_free_quickly(h);
 	CU_ASSERT(vt_test_httpd_count(silent) >= 1); /* it did connect */
 }
 
-static int closed_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	CU_ASSERT_FATAL(fd >= 0 &&
-			bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-			getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static void test_refused(void)
 {
 	vt_health *h = health_new();
 	char url[256];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", closed_port());
+	int port = vt_test_free_port(); /* nothing listens there */
+	CU_ASSERT_FATAL(port > 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", port);
 	add(h, "refused", url, 0, 3000, 0);
 	vt_health_snapshot *s;
 	double ms;
-	const vt_component *c = run1(h, "refused", &s, &ms);
+	const vt_component *c = vt_test_run_one(h, "refused", &s, &ms);
 	CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
-	CU_ASSERT(starts_with(c->error, "cannot connect"));
+	CU_ASSERT(vt_test_starts_with(c->error, "cannot connect"));
 	CU_ASSERT(ms < 2000);
 	vt_health_snapshot_free(s);
 	health_free_quickly(h);
@@ -231,9 +195,10 @@ static void test_tls_error(void)
 	for (int i = 0; i < 2; i++) {
 		vt_health_snapshot *s;
 		double ms;
-		const vt_component *c = run1(h, names[i], &s, &ms);
+		const vt_component *c = vt_test_run_one(h, names[i], &s, &ms);
 		CU_ASSERT_EQUAL(c->status, VT_UNHEALTHY);
-		CU_ASSERT(starts_with(c->error, "TLS handshake failed"));
+		CU_ASSERT(
+		    vt_test_starts_with(c->error, "TLS handshake failed"));
 		CU_ASSERT(ms < 2500);
 		vt_health_snapshot_free(s);
 	}
@@ -249,7 +214,7 @@ static void test_endless_body(void)
 	add(h, "stream", url, 0, 5000, 0);
 	vt_health_snapshot *s;
 	double ms;
-	const vt_component *c = run1(h, "stream", &s, &ms);
+	const vt_component *c = vt_test_run_one(h, "stream", &s, &ms);
 	CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
 	CU_ASSERT(ms < 4000);
 	vt_health_snapshot_free(s);
@@ -262,19 +227,21 @@ static void test_password_redacted(void)
 	const char *pw = "s3cr3t-pw";
 	vt_health *h = health_new();
 	char fail[256], slow[256], refused[256];
+	int closed = vt_test_free_port();
+	CU_ASSERT_FATAL(closed > 0);
 	snprintf(fail, sizeof(fail), "http://alice:%s@127.0.0.1:%d/fail", pw,
 		 vt_test_httpd_port(srv));
 	snprintf(slow, sizeof(slow),
 		 "http://alice:%s@127.0.0.1:%d/slow?ms=5000", pw,
 		 vt_test_httpd_port(srv));
 	snprintf(refused, sizeof(refused), "http://alice:%s@127.0.0.1:%d/", pw,
-		 closed_port());
+		 closed);
 	add(h, "fail", fail, 0, 3000, 0);
 	add(h, "slow", slow, 0, 300, 0);
 	add(h, "refused", refused, 0, 3000, 0);
 
 	vt_health_snapshot *s;
-	const vt_component *c = run1(h, "fail", &s, NULL);
+	const vt_component *c = vt_test_run_one(h, "fail", &s, NULL);
 	char want[300];
 	snprintf(want, sizeof(want),
 		 "HTTP 500 from http://alice:***@127.0.0.1:%d/fail",
@@ -286,7 +253,7 @@ static void test_password_redacted(void)
 	CU_ASSERT(
 	    vt_test_httpd_last(srv, &q) &&
 	    vt_test_request_header(&q, "Authorization", auth, sizeof(auth)) &&
-	    starts_with(auth, "Basic "));
+	    vt_test_starts_with(auth, "Basic "));
 
 	/* All three, errors and details, as JSON. */
 	CU_ASSERT_FATAL(vt_health_run(h, NULL, VT_RUN_FRESH, &s) == VT_OK);

@@ -50,6 +50,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "support_net.h"
 #include "support_servers.h"
 #include "testutil.h"
 #include "vitals/client.h"
@@ -839,9 +840,9 @@ static void setup(void)
 
 	char http[64], err[256];
 	for (int tries = 0; tries < 5; tries++) {
-		http_port = vt_test_srv_free_port();
-		int rpc = vt_test_srv_free_port();
-		int pub = vt_test_srv_free_port();
+		http_port = vt_test_free_port();
+		int rpc = vt_test_free_port();
+		int pub = vt_test_free_port();
 		snprintf(http, sizeof(http), "127.0.0.1:%d", http_port);
 		snprintf(rpc_url, sizeof(rpc_url), "tcp://127.0.0.1:%d", rpc);
 		snprintf(pub_url, sizeof(pub_url), "tcp://127.0.0.1:%d", pub);

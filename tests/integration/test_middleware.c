@@ -23,73 +23,28 @@
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 
+#include "support_http.h"
+#include "support_net.h"
 #include "testutil.h"
 #include "vitals/middleware.h"
 
-/* ---- a tiny HTTP/1.1 client: one request per connection ------------- */
+/* ---- requests, on the raw client of support_http.h ------------------- */
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-/* Sends "METHOD target HTTP/1.1" with Connection: close and reads to
- * EOF into out[cap]. The status, 0 when there was no answer. */
-static int request(int port, const char *method, const char *target, char *out,
+/* METHOD target with "Connection: close" on a connection of its own:
+ * the status, 0 when there was no answer; the body into body[cap]. */
+static int request(int port, const char *method, const char *target, char *body,
 		   size_t cap)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	out[0] = '\0';
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	char req[512];
-	int n = snprintf(req, sizeof(req),
-			 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: "
-			 "close\r\n\r\n",
-			 method, target);
-	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
-		close(fd);
-		return 0;
-	}
-	size_t got = 0;
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, 10000) <= 0 || got + 1 >= cap)
-			break;
-		ssize_t r = recv(fd, out + got, cap - 1 - got, 0);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	out[got] = '\0';
-	close(fd);
+	vt_test_resp r;
 	int status = 0;
-	if (sscanf(out, "HTTP/1.%*d %d", &status) != 1)
-		return 0;
+	body[0] = '\0';
+	if (vt_test_http_request(port, method, target, "Connection: close\r\n",
+				 10000, &r)) {
+		status = r.status;
+		snprintf(body, cap, "%s", r.body);
+	}
+	vt_test_resp_free(&r);
 	return status;
-}
-
-static const char *body_of(const char *resp)
-{
-	const char *b = strstr(resp, "\r\n\r\n");
-	return b != NULL ? b + 4 : "";
 }
 
 /* ---- the program's handlers ------------------------------------------ */
@@ -244,7 +199,7 @@ static void test_middleware(void)
 	CU_ASSERT_FATAL(
 	    vt_health_add_simple(h, "alpha", alpha_fn, NULL, NULL) == VT_OK);
 
-	int port = free_port();
+	int port = vt_test_free_port();
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
 	nng_url *u;
@@ -275,11 +230,11 @@ static void test_middleware(void)
 	for (int i = 0; i < 3; i++) {
 		CU_ASSERT_EQUAL(
 		    request(port, "GET", "/orders", buf, sizeof(buf)), 201);
-		CU_ASSERT_STRING_EQUAL(body_of(buf), "order-42");
+		CU_ASSERT_STRING_EQUAL(buf, "order-42");
 	}
 	CU_ASSERT_EQUAL(request(port, "HEAD", "/orders", buf, sizeof(buf)),
 			201);
-	CU_ASSERT_STRING_EQUAL(body_of(buf), "");
+	CU_ASSERT_STRING_EQUAL(buf, "");
 	for (int i = 0; i < 2; i++)
 		CU_ASSERT_EQUAL(request(port, "GET", "/fail", buf, sizeof(buf)),
 				500);
@@ -299,7 +254,7 @@ static void test_middleware(void)
 
 	/* vitals' routes on the program's server. */
 	CU_ASSERT_EQUAL(request(port, "GET", "/health", buf, sizeof(buf)), 200);
-	cJSON *j = cJSON_Parse(body_of(buf));
+	cJSON *j = cJSON_Parse(buf);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
 	CU_ASSERT_STRING_EQUAL(
 	    cJSON_GetObjectItemCaseSensitive(j, "status")->valuestring,
@@ -313,7 +268,7 @@ static void test_middleware(void)
 			405);
 	CU_ASSERT_EQUAL(request(port, "GET", "/metrics", buf, sizeof(buf)),
 			200);
-	j = cJSON_Parse(body_of(buf));
+	j = cJSON_Parse(buf);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(
 	    j, "http_requests_total{method=\"GET\",route=\"/orders\","
@@ -401,7 +356,7 @@ static void test_metrics_only(void)
 	CU_ASSERT(vt_middleware_alloc(&(vt_middleware *){NULL}, NULL, NULL, m,
 				      NULL) == VT_EINVAL);
 
-	int port = free_port();
+	int port = vt_test_free_port();
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
 	nng_url *u;
@@ -413,7 +368,7 @@ static void test_metrics_only(void)
 	CU_ASSERT_FATAL(nng_http_server_start(srv) == 0);
 	char buf[4096];
 	CU_ASSERT_EQUAL(request(port, "GET", "/orders", buf, sizeof(buf)), 201);
-	CU_ASSERT_STRING_EQUAL(body_of(buf), "no data");
+	CU_ASSERT_STRING_EQUAL(buf, "no data");
 	CU_ASSERT_EQUAL(request(port, "GET", "/health", buf, sizeof(buf)), 404);
 	vt_metrics_snapshot *s;
 	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s) == VT_OK);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "support_net.h"
 #include "support_servers.h"
 #include "testutil.h"
 #include "vitals/checks.h"
@@ -30,64 +31,6 @@ static vt_test_server broker;
 
 static const char *const secrets[] = {PW, "Rb-s3cret%2Fp%40ss%3Aw0rd", WRONG,
 				      "s3cret", NULL};
-
-static void assert_no_secret(const char *text)
-{
-	for (int i = 0; secrets[i] != NULL; i++) {
-		if (strstr(text, secrets[i]) != NULL)
-			fprintf(stderr, "secret '%s' shown in: %s\n",
-				secrets[i], text);
-		CU_ASSERT_PTR_NULL(strstr(text, secrets[i]));
-	}
-}
-
-static const vt_detail *detail(const vt_component *c, const char *key)
-{
-	for (size_t i = 0; i < c->ndetails; i++)
-		if (strcmp(c->details[i].key, key) == 0)
-			return &c->details[i];
-	return NULL;
-}
-
-typedef struct capture {
-	int saved_out, saved_err;
-	int fd; /* the output, in an unlinked file */
-} capture;
-
-static void capture_begin(capture *cap)
-{
-	fflush(stdout);
-	fflush(stderr);
-	char path[64];
-	snprintf(path, sizeof(path), "/tmp/vt-rabbit-out-XXXXXX");
-	cap->fd = mkstemp(path);
-	CU_ASSERT_FATAL(cap->fd >= 0);
-	unlink(path);
-	cap->saved_out = dup(1);
-	cap->saved_err = dup(2);
-	dup2(cap->fd, 1);
-	dup2(cap->fd, 2);
-}
-
-/* Restores the output; asserts nothing was printed (and shows it if
- * something was). */
-static void capture_end(capture *cap)
-{
-	fflush(stdout);
-	fflush(stderr);
-	dup2(cap->saved_out, 1);
-	dup2(cap->saved_err, 2);
-	close(cap->saved_out);
-	close(cap->saved_err);
-	char text[4096];
-	ssize_t n = pread(cap->fd, text, sizeof(text) - 1, 0);
-	close(cap->fd);
-	if (n > 0) {
-		text[n] = '\0';
-		fprintf(stderr, "the check printed: %s\n", text);
-	}
-	CU_ASSERT_EQUAL(n, 0);
-}
 
 /* Registers a rabbitmq check, runs it once (fresh), frees the registry
  * and returns the snapshot; *ms is how long that took. NULL if
@@ -111,24 +54,20 @@ static vt_health_snapshot *run_check(const char *url, const char *queue,
 		return NULL;
 	}
 	vt_health_snapshot *s = NULL;
-	capture cap;
-	capture_begin(&cap);
+	vt_test_capture cap;
+	vt_test_capture_begin(&cap);
 	double t0 = vt_test_now_ms();
 	e = vt_health_run(h, NULL, VT_RUN_FRESH, &s);
 	/* Freeing waits for a callback still running, so *ms covers the
 	 * check's whole run, teardown included. */
 	vt_health_free(h);
 	double t1 = vt_test_now_ms();
-	capture_end(&cap);
+	vt_test_capture_end_silent(&cap);
 	if (ms != NULL)
 		*ms = t1 - t0;
 	CU_ASSERT_EQUAL_FATAL(e, VT_OK);
 	CU_ASSERT_EQUAL_FATAL(s->ncomponents, 1);
-	char *json = NULL;
-	size_t len = 0;
-	CU_ASSERT_EQUAL_FATAL(vt_json_health(s, &json, &len), VT_OK);
-	assert_no_secret(json);
-	free(json);
+	vt_test_assert_snapshot_no_secret(s, secrets);
 	return s;
 }
 
@@ -174,16 +113,16 @@ static void test_healthy(void)
 			continue;
 		expect(s, VT_HEALTHY, NULL);
 		const vt_component *c = &s->components[0];
-		const vt_detail *d = detail(c, "url");
+		const vt_detail *d = vt_test_detail(c, "url");
 		CU_ASSERT(d != NULL && d->kind == VT_DETAIL_STR &&
 			  strcmp(d->str, shown) == 0);
-		d = detail(c, "latency_ms");
+		d = vt_test_detail(c, "latency_ms");
 		CU_ASSERT(d != NULL && d->kind == VT_DETAIL_NUM &&
 			  d->num >= 0 && d->num < 3000);
-		d = detail(c, "version");
+		d = vt_test_detail(c, "version");
 		CU_ASSERT(d != NULL && d->kind == VT_DETAIL_STR &&
 			  strncmp(d->str, "3.", 2) == 0);
-		CU_ASSERT_PTR_NULL(detail(c, "messages"));
+		CU_ASSERT_PTR_NULL(vt_test_detail(c, "messages"));
 		vt_health_snapshot_free(s);
 	}
 }
@@ -231,7 +170,8 @@ static void test_queue_threshold(void)
 	vt_health_snapshot *s = run_check(url, "vt.jobs", 5, 3000, 0, NULL);
 	if (s != NULL) {
 		expect(s, VT_DEGRADED, "7 messages");
-		const vt_detail *d = detail(&s->components[0], "messages");
+		const vt_detail *d =
+		    vt_test_detail(&s->components[0], "messages");
 		CU_ASSERT(d != NULL && d->kind == VT_DETAIL_NUM && d->num == 7);
 		vt_health_snapshot_free(s);
 	}
@@ -242,7 +182,8 @@ static void test_queue_threshold(void)
 		if (s == NULL)
 			continue;
 		expect(s, VT_HEALTHY, NULL);
-		const vt_detail *d = detail(&s->components[0], "messages");
+		const vt_detail *d =
+		    vt_test_detail(&s->components[0], "messages");
 		CU_ASSERT(d != NULL && d->num == 7);
 		vt_health_snapshot_free(s);
 	}
@@ -252,7 +193,8 @@ static void test_queue_threshold(void)
 	s = run_check(url, "vt.jobs", 5, 3000, 0, NULL);
 	if (s != NULL) {
 		expect(s, VT_HEALTHY, NULL);
-		const vt_detail *d = detail(&s->components[0], "messages");
+		const vt_detail *d =
+		    vt_test_detail(&s->components[0], "messages");
 		CU_ASSERT(d != NULL && d->num == 0);
 		vt_health_snapshot_free(s);
 	}
@@ -271,7 +213,7 @@ static void test_unknown_queue(void)
 
 static void test_refused(void)
 {
-	int port = vt_test_srv_free_port();
+	int port = vt_test_free_port();
 	char url[256], want[128];
 	snprintf(url, sizeof(url), "amqp://" USER ":" PW_FMT "@127.0.0.1:%d/",
 		 port);

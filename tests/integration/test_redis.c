@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "support_net.h"
 #include "support_servers.h"
 #include "testutil.h"
 #include "vitals/checks.h"
@@ -30,95 +31,23 @@ static vt_test_server plain, authd;
 
 static const char *const secrets[] = {PW, PW_URL, WRONG, "s3cr3t", NULL};
 
-/* Fails the test if any secret appears in text. */
-static void assert_no_secret(const char *text)
-{
-	for (int i = 0; secrets[i] != NULL; i++) {
-		if (strstr(text, secrets[i]) != NULL)
-			fprintf(stderr, "secret '%s' shown in: %s\n",
-				secrets[i], text);
-		CU_ASSERT_PTR_NULL(strstr(text, secrets[i]));
-	}
-}
-
-static const vt_detail *detail(const vt_component *c, const char *key)
-{
-	for (size_t i = 0; i < c->ndetails; i++)
-		if (strcmp(c->details[i].key, key) == 0)
-			return &c->details[i];
-	return NULL;
-}
-
-static const char *detail_str(const vt_component *c, const char *key)
-{
-	const vt_detail *d = detail(c, key);
-	return d != NULL && d->kind == VT_DETAIL_STR ? d->str : NULL;
-}
-
-/* Output of the check: stdout and stderr go to a file while it runs. */
-typedef struct capture {
-	int saved_out, saved_err;
-	int fd; /* the output, in an unlinked file */
-} capture;
-
-static void capture_begin(capture *cap)
-{
-	fflush(stdout);
-	fflush(stderr);
-	char path[64];
-	snprintf(path, sizeof(path), "/tmp/vt-redis-out-XXXXXX");
-	cap->fd = mkstemp(path);
-	CU_ASSERT_FATAL(cap->fd >= 0);
-	unlink(path);
-	cap->saved_out = dup(1);
-	cap->saved_err = dup(2);
-	dup2(cap->fd, 1);
-	dup2(cap->fd, 2);
-}
-
-/* Restores the output; asserts nothing was printed (and shows it if
- * something was). */
-static void capture_end(capture *cap)
-{
-	fflush(stdout);
-	fflush(stderr);
-	dup2(cap->saved_out, 1);
-	dup2(cap->saved_err, 2);
-	close(cap->saved_out);
-	close(cap->saved_err);
-	char text[4096];
-	ssize_t n = pread(cap->fd, text, sizeof(text) - 1, 0);
-	close(cap->fd);
-	if (n > 0) {
-		text[n] = '\0';
-		fprintf(stderr, "the check printed: %s\n", text);
-	}
-	CU_ASSERT_EQUAL(n, 0);
-}
-
 /* One fresh run of the check registered as "redis" on h; returns the
  * snapshot (one component) and checks its JSON for secrets. *ms is how
  * long vt_health_run took. */
 static vt_health_snapshot *run(vt_health *h, double *ms)
 {
 	vt_health_snapshot *s = NULL;
-	capture cap;
-	capture_begin(&cap);
+	vt_test_capture cap;
+	vt_test_capture_begin(&cap);
 	double t0 = vt_test_now_ms();
 	vt_err e = vt_health_run(h, NULL, VT_RUN_FRESH, &s);
 	double t1 = vt_test_now_ms();
-	capture_end(&cap);
+	vt_test_capture_end_silent(&cap);
 	if (ms != NULL)
 		*ms = t1 - t0;
 	CU_ASSERT_EQUAL_FATAL(e, VT_OK);
 	CU_ASSERT_EQUAL_FATAL(s->ncomponents, 1);
-	char *json = NULL;
-	size_t len = 0;
-	CU_ASSERT_EQUAL_FATAL(vt_json_health(s, &json, &len), VT_OK);
-	assert_no_secret(json);
-	free(json);
-	if (s->components[0].error != NULL)
-		assert_no_secret(s->components[0].error);
+	vt_test_assert_snapshot_no_secret(s, secrets);
 	return s;
 }
 
@@ -156,21 +85,21 @@ static void expect_healthy(const char *url, const char *shown)
 			c->error ? c->error : "(no error)");
 	CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
 	CU_ASSERT_PTR_NULL(c->error);
-	const vt_detail *lat = detail(c, "latency_ms");
+	const vt_detail *lat = vt_test_detail(c, "latency_ms");
 	CU_ASSERT_PTR_NOT_NULL(lat);
 	if (lat != NULL) {
 		CU_ASSERT_EQUAL(lat->kind, VT_DETAIL_NUM);
 		CU_ASSERT(lat->num >= 0 && lat->num < 2000);
 	}
-	const char *role = detail_str(c, "role");
+	const char *role = vt_test_detail_str(c, "role");
 	CU_ASSERT_PTR_NOT_NULL(role);
 	if (role != NULL)
 		CU_ASSERT_STRING_EQUAL(role, "master");
-	const char *version = detail_str(c, "version");
+	const char *version = vt_test_detail_str(c, "version");
 	CU_ASSERT_PTR_NOT_NULL(version);
 	if (version != NULL)
 		CU_ASSERT(version[0] >= '1' && version[0] <= '9');
-	const char *u = detail_str(c, "url");
+	const char *u = vt_test_detail_str(c, "url");
 	CU_ASSERT_PTR_NOT_NULL(u);
 	if (u != NULL)
 		CU_ASSERT_STRING_EQUAL(u, shown);
@@ -278,7 +207,7 @@ static void test_wrong_password(void)
 
 static void test_refused(void)
 {
-	int port = vt_test_srv_free_port();
+	int port = vt_test_free_port();
 	char url[128], want[128];
 	snprintf(url, sizeof(url), "redis://:" PW_FMT "@127.0.0.1:%d", port);
 	snprintf(want, sizeof(want), "connect 127.0.0.1:%d: Connection refused",
@@ -356,7 +285,7 @@ static double wait_cached(vt_health *h, vt_status want, double limit_ms,
 			char *json = NULL;
 			size_t len;
 			if (vt_json_health(s, &json, &len) == VT_OK)
-				assert_no_secret(json);
+				vt_test_assert_no_secret(json, secrets);
 			free(json);
 			vt_health_snapshot_free(s);
 			if (done)

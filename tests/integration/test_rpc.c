@@ -247,14 +247,6 @@ static vt_client *client(const char *url)
 
 static const char *const urls[2] = {url_tcp, url_ipc};
 
-static const vt_component *find(const vt_health_snapshot *s, const char *name)
-{
-	for (size_t i = 0; i < s->ncomponents; i++)
-		if (strcmp(s->components[i].name, name) == 0)
-			return &s->components[i];
-	return NULL;
-}
-
 /* ---- raw nng ----------------------------------------------------------- */
 
 static nng_socket raw_open(const char *url)
@@ -339,7 +331,7 @@ static void test_health(void)
 		/* Sorted by name. */
 		CU_ASSERT_STRING_EQUAL(s->components[0].name, "down");
 		CU_ASSERT_STRING_EQUAL(s->components[4].name, "warn");
-		const vt_component *ok = find(s, "ok");
+		const vt_component *ok = vt_test_component(s, "ok");
 		CU_ASSERT_PTR_NOT_NULL_FATAL(ok);
 		CU_ASSERT_EQUAL(ok->status, VT_HEALTHY);
 		CU_ASSERT_EQUAL_FATAL(ok->ndetails, 3);
@@ -349,11 +341,12 @@ static void test_health(void)
 		CU_ASSERT_EQUAL(ok->details[2].b, true);
 		CU_ASSERT_EQUAL_FATAL(ok->ntags, 2);
 		CU_ASSERT(ok->last_check_time > 1.7e9);
-		const vt_component *w = find(s, "warn");
+		const vt_component *w = vt_test_component(s, "warn");
 		CU_ASSERT_EQUAL(w->status, VT_DEGRADED);
 		CU_ASSERT_STRING_EQUAL(w->error, "queue depth 250 over 100");
-		CU_ASSERT_EQUAL(find(s, "down")->status, VT_UNHEALTHY);
-		CU_ASSERT_FALSE(find(s, "flip")->critical);
+		CU_ASSERT_EQUAL(vt_test_component(s, "down")->status,
+				VT_UNHEALTHY);
+		CU_ASSERT_FALSE(vt_test_component(s, "flip")->critical);
 		vt_client_health_free(s);
 
 		/* Cached: exactly what the registry holds, field for field
@@ -396,7 +389,8 @@ static void test_health(void)
 			    VT_OK);
 			CU_ASSERT_EQUAL(now,
 					k == 0 ? VT_UNHEALTHY : VT_HEALTHY);
-			CU_ASSERT_EQUAL(find(s, "flip")->status, now);
+			CU_ASSERT_EQUAL(vt_test_component(s, "flip")->status,
+					now);
 			vt_client_health_free(s);
 		}
 
@@ -411,7 +405,7 @@ static void test_health(void)
 		CU_ASSERT_EQUAL_FATAL(
 		    vt_client_health(c, &f, VT_RUN_CACHED, &s), VT_OK);
 		CU_ASSERT_EQUAL(s->ncomponents, 3);
-		CU_ASSERT_PTR_NULL(find(s, "flip"));
+		CU_ASSERT_PTR_NULL(vt_test_component(s, "flip"));
 		vt_client_health_free(s);
 		const char *ex[] = {"down", "hang"};
 		f = (vt_health_filter){.exclude = ex, .nexclude = 2};

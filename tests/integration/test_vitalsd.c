@@ -724,14 +724,6 @@ static void test_vitalsctl(void)
 
 /* ---- libvitals-client ---------------------------------------------------- */
 
-static const vt_component *find(const vt_health_snapshot *s, const char *n)
-{
-	for (size_t i = 0; i < s->ncomponents; i++)
-		if (strcmp(s->components[i].name, n) == 0)
-			return &s->components[i];
-	return NULL;
-}
-
 static void test_client_library(void)
 {
 	CU_ASSERT_FATAL(daemon_up());
@@ -743,17 +735,17 @@ static void test_client_library(void)
 	CU_ASSERT_FATAL(vt_client_health(cl, NULL, VT_RUN_FRESH, &s) == VT_OK);
 	CU_ASSERT_EQUAL(s->status, VT_UNHEALTHY);
 	CU_ASSERT_EQUAL(s->ncomponents, 6);
-	const vt_component *c = find(s, "ok");
+	const vt_component *c = vt_test_component(s, "ok");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT_EQUAL(c->status, VT_HEALTHY);
 	CU_ASSERT(c->critical);
 	CU_ASSERT(c->last_check_time > 1.7e9);
 	CU_ASSERT(c->ndetails >= 1);
-	c = find(s, "warn");
+	c = vt_test_component(s, "warn");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT_EQUAL(c->status, VT_DEGRADED);
 	CU_ASSERT(!c->critical);
-	c = find(s, "cache");
+	c = vt_test_component(s, "cache");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT(c->error == NULL || strstr(c->error, "hunter2") == NULL);
 	for (size_t i = 0; i < c->ndetails; i++)
