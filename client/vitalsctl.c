@@ -5,6 +5,9 @@
  *   vitalsctl [OPTIONS] health [NAME]   table (or --json); exit 0/1/2
  *   vitalsctl [OPTIONS] metrics [NAME]  table, --json or --prometheus
  *   vitalsctl [OPTIONS] watch           one line per status change
+ *   vitalsctl [OPTIONS] beat NAME       a heartbeat check's beat
+ *   vitalsctl [OPTIONS] silence NAME|--all DURATION   no alerts for a while
+ *   vitalsctl [OPTIONS] unsilence NAME|--all
  *
  * Options may come before or after the command. The table is printed
  * whether or not stdout is a terminal (scripts that want to parse use
@@ -19,6 +22,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,9 @@ static const char usage[] =
     "                 [--tag T] [--exclude NAME]...\n"
     "       vitalsctl [OPTIONS] metrics [NAME] [--json | --prometheus]\n"
     "       vitalsctl [OPTIONS] watch\n"
+    "       vitalsctl [OPTIONS] beat NAME\n"
+    "       vitalsctl [OPTIONS] silence NAME|--all DURATION\n"
+    "       vitalsctl [OPTIONS] unsilence NAME|--all\n"
     "\n"
     "Asks a vitals RPC server (nng req/rep) for health and metrics.\n"
     "\n"
@@ -54,13 +61,19 @@ static const char usage[] =
     "                 certificate (or VITALS_CA)\n"
     "  --cert FILE, --key FILE  client certificate and key for mutual\n"
     "                 TLS (or VITALS_CERT, VITALS_KEY)\n"
+    "  --all          silence, unsilence: every check\n"
     "  -h, --help     this text\n"
     "\n"
     "Output: an aligned table, on a terminal or not (statuses coloured on\n"
     "a terminal unless NO_COLOR is set); use --json or --prometheus to\n"
     "parse. health NAME prints that one check (--json: the gateway's\n"
     "GET /health/NAME object). watch prints \"<time> <check> <old> <new>\"\n"
-    "per change until interrupted.\n"
+    "per change until interrupted. beat records a beat of a heartbeat\n"
+    "check. silence keeps a check (or --all) in maintenance for\n"
+    "DURATION - 90s, 10m, 2h, 1d, 500ms; a bare number is seconds -:\n"
+    "results are shown with \"maintenance\":true, no alerts are sent;\n"
+    "unsilence ends it. beat and silence need the token when the\n"
+    "server has one.\n"
     "\n"
     "environment: VITALS_TOKEN, the server's bearer token if it has one\n"
     "(never on the command line, where ps shows it); without it such a\n"
@@ -84,6 +97,8 @@ typedef struct opts {
 	const char *tag;
 	const char *exclude[MAX_EXCLUDE];
 	size_t nexclude;
+	const char *arg2; /* silence NAME DURATION: the DURATION */
+	bool all;	  /* silence, unsilence --all */
 } opts;
 
 static int fail_usage(const char *fmt, const char *arg)
@@ -105,7 +120,8 @@ enum {
 	OPT_EXCLUDE,
 	OPT_CA,
 	OPT_CERT,
-	OPT_KEY
+	OPT_KEY,
+	OPT_ALL
 };
 
 static const struct option long_opts[] = {
@@ -120,6 +136,7 @@ static const struct option long_opts[] = {
     {"ca", required_argument, NULL, OPT_CA},
     {"cert", required_argument, NULL, OPT_CERT},
     {"key", required_argument, NULL, OPT_KEY},
+    {"all", no_argument, NULL, OPT_ALL},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -182,6 +199,8 @@ static int set_operand(opts *o, const char *a)
 		o->cmd = a;
 	else if (o->name == NULL)
 		o->name = a;
+	else if (o->arg2 == NULL && strcmp(o->cmd, "silence") == 0)
+		o->arg2 = a;
 	else
 		return fail_usage("unexpected argument \"%s\"", a);
 	return 0;
@@ -232,9 +251,34 @@ static int apply_option(opts *o, int c, const char *v, char **argv)
 					  "at most 64");
 		o->exclude[o->nexclude++] = v;
 		return 0;
+	case OPT_ALL:
+		o->all = true;
+		return 0;
 	default:
 		return bad_option(c, argv);
 	}
+}
+
+/* beat NAME, silence NAME|--all DURATION, unsilence NAME|--all. */
+static int check_admin(const opts *o)
+{
+	bool beat = strcmp(o->cmd, "beat") == 0;
+	bool silence = strcmp(o->cmd, "silence") == 0;
+	if (o->json || o->prom || o->cached || o->tag != NULL ||
+	    o->nexclude > 0)
+		return fail_usage("%s: takes no output or filter options",
+				  o->cmd);
+	if (beat && (o->all || o->name == NULL))
+		return fail_usage("%s",
+				  "beat needs the heartbeat check's NAME");
+	const char *dur = o->all ? o->name : o->arg2;
+	const char *extra = o->all ? o->arg2 : NULL;
+	if (silence && (dur == NULL || extra != NULL))
+		return fail_usage("%s", "silence needs NAME or --all, then a "
+					"DURATION (e.g. 30m)");
+	if (!beat && !silence && (o->all == (o->name != NULL)))
+		return fail_usage("%s", "unsilence needs NAME or --all");
+	return 0;
 }
 
 /* Checks that the command exists and the options fit it. */
@@ -245,8 +289,15 @@ static int check_command(const opts *o)
 	bool health = strcmp(o->cmd, "health") == 0;
 	bool metrics = strcmp(o->cmd, "metrics") == 0;
 	bool watch = strcmp(o->cmd, "watch") == 0;
-	if (!health && !metrics && !watch)
+	bool admin = strcmp(o->cmd, "beat") == 0 ||
+		     strcmp(o->cmd, "silence") == 0 ||
+		     strcmp(o->cmd, "unsilence") == 0;
+	if (!health && !metrics && !watch && !admin)
 		return fail_usage("unknown command \"%s\"", o->cmd);
+	if (admin)
+		return check_admin(o);
+	if (o->all)
+		return fail_usage("%s", "--all is for silence and unsilence");
 	if (o->json && o->prom)
 		return fail_usage("%s", "--json and --prometheus exclude "
 					"each other");
@@ -551,6 +602,19 @@ static vt_client *connect_or_say(const opts *o)
 	return NULL;
 }
 
+/* Closes c after a call that returned err; on failure says why (the
+ * server's message when there is one) and returns EXIT_UNKNOWN, else 0. */
+static int call_done(vt_client *c, const char *what, vt_err err)
+{
+	if (err != VT_OK) {
+		const char *why = vt_client_last_error(c);
+		fprintf(stderr, "vitalsctl: %s: %s\n", what,
+			why[0] != '\0' ? why : vt_strerror(err));
+	}
+	vt_client_close(c);
+	return err != VT_OK ? EXIT_UNKNOWN : 0;
+}
+
 static int cmd_health(const opts *o)
 {
 	vt_client *c = connect_or_say(o);
@@ -563,15 +627,8 @@ static int cmd_health(const opts *o)
 	vt_health_snapshot *s = NULL;
 	vt_err err = vt_client_health(
 	    c, &f, o->cached ? VT_RUN_CACHED : VT_RUN_FRESH, &s);
-	if (err != VT_OK) {
-		fprintf(stderr, "vitalsctl: health: %s\n",
-			vt_client_last_error(c)[0] != '\0'
-			    ? vt_client_last_error(c)
-			    : vt_strerror(err));
-		vt_client_close(c);
+	if (call_done(c, "health", err) != 0)
 		return EXIT_UNKNOWN;
-	}
-	vt_client_close(c);
 	/* One named check: its own status is the answer. */
 	bool one = o->name != NULL && s->ncomponents == 1;
 	vt_status st = one ? s->components[0].status : s->status;
@@ -598,15 +655,8 @@ static int cmd_metrics(const opts *o)
 	vt_metrics_filter f = {.name = o->name};
 	vt_metrics_snapshot *s = NULL;
 	vt_err err = vt_client_metrics(c, &f, &s);
-	if (err != VT_OK) {
-		fprintf(stderr, "vitalsctl: metrics: %s\n",
-			vt_client_last_error(c)[0] != '\0'
-			    ? vt_client_last_error(c)
-			    : vt_strerror(err));
-		vt_client_close(c);
+	if (call_done(c, "metrics", err) != 0)
 		return EXIT_UNKNOWN;
-	}
-	vt_client_close(c);
 	int rc = 0;
 	if (o->name != NULL && s->nfamilies == 0) {
 		fprintf(stderr, "vitalsctl: no metric named \"%s\"\n", o->name);
@@ -653,6 +703,60 @@ static int cmd_watch(const opts *o)
 	return EXIT_UNKNOWN;
 }
 
+/* DURATION ("90s", "10m", "2h", "1d", "500ms", bare = seconds) in ms
+ * into *out; false when malformed or over 366 days. */
+static bool parse_duration(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno != 0 || !(v > 0))
+		return false;
+	double mult = strcmp(end, "ms") == 0		      ? 1
+		      : strcmp(end, "s") == 0 || *end == '\0' ? 1e3
+		      : strcmp(end, "m") == 0		      ? 60e3
+		      : strcmp(end, "h") == 0		      ? 3600e3
+		      : strcmp(end, "d") == 0		      ? 86400e3
+							      : -1;
+	if (mult < 0 || v * mult > 366 * 86400e3 || v * mult < 1)
+		return false;
+	*out = (int64_t)(v * mult);
+	return true;
+}
+
+/* beat, silence, unsilence. */
+static int cmd_admin(const opts *o)
+{
+	bool beat = strcmp(o->cmd, "beat") == 0;
+	bool silence = strcmp(o->cmd, "silence") == 0;
+	int64_t ms = 0;
+	if (silence && !parse_duration(o->all ? o->name : o->arg2, &ms))
+		return fail_usage("bad DURATION \"%s\": e.g. 90s, 10m, 2h, 1d",
+				  o->all ? o->name : o->arg2);
+	const char *name = o->all ? NULL : o->name;
+	vt_client *c = connect_or_say(o);
+	if (c == NULL)
+		return EXIT_UNKNOWN;
+	vt_err err = beat ? vt_client_beat(c, name)
+			  : vt_client_silence(c, name, silence ? ms : 0);
+	if (err != VT_OK) {
+		fprintf(stderr, "vitalsctl: %s: %s\n", o->cmd,
+			vt_client_last_error(c)[0] != '\0'
+			    ? vt_client_last_error(c)
+			    : vt_strerror(err));
+		vt_client_close(c);
+		return EXIT_UNKNOWN;
+	}
+	vt_client_close(c);
+	if (silence)
+		printf("silenced %s for %s\n",
+		       name != NULL ? name : "every check",
+		       o->all ? o->name : o->arg2);
+	else if (!beat)
+		printf("unsilenced %s\n", name != NULL ? name : "every check");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	opts o = {0};
@@ -667,5 +771,7 @@ int main(int argc, char **argv)
 		return cmd_health(&o);
 	if (strcmp(o.cmd, "metrics") == 0)
 		return cmd_metrics(&o);
-	return cmd_watch(&o);
+	if (strcmp(o.cmd, "watch") == 0)
+		return cmd_watch(&o);
+	return cmd_admin(&o);
 }

@@ -227,7 +227,8 @@ static void test_top_level_fields(void)
 	refused("{\"htpp\": \"127.0.0.1:8080\"}",
 		F ": field \"htpp\": unknown field (known: http, rpc, pub, "
 		  "workers, degraded_http_code, token_env, max_connections, "
-		  "tls, allow_plaintext_token, state, retention_days, checks)");
+		  "tls, allow_plaintext_token, state, retention_days, checks, "
+		  "notify, maintenance)");
 	refused("{\"workers\": 4, \"workers\": 5}",
 		F ": field \"workers\": given twice");
 	refused("{\"workers\": 0}",
@@ -257,7 +258,8 @@ static void test_top_level_fields(void)
 		F ": field \"a\\x01\\\"\": unknown field (known: http, rpc, "
 		  "pub, workers, degraded_http_code, token_env, "
 		  "max_connections, tls, allow_plaintext_token, state, "
-		  "retention_days, checks)");
+		  "retention_days, checks, notify, "
+		  "maintenance)");
 }
 
 static void test_check_fields(void)
@@ -272,7 +274,7 @@ static void test_check_fields(void)
 	check_refused("{\"name\": \"x\", \"type\": \"mysql\"}",
 		      "checks[0] \"x\": field \"type\": unknown check type "
 		      "\"mysql\" (known: redis, rabbitmq, http, dmarket, tcp, "
-		      "disk, exec)");
+		      "disk, exec, heartbeat)");
 	check_refused("{\"name\": \"redis\", \"type\": \"redis\", \"url\": "
 		      "\"redis://h\", \"timeout_ms\": \"1000\"}",
 		      "checks[0] \"redis\": field \"timeout_ms\": must be a "
@@ -454,7 +456,8 @@ static void test_token_and_connections(void)
 	refused("{\"token\": \"abc\"}",
 		F ": field \"token\": unknown field (known: http, rpc, pub, "
 		  "workers, degraded_http_code, token_env, max_connections, "
-		  "tls, allow_plaintext_token, state, retention_days, checks)");
+		  "tls, allow_plaintext_token, state, retention_days, checks, "
+		  "notify, maintenance)");
 	setenv("VT_TEST_TOKEN", "two words", 1);
 	refused("{\"token_env\": \"VT_TEST_TOKEN\"}",
 		F ": field \"token_env\": environment variable VT_TEST_TOKEN "
@@ -501,7 +504,7 @@ static void test_refused_by_check(void)
 	CU_ASSERT_STRING_EQUAL(err,
 			       F ": checks[0] \"load\": field \"command\": "
 				 "/usr/lib/vt-no-such/check_load: not "
-				 "executable: No such file or directory");
+				 "executable: no such file or directory");
 	vt__config_free(cfg);
 }
 
@@ -554,7 +557,7 @@ static void test_limits_and_files(void)
 
 	CU_ASSERT_EQUAL(vt__config_load(&cfg, path, err, sizeof(err)), VT_EIO);
 	snprintf(want, sizeof(want),
-		 "%s: cannot open: No such file or directory", path);
+		 "%s: cannot open: no such file or directory", path);
 	CU_ASSERT_STRING_EQUAL(err, want);
 	rmdir(dir);
 }

@@ -26,12 +26,17 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "core/err.h"
+#include "daemon/config_alerts.h"
 #include "health/check.h"
 #include "server/service.h"
 #include "vitals/checks.h"
@@ -144,6 +149,8 @@ static const char *const top_keys[] = {"http",
 				       "state",
 				       "retention_days",
 				       "checks",
+				       "notify",
+				       "maintenance",
 				       NULL};
 
 static const char *const tls_keys[] = {"cert", "key", "ca", NULL};
@@ -176,6 +183,7 @@ static const struct {
     [VT__CHECK_DISK] = {"disk",
 			{"path", "degraded_free_pct", "unhealthy_free_pct"}},
     [VT__CHECK_EXEC] = {"exec", {"command"}},
+    [VT__CHECK_HEARTBEAT] = {"heartbeat", {"ttl_ms"}},
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 /* More than any key list above holds. */
@@ -422,18 +430,14 @@ static int has_scheme(const char *s, const char *a, const char *b)
 	return b != NULL && strncasecmp(s, b, nb) == 0 && s[nb] != '\0';
 }
 
-static int hex_valid(const char *s, size_t n)
+/* Whether s is exactly n bytes written as 2n hex digits (either case). */
+static bool hex_bytes_valid(const char *s, size_t n)
 {
-	if (strlen(s) != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f') ||
-		      (s[i] >= 'A' && s[i] <= 'F')))
-			return 0;
-	return 1;
+	unsigned char buf[64];
+	size_t len = 0;
+	return n <= sizeof(buf) && strlen(s) == 2 * n &&
+	       OPENSSL_hexstr2buf_ex(buf, n, &len, s, '\0') == 1 && len == n;
 }
-
 static int env_name_valid(const char *s)
 {
 	if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') ||
@@ -513,6 +517,8 @@ static vt_err parse_common(ctx *c, const cJSON *o, vt__check_conf *k)
 {
 	vt_err rv;
 	vt_check_opts *co = &k->opts;
+	k->interval_given =
+	    cJSON_GetObjectItemCaseSensitive(o, "interval_ms") != NULL;
 	if ((rv = get_pos(c, o, "interval_ms", &co->interval_ms)) ||
 	    (rv = get_pos(c, o, "timeout_ms", &co->timeout_ms)) ||
 	    (rv = get_int(c, o, "degraded_ms", 0, INT_MAX,
@@ -525,7 +531,7 @@ static vt_err parse_common(ctx *c, const cJSON *o, vt__check_conf *k)
 	    (rv = get_strv(c, o, "tags", MAX_TAGS, true, &k->tags, &k->ntags)))
 		return rv;
 	for (size_t i = 0; i < k->ntags; i++)
-		if (!vt__check_name_valid(k->tags[i]))
+		if (!vt_check_name_valid(k->tags[i]))
 			return fail(c, "tags",
 				    "entry %zu: a tag is 1-200 characters of "
 				    "[A-Za-z0-9_.:-]",
@@ -563,7 +569,7 @@ static vt_err parse_dmarket(ctx *c, const cJSON *o, vt__check_conf *k)
 	    (rv =
 		 get_string(c, o, "secret_key_env", false, &k->secret_key_env)))
 		return rv;
-	if (k->public_key != NULL && !hex_valid(k->public_key, 64))
+	if (k->public_key != NULL && !hex_bytes_valid(k->public_key, 32))
 		return fail(c, "public_key",
 			    "must be the 32-byte public key as 64 hex digits");
 	if (k->public_key != NULL && k->secret_key_env == NULL)
@@ -580,7 +586,7 @@ static vt_err parse_dmarket(ctx *c, const cJSON *o, vt__check_conf *k)
 	rv = env_secret(c, "secret_key_env", k->secret_key_env, &secret);
 	if (rv != VT_OK)
 		return rv;
-	if (!hex_valid(secret, 128))
+	if (!hex_bytes_valid(secret, 64))
 		return fail(c, "secret_key_env",
 			    "environment variable %s must hold the 64-byte "
 			    "secret key as 128 hex digits",
@@ -666,6 +672,19 @@ static vt_err parse_type_fields(ctx *c, const cJSON *o, vt__check_conf *k)
 				    "absolute path: it is run without a shell "
 				    "or PATH search");
 		break;
+	case VT__CHECK_HEARTBEAT:
+		break; /* below */
+	}
+	if (k->type == VT__CHECK_HEARTBEAT) {
+		long ttl = 0;
+		vt_err hrv =
+		    get_long(c, o, "ttl_ms", 1, 366L * 86400 * 1000,
+			     "a positive integer of milliseconds", &ttl);
+		if (hrv != VT_OK)
+			return hrv;
+		if (ttl == 0)
+			return fail(c, "ttl_ms", "missing");
+		k->ttl_ms = ttl;
 	}
 	return VT_OK;
 }
@@ -683,7 +702,7 @@ static vt_err parse_check(ctx *c, const cJSON *o, vt__config *cfg, size_t i)
 		return fail(c, NULL, "must be a JSON object");
 	if ((rv = get_string(c, o, "name", true, &k->name)))
 		return rv;
-	if (!vt__check_name_valid(k->name))
+	if (!vt_check_name_valid(k->name))
 		return fail(c, "name",
 			    "must be 1-200 characters of [A-Za-z0-9_.:-]");
 	for (size_t j = 0; j < i; j++)
@@ -706,7 +725,8 @@ static vt_err parse_check(ctx *c, const cJSON *o, vt__config *cfg, size_t i)
 		free(type);
 		return fail(c, "type",
 			    "unknown check type \"%s\" (known: redis, "
-			    "rabbitmq, http, dmarket, tcp, disk, exec)",
+			    "rabbitmq, http, dmarket, tcp, disk, exec, "
+			    "heartbeat)",
 			    q);
 	}
 	free(type);
@@ -833,6 +853,7 @@ void vt__config_free(vt__config *cfg)
 	free(cfg->pub);
 	free(cfg->token_env);
 	free(cfg->state);
+	vt__alerts_free(cfg->alerts);
 	if (cfg->token != NULL) {
 		/* Wiped before free, through a volatile pointer so that the
 		 * stores are kept. */
@@ -954,6 +975,21 @@ static vt_err get_state(ctx *c, const cJSON *root, vt__config *cfg)
 		   : VT_OK;
 }
 
+/* "notify" and "maintenance" (config_alerts.c). */
+static vt_err parse_alerts(ctx *c, const cJSON *root, vt__config *cfg)
+{
+	char **names = NULL;
+	if (cfg->nchecks > 0 &&
+	    (names = calloc(cfg->nchecks, sizeof(*names))) == NULL)
+		return fail_rv(c, VT_ENOMEM, NULL, "out of memory");
+	for (size_t i = 0; i < cfg->nchecks; i++)
+		names[i] = cfg->checks[i].name;
+	vt_err rv = vt__alerts_parse(root, c->path, names, cfg->nchecks,
+				     &cfg->alerts, c->err, c->errlen);
+	free(names);
+	return rv;
+}
+
 vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 			const char *path, char *errbuf, size_t errlen)
 {
@@ -1005,6 +1041,7 @@ vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 			   &cfg->allow_plaintext_token)) ||
 	    (rv = get_state(&c, root, cfg)) ||
 	    (rv = parse_checks(&c, root, cfg)) ||
+	    (rv = parse_alerts(&c, root, cfg)) ||
 	    (rv = vt__config_plaintext_token(cfg, errbuf, errlen)))
 		goto out_cfg;
 	cfg->workers = (unsigned)workers;
@@ -1038,7 +1075,7 @@ vt_err vt__config_load(vt__config **out, const char *path, char *errbuf,
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
 		return fail_rv(&c, VT_EIO, NULL, "cannot open: %s",
-			       strerror(errno));
+			       vt__errno_text(errno));
 	/* One byte past the cap tells an over-long file apart. */
 	char *text = malloc(VT__CONFIG_MAX_BYTES + 1);
 	if (text == NULL) {
@@ -1051,7 +1088,7 @@ vt_err vt__config_load(vt__config **out, const char *path, char *errbuf,
 	vt_err rv;
 	if (rerr != 0)
 		rv = fail_rv(&c, VT_EIO, NULL, "cannot read: %s",
-			     strerror(rerr));
+			     vt__errno_text(rerr));
 	else if (len > VT__CONFIG_MAX_BYTES)
 		rv = fail_rv(&c, VT_ETOOBIG, NULL, "larger than %d bytes",
 			     VT__CONFIG_MAX_BYTES);
@@ -1080,6 +1117,8 @@ static const char *blamed_field(const vt__check_conf *k)
 		return "path";
 	case VT__CHECK_EXEC:
 		return "command";
+	case VT__CHECK_HEARTBEAT:
+		return "ttl_ms";
 	}
 	return "type";
 }
@@ -1133,6 +1172,16 @@ static vt_err build_check(vt_health *h, const vt__check_conf *k)
 		vt_exec_opts o = {.argv = (const char *const *)k->argv};
 		return vt_check_exec_add(h, k->name, &o, &k->opts);
 	}
+	case VT__CHECK_HEARTBEAT: {
+		vt_check_opts o = k->opts;
+		if (!k->interval_given) { /* as vt_check_heartbeat_add's */
+			int64_t iv = k->ttl_ms / 4;
+			o.interval_ms = (int)(iv > 10000 ? 10000
+					      : iv < 50	 ? 50
+							 : iv);
+		}
+		return vt_check_heartbeat_add(h, k->name, k->ttl_ms, &o);
+	}
 	}
 	return VT_EINVAL;
 }
@@ -1152,7 +1201,7 @@ vt_err vt__config_build(const vt__config *cfg, vt_health *h, char *errbuf,
 		case VT_EINVAL:
 			if (k->type == VT__CHECK_EXEC &&
 			    access(k->argv[0], X_OK) != 0) {
-				const char *why = strerror(errno);
+				const char *why = vt__errno_text(errno);
 				char q[300];
 				quote(k->argv[0], q, sizeof(q));
 				return fail(&c, "command",
@@ -1190,6 +1239,7 @@ void vt__config_forget_secrets(const vt__config *cfg)
 			unsetenv(cfg->checks[i].secret_key_env);
 	if (cfg->token_env != NULL)
 		unsetenv(cfg->token_env);
+	vt__alerts_forget_secrets(cfg->alerts);
 }
 
 vt_err vt__config_verify(const vt__config *cfg, char *errbuf, size_t errlen)
@@ -1203,6 +1253,8 @@ vt_err vt__config_verify(const vt__config *cfg, char *errbuf, size_t errlen)
 			       vt_strerror(rv));
 	}
 	rv = vt__config_build(cfg, h, errbuf, errlen);
+	if (rv == VT_OK)
+		rv = vt__alerts_build_maintenance(cfg->alerts, h);
 	vt_health_free(h);
 	return rv;
 }
@@ -1257,6 +1309,10 @@ void vt__check_conf_describe(const vt__check_conf *k, char *out, size_t cap)
 		break;
 	case VT__CHECK_DISK:
 		snprintf(target, sizeof(target), "%s", k->path);
+		break;
+	case VT__CHECK_HEARTBEAT:
+		snprintf(target, sizeof(target), "ttl %lld ms",
+			 (long long)k->ttl_ms);
 		break;
 	case VT__CHECK_EXEC:
 		for (size_t i = 0, o = 0; i < k->argc; i++) {

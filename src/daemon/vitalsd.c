@@ -42,12 +42,15 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "core/err.h"
 #include "daemon/config.h"
+#include "daemon/config_alerts.h"
 #include "daemon/reload.h"
 #include "vitals/checks.h"
 #include "vitals/health.h"
 #include "vitals/history.h"
 #include "vitals/metrics.h"
+#include "vitals/notify.h"
 #include "vitals/server.h"
 
 /* Follows project(vitals VERSION ...) in CMakeLists.txt. */
@@ -71,18 +74,23 @@ static const char usage_text[] =
     "callers without it get statuses only, no details, errors or\n"
     "metrics), max_connections (RPC clients and pub subscribers, each;\n"
     "default 1024) and checks: [{name, type (redis, rabbitmq, http,\n"
-    "dmarket, tcp, disk, exec), interval_ms, timeout_ms, degraded_ms,\n"
+    "dmarket, tcp, disk, exec, heartbeat), interval_ms, timeout_ms, "
+    "degraded_ms,\n"
     "critical, tags, failures_before_unhealthy,\n"
     "successes_before_healthy, and the type's fields}]. Secrets - the\n"
     "token, DMarket's secret key (secret_key_env) - are read only from\n"
     "the environment, and removed from it before any check runs.\n"
+    "Alerts (config/alerts.json is an example): notify (telegram with\n"
+    "token_env and chat_id, or webhook with url and secret_env),\n"
+    "maintenance windows, heartbeat checks (ttl_ms), state (the SQLite\n"
+    "file of pending alerts; default vitals-state.db beside FILE).\n"
     "\n"
     "SIGTERM or SIGINT: readiness turns unhealthy and is published,\n"
     "requests in flight finish, exit 0. SIGHUP: FILE is read again;\n"
     "added checks start, removed ones stop, changed ones are replaced\n"
     "under the same name; a refused file is logged and the running\n"
     "config stays; http, rpc, pub, workers, max_connections,\n"
-    "token_env and degraded_http_code need a restart.\n";
+    "token_env, degraded_http_code and tls need a restart.\n";
 
 /* Writes one log line "2026-01-02T03:04:05.678Z vitalsd: MSG" to stderr.
  * Thread-safe (one fputs per line). */
@@ -119,6 +127,54 @@ static void on_change(const char *check, vt_status old_status,
 	(void)arg;
 	log_line("check %s: %s -> %s", check, vt_status_name(old_status),
 		 vt_status_name(new_status));
+}
+
+/* Log sink of the notifiers (their lines are already redacted). */
+static void on_notify_log(const char *line, void *arg)
+{
+	(void)arg;
+	log_line("%s", line);
+}
+
+/* Maintenance windows on h, and the notifiers (when any) in *out,
+ * with their outbox in cfg->state. */
+static vt_err start_alerts(const vt__config *cfg, vt_health *h, vt_notify **out)
+{
+	const vt__alerts_conf *a = cfg->alerts;
+	vt_err rv = vt__alerts_build_maintenance(a, h);
+	if (rv != VT_OK || a == NULL || a->nnotify == 0) {
+		if (rv != VT_OK)
+			log_line("maintenance: %s", vt_strerror(rv));
+		return rv;
+	}
+	vt_notify_opts no = {
+	    .health = h, .state_path = cfg->state, .log = on_notify_log};
+	char err[512] = "";
+	vt_notify *n = NULL;
+	if ((rv = vt_notify_alloc(&n, &no)) != VT_OK ||
+	    (rv = vt__alerts_build_notify(a, n, err, sizeof(err))) != VT_OK ||
+	    (rv = vt_notify_start(n)) != VT_OK) {
+		log_line("cannot start alerts: %s",
+			 err[0] != '\0' ? err : vt_strerror(rv));
+		vt_notify_free(n);
+		return rv;
+	}
+	for (size_t i = 0; i < a->nnotify; i++) {
+		const vt__notify_conf *k = &a->notify[i];
+		bool tg = k->o.type == VT_NOTIFIER_TELEGRAM;
+		char shown[1024];
+		vt_url_redact(tg ? (k->api_url != NULL
+					? k->api_url
+					: "https://api.telegram.org")
+				 : k->url,
+			      shown, sizeof(shown));
+		log_line("notify %s: %s %s%s", k->name,
+			 tg ? "telegram via" : "webhook", shown,
+			 k->secret != NULL ? " (signed)" : "");
+	}
+	log_line("alerts: %zu pending in %s", vt_notify_pending(n), cfg->state);
+	*out = n;
+	return VT_OK;
 }
 
 typedef struct args {
@@ -302,7 +358,7 @@ static vt_err open_history(const vt__config *cfg, vt_health *h, vt_metrics *m,
 	return VT_OK;
 }
 
-/* Waits for SIGTERM, SIGINT or SIGHUP (blocked in every thread) and returns it
+/* Waits for SIGTERM or SIGINT (blocked in every thread) and returns it
  * (0 on error); with systemd's watchdog on, pings it at half its
  * interval meanwhile. */
 static int wait_signal(const sigset_t *set)
@@ -323,7 +379,8 @@ static int wait_signal(const sigset_t *set)
 			if (sig < 0 && errno == EAGAIN)
 				sd_notify(0, "WATCHDOG=1");
 			else if (sig < 0 && errno != EINTR) {
-				log_line("sigtimedwait: %s", strerror(errno));
+				log_line("sigtimedwait: %s",
+					 vt__errno_text(errno));
 				return 0;
 			}
 			continue;
@@ -333,16 +390,34 @@ static int wait_signal(const sigset_t *set)
 		    (sig == SIGTERM || sig == SIGINT || sig == SIGHUP))
 			return sig;
 		if (rc != 0 && rc != EINTR) {
-			log_line("sigwait: %s", strerror(rc));
+			log_line("sigwait: %s", vt__errno_text(rc));
 			return 0;
 		}
 	}
 }
 
+static void reload(const args *a, vt__config *base, vt__config **cur,
+		   vt_health *h);
+
+/* Tells systemd the daemon is ready, waits for SIGTERM or SIGINT
+ * (blocked in every thread), tells it the daemon is stopping and returns
+ * the signal (0 on error); with systemd's watchdog on, pings it at half
+ * its interval meanwhile. */
+static int wait_for_signal(const sigset_t *set, const args *a, vt__config *base,
+			   vt__config **cur, vt_health *h)
+{
+	sd_notify(0, "READY=1\nSTATUS=serving");
+	int sig;
+	while ((sig = wait_signal(set)) == SIGHUP)
+		reload(a, base, cur, h);
+	sd_notify(0, "STOPPING=1");
+	return sig;
+}
+
 /* Loads a->config with the command line's overrides into *out (written
  * only on success); on error err says why. */
-static vt_err load_config(const args *a, vt__config **out, char *err,
-			  size_t errlen)
+static vt_err load_file(const args *a, vt__config **out, char *err,
+			size_t errlen)
 {
 	vt__config *cfg = NULL;
 	vt_err rv = vt__config_load(&cfg, a->config, err, errlen);
@@ -360,6 +435,25 @@ static vt_err load_config(const args *a, vt__config **out, char *err,
 	}
 	*out = cfg;
 	return VT_OK;
+}
+
+/* Loads the config of a and applies the command line's overrides;
+ * NULL (after a message) when it is refused. */
+static vt__config *load_config(const args *a)
+{
+	char err[1024];
+	vt__config *cfg = NULL;
+	if (load_file(a, &cfg, err, sizeof(err)) != VT_OK) {
+		fprintf(stderr, "vitalsd: %s\n", err);
+		return NULL;
+	}
+	if (cfg->http == NULL && cfg->rpc == NULL) {
+		fprintf(stderr, "vitalsd: http and rpc are both off: nothing "
+				"would be served\n");
+		vt__config_free(cfg);
+		return NULL;
+	}
+	return cfg;
 }
 
 static void log_note(const char *line, void *arg)
@@ -384,7 +478,7 @@ static void reload(const args *a, vt__config *base, vt__config **cur,
 	 * it); it is put back just for the parse, which reads it. */
 	if (base->token_env != NULL)
 		setenv(base->token_env, base->token, 1);
-	vt_err rv = load_config(a, &next, err, sizeof(err));
+	vt_err rv = load_file(a, &next, err, sizeof(err));
 	if (base->token_env != NULL)
 		unsetenv(base->token_env);
 	if (rv == VT_OK)
@@ -405,70 +499,46 @@ static void reload(const args *a, vt__config *base, vt__config **cur,
 	sd_notify(0, "READY=1\nSTATUS=serving");
 }
 
-/* Tells systemd the daemon is ready, waits for SIGTERM or SIGINT
- * (blocked in every thread) reloading the config at each SIGHUP, tells
- * it the daemon is stopping and returns the signal (0 on error); with
- * systemd's watchdog on, pings it at half its interval meanwhile. */
-static int wait_for_signal(const sigset_t *set, const args *a, vt__config *base,
-			   vt__config **cur, vt_health *h)
-{
-	sd_notify(0, "READY=1\nSTATUS=serving");
-	int sig;
-	while ((sig = wait_signal(set)) == SIGHUP)
-		reload(a, base, cur, h);
-	sd_notify(0, "STOPPING=1");
-	return sig;
-}
-
-/* The daemon proper; returns the exit status. */
-static int run(const args *a, const sigset_t *sigs)
+/* Allocates the metrics and the registry, registers cfg's checks (their
+ * secrets are then forgotten), opens the state database and starts the
+ * maintenance windows and notifiers; 0, or 1 after a message. */
+static int build_health(vt__config *cfg, vt_metrics **m, vt_health **h,
+			vt_history **hs, vt_notify **notify)
 {
 	char err[1024];
-	vt__config *cfg = NULL;
-	vt_metrics *m = NULL;
-	vt_health *h = NULL;
-	vt_server *srv = NULL;
-	vt__config *cur = NULL; /* the checks running, after reloads */
-	vt_history *hs = NULL;
-	int status = 1;
-
-	if (load_config(a, &cfg, err, sizeof(err)) != VT_OK) {
-		fprintf(stderr, "vitalsd: %s\n", err);
-		goto out;
-	}
-	if (cfg->http == NULL && cfg->rpc == NULL) {
-		fprintf(stderr, "vitalsd: http and rpc are both off: nothing "
-				"would be served\n");
-		goto out;
-	}
-	log_line("vitalsd %s starting: config %s, %zu check%s, %u workers",
-		 VITALSD_VERSION, cfg->path, cfg->nchecks,
-		 cfg->nchecks == 1 ? "" : "s", cfg->workers);
-
-	vt_err rv = vt_metrics_alloc(&m);
+	vt_err rv = vt_metrics_alloc(m);
 	if (rv == VT_OK) {
 		/* Room for every check queued at once, twice. */
 		vt_health_opts ho = {.workers = cfg->workers,
 				     .queue_cap = 2 * cfg->nchecks + 1024,
-				     .metrics = m};
-		rv = vt_health_alloc(&h, &ho);
+				     .metrics = *m};
+		rv = vt_health_alloc(h, &ho);
 	}
 	if (rv != VT_OK) {
 		log_line("cannot start: %s", vt_strerror(rv));
-		goto out;
+		return 1;
 	}
-	if (vt__config_build(cfg, h, err, sizeof(err)) != VT_OK ||
-	    open_history(cfg, h, m, &hs, err, sizeof(err)) != VT_OK) {
+	if (vt__config_build(cfg, *h, err, sizeof(err)) != VT_OK ||
+	    open_history(cfg, *h, *m, hs, err, sizeof(err)) != VT_OK) {
 		fprintf(stderr, "vitalsd: %s\n", err);
-		goto out;
+		return 1;
 	}
 	vt__config_forget_secrets(cfg);
-	cur = cfg;
+	if (start_alerts(cfg, *h, notify) != VT_OK)
+		return 1;
 	for (size_t i = 0; i < cfg->nchecks; i++) {
 		char d[1200];
 		vt__check_conf_describe(&cfg->checks[i], d, sizeof(d));
 		log_line("check %s: %s", cfg->checks[i].name, d);
 	}
+	return 0;
+}
+
+/* Starts the listeners of cfg and logs them; 0, or 1 after a message. */
+static int serve(const vt__config *cfg, vt_health *h, vt_metrics *m,
+		 vt_history *hs, vt_server **srv)
+{
+	char err[1024];
 	vt_server_opts so = {
 	    .health = h,
 	    .metrics = m,
@@ -485,12 +555,13 @@ static int run(const args *a, const sigset_t *sigs)
 	    .tls_ca = cfg->tls_ca,
 	};
 	err[0] = '\0';
-	if ((rv = vt_server_start(&srv, &so, err, sizeof(err))) != VT_OK) {
+	vt_err rv = vt_server_start(srv, &so, err, sizeof(err));
+	if (rv != VT_OK) {
 		char shown[1024];
 		vt_url_redact(err, shown, sizeof(shown));
 		log_line("cannot serve: %s",
 			 shown[0] != '\0' ? shown : vt_strerror(rv));
-		goto out;
+		return 1;
 	}
 	if (cfg->token_env != NULL)
 		log_line("access: details and metrics need the bearer token "
@@ -506,16 +577,41 @@ static int run(const args *a, const sigset_t *sigs)
 			 cfg->tls_ca ? " (client certificates required)" : "");
 	if (cfg->pub != NULL)
 		log_line("publishing: status changes on %s", cfg->pub);
+	return 0;
+}
+
+/* The daemon proper; returns the exit status. */
+static int run(const args *a, const sigset_t *sigs)
+{
+	vt_metrics *m = NULL;
+	vt_health *h = NULL;
+	vt_server *srv = NULL;
+	vt_history *hs = NULL;
+	vt_notify *notify = NULL;
+	int status = 1;
+	vt__config *cfg = load_config(a);
+	if (cfg == NULL)
+		return 1;
+	log_line("vitalsd %s starting: config %s, %zu check%s, %u workers",
+		 VITALSD_VERSION, cfg->path, cfg->nchecks,
+		 cfg->nchecks == 1 ? "" : "s", cfg->workers);
+	if (build_health(cfg, &m, &h, &hs, &notify) != 0 ||
+	    serve(cfg, h, m, hs, &srv) != 0)
+		goto out;
 
 	/* After the listeners, so that checks of vitalsd's own ports pass
 	 * on their first run. */
 	(void)vt_health_add_listener(h, on_change, NULL);
-	if ((rv = vt_health_start(h)) != VT_OK) {
+	vt_err rv = vt_health_start(h);
+	if (rv != VT_OK) {
 		log_line("cannot start the scheduler: %s", vt_strerror(rv));
 		goto out;
 	}
 
+	vt__config *cur = cfg; /* the checks running, after reloads */
 	int sig = wait_for_signal(sigs, a, cfg, &cur, h);
+	if (cur != cfg)
+		vt__config_free(cur);
 	log_line("%s: shutting down: readiness unhealthy, finishing "
 		 "requests in flight",
 		 sig == SIGINT	  ? "SIGINT"
@@ -528,6 +624,7 @@ static int run(const args *a, const sigset_t *sigs)
 	status = 0;
 out:
 	vt_server_free(srv);
+	vt_notify_free(notify);
 	if (h != NULL)
 		vt_health_stop(h);
 	/* The vitals check reads hs: free the registry (which waits for
@@ -537,8 +634,6 @@ out:
 	vt_health_free(h);
 	vt_history_close(hs);
 	vt_metrics_free(m);
-	if (cur != cfg)
-		vt__config_free(cur);
 	vt__config_free(cfg);
 	if (status == 0)
 		log_line("stopped");

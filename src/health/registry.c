@@ -8,7 +8,7 @@
  * broadcast whenever an execution is settled or finishes.
  *
  * A fresh run takes a reference on each selected check, starts those not
- * in flight (exec.c) and notes the execution number of each; then it
+ * in flight (run.c) and notes the execution number of each; then it
  * waits on h->cv until each of those executions is settled, settling
  * itself, as timeouts, those whose deadline passed. So concurrent fresh
  * runs share executions, and a run waits at most until the latest
@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "core/clock.h"
-#include "health/exec.h"
+#include "health/run.h"
 #include "health/snapshot.h"
 
 #define DEFAULT_WORKERS	  4
@@ -88,15 +88,19 @@ vt_err vt_health_alloc(vt_health **out, const vt_health_opts *opts)
 	rv = vt__export_init(&h->exp, opts != NULL ? opts->metrics : NULL);
 	if (rv != VT_OK)
 		goto fail_export;
+	if ((rv = vt__maint_init(&h->maint)) != VT_OK)
+		goto fail_export;
 	rv = vt_pool_alloc(&h->pool, workers, qcap);
 	if (rv != VT_OK)
-		goto fail_export;
+		goto fail_pool;
 	/* Any nonzero seed will do for jitter. */
 	h->rng = (uint64_t)vt__mono_ns() ^ (uint64_t)(uintptr_t)h;
 	h->rng = h->rng * 0x9E3779B97F4A7C15ULL | 1;
 	*out = h;
 	return VT_OK;
 
+fail_pool:
+	vt__maint_fini(&h->maint);
 fail_export:
 	pthread_mutex_destroy(&h->sched_mtx);
 fail_sched_mtx:
@@ -118,6 +122,7 @@ fail_mtx:
 static void destroy_registry(vt_health *h)
 {
 	vt_pool_free(h->pool);
+	vt__maint_fini(&h->maint);
 	pthread_mutex_destroy(&h->sched_mtx);
 	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->mtx);
@@ -451,7 +456,10 @@ void vt__health_record(vt_health *h, vt__check *c, vt_check_result *r,
 		    .time = c->last_check_time,
 		    .duration_ms = c->duration_ms,
 		    .error = c->has_error ? c->error : NULL,
-		    .maintenance = false,
+		    /* the maintenance lock is a leaf: safe under h->mtx */
+		    .maintenance = vt__maint_active(
+			&h->maint, c->name, (const char *const *)c->tags,
+			c->ntags, c->last_check_time),
 		    .seq = h->results,
 		};
 		for (size_t i = 0; i < h->nrlisteners; i++)
@@ -561,8 +569,8 @@ static void wait_settled(vt_health *h, vt__check **sel, const uint64_t *gens,
 		int64_t wake = INT64_MAX;
 		for (size_t i = 0; i < n; i++) {
 			vt__check *c = sel[i];
-			if (vt__exec_settled(c, gens[i]) ||
-			    vt__exec_settle_overdue(h, c, now))
+			if (vt__run_settled(c, gens[i]) ||
+			    vt__run_settle_overdue(h, c, now))
 				continue;
 			if (c->deadline_ns < wake)
 				wake = c->deadline_ns;
@@ -617,14 +625,14 @@ vt_err vt_health_run(vt_health *h, const vt_health_filter *filter,
 	if (mode == VT_RUN_FRESH) {
 		for (size_t i = 0; i < n; i++) {
 			if (!sel[i]->running)
-				vt__exec_start(h, sel[i], now);
+				vt__run_start(h, sel[i], now);
 			gens[i] = sel[i]->gen;
 		}
 		wait_settled(h, sel, gens, n);
 		now = vt__mono_ns();
 	} else {
 		for (size_t i = 0; i < n; i++)
-			vt__exec_settle_overdue(h, sel[i], now);
+			vt__run_settle_overdue(h, sel[i], now);
 	}
 	rv = vt__snapshot_build(sel, n, h->shutdown, now, out);
 	if (rv == VT_OK)
@@ -641,6 +649,21 @@ out_unlock:
 			vt__check_destroy(sel[i]);
 	free(sel);
 	free(gens);
+	if (rv == VT_OK)
+		vt__maint_mark(&h->maint, *out, (*out)->timestamp);
 	vt__health_deliver(h);
+	return rv;
+}
+
+vt_err vt__health_visit(vt_health *h, const char *name,
+			vt_err (*visit)(vt_health *h, vt__check *c, void *ctx),
+			void *ctx)
+{
+	if (h == NULL || name == NULL)
+		return VT_EINVAL;
+	pthread_mutex_lock(&h->mtx);
+	long pos = find(h, name);
+	vt_err rv = pos < 0 ? VT_ENOENT : visit(h, h->checks[pos], ctx);
+	pthread_mutex_unlock(&h->mtx);
 	return rv;
 }

@@ -1,6 +1,6 @@
 /*
  * registry.h - the inside of a vt_health, shared by the modules of
- * src/health: the registry (registry.c), executions (exec.c), the
+ * src/health: the registry (registry.c), executions (run.c), the
  * background scheduler (scheduler.c) and snapshots (snapshot.c).
  *
  * Lock order: h->sched_mtx -> h->mtx -> pool->mtx (vt_pool_submit) ->
@@ -20,6 +20,7 @@
 
 #include "health/check.h"
 #include "health/export.h"
+#include "health/maintenance.h"
 #include "vitals/health.h"
 #include "vitals/pool.h"
 
@@ -42,8 +43,9 @@ struct vt_health {
 	 * scheduler stop; runners and the scheduler wait on it. Uses
 	 * CLOCK_MONOTONIC. */
 	pthread_cond_t cv;
-	vt_pool *pool;	/* immutable after alloc */
-	vt__export exp; /* immutable after alloc */
+	vt_pool *pool;	 /* immutable after alloc */
+	vt__export exp;	 /* immutable after alloc */
+	vt__maint maint; /* windows and silences; its own leaf lock */
 
 	/* protected by mtx */
 	vt__check **checks; /* [nchecks] sorted by name; each holds a ref */
@@ -114,6 +116,13 @@ void vt__health_exec_done(vt_health *h);
  * name replaces it in place instead of failing with VT_EEXIST: the name
  * never leaves the table. Thread-safe. Locks: takes h->mtx. */
 void vt__health_expect_replace(vt_health *h, const char *name);
+
+/* Calls visit(c, ctx) with h->mtx held for the check named name, and
+ * returns what it returns; VT_ENOENT if there is none. visit must not
+ * block. Locks: takes h->mtx. */
+vt_err vt__health_visit(vt_health *h, const char *name,
+			vt_err (*visit)(vt_health *h, vt__check *c, void *ctx),
+			void *ctx);
 
 /* A uniformly random 64-bit number. Locks: caller holds h->mtx. */
 uint64_t vt__health_rand(vt_health *h);

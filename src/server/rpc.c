@@ -40,6 +40,8 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 
+#include "core/err.h"
+#include "encode/admin.h"
 #include "encode/protobuf.h"
 #include "health/registry.h"
 #include "server/answer_cache.h"
@@ -322,6 +324,63 @@ static void do_metrics(call *c, reply *rp)
 	reply_encoded(rp, err, b, n);
 }
 
+/* Full access is needed to change anything. */
+static bool admin_allowed(call *c, reply *rp)
+{
+	if (c->access == VT__ACCESS_FULL)
+		return true;
+	reply_err(rp, VT_EAUTH, "%s needs the server's token", c->env.method);
+	return false;
+}
+
+static void do_beat(call *c, reply *rp)
+{
+	char *name = NULL, buf[80];
+	if (!admin_allowed(c, rp))
+		return;
+	if (vt__pb_beat_req_decode(c->env.payload, c->env.plen, &name) !=
+	    VT_OK) {
+		reply_err(rp, VT_EPROTO, "malformed vitals.v1.BeatRequest");
+		return;
+	}
+	vt_err err = vt__service_beat(c->svc, name);
+	if (err == VT_ENOENT)
+		reply_err(rp, err, "no check named \"%s\"",
+			  printable(buf, sizeof(buf), name));
+	else if (err == VT_EINVAL)
+		reply_err(rp, err, "\"%s\" is not a heartbeat check",
+			  printable(buf, sizeof(buf), name));
+	else if (err != VT_OK)
+		reply_err(rp, err, NULL);
+	else
+		reply_encoded(rp, VT_OK, NULL, 0);
+	free(name);
+}
+
+static void do_silence(call *c, reply *rp)
+{
+	char *name = NULL, buf[80];
+	int64_t ms = 0;
+	if (!admin_allowed(c, rp))
+		return;
+	if (vt__pb_silence_req_decode(c->env.payload, c->env.plen, &name,
+				      &ms) != VT_OK) {
+		reply_err(rp, VT_EPROTO, "malformed vitals.v1.SilenceRequest");
+		return;
+	}
+	vt_err err = vt__service_silence(c->svc, name, ms);
+	if (err == VT_ENOENT)
+		reply_err(rp, err, "no check named \"%s\"",
+			  printable(buf, sizeof(buf), name));
+	else if (err == VT_EINVAL)
+		reply_err(rp, err, "invalid silence");
+	else if (err != VT_OK)
+		reply_err(rp, err, NULL);
+	else
+		reply_encoded(rp, VT_OK, NULL, 0);
+	free(name);
+}
+
 typedef struct route {
 	const char *method;
 	void (*fn)(call *c, reply *rp);
@@ -332,6 +391,8 @@ static const route routes[] = {
     {VT__M_METRICS, do_metrics},
     {VT__M_GRPC_CHECK, do_grpc_check},
     {VT__M_GRPC_LIST, do_grpc_list},
+    {VT__M_BEAT, do_beat},
+    {VT__M_SILENCE, do_silence},
 };
 
 static const route *route_of(const char *method)
@@ -345,7 +406,7 @@ static const route *route_of(const char *method)
 /* Whether answering may wait on a check: then it goes to the pool. */
 static bool may_block(call *c, const route *rt)
 {
-	if (rt->fn == do_metrics)
+	if (rt->fn == do_metrics || rt->fn == do_beat || rt->fn == do_silence)
 		return false;
 	if (rt->fn == do_health)
 		return health_req(c) == VT_OK && c->hreq.mode != VT_RUN_CACHED;
@@ -555,20 +616,6 @@ static void set_err(char *err, size_t errlen, const char *url, const char *what)
 		snprintf(err, errlen, "rpc %s: %s", url, what);
 }
 
-static vt_err nng_err(int rv)
-{
-	switch (rv) {
-	case NNG_ENOMEM:
-		return VT_ENOMEM;
-	case NNG_EADDRINVAL:
-	case NNG_ENOTSUP:
-	case NNG_EINVAL:
-		return VT_EINVAL;
-	default:
-		return VT_EUNAVAIL;
-	}
-}
-
 vt_err vt__rpc_start(vt__rpc **out, vt__service *svc, const char *url,
 		     unsigned contexts, size_t max_msg, unsigned max_conns,
 		     char *err, size_t errlen)
@@ -658,7 +705,7 @@ vt_err vt__rpc_start_tls(vt__rpc **out, vt__service *svc, const char *url,
 	return VT_OK;
 
 fail_nng:
-	e = nng_err(rv);
+	e = vt__err_from_nng(rv);
 	set_err(err, errlen, url, nng_strerror(rv));
 	vt__rpc_free(r);
 	return e;
