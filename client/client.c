@@ -35,6 +35,7 @@
 #include "core/err.h"
 #include "encode/admin.h"
 #include "encode/protobuf.h"
+#include "server/tls.h"
 
 /* Largest Response accepted: the encoders' cap plus the envelope. */
 #define MAX_RESPONSE (VT__PB_MAX_OUT + 4096)
@@ -75,6 +76,32 @@ static void set_last(vt_client *c, const char *fmt, ...)
 
 vt_err vt_client_connect(vt_client **out, const char *url, int timeout_ms)
 {
+	return vt_client_connect_tls(out, url, timeout_ms, NULL);
+}
+
+/* Dials url on sock, with TLS from tls when it is a tls+tcp:// url. */
+static int dial(nng_socket sock, const char *url, const vt_client_tls *tls)
+{
+	if (tls == NULL || tls->ca == NULL)
+		return nng_dial(sock, url, NULL, 0);
+	char err[512];
+	nng_tls_config *cfg;
+	if (vt__tls_client_config(&cfg, tls->ca, tls->cert, tls->key,
+				  tls->server_name, err, sizeof(err)) != VT_OK)
+		return NNG_EINVAL;
+	nng_dialer d;
+	int rv = nng_dialer_create(&d, sock, url);
+	if (rv == 0)
+		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+	nng_tls_config_free(cfg); /* the dialer holds its own reference */
+	if (rv == 0)
+		rv = nng_dialer_start(d, 0);
+	return rv;
+}
+
+vt_err vt_client_connect_tls(vt_client **out, const char *url, int timeout_ms,
+			     const vt_client_tls *tls)
+{
 	if (out == NULL || url == NULL || timeout_ms == 0)
 		return VT_EINVAL;
 	vt_client *c = calloc(1, sizeof(*c));
@@ -98,7 +125,7 @@ vt_err vt_client_connect(vt_client **out, const char *url, int timeout_ms)
 				      MAX_RESPONSE)) != 0 ||
 	    (rv = nng_aio_alloc(&c->aio, NULL, NULL)) != 0 ||
 	    (rv = nng_ctx_open(&c->ctx, c->sock)) != 0 ||
-	    (rv = nng_dial(c->sock, url, NULL, 0)) != 0)
+	    (rv = dial(c->sock, url, tls)) != 0)
 		goto fail;
 	*out = c;
 	return VT_OK;

@@ -57,6 +57,10 @@ static const char usage[] =
     "  --cached       health: last results, without running checks\n"
     "  --tag T        health: only checks tagged T\n"
     "  --exclude N    health: leave out check N (repeatable)\n"
+    "  --ca FILE      TLS (a tls+tcp:// URL): CA of the server's\n"
+    "                 certificate (or VITALS_CA)\n"
+    "  --cert FILE, --key FILE  client certificate and key for mutual\n"
+    "                 TLS (or VITALS_CERT, VITALS_KEY)\n"
     "  --all          silence, unsilence: every check\n"
     "  -h, --help     this text\n"
     "\n"
@@ -83,6 +87,7 @@ static const char usage[] =
 
 typedef struct opts {
 	const char *url;
+	vt_client_tls tls; /* --ca, --cert, --key or VITALS_CA/CERT/KEY */
 	const char *pub;
 	int timeout_ms;
 	bool timeout_set;
@@ -113,6 +118,9 @@ enum {
 	OPT_CACHED,
 	OPT_TAG,
 	OPT_EXCLUDE,
+	OPT_CA,
+	OPT_CERT,
+	OPT_KEY,
 	OPT_ALL
 };
 
@@ -125,6 +133,9 @@ static const struct option long_opts[] = {
     {"cached", no_argument, NULL, OPT_CACHED},
     {"tag", required_argument, NULL, OPT_TAG},
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"ca", required_argument, NULL, OPT_CA},
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"key", required_argument, NULL, OPT_KEY},
     {"all", no_argument, NULL, OPT_ALL},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -142,6 +153,10 @@ static const char *value_kind(int opt)
 		return "milliseconds";
 	case OPT_TAG:
 		return "a tag";
+	case OPT_CA:
+	case OPT_CERT:
+	case OPT_KEY:
+		return "a PEM file";
 	default:
 		return "a check name";
 	}
@@ -206,6 +221,15 @@ static int apply_option(opts *o, int c, const char *v, char **argv)
 		return 0;
 	case OPT_PUB:
 		o->pub = v;
+		return 0;
+	case OPT_CA:
+		o->tls.ca = v;
+		return 0;
+	case OPT_CERT:
+		o->tls.cert = v;
+		return 0;
+	case OPT_KEY:
+		o->tls.key = v;
 		return 0;
 	case OPT_TIMEOUT:
 		return set_timeout(o, v);
@@ -550,7 +574,14 @@ static int print_encoded(vt_err err, char *text, size_t len, const char *what)
 static vt_client *connect_or_say(const opts *o)
 {
 	vt_client *c = NULL;
-	vt_err err = vt_client_connect(&c, o->url, o->timeout_ms);
+	vt_client_tls tls = o->tls;
+	if (tls.ca == NULL)
+		tls.ca = getenv("VITALS_CA");
+	if (tls.cert == NULL)
+		tls.cert = getenv("VITALS_CERT");
+	if (tls.key == NULL)
+		tls.key = getenv("VITALS_KEY");
+	vt_err err = vt_client_connect_tls(&c, o->url, o->timeout_ms, &tls);
 	if (err == VT_OK) {
 		const char *token = getenv("VITALS_TOKEN");
 		if (vt_client_set_token(c, token) == VT_OK)

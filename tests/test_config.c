@@ -228,7 +228,8 @@ static void test_top_level_fields(void)
 		F ": field \"htpp\": unknown field (known: http, rpc, pub, "
 		  "workers, degraded_http_code, token_env, max_connections, "
 		  "http_max_per_address, http_header_timeout_ms, "
-		  "http_idle_timeout_ms, state, retention_days, checks, "
+		  "http_idle_timeout_ms, tls, allow_plaintext_token, state, "
+		  "retention_days, checks, "
 		  "notify, maintenance)");
 	refused("{\"workers\": 4, \"workers\": 5}",
 		F ": field \"workers\": given twice");
@@ -259,7 +260,8 @@ static void test_top_level_fields(void)
 		F ": field \"a\\x01\\\"\": unknown field (known: http, rpc, "
 		  "pub, workers, degraded_http_code, token_env, "
 		  "max_connections, http_max_per_address, "
-		  "http_header_timeout_ms, http_idle_timeout_ms, state, "
+		  "http_header_timeout_ms, http_idle_timeout_ms, tls, "
+		  "allow_plaintext_token, state, "
 		  "retention_days, checks, notify, maintenance)");
 }
 
@@ -458,7 +460,8 @@ static void test_token_and_connections(void)
 		F ": field \"token\": unknown field (known: http, rpc, pub, "
 		  "workers, degraded_http_code, token_env, max_connections, "
 		  "http_max_per_address, http_header_timeout_ms, "
-		  "http_idle_timeout_ms, state, retention_days, checks, "
+		  "http_idle_timeout_ms, tls, allow_plaintext_token, state, "
+		  "retention_days, checks, "
 		  "notify, maintenance)");
 	setenv("VT_TEST_TOKEN", "two words", 1);
 	refused("{\"token_env\": \"VT_TEST_TOKEN\"}",

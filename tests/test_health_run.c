@@ -18,6 +18,7 @@
 
 #include "testutil.h"
 #include "vitals/health.h"
+#include "vitals/metrics.h"
 
 /* A check that blocks until the test opens its gate. */
 typedef struct hang {
@@ -595,6 +596,78 @@ static void test_remove_while_running(void)
 	hang_fini(&g);
 }
 
+static atomic_int listened;
+
+static void count_listen(const char *name, vt_status old_status,
+			 vt_status new_status, void *arg)
+{
+	(void)name, (void)old_status, (void)new_status, (void)arg;
+	atomic_fetch_add(&listened, 1);
+}
+
+/* A registry exporting to its own metrics, with a listener, one instant
+ * check and one check hung on g (timeout 50 ms), both run once. */
+static vt_health *health_with_hung(vt_metrics **m, hang *g)
+{
+	CU_ASSERT_FATAL(vt_metrics_alloc(m) == VT_OK);
+	vt_health_opts ho = {.workers = 2, .metrics = *m};
+	vt_health *h = NULL;
+	CU_ASSERT_FATAL(vt_health_alloc(&h, &ho) == VT_OK);
+	atomic_store(&freed, 0);
+	atomic_store(&listened, 0);
+	CU_ASSERT_EQUAL(vt_health_add_listener(h, count_listen, NULL), VT_OK);
+	vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
+	o.timeout_ms = 50;
+	o.free_arg = count_free;
+	CU_ASSERT_EQUAL(vt_health_add(h, "hung", hang_fn, g, &o), VT_OK);
+	static probe p;
+	probe_init(&p, 0, VT_HEALTHY);
+	CU_ASSERT_EQUAL(vt_health_add(h, "quick", probe_fn, &p, NULL), VT_OK);
+	vt_health_snapshot_free(run(h, NULL, VT_RUN_FRESH, NULL));
+	CU_ASSERT_EQUAL(atomic_load(&g->calls), 1);
+	return h;
+}
+
+/* vt_health_free returns although a callback never returns; the arg in
+ * use is not freed under it, and the caller may free its metrics. */
+static void test_free_never_returns(void)
+{
+	/* Static: the callback keeps using it after the test returned. */
+	static hang g;
+	hang_init(&g);
+	vt_metrics *m = NULL;
+	vt_health *h = health_with_hung(&m, &g);
+	vt_health_free(h); /* must return: ctest's timeout fails it if not */
+	CU_ASSERT_EQUAL(atomic_load(&freed), 0);
+	CU_ASSERT_EQUAL(atomic_load(&g.returned), 0);
+	vt_metrics_free(m);
+	/* The gate stays shut: the callback never returns. */
+}
+
+/* A detached callback that returns later: its result goes nowhere (no
+ * listener, no metric: both may be gone), then its free_arg runs and the
+ * registry is released (ASan's leak check sees it). */
+static void test_free_detached_returns(void)
+{
+	hang g;
+	hang_init(&g);
+	vt_metrics *m = NULL;
+	vt_health *h = health_with_hung(&m, &g);
+	int heard = atomic_load(&listened);
+	vt_health_free(h);
+	CU_ASSERT_EQUAL(atomic_load(&freed), 0);
+	vt_metrics_free(m);
+	hang_open(&g);
+	CU_ASSERT(hang_wait_returned(&g, 1));
+	double end = vt_test_now_ms() + 5000;
+	while (atomic_load(&freed) == 0 && vt_test_now_ms() < end)
+		vt_test_sleep_ms(1);
+	CU_ASSERT_EQUAL(atomic_load(&freed), 1);
+	CU_ASSERT_EQUAL(atomic_load(&listened), heard);
+	vt_test_sleep_ms(50); /* lets the registry's reaper finish */
+	hang_fini(&g);
+}
+
 int main(void)
 {
 	static const vt_test tests[] = {
@@ -609,6 +682,10 @@ int main(void)
 	    {"background scheduler", test_scheduler},
 	    {"scheduler settles a hung check", test_scheduler_hung},
 	    {"remove while running", test_remove_while_running},
+	    {"free with a callback that never returns",
+	     test_free_never_returns},
+	    {"free detaches a callback that returns later",
+	     test_free_detached_returns},
 	    {NULL, NULL},
 	};
 	return vt_test_main("health_run", tests);

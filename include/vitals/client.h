@@ -49,6 +49,21 @@ typedef struct vt_client vt_client;
  * above). *out is written only on success; vt_client_close accepts
  * NULL. */
 vt_err vt_client_connect(vt_client **out, const char *url, int timeout_ms);
+
+/* TLS for a tls+tcp:// url: PEM files. ca (required) signs the server's
+ * certificate; cert and key (both or neither) are the client's own, for
+ * servers that require one (mutual TLS); server_name, if not NULL, must
+ * match the server's certificate. */
+typedef struct vt_client_tls {
+	const char *ca;
+	const char *cert, *key;
+	const char *server_name;
+} vt_client_tls;
+
+/* As vt_client_connect, over TLS with tls (NULL or tls->ca NULL: plain).
+ * VT_EINVAL also for unusable TLS files. */
+vt_err vt_client_connect_tls(vt_client **out, const char *url, int timeout_ms,
+			     const vt_client_tls *tls);
 void vt_client_close(vt_client *c);
 
 /* Sends token (the server's bearer token) with every later call; NULL

@@ -126,9 +126,18 @@ typedef struct vt_health_opts {
 
 vt_err vt_health_alloc(vt_health **out, const vt_health_opts *opts);
 /* Stops the scheduler, waits for running callbacks to return, frees every
- * check (calling free_arg) and the registry. Accepts NULL. A callback
- * that never returns blocks this forever: callbacks must honour
- * vt_result_remaining_ms. No other call on h may overlap or follow. */
+ * check (calling free_arg) and the registry. Accepts NULL. No other call
+ * on h may overlap or follow.
+ * The wait is bounded: until the latest deadline (start + timeout) of the
+ * callbacks still running, or now if all are past it, plus 1 s. A
+ * callback still running then is detached and this returns. The caller
+ * may then assume: no listener is called and no metric is written by h
+ * any more (the metrics registry and listener state may be freed); a
+ * detached callback's result is dropped; its check's arg stays in use
+ * until the callback returns, and its free_arg runs then, on the
+ * callback's thread (never, if it never returns: the arg is leaked, not
+ * freed under it); the registry's memory and worker threads are
+ * released by the last detached callback to return, or leaked. */
 void vt_health_free(vt_health *h);
 
 /* Registers a check. Name: 1..200 bytes of [A-Za-z0-9_.:-]. VT_EEXIST

@@ -107,6 +107,11 @@ typedef struct vt_server_opts {
 	 * (process_cpu_seconds_total, process_resident_memory_bytes, ...;
 	 * vt_metrics_process_update), read from /proc at each request. */
 	bool process_metrics;
+	/* TLS: with tls_cert and tls_key (PEM files), the RPC and pub
+	 * listen on tls+tcp:// (a tcp:// url is served as tls+tcp://); with
+	 * tls_ca too, RPC clients must present a certificate signed by it
+	 * (mutual TLS). NULL = plain. */
+	const char *tls_cert, *tls_key, *tls_ca;
 } vt_server_opts;
 
 /* Starts the configured listeners. On error nothing is left running and

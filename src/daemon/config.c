@@ -147,12 +147,16 @@ static const char *const top_keys[] = {"http",
 				       "http_max_per_address",
 				       "http_header_timeout_ms",
 				       "http_idle_timeout_ms",
+				       "tls",
+				       "allow_plaintext_token",
 				       "state",
 				       "retention_days",
 				       "checks",
 				       "notify",
 				       "maintenance",
 				       NULL};
+
+static const char *const tls_keys[] = {"cert", "key", "ca", NULL};
 
 static const char *const common_keys[] = {"name",
 					  "type",
@@ -844,6 +848,9 @@ void vt__config_free(vt__config *cfg)
 		check_conf_fini(&cfg->checks[i]);
 	free(cfg->checks);
 	free(cfg->path);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->tls_ca);
 	free(cfg->http);
 	free(cfg->rpc);
 	free(cfg->pub);
@@ -879,6 +886,65 @@ static vt_err get_token(ctx *c, const cJSON *root, vt__config *cfg)
 	if ((cfg->token = strdup(t)) == NULL)
 		return fail_rv(c, VT_ENOMEM, "token_env", "out of memory");
 	return VT_OK;
+}
+
+/* "tls": {"cert", "key", "ca"}: cert and key required, ca optional;
+ * each file must be readable now. */
+static vt_err get_tls(ctx *c, const cJSON *root, vt__config *cfg)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "tls");
+	if (t == NULL)
+		return VT_OK;
+	if (!cJSON_IsObject(t))
+		return fail(c, "tls",
+			    "must be an object {\"cert\", \"key\", "
+			    "\"ca\"}");
+	vt_err rv;
+	if ((rv = check_keys(c, t, tls_keys, NULL, NULL)) ||
+	    (rv = get_string(c, t, "cert", true, &cfg->tls_cert)) ||
+	    (rv = get_string(c, t, "key", true, &cfg->tls_key)) ||
+	    (rv = get_string(c, t, "ca", false, &cfg->tls_ca)))
+		return rv;
+	const char *files[] = {cfg->tls_cert, cfg->tls_key, cfg->tls_ca};
+	const char *keys[] = {"cert", "key", "ca"};
+	for (int i = 0; i < 3; i++)
+		if (files[i] != NULL && access(files[i], R_OK) != 0)
+			return fail(c, keys[i], "tls: %s: %s", files[i],
+				    strerror(errno));
+	return VT_OK;
+}
+
+/* True if the host of "host:port" or "tcp://host:port" is loopback. */
+static bool loopback(const char *addr)
+{
+	if (strncmp(addr, "tcp://", 6) == 0)
+		addr += 6;
+	else if (strstr(addr, "://") != NULL)
+		return true; /* ipc://, inproc://: never on the network */
+	return strncmp(addr, "127.", 4) == 0 ||
+	       strncmp(addr, "localhost:", 10) == 0 ||
+	       strncmp(addr, "[::1]:", 6) == 0;
+}
+
+vt_err vt__config_plaintext_token(const vt__config *cfg, char *errbuf,
+				  size_t errlen)
+{
+	ctx c = {.path = cfg->path, .err = errbuf, .errlen = errlen};
+	if (cfg->token == NULL || cfg->allow_plaintext_token)
+		return VT_OK;
+	/* The gateway has no TLS of its own yet: HTTP is plain either way. */
+	const char *plain =
+	    cfg->http != NULL && !loopback(cfg->http) ? cfg->http
+	    : cfg->tls_cert == NULL && cfg->rpc != NULL && !loopback(cfg->rpc)
+		? cfg->rpc
+		: NULL;
+	if (plain == NULL)
+		return VT_OK;
+	return fail(&c, "token_env",
+		    "the bearer token would cross the network in clear text "
+		    "on %s (not a loopback address): configure \"tls\", bind "
+		    "to 127.0.0.1, or set \"allow_plaintext_token\": true",
+		    plain);
 }
 
 /* "state": the state database; absent = vitals-state.db beside the
@@ -980,10 +1046,13 @@ vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 			   "an integer from 1 to 3600000", &hdr_ms)) ||
 	    (rv = get_long(&c, root, "http_idle_timeout_ms", 1, 3600000,
 			   "an integer from 1 to 3600000", &idle_ms)) ||
-	    (rv = get_token(&c, root, cfg)) ||
+	    (rv = get_token(&c, root, cfg)) || (rv = get_tls(&c, root, cfg)) ||
+	    (rv = get_bool(&c, root, "allow_plaintext_token",
+			   &cfg->allow_plaintext_token)) ||
 	    (rv = get_state(&c, root, cfg)) ||
 	    (rv = parse_checks(&c, root, cfg)) ||
-	    (rv = parse_alerts(&c, root, cfg)))
+	    (rv = parse_alerts(&c, root, cfg)) ||
+	    (rv = vt__config_plaintext_token(cfg, errbuf, errlen)))
 		goto out_cfg;
 	cfg->workers = (unsigned)workers;
 	cfg->max_connections = (unsigned)conns;

@@ -13,6 +13,11 @@
  *   workers             check worker threads, 1..256; default 4
  *   degraded_http_code  HTTP status of a DEGRADED /health, 200..599
  *                       (e.g. 429 for Consul); default 200
+ *   tls                 {"cert", "key", "ca"}: PEM files; rpc and pub
+ *                       then listen on tls+tcp://; with "ca", RPC
+ *                       clients need a certificate signed by it
+ *   allow_plaintext_token  true lets the token cross a non-loopback
+ *                       address in clear text; default false (refused)
  *   state               state database file (history); default
  *                       "vitals-state.db" beside the config file,
  *                       relative paths from the config's directory;
@@ -104,6 +109,8 @@ typedef struct vt__config {
 	unsigned http_idle_timeout_ms;	 /* 0 = the server's default */
 	char *state;			 /* state database; NULL = in memory */
 	int retention_days;		 /* history kept, days */
+	char *tls_cert, *tls_key, *tls_ca; /* "tls"; NULL = plain */
+	bool allow_plaintext_token;	   /* token over plain non-loopback */
 	vt__check_conf *checks;
 	size_t nchecks;
 	struct vt__alerts_conf *alerts; /* notify, maintenance */
@@ -150,6 +157,13 @@ void vt__check_conf_describe(const vt__check_conf *k, char *out, size_t cap);
 
 /* The name of a check type as written in the file ("redis", ...). */
 const char *vt__check_type_name(vt__check_type t);
+
+/* VT_EINVAL (err says why) if cfg would send its bearer token in clear
+ * text to a non-loopback address (http, or rpc without "tls") and
+ * "allow_plaintext_token" is not true. Run by vt__config_parse; run it
+ * again after vt__config_override. */
+vt_err vt__config_plaintext_token(const vt__config *cfg, char *errbuf,
+				  size_t errlen);
 
 /* Frees cfg and everything it owns. Accepts NULL. */
 void vt__config_free(vt__config *cfg);

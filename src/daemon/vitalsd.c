@@ -45,6 +45,7 @@
 #include "core/err.h"
 #include "daemon/config.h"
 #include "daemon/config_alerts.h"
+#include "daemon/reload.h"
 #include "vitals/checks.h"
 #include "vitals/health.h"
 #include "vitals/history.h"
@@ -91,7 +92,11 @@ static const char usage_text[] =
     "file of pending alerts; default vitals-state.db beside FILE).\n"
     "\n"
     "SIGTERM or SIGINT: readiness turns unhealthy and is published,\n"
-    "requests in flight finish, exit 0.\n";
+    "requests in flight finish, exit 0. SIGHUP: FILE is read again;\n"
+    "added checks start, removed ones stop, changed ones are replaced\n"
+    "under the same name; a refused file is logged and the running\n"
+    "config stays; http, rpc, pub, workers, max_connections,\n"
+    "token_env, degraded_http_code and tls need a restart.\n";
 
 /* Writes one log line "2026-01-02T03:04:05.678Z vitalsd: MSG" to stderr.
  * Thread-safe (one fputs per line). */
@@ -375,7 +380,7 @@ static int wait_signal(const sigset_t *set)
 			    .tv_sec = (time_t)(half / 1000000),
 			    .tv_nsec = (long)(half % 1000000) * 1000};
 			sig = sigtimedwait(set, NULL, &ts);
-			if (sig == SIGTERM || sig == SIGINT)
+			if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
 				return sig;
 			if (sig < 0 && errno == EAGAIN)
 				sd_notify(0, "WATCHDOG=1");
@@ -387,7 +392,8 @@ static int wait_signal(const sigset_t *set)
 			continue;
 		}
 		int rc = sigwait(set, &sig);
-		if (rc == 0 && (sig == SIGTERM || sig == SIGINT))
+		if (rc == 0 &&
+		    (sig == SIGTERM || sig == SIGINT || sig == SIGHUP))
 			return sig;
 		if (rc != 0 && rc != EINTR) {
 			log_line("sigwait: %s", vt__errno_text(rc));
@@ -396,16 +402,45 @@ static int wait_signal(const sigset_t *set)
 	}
 }
 
+static void reload(const args *a, vt__config *base, vt__config **cur,
+		   vt_health *h);
+
 /* Tells systemd the daemon is ready, waits for SIGTERM or SIGINT
  * (blocked in every thread), tells it the daemon is stopping and returns
  * the signal (0 on error); with systemd's watchdog on, pings it at half
  * its interval meanwhile. */
-static int wait_for_signal(const sigset_t *set)
+static int wait_for_signal(const sigset_t *set, const args *a, vt__config *base,
+			   vt__config **cur, vt_health *h)
 {
 	sd_notify(0, "READY=1\nSTATUS=serving");
-	int sig = wait_signal(set);
+	int sig;
+	while ((sig = wait_signal(set)) == SIGHUP)
+		reload(a, base, cur, h);
 	sd_notify(0, "STOPPING=1");
 	return sig;
+}
+
+/* Loads a->config with the command line's overrides into *out (written
+ * only on success); on error err says why. */
+static vt_err load_file(const args *a, vt__config **out, char *err,
+			size_t errlen)
+{
+	vt__config *cfg = NULL;
+	vt_err rv = vt__config_load(&cfg, a->config, err, errlen);
+	if (rv == VT_OK && a->http)
+		rv = vt__config_override(cfg, "http", a->http, err, errlen);
+	if (rv == VT_OK && a->rpc)
+		rv = vt__config_override(cfg, "rpc", a->rpc, err, errlen);
+	if (rv == VT_OK && a->pub)
+		rv = vt__config_override(cfg, "pub", a->pub, err, errlen);
+	if (rv == VT_OK)
+		rv = vt__config_plaintext_token(cfg, err, errlen);
+	if (rv != VT_OK) {
+		vt__config_free(cfg);
+		return rv;
+	}
+	*out = cfg;
+	return VT_OK;
 }
 
 /* Loads the config of a and applies the command line's overrides;
@@ -414,15 +449,8 @@ static vt__config *load_config(const args *a)
 {
 	char err[1024];
 	vt__config *cfg = NULL;
-	if (vt__config_load(&cfg, a->config, err, sizeof(err)) != VT_OK ||
-	    (a->http && vt__config_override(cfg, "http", a->http, err,
-					    sizeof(err)) != VT_OK) ||
-	    (a->rpc && vt__config_override(cfg, "rpc", a->rpc, err,
-					   sizeof(err)) != VT_OK) ||
-	    (a->pub && vt__config_override(cfg, "pub", a->pub, err,
-					   sizeof(err)) != VT_OK)) {
+	if (load_file(a, &cfg, err, sizeof(err)) != VT_OK) {
 		fprintf(stderr, "vitalsd: %s\n", err);
-		vt__config_free(cfg);
 		return NULL;
 	}
 	if (cfg->http == NULL && cfg->rpc == NULL) {
@@ -432,6 +460,49 @@ static vt__config *load_config(const args *a)
 		return NULL;
 	}
 	return cfg;
+}
+
+static void log_note(const char *line, void *arg)
+{
+	(void)arg;
+	log_line("reload: %s", line);
+}
+
+/* SIGHUP: applies the config file again (reload.c); *cur becomes the
+ * new config, or stays if the file is refused (the reason is logged).
+ * base is the config the listeners were started with: never freed
+ * here. */
+static void reload(const args *a, vt__config *base, vt__config **cur,
+		   vt_health *h)
+{
+	char err[1024];
+	vt__config *next = NULL;
+	vt__reload_stats st;
+	sd_notify(0, "RELOADING=1");
+	log_line("SIGHUP: reloading %s", a->config);
+	/* The token left the environment at start (exec plugins inherit
+	 * it); it is put back just for the parse, which reads it. */
+	if (base->token_env != NULL)
+		setenv(base->token_env, base->token, 1);
+	vt_err rv = load_file(a, &next, err, sizeof(err));
+	if (base->token_env != NULL)
+		unsetenv(base->token_env);
+	if (rv == VT_OK)
+		rv = vt__reload(*cur, next, h, &st, log_note, NULL, err,
+				sizeof(err));
+	if (rv != VT_OK) {
+		vt__config_free(next);
+		log_line("reload refused, the running config stays: %s", err);
+	} else {
+		if (*cur != base)
+			vt__config_free(*cur);
+		*cur = next;
+		log_line("reloaded: %zu check%s (%zu added, %zu removed, %zu "
+			 "changed)",
+			 next->nchecks, next->nchecks == 1 ? "" : "s", st.added,
+			 st.removed, st.changed);
+	}
+	sd_notify(0, "READY=1\nSTATUS=serving");
 }
 
 /* Allocates the metrics and the registry, registers cfg's checks (their
@@ -488,6 +559,9 @@ static int serve(const vt__config *cfg, vt_health *h, vt_metrics *m,
 	    .http_idle_timeout_ms = cfg->http_idle_timeout_ms,
 	    .history = hs,
 	    .process_metrics = true,
+	    .tls_cert = cfg->tls_cert,
+	    .tls_key = cfg->tls_key,
+	    .tls_ca = cfg->tls_ca,
 	};
 	err[0] = '\0';
 	vt_err rv = vt_server_start(srv, &so, err, sizeof(err));
@@ -507,7 +581,9 @@ static int serve(const vt__config *cfg, vt_health *h, vt_metrics *m,
 			 "/readyz, /metrics, status page /)",
 			 cfg->http);
 	if (cfg->rpc != NULL)
-		log_line("listening: rpc %s", cfg->rpc);
+		log_line("listening: rpc %s%s%s", cfg->tls_cert ? "tls+" : "",
+			 cfg->rpc,
+			 cfg->tls_ca ? " (client certificates required)" : "");
 	if (cfg->pub != NULL)
 		log_line("publishing: status changes on %s", cfg->pub);
 	return 0;
@@ -541,7 +617,10 @@ static int run(const args *a, const sigset_t *sigs)
 		goto out;
 	}
 
-	int sig = wait_for_signal(sigs);
+	vt__config *cur = cfg; /* the checks running, after reloads */
+	int sig = wait_for_signal(sigs, a, cfg, &cur, h);
+	if (cur != cfg)
+		vt__config_free(cur);
 	log_line("%s: shutting down: readiness unhealthy, finishing "
 		 "requests in flight",
 		 sig == SIGINT	  ? "SIGINT"
@@ -585,6 +664,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	return run(&a, &sigs);

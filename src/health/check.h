@@ -43,6 +43,7 @@ typedef struct vt__check {
 	/* protected by h->mtx */
 	unsigned refs;	     /* registry table, executions, callers of run */
 	bool removed;	     /* no longer in the table */
+	bool replace;	     /* the next add of this name replaces it */
 	bool running;	     /* a task is queued or its callback runs */
 	bool settled;	     /* the current execution's result is recorded */
 	uint64_t gen;	     /* executions started so far */

@@ -112,10 +112,45 @@ fail_mtx:
 	return rv;
 }
 
-/* Stops the scheduler, lets every running callback return (a callback
- * that never returns blocks this), skips queued executions, frees every
- * check (free_arg) and the registry. No other call on h may run
- * concurrently or follow. Accepts NULL. */
+/* How long vt_health_free waits past the latest deadline of the
+ * executions in flight before it detaches them. */
+#define FREE_GRACE_MS 1000
+
+/* Frees what only the registry uses: pool (joining its workers), locks
+ * and h itself. Locks: none may be held; no execution may be in
+ * flight. */
+static void destroy_registry(vt_health *h)
+{
+	vt_pool_free(h->pool);
+	vt__maint_fini(&h->maint);
+	pthread_mutex_destroy(&h->sched_mtx);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mtx);
+	free(h);
+}
+
+/* Waits until no execution is in flight or the bound passed: the latest
+ * deadline among them (or now, if all are past it) + FREE_GRACE_MS.
+ * Returns true if none is left. Locks: caller holds h->mtx. */
+static bool wait_idle(vt_health *h)
+{
+	int64_t end = vt__mono_ns();
+	for (size_t i = 0; i < h->nchecks; i++)
+		if (h->checks[i]->running && h->checks[i]->deadline_ns > end)
+			end = h->checks[i]->deadline_ns;
+	end += (int64_t)FREE_GRACE_MS * 1000000;
+	struct timespec ts = vt__mono_ts(end);
+	while (h->inflight > 0 && vt__mono_ns() < end)
+		pthread_cond_timedwait(&h->cv, &h->mtx, &ts);
+	return h->inflight == 0;
+}
+
+/* Stops the scheduler, lets running callbacks return for a bounded time
+ * (wait_idle), skips queued executions, frees every check not in use
+ * (free_arg) and, if nothing is left running, the registry. Executions
+ * still running are detached: each drops its result, frees its check
+ * when its callback returns, and the last one frees the registry. No
+ * other call on h may run concurrently or follow. Accepts NULL. */
 void vt_health_free(vt_health *h)
 {
 	if (h == NULL)
@@ -123,22 +158,53 @@ void vt_health_free(vt_health *h)
 	vt_health_stop(h);
 	pthread_mutex_lock(&h->mtx);
 	h->closing = true;
+	h->nlisteners = 0; /* no listener is called from now on */
+	bool idle = wait_idle(h);
+	h->detached = !idle;
+	vt__event *evs = h->ev_head;
+	h->ev_head = h->ev_tail = NULL;
+	vt__check **checks = h->checks;
+	size_t n = h->nchecks;
+	h->checks = NULL;
+	h->nchecks = h->cap = 0;
 	pthread_mutex_unlock(&h->mtx);
-	/* Joins the workers: every execution has dropped its reference. */
-	vt_pool_free(h->pool);
 
-	for (vt__event *ev = h->ev_head, *next; ev != NULL; ev = next) {
+	for (vt__event *ev = evs, *next; ev != NULL; ev = next) {
 		next = ev->next;
 		free(ev);
 	}
-	for (size_t i = 0; i < h->nchecks; i++)
-		vt__health_unref(h, h->checks[i]);
-	free(h->checks);
-	vt__maint_fini(&h->maint);
-	pthread_mutex_destroy(&h->sched_mtx);
-	pthread_cond_destroy(&h->cv);
-	pthread_mutex_destroy(&h->mtx);
-	free(h);
+	/* A check an execution still holds is destroyed by that execution. */
+	for (size_t i = 0; i < n; i++)
+		vt__health_unref(h, checks[i]);
+	free(checks);
+	if (idle)
+		destroy_registry(h);
+}
+
+static void *reap_registry(void *arg)
+{
+	destroy_registry(arg);
+	return NULL;
+}
+
+void vt__health_exec_done(vt_health *h)
+{
+	pthread_mutex_lock(&h->mtx);
+	h->inflight--;
+	bool reap = h->detached && h->inflight == 0;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mtx);
+	if (!reap)
+		return;
+	/* A worker cannot join its own pool: a detached thread does. If it
+	 * cannot start, the registry stays allocated (a bounded leak). */
+	pthread_t t;
+	pthread_attr_t attr;
+	if (pthread_attr_init(&attr) != 0)
+		return;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	(void)pthread_create(&t, &attr, reap_registry, h);
+	pthread_attr_destroy(&attr);
 }
 
 /* Locks: caller holds h->mtx (one writer at a time). */
@@ -153,6 +219,32 @@ static void bump_epoch(vt_health *h)
 uint64_t vt__health_epoch(vt_health *h)
 {
 	return atomic_load_explicit(&h->epoch, memory_order_acquire);
+}
+
+/* Puts c in the table in place of the check at pos, which is removed
+ * (a callback of it still running finishes, its result dropped).
+ * Locks: caller holds h->mtx; releases it. */
+static void replace_at(vt_health *h, size_t pos, vt__check *c)
+{
+	vt__check *old = h->checks[pos];
+	h->checks[pos] = c;
+	c->refs = 1;
+	old->removed = true;
+	bump_epoch(h);
+	pthread_cond_broadcast(&h->cv);
+	bool last = vt__health_unref_locked(old);
+	pthread_mutex_unlock(&h->mtx);
+	if (last)
+		vt__check_destroy(old);
+}
+
+void vt__health_expect_replace(vt_health *h, const char *name)
+{
+	pthread_mutex_lock(&h->mtx);
+	long pos = find(h, name);
+	if (pos >= 0)
+		h->checks[pos]->replace = true;
+	pthread_mutex_unlock(&h->mtx);
 }
 
 static vt_err add_check(vt_health *h, const char *name, vt_check_fn fn,
@@ -173,6 +265,10 @@ static vt_err add_check(vt_health *h, const char *name, vt_check_fn fn,
 
 	pthread_mutex_lock(&h->mtx);
 	long pos = find(h, c->name);
+	if (pos >= 0 && h->checks[pos]->replace) {
+		replace_at(h, (size_t)pos, c);
+		return VT_OK;
+	}
 	if (pos >= 0) {
 		rv = VT_EEXIST;
 		goto fail_locked;

@@ -54,8 +54,11 @@ struct vt_health {
 	 * the lock by vt__health_epoch. */
 	_Atomic uint64_t epoch;
 	size_t nchecks, cap;
-	bool shutdown; /* overall status forced UNHEALTHY */
-	bool closing;  /* vt_health_free began: queued executions skip */
+	bool shutdown;	 /* overall status forced UNHEALTHY */
+	bool closing;	 /* vt_health_free began: queued executions skip */
+	size_t inflight; /* executions submitted and not yet finished */
+	bool detached;	 /* vt_health_free returned with some in flight:
+			    the last one to finish frees the registry */
 	vt__listener listeners[VT_MAX_LISTENERS];
 	struct {
 		vt_result_listener fn;
@@ -102,6 +105,17 @@ void vt__health_unref(vt_health *h, vt__check *c);
  * vt__check_destroy(c) once it released h->mtx. Locks: caller holds
  * h->mtx. */
 bool vt__health_unref_locked(vt__check *c);
+
+/* Marks one execution finished, last of all its steps; the last one
+ * to finish after vt_health_free detached frees the registry (on a
+ * thread of its own, which joins the pool). Touches nothing of h after
+ * that. Locks: takes h->mtx; call with no lock held. */
+void vt__health_exec_done(vt_health *h);
+
+/* Marks check name (if any) so that the next vt_health_add of that
+ * name replaces it in place instead of failing with VT_EEXIST: the name
+ * never leaves the table. Thread-safe. Locks: takes h->mtx. */
+void vt__health_expect_replace(vt_health *h, const char *name);
 
 /* Calls visit(c, ctx) with h->mtx held for the check named name, and
  * returns what it returns; VT_ENOENT if there is none. visit must not

@@ -63,7 +63,9 @@ static void exec_task(void *arg)
 	int64_t t1 = vt__mono_ns();
 
 	pthread_mutex_lock(&h->mtx);
-	if (!c->settled && !skip) {
+	/* Once vt_health_free began, a result goes nowhere: the metrics
+	 * and listeners may be gone with the caller's objects. */
+	if (!c->settled && !skip && !h->closing) {
 		if (t1 > deadline)
 			record_timeout(h, c, t1);
 		else
@@ -80,6 +82,7 @@ static void exec_task(void *arg)
 	vt__health_deliver(h);
 	if (last)
 		vt__check_destroy(c);
+	vt__health_exec_done(h);
 }
 
 void vt__run_start(vt_health *h, vt__check *c, int64_t now)
@@ -95,8 +98,10 @@ void vt__run_start(vt_health *h, vt__check *c, int64_t now)
 
 	c->refs++;
 	vt_err rv = vt_pool_submit(h->pool, exec_task, c);
-	if (rv == VT_OK)
+	if (rv == VT_OK) {
+		h->inflight++;
 		return;
+	}
 	/* The caller holds a reference (table or run), so this is not the
 	 * last one. */
 	c->refs--;

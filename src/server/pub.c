@@ -31,6 +31,24 @@ static void set_err(char *err, size_t errlen, const char *url, const char *what)
 vt_err vt__pub_start(vt__pub **out, const char *url, unsigned max_conns,
 		     char *err, size_t errlen)
 {
+	return vt__pub_start_tls(out, url, max_conns, NULL, err, errlen);
+}
+
+/* Creates, configures (tls) and starts the listener of sock at url. */
+static int pub_listen(nng_socket sock, const char *url, nng_tls_config *tls,
+		      nng_listener *l)
+{
+	int rv = nng_listener_create(l, sock, url);
+	if (rv == 0 && tls != NULL)
+		rv = nng_listener_set_ptr(*l, NNG_OPT_TLS_CONFIG, tls);
+	if (rv == 0)
+		rv = nng_listener_start(*l, 0);
+	return rv;
+}
+
+vt_err vt__pub_start_tls(vt__pub **out, const char *url, unsigned max_conns,
+			 nng_tls_config *tls, char *err, size_t errlen)
+{
 	if (out == NULL || url == NULL) {
 		set_err(err, errlen, url != NULL ? url : "(null)",
 			"invalid argument");
@@ -55,7 +73,7 @@ vt_err vt__pub_start(vt__pub **out, const char *url, unsigned max_conns,
 		return e;
 	}
 	nng_listener l;
-	if ((rv = nng_listen(p->sock, url, &l, 0)) != 0) {
+	if ((rv = pub_listen(p->sock, url, tls, &l)) != 0) {
 		nng_close(p->sock);
 		vt__connlimit_free(p->limit);
 		free(p);

@@ -13,6 +13,9 @@
 
 #include <stddef.h>
 
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+
 #include "vitals/err.h"
 
 typedef struct vt__pub vt__pub;
@@ -24,6 +27,11 @@ typedef struct vt__pub vt__pub;
  * VT_EUNAVAIL when it cannot listen. Thread-safe. */
 vt_err vt__pub_start(vt__pub **out, const char *url, unsigned max_conns,
 		     char *err, size_t errlen);
+
+/* As vt__pub_start; with tls (not NULL; held by the listener) a
+ * tls+tcp:// url is served with it. */
+vt_err vt__pub_start_tls(vt__pub **out, const char *url, unsigned max_conns,
+			 nng_tls_config *tls, char *err, size_t errlen);
 
 /* Publishes text to every subscriber without blocking: VT_OK once nng
  * has taken it (a slow subscriber may still miss it), VT_EINVAL for a

@@ -620,6 +620,14 @@ vt_err vt__rpc_start(vt__rpc **out, vt__service *svc, const char *url,
 		     unsigned contexts, size_t max_msg, unsigned max_conns,
 		     char *err, size_t errlen)
 {
+	return vt__rpc_start_tls(out, svc, url, contexts, max_msg, max_conns,
+				 NULL, err, errlen);
+}
+
+vt_err vt__rpc_start_tls(vt__rpc **out, vt__service *svc, const char *url,
+			 unsigned contexts, size_t max_msg, unsigned max_conns,
+			 nng_tls_config *tls, char *err, size_t errlen)
+{
 	if (out == NULL || svc == NULL || url == NULL) {
 		set_err(err, errlen, url ? url : "(null)", "invalid argument");
 		return VT_EINVAL;
@@ -669,6 +677,9 @@ vt_err vt__rpc_start(vt__rpc **out, vt__service *svc, const char *url,
 	if ((e = vt__acache_alloc(&r->cache, 2)) != VT_OK)
 		goto fail_vt;
 	if ((rv = nng_listener_create(&l, r->sock, url)) != 0)
+		goto fail_nng;
+	if (tls != NULL &&
+	    (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls)) != 0)
 		goto fail_nng;
 	/* Transports that have the option take it on the listener too. */
 	rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, hard);

@@ -50,6 +50,10 @@
 #include <stddef.h>
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "server/answer_cache.h"
 #include "server/service.h"
@@ -68,6 +72,12 @@ typedef struct vt__rpc vt__rpc;
 vt_err vt__rpc_start(vt__rpc **out, vt__service *svc, const char *url,
 		     unsigned contexts, size_t max_msg, unsigned max_conns,
 		     char *err, size_t errlen);
+
+/* As vt__rpc_start; with tls (not NULL; held by the listener) a
+ * tls+tcp:// url is served with it. */
+vt_err vt__rpc_start_tls(vt__rpc **out, vt__service *svc, const char *url,
+			 unsigned contexts, size_t max_msg, unsigned max_conns,
+			 nng_tls_config *tls, char *err, size_t errlen);
 
 /* Stops taking requests: each context answers at most one more request
  * (with 14) and stops; returns once every reply under way (including

@@ -23,6 +23,7 @@
 #include "server/pub.h"
 #include "server/rpc.h"
 #include "server/service.h"
+#include "server/tls.h"
 
 struct vt_server {
 	vt__service svc; /* initialised when svc_ready */
@@ -32,6 +33,10 @@ struct vt_server {
 	vt__rpc *rpc;	 /* immutable after start; may be NULL */
 	vt__pub *pub;	 /* immutable after start; may be NULL */
 	bool listening;	 /* our health listener is added */
+	/* TLS configurations (NULL = plain): the RPC's asks for client
+	 * certificates when a ca is set, the pub's never does. Immutable
+	 * after start. */
+	nng_tls_config *tls_rpc, *tls_pub;
 	pthread_mutex_t mtx;
 	bool shut; /* protected by mtx */
 };
@@ -59,6 +64,10 @@ static void destroy(vt_server *s)
 	vt__gateway_free(s->gw);
 	vt__rpc_free(s->rpc);
 	vt__pub_free(s->pub);
+	if (s->tls_rpc != NULL)
+		nng_tls_config_free(s->tls_rpc);
+	if (s->tls_pub != NULL)
+		nng_tls_config_free(s->tls_pub);
 	if (s->svc_ready)
 		vt__service_fini(&s->svc);
 	pthread_mutex_destroy(&s->mtx);
@@ -70,6 +79,40 @@ static void set_err(char *err, size_t errlen, const char *prefix,
 {
 	if (err != NULL && errlen > 0)
 		snprintf(err, errlen, "%s%s", prefix, what);
+}
+
+/* Builds s's TLS configurations from opts' files, if any. */
+static vt_err start_tls(vt_server *s, const vt_server_opts *opts, char *errbuf,
+			size_t errlen)
+{
+	if (opts->tls_cert == NULL && opts->tls_key == NULL)
+		return VT_OK;
+	char err[512];
+	vt_err rv =
+	    vt__tls_server_config(&s->tls_rpc, opts->tls_cert, opts->tls_key,
+				  opts->tls_ca, err, sizeof(err));
+	if (rv == VT_OK)
+		rv = vt__tls_server_config(&s->tls_pub, opts->tls_cert,
+					   opts->tls_key, NULL, err,
+					   sizeof(err));
+	if (rv != VT_OK)
+		set_err(errbuf, errlen, "tls: ", err);
+	return rv;
+}
+
+/* The url a listener is started on: tcp:// becomes tls+tcp:// when s
+ * has TLS. */
+static vt_err served_url(const vt_server *s, const char *url, char *out,
+			 size_t cap, char *errbuf, size_t errlen)
+{
+	vt_err rv =
+	    s->tls_rpc != NULL
+		? vt__tls_url(url, out, cap)
+		: (snprintf(out, cap, "%s", url) < (int)cap ? VT_OK
+							    : VT_ETOOBIG);
+	if (rv != VT_OK)
+		set_err(errbuf, errlen, url, ": too long");
+	return rv;
 }
 
 vt_err vt_server_start(vt_server **out, const vt_server_opts *opts,
@@ -117,9 +160,16 @@ vt_err vt_server_start(vt_server **out, const vt_server_opts *opts,
 		goto fail;
 	}
 
+	if ((rv = start_tls(s, opts, errbuf, errlen)) != VT_OK)
+		goto fail;
+	char url[512];
 	if (opts->pub_url != NULL) {
-		rv = vt__pub_start(&s->pub, opts->pub_url,
-				   opts->max_connections, err, sizeof(err));
+		if ((rv = served_url(s, opts->pub_url, url, sizeof(url), errbuf,
+				     errlen)) != VT_OK)
+			goto fail;
+		/* Subscribers need no certificate: the ca is the RPC's. */
+		rv = vt__pub_start_tls(&s->pub, url, opts->max_connections,
+				       s->tls_pub, err, sizeof(err));
 		if (rv != VT_OK) {
 			s->pub = NULL;
 			set_err(errbuf, errlen, "", err);
@@ -150,9 +200,13 @@ vt_err vt_server_start(vt_server **out, const vt_server_opts *opts,
 		}
 	}
 	if (opts->rpc_url != NULL) {
-		rv = vt__rpc_start(&s->rpc, &s->svc, opts->rpc_url,
-				   opts->rpc_contexts, opts->max_request_bytes,
-				   opts->max_connections, err, sizeof(err));
+		if ((rv = served_url(s, opts->rpc_url, url, sizeof(url), errbuf,
+				     errlen)) != VT_OK)
+			goto fail;
+		rv = vt__rpc_start_tls(
+		    &s->rpc, &s->svc, url, opts->rpc_contexts,
+		    opts->max_request_bytes, opts->max_connections, s->tls_rpc,
+		    err, sizeof(err));
 		if (rv != VT_OK) {
 			s->rpc = NULL;
 			set_err(errbuf, errlen, "", err);
