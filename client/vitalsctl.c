@@ -5,6 +5,7 @@
  *   vitalsctl [OPTIONS] health [NAME]   table (or --json); exit 0/1/2
  *   vitalsctl [OPTIONS] metrics [NAME]  table, --json or --prometheus
  *   vitalsctl [OPTIONS] watch           one line per status change
+ *   vitalsctl [OPTIONS] history NAME    recorded results (or --json)
  *
  * Options may come before or after the command. The table is printed
  * whether or not stdout is a terminal (scripts that want to parse use
@@ -36,6 +37,8 @@ static const char usage[] =
     "                 [--tag T] [--exclude NAME]...\n"
     "       vitalsctl [OPTIONS] metrics [NAME] [--json | --prometheus]\n"
     "       vitalsctl [OPTIONS] watch\n"
+    "       vitalsctl [OPTIONS] history NAME [--since UNIX] [--limit N]\n"
+    "                 [--json]\n"
     "\n"
     "Asks a vitals RPC server (nng req/rep) for health and metrics.\n"
     "\n"
@@ -50,13 +53,19 @@ static const char usage[] =
     "  --cached       health: last results, without running checks\n"
     "  --tag T        health: only checks tagged T\n"
     "  --exclude N    health: leave out check N (repeatable)\n"
+    "  --since UNIX   history: results at or after this Unix time\n"
+    "  --limit N      history: at most N results (default 100, the\n"
+    "                 server caps it at 1000)\n"
     "  -h, --help     this text\n"
     "\n"
     "Output: an aligned table, on a terminal or not (statuses coloured on\n"
     "a terminal unless NO_COLOR is set); use --json or --prometheus to\n"
     "parse. health NAME prints that one check (--json: the gateway's\n"
     "GET /health/NAME object). watch prints \"<time> <check> <old> <new>\"\n"
-    "per change until interrupted.\n"
+    "per change until interrupted. history NAME prints the check's\n"
+    "recorded results newest first (time, status, duration, error);\n"
+    "--json: the gateway's GET /health/NAME/history. It needs a server\n"
+    "keeping history (vitalsd with state_db) and its token.\n"
     "\n"
     "environment: VITALS_TOKEN, the server's bearer token if it has one\n"
     "(never on the command line, where ps shows it); without it such a\n"
@@ -79,6 +88,9 @@ typedef struct opts {
 	const char *tag;
 	const char *exclude[MAX_EXCLUDE];
 	size_t nexclude;
+	double since;	/* history; 0 = any */
+	unsigned limit; /* history; 0 = the server's default */
+	bool hist_opts; /* --since or --limit given */
 } opts;
 
 static int fail_usage(const char *fmt, const char *arg)
@@ -97,7 +109,9 @@ enum {
 	OPT_PROM,
 	OPT_CACHED,
 	OPT_TAG,
-	OPT_EXCLUDE
+	OPT_EXCLUDE,
+	OPT_SINCE,
+	OPT_LIMIT
 };
 
 static const struct option long_opts[] = {
@@ -109,6 +123,8 @@ static const struct option long_opts[] = {
     {"cached", no_argument, NULL, OPT_CACHED},
     {"tag", required_argument, NULL, OPT_TAG},
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"limit", required_argument, NULL, OPT_LIMIT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -125,6 +141,10 @@ static const char *value_kind(int opt)
 		return "milliseconds";
 	case OPT_TAG:
 		return "a tag";
+	case OPT_SINCE:
+		return "Unix seconds";
+	case OPT_LIMIT:
+		return "a count";
 	default:
 		return "a check name";
 	}
@@ -157,6 +177,28 @@ static int set_timeout(opts *o, const char *v)
 				  v);
 	o->timeout_ms = (int)ms;
 	o->timeout_set = true;
+	return 0;
+}
+
+/* Stores --since (s true) or --limit's value v in o; 0 or EXIT_UNKNOWN
+ * (after a message). */
+static int set_history_opt(opts *o, bool s, const char *v)
+{
+	char *end;
+	errno = 0;
+	o->hist_opts = true;
+	if (s) {
+		o->since = strtod(v, &end);
+		if (end == v || *end != '\0' || errno != 0 ||
+		    !(o->since >= 0) || !isfinite(o->since))
+			return fail_usage(
+			    "bad --since \"%s\": Unix seconds >= 0", v);
+		return 0;
+	}
+	long n = strtol(v, &end, 10);
+	if (end == v || *end != '\0' || errno != 0 || n < 1 || n > 1000000)
+		return fail_usage("bad --limit \"%s\": a count, 1..1000000", v);
+	o->limit = (unsigned)n;
 	return 0;
 }
 
@@ -208,6 +250,9 @@ static int apply_option(opts *o, int c, const char *v, char **argv)
 					  "at most 64");
 		o->exclude[o->nexclude++] = v;
 		return 0;
+	case OPT_SINCE:
+	case OPT_LIMIT:
+		return set_history_opt(o, c == OPT_SINCE, v);
 	default:
 		return bad_option(c, argv);
 	}
@@ -217,11 +262,13 @@ static int apply_option(opts *o, int c, const char *v, char **argv)
 static int check_command(const opts *o)
 {
 	if (o->cmd == NULL)
-		return fail_usage("%s", "no command (health, metrics, watch)");
+		return fail_usage(
+		    "%s", "no command (health, metrics, watch, history)");
 	bool health = strcmp(o->cmd, "health") == 0;
 	bool metrics = strcmp(o->cmd, "metrics") == 0;
 	bool watch = strcmp(o->cmd, "watch") == 0;
-	if (!health && !metrics && !watch)
+	bool history = strcmp(o->cmd, "history") == 0;
+	if (!health && !metrics && !watch && !history)
 		return fail_usage("unknown command \"%s\"", o->cmd);
 	if (o->json && o->prom)
 		return fail_usage("%s", "--json and --prometheus exclude "
@@ -233,6 +280,10 @@ static int check_command(const opts *o)
 		    "%s", "--cached, --tag and --exclude are for health");
 	if (watch && (o->name != NULL || o->json))
 		return fail_usage("%s", "watch takes no NAME or --json");
+	if (!history && o->hist_opts)
+		return fail_usage("%s", "--since and --limit are for history");
+	if (history && o->name == NULL)
+		return fail_usage("%s", "history needs a check NAME");
 	return 0;
 }
 
@@ -402,6 +453,50 @@ static void print_health_table(const vt_health_snapshot *s)
 		       vt_status_name(c->status), color_off(),
 		       c->critical ? "yes" : "no", (int)wd, d, (int)wa, a,
 		       c->consecutive_failures, info);
+	}
+}
+
+/* Unix time t as UTC with milliseconds: results may be closer than a
+ * second apart. */
+static void time_ms_text(char *dst, size_t cap, double t)
+{
+	time_t sec = (time_t)floor(t);
+	int ms = (int)((t - floor(t)) * 1000);
+	struct tm tm;
+	char base[32];
+	if (gmtime_r(&sec, &tm) == NULL ||
+	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(dst, cap, "%.3f", t);
+	else
+		snprintf(dst, cap, "%s.%03dZ", base, ms > 999 ? 999 : ms);
+}
+
+/* One check's history as a table, newest first. */
+static void print_history_table(const char *name, const vt_history_result *rs,
+				size_t n)
+{
+	printf("%s  (%zu result%s, newest first)\n", name, n,
+	       n == 1 ? "" : "s");
+	if (n == 0)
+		return;
+	size_t ws = strlen("STATUS"), wd = strlen("DURATION");
+	for (size_t i = 0; i < n; i++) {
+		char d[32];
+		duration_text(d, sizeof(d), rs[i].duration_ms);
+		ws = max_sz(ws, strlen(vt_status_name(rs[i].status)));
+		wd = max_sz(wd, strlen(d));
+	}
+	printf("\n%-24s  %-*s  %*s  %s\n", "TIME", (int)ws, "STATUS", (int)wd,
+	       "DURATION", "ERROR");
+	for (size_t i = 0; i < n; i++) {
+		char t[64], d[32];
+		time_ms_text(t, sizeof(t), rs[i].time);
+		duration_text(d, sizeof(d), rs[i].duration_ms);
+		printf("%-24s  %s%-*s%s  %*s  %s%s\n", t,
+		       status_color(rs[i].status), (int)ws,
+		       vt_status_name(rs[i].status), color_off(), (int)wd, d,
+		       rs[i].error != NULL ? rs[i].error : "-",
+		       rs[i].maintenance ? "  (maintenance)" : "");
 	}
 }
 
@@ -594,6 +689,36 @@ static int cmd_metrics(const opts *o)
 	return rc;
 }
 
+static int cmd_history(const opts *o)
+{
+	vt_client *c = connect_or_say(o);
+	if (c == NULL)
+		return EXIT_UNKNOWN;
+	vt_history_result *rs = NULL;
+	size_t n = 0;
+	vt_err err = vt_client_history(c, o->name, o->since, o->limit, &rs, &n);
+	if (err != VT_OK) {
+		fprintf(stderr, "vitalsctl: history: %s\n",
+			vt_client_last_error(c)[0] != '\0'
+			    ? vt_client_last_error(c)
+			    : vt_strerror(err));
+		vt_client_close(c);
+		return EXIT_UNKNOWN;
+	}
+	vt_client_close(c);
+	int rc = 0;
+	if (o->json) {
+		char *text = NULL;
+		size_t len = 0;
+		err = vt_json_history(o->name, rs, n, &text, &len);
+		rc = print_encoded(err, text, len, "JSON");
+	} else {
+		print_history_table(o->name, rs, n);
+	}
+	vt_client_history_free(rs);
+	return rc;
+}
+
 static int watch_line(const char *msg, void *arg)
 {
 	(void)arg;
@@ -636,5 +761,7 @@ int main(int argc, char **argv)
 		return cmd_health(&o);
 	if (strcmp(o.cmd, "metrics") == 0)
 		return cmd_metrics(&o);
+	if (strcmp(o.cmd, "history") == 0)
+		return cmd_history(&o);
 	return cmd_watch(&o);
 }
