@@ -12,23 +12,10 @@
  * (src/encode/protobuf.c maps them) and its message the last error.
  * Message building and decoding live in src/encode/protobuf.c.
  *
- * Where vitals/client.h is silent:
- * - vt_client_connect dials synchronously, so a refused connection or a
- *   missing ipc path is VT_EUNAVAIL at once and a bad url VT_EINVAL (the
- *   OS connect timeout bounds the dial of an unreachable host, not
- *   timeout_ms). timeout_ms < 0 means no timeout; 0 is VT_EINVAL.
- * - Calls are thread-safe; vt_client_close must not overlap them.
- * - vt_client_last_error holds the text of the last failed call: the
- *   server's message for an error Response, else what failed locally
- *   ("no answer from URL within N ms", nng's error, a malformed answer).
- *   It is written under a lock but read without one: meaningful when one
- *   thread uses the client (threads sharing one use the return codes).
- * - Codes: 3 VT_EINVAL, 5 VT_ENOENT, 14 VT_EUNAVAIL, 13 VT_EINTERNAL,
- *   16 VT_EAUTH, 12 and unknown ones VT_EPROTO; no answer in time
- *   VT_ETIMEDOUT; an undecodable answer VT_EPROTO.
- * - vt_client_watch dials synchronously too (VT_EUNAVAIL, VT_EINVAL),
- *   returns VT_OK when fn stops it and VT_ETIMEDOUT after timeout_ms of
- *   silence; messages are cut at 4 KiB.
+ * The contract (threads, timeouts, the code mapping, the last error) is
+ * stated in vitals/client.h. The last error is written under err_mtx and
+ * read under it too, into a thread-local copy, so any thread may read it
+ * while others fail calls.
  */
 #include "vitals/client.h"
 
@@ -45,6 +32,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "core/err.h"
 #include "encode/protobuf.h"
 
 /* Largest Response accepted: the encoders' cap plus the envelope. */
@@ -61,7 +49,7 @@ struct vt_client {
 	nng_ctx ctx;  /* the cached context: used by cache_mtx's holder */
 	nng_aio *aio; /* idem */
 	pthread_mutex_t err_mtx;
-	char last_err[512]; /* written under err_mtx */
+	char last_err[512]; /* protected by err_mtx */
 };
 
 static int64_t mono_ms(void)
@@ -82,35 +70,6 @@ static void set_last(vt_client *c, const char *fmt, ...)
 	vsnprintf(c->last_err, sizeof(c->last_err), fmt, ap);
 	va_end(ap);
 	pthread_mutex_unlock(&c->err_mtx);
-}
-
-/* An nng error of a call or dial, as a vt_err. */
-static vt_err nng_err(int rv)
-{
-	switch (rv) {
-	case NNG_ETIMEDOUT:
-		return VT_ETIMEDOUT;
-	case NNG_ENOMEM:
-		return VT_ENOMEM;
-	case NNG_EADDRINVAL:
-	case NNG_ENOTSUP:
-	case NNG_EINVAL:
-		return VT_EINVAL;
-	case NNG_ECLOSED:
-		return VT_ECLOSED;
-	case NNG_EMSGSIZE:
-		return VT_ETOOBIG;
-	case NNG_ECONNREFUSED:
-	case NNG_ECONNRESET:
-	case NNG_ECONNABORTED:
-	case NNG_ECONNSHUT:
-	case NNG_EUNREACHABLE:
-	case NNG_ENOENT:
-	case NNG_EPERM:
-		return VT_EUNAVAIL;
-	default:
-		return VT_EIO;
-	}
 }
 
 vt_err vt_client_connect(vt_client **out, const char *url, int timeout_ms)
@@ -150,7 +109,7 @@ fail_sock:
 	pthread_mutex_destroy(&c->err_mtx);
 	pthread_mutex_destroy(&c->cache_mtx);
 	free(c);
-	return nng_err(rv);
+	return vt__err_from_nng(rv);
 }
 
 void vt_client_close(vt_client *c)
@@ -179,7 +138,15 @@ vt_err vt_client_set_token(vt_client *c, const char *token)
 
 const char *vt_client_last_error(const vt_client *c)
 {
-	return c != NULL ? c->last_err : "";
+	static _Thread_local char copy[sizeof(((vt_client *)0)->last_err)];
+	if (c == NULL)
+		return "";
+	/* The lock is the client's own; reading does not change the text. */
+	pthread_mutex_t *mtx = (pthread_mutex_t *)&c->err_mtx;
+	pthread_mutex_lock(mtx);
+	memcpy(copy, c->last_err, sizeof(copy));
+	pthread_mutex_unlock(mtx);
+	return copy;
 }
 
 /* Sends one request and waits for its Response within the timeout; on
@@ -222,7 +189,7 @@ static vt_err call(vt_client *c, const char *method, const uint8_t *payload,
 			nng_aio_free(aio);
 			nng_msg_free(m);
 			set_last(c, "%s: %s", method, nng_strerror(rv));
-			return nng_err(rv);
+			return vt__err_from_nng(rv);
 		}
 	}
 
@@ -260,7 +227,7 @@ static vt_err call(vt_client *c, const char *method, const uint8_t *payload,
 		else
 			set_last(c, "%s: %s: %s", method, c->url,
 				 nng_strerror(rv));
-		return nng_err(rv);
+		return vt__err_from_nng(rv);
 	}
 
 	err = vt__pb_response_decode(nng_msg_body(reply), nng_msg_len(reply),
@@ -402,7 +369,7 @@ vt_err vt_client_watch(const char *pub_url, int timeout_ms,
 	nng_socket s;
 	int rv = nng_sub0_open(&s);
 	if (rv != 0)
-		return nng_err(rv);
+		return vt__err_from_nng(rv);
 	vt_err err = VT_OK;
 	if ((rv = nng_socket_set(s, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0 ||
 	    (rv = nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, MAX_PUB_MSG)) !=
@@ -412,13 +379,13 @@ vt_err vt_client_watch(const char *pub_url, int timeout_ms,
 						   : timeout_ms)) != 0 ||
 	    (rv = nng_dial(s, pub_url, NULL, 0)) != 0) {
 		nng_close(s);
-		return nng_err(rv);
+		return vt__err_from_nng(rv);
 	}
 	char buf[MAX_PUB_MSG + 1];
 	for (;;) {
 		nng_msg *m = NULL;
 		if ((rv = nng_recvmsg(s, &m, 0)) != 0) {
-			err = nng_err(rv);
+			err = vt__err_from_nng(rv);
 			break;
 		}
 		size_t n = nng_msg_len(m);

@@ -615,6 +615,19 @@ static vt_client *connect_or_say(const opts *o)
 	return NULL;
 }
 
+/* Closes c after a call that returned err; on failure says why (the
+ * server's message when there is one) and returns EXIT_UNKNOWN, else 0. */
+static int call_done(vt_client *c, const char *what, vt_err err)
+{
+	if (err != VT_OK) {
+		const char *why = vt_client_last_error(c);
+		fprintf(stderr, "vitalsctl: %s: %s\n", what,
+			why[0] != '\0' ? why : vt_strerror(err));
+	}
+	vt_client_close(c);
+	return err != VT_OK ? EXIT_UNKNOWN : 0;
+}
+
 static int cmd_health(const opts *o)
 {
 	vt_client *c = connect_or_say(o);
@@ -627,15 +640,8 @@ static int cmd_health(const opts *o)
 	vt_health_snapshot *s = NULL;
 	vt_err err = vt_client_health(
 	    c, &f, o->cached ? VT_RUN_CACHED : VT_RUN_FRESH, &s);
-	if (err != VT_OK) {
-		fprintf(stderr, "vitalsctl: health: %s\n",
-			vt_client_last_error(c)[0] != '\0'
-			    ? vt_client_last_error(c)
-			    : vt_strerror(err));
-		vt_client_close(c);
+	if (call_done(c, "health", err) != 0)
 		return EXIT_UNKNOWN;
-	}
-	vt_client_close(c);
 	/* One named check: its own status is the answer. */
 	bool one = o->name != NULL && s->ncomponents == 1;
 	vt_status st = one ? s->components[0].status : s->status;
@@ -662,15 +668,8 @@ static int cmd_metrics(const opts *o)
 	vt_metrics_filter f = {.name = o->name};
 	vt_metrics_snapshot *s = NULL;
 	vt_err err = vt_client_metrics(c, &f, &s);
-	if (err != VT_OK) {
-		fprintf(stderr, "vitalsctl: metrics: %s\n",
-			vt_client_last_error(c)[0] != '\0'
-			    ? vt_client_last_error(c)
-			    : vt_strerror(err));
-		vt_client_close(c);
+	if (call_done(c, "metrics", err) != 0)
 		return EXIT_UNKNOWN;
-	}
-	vt_client_close(c);
 	int rc = 0;
 	if (o->name != NULL && s->nfamilies == 0) {
 		fprintf(stderr, "vitalsctl: no metric named \"%s\"\n", o->name);

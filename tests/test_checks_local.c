@@ -517,9 +517,15 @@ static void test_exec_parallel(void)
 		CU_ASSERT_FATAL(vt_health_run(h, NULL, VT_RUN_FRESH, &s) ==
 				VT_OK);
 		CU_ASSERT(vt_test_now_ms() - t0 < 400 + 1500);
-		for (size_t i = 0; i < s->ncomponents; i++)
-			CU_ASSERT_EQUAL(s->components[i].status,
-					i % 2 ? VT_UNHEALTHY : VT_HEALTHY);
+		for (size_t i = 0; i < s->ncomponents; i++) {
+			const vt_component *c = &s->components[i];
+			vt_status want = i % 2 ? VT_UNHEALTHY : VT_HEALTHY;
+			if (c->status != want)
+				fprintf(stderr, "\n%s: %s (%s)\n", c->name,
+					vt_status_name(c->status),
+					c->error != NULL ? c->error : "");
+			CU_ASSERT_EQUAL(c->status, want);
+		}
 		vt_health_snapshot_free(s);
 		vt_test_sleep_ms(200); /* let late callbacks finish */
 	}

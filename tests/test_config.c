@@ -500,7 +500,7 @@ static void test_refused_by_check(void)
 	CU_ASSERT_STRING_EQUAL(err,
 			       F ": checks[0] \"load\": field \"command\": "
 				 "/usr/lib/vt-no-such/check_load: not "
-				 "executable: No such file or directory");
+				 "executable: no such file or directory");
 	vt__config_free(cfg);
 }
 
@@ -553,7 +553,7 @@ static void test_limits_and_files(void)
 
 	CU_ASSERT_EQUAL(vt__config_load(&cfg, path, err, sizeof(err)), VT_EIO);
 	snprintf(want, sizeof(want),
-		 "%s: cannot open: No such file or directory", path);
+		 "%s: cannot open: no such file or directory", path);
 	CU_ASSERT_STRING_EQUAL(err, want);
 	rmdir(dir);
 }

@@ -37,6 +37,7 @@ static void test_parse_parts(void)
 	expect_str(u.scheme, "redis");
 	expect_str(u.user, "");
 	expect_str(u.password, "pw");
+	expect_str(u.password_raw, "pw");
 	expect_str(u.host, "example.com");
 	CU_ASSERT_FALSE(u.host_v6);
 	CU_ASSERT_EQUAL(u.port, 6380);
@@ -48,9 +49,17 @@ static void test_parse_parts(void)
 	expect_str(u.scheme, "redis");
 	expect_str(u.user, NULL);
 	expect_str(u.password, NULL);
+	expect_str(u.password_raw, NULL);
 	expect_str(u.host, "host");
 	CU_ASSERT_EQUAL(u.port, 0);
 	expect_str(u.path, "");
+	vt__url_fini(&u);
+
+	/* The password both decoded and as written: a text quoting either
+	 * must not be shown. */
+	u = parse_ok("http://u:p%40ss@h/");
+	expect_str(u.password, "p@ss");
+	expect_str(u.password_raw, "p%40ss");
 	vt__url_fini(&u);
 
 	u = parse_ok("amqp://guest@h:/vh?heartbeat=5#frag");

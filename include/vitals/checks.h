@@ -18,6 +18,7 @@
 #ifndef VITALS_CHECKS_H
 #define VITALS_CHECKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vitals/err.h"
@@ -59,7 +60,7 @@ typedef struct vt_http_opts {
 	const char *url;
 	const char *method; /* NULL = "GET" */
 	long expect_status; /* 0 = any 2xx */
-	int insecure;	    /* 1 = skip TLS verification */
+	bool insecure;	    /* true: skip TLS verification */
 } vt_http_opts;
 vt_err vt_check_http_add(vt_health *h, const char *name, const vt_http_opts *o,
 			 const vt_check_opts *co);

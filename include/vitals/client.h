@@ -2,11 +2,32 @@
  * vitals/client.h - libvitals-client: a small C API for the RPC server
  * (nng req over tcp:// or ipc://) and its pub socket.
  *
- * Every call is bounded by the timeout given at connect. Results are the
- * library's own snapshot types (vitals/health.h, vitals/metrics.h),
- * decoded from protobuf into one allocation each; free them with
- * vt_client_health_free / vt_client_metrics_free (the encoders of
- * vitals/encode.h take them as they are).
+ * Results are the library's own snapshot types (vitals/health.h,
+ * vitals/metrics.h), decoded from protobuf into one allocation each;
+ * free them with vt_client_health_free / vt_client_metrics_free (the
+ * encoders of vitals/encode.h take them as they are).
+ *
+ * Threads: every call on a client is thread-safe, and threads may share
+ * one client (each call runs on an nng context of its own).
+ * vt_client_set_token and vt_client_close must not overlap other calls
+ * on the same client. vt_client_last_error may be called from any thread
+ * (see there).
+ *
+ * Timeouts: vt_client_connect dials at once, so a refused connection or
+ * a missing ipc path is VT_EUNAVAIL and a bad URL VT_EINVAL there (the
+ * OS connect timeout bounds the dial of an unreachable host, not
+ * timeout_ms). Every later call is bounded by timeout_ms as a whole
+ * (one deadline for the request and its answer): no answer in time is
+ * VT_ETIMEDOUT. timeout_ms < 0 means no timeout; 0 is VT_EINVAL.
+ *
+ * Errors: a Response with a non-zero gRPC code becomes a vt_err, its
+ * message the last error: 3 INVALID_ARGUMENT -> VT_EINVAL, 5 NOT_FOUND ->
+ * VT_ENOENT, 13 INTERNAL -> VT_EINTERNAL, 14 UNAVAILABLE -> VT_EUNAVAIL
+ * (also a server shutting down), 16 UNAUTHENTICATED -> VT_EAUTH, 12
+ * UNIMPLEMENTED and any other code -> VT_EPROTO. An answer that does not
+ * decode is VT_EPROTO; transport failures are mapped from nng (refused
+ * or reset: VT_EUNAVAIL; too large: VT_ETOOBIG; out of memory:
+ * VT_ENOMEM).
  */
 #ifndef VITALS_CLIENT_H
 #define VITALS_CLIENT_H
@@ -24,7 +45,9 @@ extern "C" {
 
 typedef struct vt_client vt_client;
 
-/* Connects (dials) to url with a timeout for each later call. */
+/* Connects (dials) to url with a timeout for each later call (see
+ * above). *out is written only on success; vt_client_close accepts
+ * NULL. */
 vt_err vt_client_connect(vt_client **out, const char *url, int timeout_ms);
 void vt_client_close(vt_client *c);
 
@@ -34,7 +57,13 @@ void vt_client_close(vt_client *c);
  * VT_EAUTH. Not concurrently with calls. */
 vt_err vt_client_set_token(vt_client *c, const char *token);
 
-/* The server's error text of the last failed call ("" if none). */
+/* The text of the last failed call on c, from any thread ("" if none):
+ * the server's message for an error Response, else what failed locally
+ * ("no answer from URL within N ms", nng's error, a malformed answer).
+ * Thread-safe: the text is copied under c's lock into a buffer of the
+ * calling thread, valid until that thread calls vt_client_last_error
+ * again; concurrent failures on a shared client overwrite each other, so
+ * threads sharing one should rely on the returned vt_err codes. */
 const char *vt_client_last_error(const vt_client *c);
 
 /* vitals.v1.Health/Check. VT_ENOENT for an unknown name filter. */
@@ -61,8 +90,10 @@ void vt_client_metrics_free(vt_metrics_snapshot *s);
 vt_err vt_client_grpc_check(vt_client *c, const char *service, int *serving);
 
 /* Watches status changes on the pub url: calls fn for each message
- * ("<check> <old> <new>") until fn returns non-zero or timeout_ms passes
- * without a message (timeout_ms < 0: no timeout). */
+ * ("<check> <old> <new>", cut at 4 KiB) until fn returns non-zero
+ * (VT_OK) or timeout_ms passes without a message (VT_ETIMEDOUT;
+ * timeout_ms < 0: no timeout). Dials at once: VT_EUNAVAIL, VT_EINVAL as
+ * vt_client_connect. Thread-safe; fn runs on the calling thread. */
 typedef int (*vt_client_watch_fn)(const char *msg, void *arg);
 vt_err vt_client_watch(const char *pub_url, int timeout_ms,
 		       vt_client_watch_fn fn, void *arg);

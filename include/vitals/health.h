@@ -69,6 +69,11 @@ vt_err vt_status_parse(const char *name, vt_status *out);
 typedef struct vt_health vt_health;
 typedef struct vt_check_result vt_check_result;
 
+/* Whether name is a valid check name (or tag): 1..200 bytes of
+ * [A-Za-z0-9_.:-]. The registry, the config loader and both transports'
+ * filters use this one rule; NULL is not valid. Thread-safe. */
+bool vt_check_name_valid(const char *name);
+
 typedef bool (*vt_check_simple_fn)(void *arg);
 typedef void (*vt_check_fn)(vt_check_result *r, void *arg);
 /* Called once when a check is freed, after its last callback returned. */

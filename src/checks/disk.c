@@ -11,8 +11,8 @@
  *
  * statvfs() cannot be bounded by the deadline: on a hung network file
  * system it blocks, and the registry then reports the run as "timeout
- * after N ms" and discards the late result. errno becomes text in one
- * place, errno_text().
+ * after N ms" and discards the late result. errno becomes text in
+ * vt__errno_text (core/err.h).
  */
 #include <errno.h>
 #include <math.h>
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "core/err.h"
 #include "vitals/checks.h"
 
 typedef struct disk_check {
@@ -38,31 +39,6 @@ static void disk_check_free(void *arg)
 	free(c);
 }
 
-/* The one place where an errno of statvfs becomes text. */
-static const char *errno_text(int err)
-{
-	switch (err) {
-	case ENOENT:
-		return "no such file or directory";
-	case ENOTDIR:
-		return "a component of the path is not a directory";
-	case EACCES:
-		return "permission denied";
-	case ELOOP:
-		return "too many symbolic links";
-	case ENAMETOOLONG:
-		return "path too long";
-	case EIO:
-		return "I/O error";
-	case EOVERFLOW:
-		return "sizes too large to report";
-	case ENOSYS:
-		return "file system does not support statvfs";
-	default:
-		return "statvfs failed";
-	}
-}
-
 static void disk_run(vt_check_result *r, void *arg)
 {
 	disk_check *c = arg;
@@ -71,7 +47,7 @@ static void disk_run(vt_check_result *r, void *arg)
 	if (statvfs(c->path, &sv) != 0) {
 		int err = errno;
 		vt_result_status(r, VT_UNHEALTHY);
-		vt_result_error(r, "%s: %s", c->path, errno_text(err));
+		vt_result_error(r, "%s: %s", c->path, vt__errno_text(err));
 		return;
 	}
 	if (sv.f_blocks == 0) {

@@ -30,7 +30,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "checks/budget.h"
 #include "checks/httpreq.h"
+#include "checks/url.h"
 #include "vitals/checks.h"
 
 #define DEFAULT_BASE_URL "https://api.dmarket.com"
@@ -61,44 +63,29 @@ static void dmarket_check_free(void *arg)
 	free(c);
 }
 
-static int hex_val(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-/* Decodes exactly n bytes from the hex text s (2n digits, either case).
- * 0 on success, -1 if s is not that. */
+/* Decodes exactly n bytes from the hex text s (2n digits, either case,
+ * no separators). 0 on success, -1 if s is not that. */
 static int hex_decode(const char *s, unsigned char *out, size_t n)
 {
-	if (strlen(s) != 2 * n)
+	size_t len = 0;
+	if (strlen(s) != 2 * n ||
+	    OPENSSL_hexstr2buf_ex(out, n, &len, s, '\0') != 1 || len != n)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
 	return 0;
 }
-
+/* Writes in[0..n) as lower-case hex into out[2n + 1], as DMarket shows
+ * its keys and signatures (OPENSSL_buf2hexstr_ex writes upper case). */
 static void hex_encode(const unsigned char *in, size_t n, char *out)
 {
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
+	if (OPENSSL_buf2hexstr_ex(out, 2 * n + 1, NULL, in, n, '\0') != 1) {
+		out[0] = '\0';
+		return;
 	}
-	out[2 * n] = '\0';
-}
-
-/* The signing key of a secret key (hex seed || public) whose halves
- * agree with each other and with pub_hex; NULL when they do not. */
+	for (char *p = out; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'F')
+			*p = (char)(*p - 'A' + 'a');
+} /* The signing key of a secret key (hex seed || public) whose halves
+   * agree with each other and with pub_hex; NULL when they do not. */
 static EVP_PKEY *load_keys(const char *pub_hex, const char *secret_hex,
 			   vt_err *err)
 {
@@ -175,7 +162,7 @@ static void dmarket_run(vt_check_result *r, void *arg)
 	dmarket_check *c = arg;
 	vt_result_detail_str(r, "url", c->shown);
 	vt_result_detail_bool(r, "signed", c->pkey != NULL);
-	int budget = vt__http_budget_ms(r);
+	int budget = vt__check_budget_ms(r);
 	if (budget <= 0) {
 		vt_result_status(r, VT_UNHEALTHY);
 		vt_result_error(r,
@@ -281,13 +268,11 @@ vt_err vt_check_dmarket_add(vt_health *h, const char *name,
 	}
 	c->path = c->pkey != NULL ? BALANCE_PATH : MARKET_PATH;
 	c->url = join_url(base, c->path);
-	size_t cap = c->url != NULL ? 2 * strlen(c->url) + 16 : 0;
-	c->shown = c->url != NULL ? malloc(cap) : NULL;
+	c->shown = c->url != NULL ? vt__url_shown(c->url) : NULL;
 	if (c->shown == NULL) {
 		rv = VT_ENOMEM;
 		goto fail;
 	}
-	vt_url_redact(c->url, c->shown, cap);
 	rv = vt_health_add(h, name, dmarket_run, c, &opts);
 	if (rv == VT_OK)
 		return VT_OK;

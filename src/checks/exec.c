@@ -22,8 +22,8 @@
  * the deadline -> UNHEALTHY. The first line of the output (control
  * bytes replaced by '?') is detail "output"; for exit 1 and 2 it is also
  * the error, as Nagios shows it. Only argv[0] is shown (detail
- * "command"): arguments may hold credentials. errno becomes text in one
- * place, errno_text().
+ * "command"): arguments may hold credentials. errno becomes text in
+ * vt__errno_text (core/err.h).
  *
  * Linux/glibc: pipe2(O_CLOEXEC) and posix_spawn_file_actions_addclosefrom_np
  * keep descriptors of concurrent runs (and of the rest of the program)
@@ -45,15 +45,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "checks/budget.h"
 #include "core/clock.h"
+#include "core/err.h"
 #include "vitals/checks.h"
 
 extern char **environ;
 
-#define BUDGET_MARGIN_MS 10
-#define OUTPUT_CAP	 (64 * 1024) /* bytes of output kept */
-#define LINE_MAX_BYTES	 1000	     /* of the first line shown */
-#define POLL_SLICE_MS	 50 /* how often a run looks for the leader's exit */
+#define OUTPUT_CAP     (64 * 1024) /* bytes of output kept */
+#define LINE_MAX_BYTES 1000	   /* of the first line shown */
+#define POLL_SLICE_MS  50 /* how often a run looks for the leader's exit */
 
 typedef struct exec_check {
 	/* immutable after registration */
@@ -70,42 +71,6 @@ static void exec_check_free(void *arg)
 		free(*a);
 	free(c->argv);
 	free(c);
-}
-
-static int budget_ms(const vt_check_result *r)
-{
-	int left = vt_result_remaining_ms(r);
-	return left > 4 * BUDGET_MARGIN_MS ? left - BUDGET_MARGIN_MS : left;
-}
-
-/* The one place where an errno becomes text. */
-static const char *errno_text(int err)
-{
-	switch (err) {
-	case ENOENT:
-		return "no such file";
-	case EACCES:
-		return "permission denied";
-	case ENOEXEC:
-		return "not an executable format";
-	case ENOMEM:
-		return "out of memory";
-	case EAGAIN:
-		return "process limit reached";
-	case EMFILE:
-	case ENFILE:
-		return "out of file descriptors";
-	case E2BIG:
-		return "argument list too long";
-	case ETXTBSY:
-		return "text file busy";
-	case ELOOP:
-		return "too many symbolic links";
-	case ENOTDIR:
-		return "a component of the path is not a directory";
-	default:
-		return "system error";
-	}
 }
 
 /* Spawns c's plugin with stdout and stderr on a new pipe. On success
@@ -227,10 +192,10 @@ static int collect(pid_t pid, int fd, output *o, int64_t deadline_ns,
 			exited = true;
 			continue;
 		}
-		int64_t left = (deadline_ns - vt__mono_ns()) / 1000000;
+		int left = vt__ms_until(deadline_ns);
 		if (left <= 0)
 			return 1;
-		int slice = left < POLL_SLICE_MS ? (int)left : POLL_SLICE_MS;
+		int slice = left < POLL_SLICE_MS ? left : POLL_SLICE_MS;
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		/* After EOF only the exit is awaited: sleep in short steps. */
 		if (poll(&p, eof ? 0 : 1,
@@ -306,7 +271,7 @@ static void exec_run(vt_check_result *r, void *arg)
 {
 	exec_check *c = arg;
 	vt_result_detail_str(r, "command", c->argv[0]);
-	int budget = budget_ms(r);
+	int budget = vt__check_budget_ms(r);
 	if (budget <= 0) {
 		vt_result_status(r, VT_UNHEALTHY);
 		vt_result_error(r,
@@ -314,7 +279,7 @@ static void exec_run(vt_check_result *r, void *arg)
 				c->timeout_ms, c->argv[0]);
 		return;
 	}
-	int64_t deadline = vt__mono_ns() + (int64_t)budget * 1000000;
+	int64_t deadline = vt__deadline_ns(budget);
 	output o = {.buf = malloc(OUTPUT_CAP + 1)};
 	if (o.buf == NULL) {
 		vt_result_status(r, VT_UNHEALTHY);
@@ -327,7 +292,7 @@ static void exec_run(vt_check_result *r, void *arg)
 	if (err != 0) {
 		vt_result_status(r, VT_UNHEALTHY);
 		vt_result_error(r, "cannot run %s: %s", c->argv[0],
-				errno_text(err));
+				vt__errno_text(err));
 		free(o.buf);
 		return;
 	}

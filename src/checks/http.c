@@ -5,7 +5,7 @@
  * The URL, method and options are copied and validated at registration,
  * together with the redacted form of the URL that every detail and error
  * shows. A run sends the request through httpreq.c with the run's budget
- * (vt__http_budget_ms) as its timeout, discards the body (reading at
+ * (vt__check_budget_ms) as its timeout, discards the body (reading at
  * most VT__HTTP_BODY_MAX bytes of it) and reports status_code,
  * latency_ms and url. Slowness is judged by the registry (degraded_ms on
  * the run's duration). Redirects are not followed: a 3xx is what the URL
@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks/budget.h"
 #include "checks/httpreq.h"
+#include "checks/url.h"
 #include "vitals/checks.h"
 
 typedef struct http_check {
@@ -51,17 +53,6 @@ static int method_valid(const char *m)
 	return 1;
 }
 
-/* A malloc'd copy of url with its password redacted; NULL on ENOMEM. */
-static char *redacted(const char *url)
-{
-	/* "***" may be longer than the password it replaces. */
-	size_t cap = 2 * strlen(url) + 16;
-	char *s = malloc(cap);
-	if (s != NULL)
-		vt_url_redact(url, s, cap);
-	return s;
-}
-
 static bool status_ok(const http_check *c, long status)
 {
 	if (c->expect_status == 0)
@@ -73,7 +64,7 @@ static void http_run(vt_check_result *r, void *arg)
 {
 	http_check *c = arg;
 	vt_result_detail_str(r, "url", c->shown);
-	int budget = vt__http_budget_ms(r);
+	int budget = vt__check_budget_ms(r);
 	if (budget <= 0) {
 		vt_result_status(r, VT_UNHEALTHY);
 		vt_result_error(r,
@@ -126,7 +117,7 @@ vt_err vt_check_http_add(vt_health *h, const char *name, const vt_http_opts *o,
 	if (c == NULL)
 		return VT_ENOMEM;
 	c->url = strdup(o->url);
-	c->shown = redacted(o->url);
+	c->shown = vt__url_shown(o->url);
 	c->method = strdup(method);
 	c->expect_status = o->expect_status;
 	c->insecure = o->insecure != 0;

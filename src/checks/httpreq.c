@@ -17,14 +17,13 @@
  */
 #include "checks/httpreq.h"
 
+#include "checks/url.h"
+
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Milliseconds kept back from a run's deadline (see vt__http_budget_ms). */
-#define BUDGET_MARGIN_MS 10
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_OK; /* written once under global_once */
@@ -38,12 +37,6 @@ vt_err vt__http_global_init(void)
 {
 	pthread_once(&global_once, global_init);
 	return global_rc == CURLE_OK ? VT_OK : VT_EINTERNAL;
-}
-
-int vt__http_budget_ms(const vt_check_result *r)
-{
-	int left = vt_result_remaining_ms(r);
-	return left > 4 * BUDGET_MARGIN_MS ? left - BUDGET_MARGIN_MS : left;
 }
 
 void vt__http_printable(char *dst, size_t cap, const char *s, size_t n)
@@ -65,46 +58,30 @@ vt_err vt__http_url_check(const char *url)
 		return VT_EINVAL;
 	if (vt__http_global_init() != VT_OK)
 		return VT_EINTERNAL;
-	CURLU *u = curl_url();
-	if (u == NULL)
-		return VT_ENOMEM;
-	vt_err rv = VT_EINVAL;
-	char *scheme = NULL, *host = NULL;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
-		goto out;
-	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		goto out;
-	if ((strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) &&
-	    host[0] != '\0')
-		rv = VT_OK;
-out:
-	curl_free(host);
-	curl_free(scheme);
-	curl_url_cleanup(u);
+	vt__url u;
+	vt_err rv = vt__url_parse(url, &u);
+	if (rv != VT_OK)
+		return rv;
+	if ((strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0) ||
+	    u.host[0] == '\0')
+		rv = VT_EINVAL;
+	vt__url_fini(&u);
 	return rv;
 }
 
-/* 1 if text contains the password of url, as written in the URL or
+/* Whether text contains the password of url, as written in the URL or
  * decoded (so text must not be shown). */
-static int leaks_password(const char *url, const char *text)
+static bool leaks_password(const char *url, const char *text)
 {
-	CURLU *u = curl_url();
-	if (u == NULL)
-		return 1; /* cannot tell: assume the worst */
-	int leak = 0;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
-		const unsigned flags[2] = {0, CURLU_URLDECODE};
-		for (int i = 0; i < 2 && !leak; i++) {
-			char *pw = NULL;
-			if (curl_url_get(u, CURLUPART_PASSWORD, &pw,
-					 flags[i]) == CURLUE_OK &&
-			    pw[0] != '\0')
-				leak = strstr(text, pw) != NULL;
-			curl_free(pw);
-		}
-	}
-	curl_url_cleanup(u);
+	vt__url u;
+	vt_err rv = vt__url_parse(url, &u);
+	if (rv != VT_OK)
+		return true; /* cannot tell: assume the worst */
+	bool leak = (u.password != NULL && u.password[0] != '\0' &&
+		     strstr(text, u.password) != NULL) ||
+		    (u.password_raw != NULL && u.password_raw[0] != '\0' &&
+		     strstr(text, u.password_raw) != NULL);
+	vt__url_fini(&u);
 	return leak;
 }
 

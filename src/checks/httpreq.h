@@ -46,7 +46,8 @@ typedef struct vt__http_resp {
 vt_err vt__http_global_init(void);
 
 /* VT_OK if url is an absolute http:// or https:// URL with a host, as
- * libcurl parses it; VT_EINVAL otherwise. Thread-safe. */
+ * the library's URL parser (checks/url.h) reads it; VT_EINVAL otherwise,
+ * VT_ENOMEM. Thread-safe. */
 vt_err vt__http_url_check(const char *url);
 
 /* Performs q. VT_OK once a response status was received, whatever it is
@@ -71,12 +72,6 @@ vt_err vt__http_check_perform(vt_check_result *r, const vt__http_req *q,
 
 /* Frees what resp holds. Accepts a zeroed resp. */
 void vt__http_resp_fini(vt__http_resp *resp);
-
-/* The I/O budget of a run: the milliseconds left to its deadline less a
- * small margin, so that a check reports its own, more telling, timeout
- * before the registry settles the run as "timeout after N ms". 0 when
- * the deadline has passed. */
-int vt__http_budget_ms(const vt_check_result *r);
 
 /* Copies the n bytes of s to dst[cap] (cut at cap - 1 bytes, always
  * NUL-terminated) with every control byte (below 0x20, and 0x7f)

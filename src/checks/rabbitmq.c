@@ -30,7 +30,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +42,9 @@
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 
+#include "checks/budget.h"
+#include "checks/register.h"
+#include "checks/netconn.h"
 #include "checks/url.h"
 #include "core/clock.h"
 #include "vitals/checks.h"
@@ -178,28 +180,15 @@ static vt_err rabbit_error(const rabbit_check *rq, amqp_rpc_reply_t rep,
 
 /* ---- steps ---- */
 
-static struct timeval ms_tv(int ms)
-{
-	struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
-	return tv;
-}
-
-/* limit_ms or the time left, whichever is less; 0 past the deadline. */
-static int step_timeout(const vt_check_result *r, int limit_ms)
-{
-	int left = vt_result_remaining_ms(r);
-	return left < limit_ms ? left : limit_ms;
-}
-
 /* Sets librabbitmq's RPC timeout to the time left (at most limit_ms);
  * returns it, 0 when the deadline has passed. */
 static int rpc_budget(amqp_connection_state_t conn, const vt_check_result *r,
 		      int limit_ms)
 {
-	int ms = step_timeout(r, limit_ms);
+	int ms = vt__step_ms(r, limit_ms);
 	if (ms <= 0)
 		return 0;
-	struct timeval tv = ms_tv(ms);
+	struct timeval tv = vt__ms_tv(ms);
 	amqp_set_rpc_timeout(conn, &tv);
 	return ms;
 }
@@ -225,44 +214,16 @@ static vt_err tcp_connect(const rabbit_check *rq, const vt_check_result *r,
 	int last = 0, ms = 0;
 	bool timed_out = false;
 	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((ms = step_timeout(r, rq->connect_timeout_ms)) <= 0) {
+		if ((ms = vt__step_ms(r, rq->connect_timeout_ms)) <= 0) {
 			timed_out = true;
 			break;
 		}
-		int s = socket(ai->ai_family,
-			       ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			       ai->ai_protocol);
-		if (s < 0) {
-			last = errno;
-			continue;
-		}
-		int rc = connect(s, ai->ai_addr, ai->ai_addrlen);
-		if (rc != 0 && errno == EINPROGRESS) {
-			int64_t until = vt__mono_ns() + (int64_t)ms * 1000000;
-			struct pollfd p = {s, POLLOUT, 0};
-			int n;
-			do {
-				int wait =
-				    (int)((until - vt__mono_ns()) / 1000000);
-				n = poll(&p, 1, wait > 0 ? wait : 0);
-			} while (n < 0 && errno == EINTR);
-			int soerr = 0;
-			socklen_t len = sizeof(soerr);
-			if (n == 0) {
-				timed_out = true;
-				soerr = ETIMEDOUT;
-			} else if (n < 0) {
-				soerr = errno;
-			} else if (getsockopt(s, SOL_SOCKET, SO_ERROR, &soerr,
-					      &len) != 0) {
-				soerr = errno;
-			}
-			errno = soerr;
-			rc = soerr == 0 ? 0 : -1;
-		}
+		int s = -1;
+		int rc = vt__netconn_connect(ai, vt__deadline_ns(ms), &s);
 		if (rc != 0) {
-			last = errno;
-			close(s);
+			last = rc;
+			if (rc == ETIMEDOUT)
+				timed_out = true;
 			continue;
 		}
 		int one = 1;
@@ -321,123 +282,156 @@ static void server_version(amqp_connection_state_t conn, char *out, size_t cap)
 
 /* ---- the check ---- */
 
+/* One run's connection and what it has reached so far. */
+typedef struct rabbit_run_state {
+	const rabbit_check *rq;
+	vt_check_result *r;
+	amqp_connection_state_t conn;
+	int fd;
+	bool usable;  /* the connection can be closed politely */
+	bool channel; /* channel 1 is open */
+	vt_status st; /* when e is VT_OK */
+	char err[512];
+} rabbit_run_state;
+
+/* Connects and logs in within the time left. */
+static vt_err run_login(rabbit_run_state *s)
+{
+	amqp_socket_t *sock =
+	    s->conn != NULL ? amqp_tcp_socket_new(s->conn) : NULL;
+	if (sock == NULL) {
+		snprintf(s->err, sizeof(s->err), "out of memory");
+		return VT_ENOMEM;
+	}
+	vt_err e = tcp_connect(s->rq, s->r, &s->fd, s->err, sizeof(s->err));
+	if (e != VT_OK)
+		return e;
+	amqp_tcp_socket_set_sockfd(sock, s->fd); /* conn owns fd now */
+	int ms = vt__step_ms(s->r, INT32_MAX);
+	if (ms <= 0) {
+		snprintf(s->err, sizeof(s->err), "login: deadline reached");
+		return VT_ETIMEDOUT;
+	}
+	struct timeval tv = vt__ms_tv(ms);
+	amqp_set_handshake_timeout(s->conn, &tv);
+	amqp_set_rpc_timeout(s->conn, &tv);
+	amqp_rpc_reply_t rep =
+	    amqp_login(s->conn, s->rq->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0,
+		       AMQP_SASL_METHOD_PLAIN, s->rq->user, s->rq->password);
+	if (rep.reply_type != AMQP_RESPONSE_NORMAL) {
+		e = rabbit_error(s->rq, rep, "login", ms, s->err,
+				 sizeof(s->err));
+		ack_close(s->conn, rep, 0);
+		return e;
+	}
+	s->usable = true;
+	return VT_OK;
+}
+
+/* Opens channel 1 within the time left. */
+static vt_err run_channel_open(rabbit_run_state *s)
+{
+	int ms = rpc_budget(s->conn, s->r, INT32_MAX);
+	if (ms <= 0) {
+		snprintf(s->err, sizeof(s->err),
+			 "channel open: deadline reached");
+		return VT_ETIMEDOUT;
+	}
+	amqp_channel_open(s->conn, 1);
+	amqp_rpc_reply_t rep = amqp_get_rpc_reply(s->conn);
+	if (rep.reply_type != AMQP_RESPONSE_NORMAL) {
+		vt_err e = rabbit_error(s->rq, rep, "channel open", ms, s->err,
+					sizeof(s->err));
+		s->usable = rep.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+			    rep.reply.id == AMQP_CHANNEL_CLOSE_METHOD;
+		ack_close(s->conn, rep, 1);
+		return e;
+	}
+	s->channel = true;
+	return VT_OK;
+}
+
+/* Declares the queue passively: its depth and consumers as details,
+ * DEGRADED above degraded_above. */
+static vt_err run_queue_depth(rabbit_run_state *s)
+{
+	const rabbit_check *rq = s->rq;
+	char what[RABBIT_QUEUE_MAX + 16];
+	snprintf(what, sizeof(what), "queue '%s'", rq->queue);
+	int ms = rpc_budget(s->conn, s->r, INT32_MAX);
+	if (ms <= 0) {
+		snprintf(s->err, sizeof(s->err), "%s: deadline reached", what);
+		return VT_ETIMEDOUT;
+	}
+	amqp_queue_declare_ok_t *ok =
+	    amqp_queue_declare(s->conn, 1, amqp_cstring_bytes(rq->queue), 1, 0,
+			       0, 0, amqp_empty_table);
+	amqp_rpc_reply_t rep = amqp_get_rpc_reply(s->conn);
+	if (ok == NULL || rep.reply_type != AMQP_RESPONSE_NORMAL) {
+		vt_err e =
+		    rabbit_error(rq, rep, what, ms, s->err, sizeof(s->err));
+		s->usable = rep.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+			    rep.reply.id == AMQP_CHANNEL_CLOSE_METHOD;
+		s->channel = false;
+		ack_close(s->conn, rep, 1);
+		return e;
+	}
+	vt_result_detail_num(s->r, "messages", (double)ok->message_count);
+	vt_result_detail_num(s->r, "consumers", (double)ok->consumer_count);
+	if (rq->degraded_above > 0 &&
+	    (long)ok->message_count > rq->degraded_above) {
+		s->st = VT_DEGRADED;
+		snprintf(s->err, sizeof(s->err),
+			 "%s holds %lu messages (degraded above %ld)", what,
+			 (unsigned long)ok->message_count, rq->degraded_above);
+	}
+	return VT_OK;
+}
+
+/* Closes the channel and the connection politely when they are usable
+ * and time is left, then frees them (and the socket) in any case. */
+static void run_close(rabbit_run_state *s)
+{
+	if (s->usable && s->channel &&
+	    rpc_budget(s->conn, s->r, CLOSE_MAX_MS) > 0) {
+		amqp_rpc_reply_t rep =
+		    amqp_channel_close(s->conn, 1, AMQP_REPLY_SUCCESS);
+		s->usable = rep.reply_type == AMQP_RESPONSE_NORMAL;
+	}
+	if (s->usable && rpc_budget(s->conn, s->r, CLOSE_MAX_MS) > 0)
+		amqp_connection_close(s->conn, AMQP_REPLY_SUCCESS);
+	if (s->conn != NULL)
+		amqp_destroy_connection(s->conn); /* closes fd */
+	else if (s->fd >= 0)
+		close(s->fd);
+}
+
 static void rabbit_run(vt_check_result *r, void *arg)
 {
-	rabbit_check *rq = arg;
-	char err[512] = "";
-	char version[64] = "";
-	vt_err e = VT_OK;
-	int fd = -1;
-	bool usable = false;  /* the connection can be closed politely */
-	bool channel = false; /* channel 1 is open */
-	amqp_rpc_reply_t rep;
-	vt_status st = VT_HEALTHY;
-
-	vt_result_detail_str(r, "url", rq->shown);
+	rabbit_run_state s = {
+	    .rq = arg, .r = r, .fd = -1, .st = VT_HEALTHY, .err = ""};
+	vt_result_detail_str(r, "url", s.rq->shown);
 	int64_t t0 = vt__mono_ns();
-	amqp_connection_state_t conn = amqp_new_connection();
-	amqp_socket_t *sock = conn != NULL ? amqp_tcp_socket_new(conn) : NULL;
-	if (sock == NULL) {
-		e = VT_ENOMEM;
-		snprintf(err, sizeof(err), "out of memory");
-		goto done;
+	s.conn = amqp_new_connection();
+	vt_err e = run_login(&s);
+	if (e == VT_OK)
+		e = run_channel_open(&s);
+	if (e == VT_OK) {
+		char version[64] = "";
+		double latency_ms = (double)(vt__mono_ns() - t0) / 1e6;
+		vt_result_detail_num(r, "latency_ms",
+				     (double)(int64_t)(latency_ms * 1000.0) /
+					 1000.0);
+		server_version(s.conn, version, sizeof(version));
+		if (version[0] != '\0')
+			vt_result_detail_str(r, "version", version);
+		if (s.rq->queue != NULL)
+			e = run_queue_depth(&s);
 	}
-	if ((e = tcp_connect(rq, r, &fd, err, sizeof(err))) != VT_OK)
-		goto done;
-	amqp_tcp_socket_set_sockfd(sock, fd); /* conn owns fd now */
-
-	int ms = step_timeout(r, INT32_MAX);
-	if (ms <= 0) {
-		e = VT_ETIMEDOUT;
-		snprintf(err, sizeof(err), "login: deadline reached");
-		goto done;
-	}
-	struct timeval tv = ms_tv(ms);
-	amqp_set_handshake_timeout(conn, &tv);
-	amqp_set_rpc_timeout(conn, &tv);
-	rep = amqp_login(conn, rq->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0,
-			 AMQP_SASL_METHOD_PLAIN, rq->user, rq->password);
-	if (rep.reply_type != AMQP_RESPONSE_NORMAL) {
-		e = rabbit_error(rq, rep, "login", ms, err, sizeof(err));
-		ack_close(conn, rep, 0);
-		goto done;
-	}
-	usable = true;
-
-	if ((ms = rpc_budget(conn, r, INT32_MAX)) <= 0) {
-		e = VT_ETIMEDOUT;
-		snprintf(err, sizeof(err), "channel open: deadline reached");
-		goto done;
-	}
-	amqp_channel_open(conn, 1);
-	rep = amqp_get_rpc_reply(conn);
-	if (rep.reply_type != AMQP_RESPONSE_NORMAL) {
-		e = rabbit_error(rq, rep, "channel open", ms, err, sizeof(err));
-		usable = rep.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-			 rep.reply.id == AMQP_CHANNEL_CLOSE_METHOD;
-		ack_close(conn, rep, 1);
-		goto done;
-	}
-	channel = true;
-	double latency_ms = (double)(vt__mono_ns() - t0) / 1e6;
-	vt_result_detail_num(r, "latency_ms",
-			     (double)(int64_t)(latency_ms * 1000.0) / 1000.0);
-	server_version(conn, version, sizeof(version));
-	if (version[0] != '\0')
-		vt_result_detail_str(r, "version", version);
-
-	if (rq->queue != NULL) {
-		char what[RABBIT_QUEUE_MAX + 16];
-		snprintf(what, sizeof(what), "queue '%s'", rq->queue);
-		if ((ms = rpc_budget(conn, r, INT32_MAX)) <= 0) {
-			e = VT_ETIMEDOUT;
-			snprintf(err, sizeof(err), "%s: deadline reached",
-				 what);
-			goto done;
-		}
-		amqp_queue_declare_ok_t *ok =
-		    amqp_queue_declare(conn, 1, amqp_cstring_bytes(rq->queue),
-				       1, 0, 0, 0, amqp_empty_table);
-		rep = amqp_get_rpc_reply(conn);
-		if (ok == NULL || rep.reply_type != AMQP_RESPONSE_NORMAL) {
-			e = rabbit_error(rq, rep, what, ms, err, sizeof(err));
-			bool chan_closed =
-			    rep.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-			    rep.reply.id == AMQP_CHANNEL_CLOSE_METHOD;
-			usable = chan_closed;
-			channel = false;
-			ack_close(conn, rep, 1);
-			goto done;
-		}
-		vt_result_detail_num(r, "messages", (double)ok->message_count);
-		vt_result_detail_num(r, "consumers",
-				     (double)ok->consumer_count);
-		if (rq->degraded_above > 0 &&
-		    (long)ok->message_count > rq->degraded_above) {
-			st = VT_DEGRADED;
-			snprintf(err, sizeof(err),
-				 "%s holds %lu messages (degraded above %ld)",
-				 what, (unsigned long)ok->message_count,
-				 rq->degraded_above);
-		}
-	}
-
-done:
-	if (usable && channel && rpc_budget(conn, r, CLOSE_MAX_MS) > 0) {
-		rep = amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
-		usable = rep.reply_type == AMQP_RESPONSE_NORMAL;
-	}
-	if (usable && rpc_budget(conn, r, CLOSE_MAX_MS) > 0)
-		amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
-	if (conn != NULL)
-		amqp_destroy_connection(conn); /* closes fd */
-	else if (fd >= 0)
-		close(fd);
-	if (e != VT_OK)
-		st = VT_UNHEALTHY;
-	vt_result_status(r, st);
-	if (err[0] != '\0')
-		vt_result_error(r, "%s", err);
+	run_close(&s);
+	vt_result_status(r, e != VT_OK ? VT_UNHEALTHY : s.st);
+	if (s.err[0] != '\0')
+		vt_result_error(r, "%s", s.err);
 }
 
 /* ---- registration ---- */
@@ -508,18 +502,9 @@ vt_err vt_check_rabbitmq_add(vt_health *h, const char *name,
 	e = VT_ENOMEM;
 	if (o->queue != NULL && (rq->queue = strdup(o->queue)) == NULL)
 		goto fail;
-	size_t cap = 2 * strlen(o->url) + 16;
-	if ((rq->shown = malloc(cap)) == NULL)
+	if ((rq->shown = vt__url_shown(o->url)) == NULL)
 		goto fail;
-	vt_url_redact(o->url, rq->shown, cap);
-
-	vt_check_opts opts = VT_CHECK_OPTS_DEFAULT;
-	if (co != NULL)
-		opts = *co;
-	opts.free_arg = rabbit_free_arg;
-	if ((e = vt_health_add(h, name, rabbit_run, rq, &opts)) != VT_OK)
-		goto fail;
-	return VT_OK;
+	return vt__check_register(h, name, rabbit_run, rq, rabbit_free_arg, co);
 fail:
 	rabbit_check_free(rq);
 	return e;

@@ -45,6 +45,8 @@
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 
+#include "checks/budget.h"
+#include "checks/register.h"
 #include "checks/url.h"
 #include "core/clock.h"
 #include "vitals/checks.h"
@@ -199,20 +201,6 @@ static void sigpipe_restore(sigpipe_guard *g)
 
 /* ---- connection ---- */
 
-static struct timeval ms_tv(int ms)
-{
-	struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
-	return tv;
-}
-
-/* The timeout of the next step: limit_ms or the time left, whichever is
- * less; 0 when the deadline has passed. */
-static int step_timeout(const vt_check_result *r, int limit_ms)
-{
-	int left = vt_result_remaining_ms(r);
-	return left < limit_ms ? left : limit_ms;
-}
-
 /* 1 when the kept connection is still open and quiet. */
 static bool redis_alive(const redisContext *c)
 {
@@ -238,12 +226,12 @@ static vt_err redis_cmd(redis_check *rc, const vt_check_result *r, int argc,
 			const char **argv, redisReply **out, char *err,
 			size_t cap)
 {
-	int ms = step_timeout(r, rc->command_timeout_ms);
+	int ms = vt__step_ms(r, rc->command_timeout_ms);
 	if (ms <= 0) {
 		snprintf(err, cap, "%s: deadline reached", argv[0]);
 		return VT_ETIMEDOUT;
 	}
-	if (redisSetTimeout(rc->ctx, ms_tv(ms)) != REDIS_OK)
+	if (redisSetTimeout(rc->ctx, vt__ms_tv(ms)) != REDIS_OK)
 		return redis_error(rc, rc->ctx, NULL, errno, argv[0], ms, err,
 				   cap);
 	errno = 0;
@@ -288,15 +276,16 @@ static vt_err redis_connect_one(redis_check *rc, const vt_check_result *r,
 				 sizeof(hp));
 		snprintf(where, sizeof(where), "connect %s", hp);
 	}
-	int ms = step_timeout(r, rc->connect_timeout_ms);
+	int ms = vt__step_ms(r, rc->connect_timeout_ms);
 	if (ms <= 0) {
 		snprintf(err, cap, "%s: deadline reached", where);
 		return VT_ETIMEDOUT;
 	}
 	errno = 0;
 	redisContext *c =
-	    rc->is_unix ? redisConnectUnixWithTimeout(rc->host, ms_tv(ms))
-			: redisConnectWithTimeout(addr, rc->port, ms_tv(ms));
+	    rc->is_unix
+		? redisConnectUnixWithTimeout(rc->host, vt__ms_tv(ms))
+		: redisConnectWithTimeout(addr, rc->port, vt__ms_tv(ms));
 	int saved = errno;
 	if (c == NULL || c->err != 0) {
 		vt_err e = redis_error(rc, c, NULL, saved, where, ms, err, cap);
@@ -559,20 +548,11 @@ vt_err vt_check_redis_add(vt_health *h, const char *name,
 	vt_err e = redis_parse(rc, o->url);
 	if (e != VT_OK)
 		goto fail;
-	size_t cap = 2 * strlen(o->url) + 16;
-	if ((rc->shown = malloc(cap)) == NULL) {
+	if ((rc->shown = vt__url_shown(o->url)) == NULL) {
 		e = VT_ENOMEM;
 		goto fail;
 	}
-	vt_url_redact(o->url, rc->shown, cap);
-
-	vt_check_opts opts = VT_CHECK_OPTS_DEFAULT;
-	if (co != NULL)
-		opts = *co;
-	opts.free_arg = redis_free_arg;
-	if ((e = vt_health_add(h, name, redis_run, rc, &opts)) != VT_OK)
-		goto fail;
-	return VT_OK;
+	return vt__check_register(h, name, redis_run, rc, redis_free_arg, co);
 fail:
 	redis_check_free(rc);
 	return e;

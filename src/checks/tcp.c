@@ -11,17 +11,15 @@
  * after N ms" and the late result is discarded. Use a literal address
  * where that matters.
  *
- * Each address is tried in order with a non-blocking connect() and
+ * Each address is tried in order with a non-blocking connect() (netconn.c) and
  * poll() bounded by the time left; the first that connects makes the run
  * HEALTHY, and the socket is closed at once. Details: address, ip,
- * latency_ms. errno becomes text in one place, errno_text().
+ * latency_ms. errno becomes text in vt__errno_text (core/err.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,13 +28,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "checks/budget.h"
+#include "checks/netconn.h"
 #include "core/clock.h"
+#include "core/err.h"
 #include "vitals/checks.h"
 
-/* Milliseconds kept back from a run's deadline, so that the check's own
- * timeout, which says where it stalled, lands before the registry's. */
-#define BUDGET_MARGIN_MS 10
-#define HOST_MAX	 255
+#define HOST_MAX 255
 
 typedef struct tcp_check {
 	/* immutable after registration */
@@ -55,12 +53,6 @@ static void tcp_check_free(void *arg)
 	if (c->numeric != NULL)
 		freeaddrinfo(c->numeric);
 	free(c);
-}
-
-static int budget_ms(const vt_check_result *r)
-{
-	int left = vt_result_remaining_ms(r);
-	return left > 4 * BUDGET_MARGIN_MS ? left - BUDGET_MARGIN_MS : left;
 }
 
 /* Splits "host:port" / "[v6]:port" into c->host and c->port. 0 if the
@@ -99,95 +91,6 @@ static int parse_address(tcp_check *c, const char *a)
 	return 0;
 }
 
-/* The one place where an errno becomes text. */
-static const char *errno_text(int err)
-{
-	switch (err) {
-	case ECONNREFUSED:
-		return "connection refused";
-	case ETIMEDOUT:
-		return "connection timed out";
-	case EHOSTUNREACH:
-		return "host unreachable";
-	case ENETUNREACH:
-		return "network unreachable";
-	case EADDRNOTAVAIL:
-		return "address not available";
-	case EAFNOSUPPORT:
-		return "address family not supported";
-	case ECONNRESET:
-		return "connection reset";
-	case EACCES:
-	case EPERM:
-		return "not permitted";
-	case EMFILE:
-	case ENFILE:
-		return "out of file descriptors";
-	case ENOMEM:
-	case ENOBUFS:
-		return "out of memory";
-	default:
-		return "system error";
-	}
-}
-
-/* A non-blocking, close-on-exec socket for ai; -1 with errno set. */
-static int open_socket(const struct addrinfo *ai)
-{
-	int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-	if (fd < 0)
-		return -1;
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-/* Connects to ai until deadline_ns. 0 on success; else the errno of the
- * failure (ETIMEDOUT at the deadline). */
-static int try_connect(const struct addrinfo *ai, int64_t deadline_ns)
-{
-	int fd = open_socket(ai);
-	if (fd < 0)
-		return errno;
-	int err = 0;
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-		goto out;
-	if (errno != EINPROGRESS && errno != EINTR) {
-		err = errno;
-		goto out;
-	}
-	for (;;) {
-		int64_t left = (deadline_ns - vt__mono_ns()) / 1000000;
-		if (left <= 0) {
-			err = ETIMEDOUT;
-			goto out;
-		}
-		struct pollfd p = {.fd = fd, .events = POLLOUT};
-		int n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = errno;
-			goto out;
-		}
-		if (n == 0)
-			continue; /* the deadline check above ends it */
-		socklen_t len = sizeof(err);
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-			err = errno;
-		goto out;
-	}
-out:
-	close(fd);
-	return err;
-}
-
 static void ip_text(const struct addrinfo *ai, char *out, size_t cap)
 {
 	const void *a = NULL;
@@ -205,7 +108,7 @@ static void tcp_run(vt_check_result *r, void *arg)
 	tcp_check *c = arg;
 	vt_result_detail_str(r, "address", c->address);
 	int64_t start = vt__mono_ns();
-	int64_t deadline = start + (int64_t)budget_ms(r) * 1000000;
+	int64_t deadline = vt__deadline_ns(vt__check_budget_ms(r));
 
 	struct addrinfo *res = c->numeric, *owned = NULL;
 	if (res == NULL) {
@@ -216,7 +119,7 @@ static void tcp_run(vt_check_result *r, void *arg)
 			int err = errno;
 			vt_result_status(r, VT_UNHEALTHY);
 			vt_result_error(r, "cannot resolve %s: %s", c->host,
-					g == EAI_SYSTEM ? errno_text(err)
+					g == EAI_SYSTEM ? vt__errno_text(err)
 							: gai_strerror(g));
 			return;
 		}
@@ -230,9 +133,12 @@ static void tcp_run(vt_check_result *r, void *arg)
 			break;
 		}
 		ip_text(ai, ip, sizeof(ip));
-		err = try_connect(ai, deadline);
-		if (err == 0)
+		int fd;
+		err = vt__netconn_connect(ai, deadline, &fd);
+		if (err == 0) {
+			close(fd);
 			break;
+		}
 	}
 	if (owned != NULL)
 		freeaddrinfo(owned);
@@ -249,7 +155,7 @@ static void tcp_run(vt_check_result *r, void *arg)
 				c->timeout_ms, c->address);
 	else
 		vt_result_error(r, "cannot connect to %s: %s", c->address,
-				errno_text(err));
+				vt__errno_text(err));
 }
 
 /* Registers a tcp check (see checks.h). VT_EINVAL for an address that is

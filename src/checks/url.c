@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "vitals/checks.h"
 
 /* Query parameters whose values are credentials, compared without case. */
@@ -43,17 +45,6 @@ static bool is_digit(char c)
 static bool is_alnum(char c)
 {
 	return is_alpha(c) || is_digit(c);
-}
-
-static int hex_val(char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static char lower(char c)
@@ -96,7 +87,8 @@ static bool parse_hostport(const char *s, size_t n, size_t *hoff, size_t *hlen,
 		for (const char *c = s + 1; c < close; c++) {
 			if (*c == ':')
 				colon = true;
-			else if (hex_val(*c) < 0 && *c != '.')
+			else if (OPENSSL_hexchar2int((unsigned char)*c) < 0 &&
+				 *c != '.')
 				return false;
 		}
 		if (!colon)
@@ -148,8 +140,12 @@ vt_err vt__url_decode(const char *s, size_t n, char **out)
 			d[j++] = s[i];
 			continue;
 		}
-		int hi = n - i >= 3 ? hex_val(s[i + 1]) : -1;
-		int lo = n - i >= 3 ? hex_val(s[i + 2]) : -1;
+		int hi = n - i >= 3
+			     ? OPENSSL_hexchar2int((unsigned char)s[i + 1])
+			     : -1;
+		int lo = n - i >= 3
+			     ? OPENSSL_hexchar2int((unsigned char)s[i + 2])
+			     : -1;
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 			free(d);
 			return VT_EINVAL;
@@ -168,7 +164,10 @@ void vt__url_fini(vt__url *u)
 		return;
 	free(u->scheme);
 	free(u->user);
+	vt__secret_wipe(u->password);
 	free(u->password);
+	vt__secret_wipe(u->password_raw);
+	free(u->password_raw);
 	free(u->host);
 	free(u->path);
 	free(u->query);
@@ -213,6 +212,10 @@ vt_err vt__url_parse(const char *text, vt__url *out)
 		if (colon != NULL &&
 		    (err = vt__url_decode(colon + 1, uilen - ulen - 1,
 					  &u.password)) != VT_OK)
+			goto fail;
+		err = VT_ENOMEM;
+		if (colon != NULL && (u.password_raw = strndup(
+					  colon + 1, uilen - ulen - 1)) == NULL)
 			goto fail;
 		hp = at + 1;
 		hplen = alen - uilen - 1;
@@ -420,6 +423,16 @@ void vt_url_redact(const char *url, char *out, size_t cap)
 	}
 	put_rest(&w, rest);
 	w_finish(&w);
+}
+
+char *vt__url_shown(const char *url)
+{
+	/* "***" may be longer than the password it replaces. */
+	size_t cap = 2 * strlen(url) + 16;
+	char *s = malloc(cap);
+	if (s != NULL)
+		vt_url_redact(url, s, cap);
+	return s;
 }
 
 void vt__scrub(char *text, size_t cap, const char *secret)

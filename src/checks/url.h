@@ -11,6 +11,12 @@
  * last '@' inside it, so an unencoded '@' in a password still works; a
  * '/', '?' or '#' in a password must be percent-encoded.
  *
+ * This is the one URL parser of the library: the redis and rabbitmq
+ * checks read their URLs with it, the http and dmarket checks validate
+ * theirs with it (libcurl is handed the text as given), and redaction
+ * (vt_url_redact, vt__scrub) and the http check's scrubbing of libcurl's
+ * messages find the password with it.
+ *
  * Every function here is reentrant and thread-safe.
  */
 #ifndef VT_CHECKS_URL_H
@@ -29,11 +35,12 @@ typedef struct vt__url {
 	char *user;   /* percent-decoded; NULL when there is no user info */
 	char
 	    *password; /* percent-decoded; NULL when the user info has no ':' */
-	char *host;    /* "" when empty; an IPv6 literal without brackets */
-	bool host_v6;  /* host was a [v6] literal */
-	int port;      /* 1..65535; 0 when absent */
-	char *path;    /* raw (not decoded); "" when absent, else starts '/' */
-	char *query;   /* raw, between '?' and '#'; NULL when absent */
+	char *password_raw; /* as written in the URL; NULL likewise */
+	char *host;   /* "" when empty; an IPv6 literal without brackets */
+	bool host_v6; /* host was a [v6] literal */
+	int port;     /* 1..65535; 0 when absent */
+	char *path;   /* raw (not decoded); "" when absent, else starts '/' */
+	char *query;  /* raw, between '?' and '#'; NULL when absent */
 } vt__url;
 
 /* Parses text into *out (written only on success; release it with
@@ -62,6 +69,10 @@ vt_err vt__url_query_get(const char *query, const char *key, char **out);
  * server. */
 void vt__url_hostport(const char *host, bool v6, int port, char *out,
 		      size_t cap);
+
+/* A malloc'd copy of url with its password redacted (vt_url_redact),
+ * how a check shows its target in details and logs; NULL on ENOMEM. */
+char *vt__url_shown(const char *url);
 
 /* Replaces every occurrence of secret in the NUL-terminated text (held
  * in a buffer of cap bytes) with "***", cutting the result to cap - 1

@@ -26,12 +26,16 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "core/err.h"
 #include "health/check.h"
 #include "server/service.h"
 #include "vitals/checks.h"
@@ -418,18 +422,14 @@ static int has_scheme(const char *s, const char *a, const char *b)
 	return b != NULL && strncasecmp(s, b, nb) == 0 && s[nb] != '\0';
 }
 
-static int hex_valid(const char *s, size_t n)
+/* Whether s is exactly n bytes written as 2n hex digits (either case). */
+static bool hex_bytes_valid(const char *s, size_t n)
 {
-	if (strlen(s) != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f') ||
-		      (s[i] >= 'A' && s[i] <= 'F')))
-			return 0;
-	return 1;
+	unsigned char buf[64];
+	size_t len = 0;
+	return n <= sizeof(buf) && strlen(s) == 2 * n &&
+	       OPENSSL_hexstr2buf_ex(buf, n, &len, s, '\0') == 1 && len == n;
 }
-
 static int env_name_valid(const char *s)
 {
 	if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') ||
@@ -521,7 +521,7 @@ static vt_err parse_common(ctx *c, const cJSON *o, vt__check_conf *k)
 	    (rv = get_strv(c, o, "tags", MAX_TAGS, true, &k->tags, &k->ntags)))
 		return rv;
 	for (size_t i = 0; i < k->ntags; i++)
-		if (!vt__check_name_valid(k->tags[i]))
+		if (!vt_check_name_valid(k->tags[i]))
 			return fail(c, "tags",
 				    "entry %zu: a tag is 1-200 characters of "
 				    "[A-Za-z0-9_.:-]",
@@ -559,7 +559,7 @@ static vt_err parse_dmarket(ctx *c, const cJSON *o, vt__check_conf *k)
 	    (rv =
 		 get_string(c, o, "secret_key_env", false, &k->secret_key_env)))
 		return rv;
-	if (k->public_key != NULL && !hex_valid(k->public_key, 64))
+	if (k->public_key != NULL && !hex_bytes_valid(k->public_key, 32))
 		return fail(c, "public_key",
 			    "must be the 32-byte public key as 64 hex digits");
 	if (k->public_key != NULL && k->secret_key_env == NULL)
@@ -576,7 +576,7 @@ static vt_err parse_dmarket(ctx *c, const cJSON *o, vt__check_conf *k)
 	rv = env_secret(c, "secret_key_env", k->secret_key_env, &secret);
 	if (rv != VT_OK)
 		return rv;
-	if (!hex_valid(secret, 128))
+	if (!hex_bytes_valid(secret, 64))
 		return fail(c, "secret_key_env",
 			    "environment variable %s must hold the 64-byte "
 			    "secret key as 128 hex digits",
@@ -679,7 +679,7 @@ static vt_err parse_check(ctx *c, const cJSON *o, vt__config *cfg, size_t i)
 		return fail(c, NULL, "must be a JSON object");
 	if ((rv = get_string(c, o, "name", true, &k->name)))
 		return rv;
-	if (!vt__check_name_valid(k->name))
+	if (!vt_check_name_valid(k->name))
 		return fail(c, "name",
 			    "must be 1-200 characters of [A-Za-z0-9_.:-]");
 	for (size_t j = 0; j < i; j++)
@@ -969,7 +969,7 @@ vt_err vt__config_load(vt__config **out, const char *path, char *errbuf,
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
 		return fail_rv(&c, VT_EIO, NULL, "cannot open: %s",
-			       strerror(errno));
+			       vt__errno_text(errno));
 	/* One byte past the cap tells an over-long file apart. */
 	char *text = malloc(VT__CONFIG_MAX_BYTES + 1);
 	if (text == NULL) {
@@ -982,7 +982,7 @@ vt_err vt__config_load(vt__config **out, const char *path, char *errbuf,
 	vt_err rv;
 	if (rerr != 0)
 		rv = fail_rv(&c, VT_EIO, NULL, "cannot read: %s",
-			     strerror(rerr));
+			     vt__errno_text(rerr));
 	else if (len > VT__CONFIG_MAX_BYTES)
 		rv = fail_rv(&c, VT_ETOOBIG, NULL, "larger than %d bytes",
 			     VT__CONFIG_MAX_BYTES);
@@ -1083,7 +1083,7 @@ vt_err vt__config_build(const vt__config *cfg, vt_health *h, char *errbuf,
 		case VT_EINVAL:
 			if (k->type == VT__CHECK_EXEC &&
 			    access(k->argv[0], X_OK) != 0) {
-				const char *why = strerror(errno);
+				const char *why = vt__errno_text(errno);
 				char q[300];
 				quote(k->argv[0], q, sizeof(q));
 				return fail(&c, "command",

@@ -42,6 +42,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "core/err.h"
 #include "daemon/config.h"
 #include "vitals/checks.h"
 #include "vitals/health.h"
@@ -318,7 +319,8 @@ static int wait_signal(const sigset_t *set)
 			if (sig < 0 && errno == EAGAIN)
 				sd_notify(0, "WATCHDOG=1");
 			else if (sig < 0 && errno != EINTR) {
-				log_line("sigtimedwait: %s", strerror(errno));
+				log_line("sigtimedwait: %s",
+					 vt__errno_text(errno));
 				return 0;
 			}
 			continue;
@@ -327,7 +329,7 @@ static int wait_signal(const sigset_t *set)
 		if (rc == 0 && (sig == SIGTERM || sig == SIGINT))
 			return sig;
 		if (rc != 0 && rc != EINTR) {
-			log_line("sigwait: %s", strerror(rc));
+			log_line("sigwait: %s", vt__errno_text(rc));
 			return 0;
 		}
 	}
@@ -345,17 +347,12 @@ static int wait_for_signal(const sigset_t *set)
 	return sig;
 }
 
-/* The daemon proper; returns the exit status. */
-static int run(const args *a, const sigset_t *sigs)
+/* Loads the config of a and applies the command line's overrides;
+ * NULL (after a message) when it is refused. */
+static vt__config *load_config(const args *a)
 {
 	char err[1024];
 	vt__config *cfg = NULL;
-	vt_metrics *m = NULL;
-	vt_health *h = NULL;
-	vt_server *srv = NULL;
-	vt_history *hs = NULL;
-	int status = 1;
-
 	if (vt__config_load(&cfg, a->config, err, sizeof(err)) != VT_OK ||
 	    (a->http && vt__config_override(cfg, "http", a->http, err,
 					    sizeof(err)) != VT_OK) ||
@@ -364,33 +361,41 @@ static int run(const args *a, const sigset_t *sigs)
 	    (a->pub && vt__config_override(cfg, "pub", a->pub, err,
 					   sizeof(err)) != VT_OK)) {
 		fprintf(stderr, "vitalsd: %s\n", err);
-		goto out;
+		vt__config_free(cfg);
+		return NULL;
 	}
 	if (cfg->http == NULL && cfg->rpc == NULL) {
 		fprintf(stderr, "vitalsd: http and rpc are both off: nothing "
 				"would be served\n");
-		goto out;
+		vt__config_free(cfg);
+		return NULL;
 	}
-	log_line("vitalsd %s starting: config %s, %zu check%s, %u workers",
-		 VITALSD_VERSION, cfg->path, cfg->nchecks,
-		 cfg->nchecks == 1 ? "" : "s", cfg->workers);
+	return cfg;
+}
 
-	vt_err rv = vt_metrics_alloc(&m);
+/* Allocates the metrics and the registry, registers cfg's checks (their
+ * secrets are then forgotten) and opens the state database; 0, or 1
+ * after a message. */
+static int build_health(vt__config *cfg, vt_metrics **m, vt_health **h,
+			vt_history **hs)
+{
+	char err[1024];
+	vt_err rv = vt_metrics_alloc(m);
 	if (rv == VT_OK) {
 		/* Room for every check queued at once, twice. */
 		vt_health_opts ho = {.workers = cfg->workers,
 				     .queue_cap = 2 * cfg->nchecks + 1024,
-				     .metrics = m};
-		rv = vt_health_alloc(&h, &ho);
+				     .metrics = *m};
+		rv = vt_health_alloc(h, &ho);
 	}
 	if (rv != VT_OK) {
 		log_line("cannot start: %s", vt_strerror(rv));
-		goto out;
+		return 1;
 	}
-	if (vt__config_build(cfg, h, err, sizeof(err)) != VT_OK ||
-	    open_history(cfg, h, m, &hs, err, sizeof(err)) != VT_OK) {
+	if (vt__config_build(cfg, *h, err, sizeof(err)) != VT_OK ||
+	    open_history(cfg, *h, *m, hs, err, sizeof(err)) != VT_OK) {
 		fprintf(stderr, "vitalsd: %s\n", err);
-		goto out;
+		return 1;
 	}
 	vt__config_forget_secrets(cfg);
 	for (size_t i = 0; i < cfg->nchecks; i++) {
@@ -398,6 +403,14 @@ static int run(const args *a, const sigset_t *sigs)
 		vt__check_conf_describe(&cfg->checks[i], d, sizeof(d));
 		log_line("check %s: %s", cfg->checks[i].name, d);
 	}
+	return 0;
+}
+
+/* Starts the listeners of cfg and logs them; 0, or 1 after a message. */
+static int serve(const vt__config *cfg, vt_health *h, vt_metrics *m,
+		 vt_history *hs, vt_server **srv)
+{
+	char err[1024];
 	vt_server_opts so = {
 	    .health = h,
 	    .metrics = m,
@@ -411,12 +424,13 @@ static int run(const args *a, const sigset_t *sigs)
 	    .process_metrics = true,
 	};
 	err[0] = '\0';
-	if ((rv = vt_server_start(&srv, &so, err, sizeof(err))) != VT_OK) {
+	vt_err rv = vt_server_start(srv, &so, err, sizeof(err));
+	if (rv != VT_OK) {
 		char shown[1024];
 		vt_url_redact(err, shown, sizeof(shown));
 		log_line("cannot serve: %s",
 			 shown[0] != '\0' ? shown : vt_strerror(rv));
-		goto out;
+		return 1;
 	}
 	if (cfg->token_env != NULL)
 		log_line("access: details and metrics need the bearer token "
@@ -430,11 +444,32 @@ static int run(const args *a, const sigset_t *sigs)
 		log_line("listening: rpc %s", cfg->rpc);
 	if (cfg->pub != NULL)
 		log_line("publishing: status changes on %s", cfg->pub);
+	return 0;
+}
+
+/* The daemon proper; returns the exit status. */
+static int run(const args *a, const sigset_t *sigs)
+{
+	vt_metrics *m = NULL;
+	vt_health *h = NULL;
+	vt_server *srv = NULL;
+	vt_history *hs = NULL;
+	int status = 1;
+	vt__config *cfg = load_config(a);
+	if (cfg == NULL)
+		return 1;
+	log_line("vitalsd %s starting: config %s, %zu check%s, %u workers",
+		 VITALSD_VERSION, cfg->path, cfg->nchecks,
+		 cfg->nchecks == 1 ? "" : "s", cfg->workers);
+	if (build_health(cfg, &m, &h, &hs) != 0 ||
+	    serve(cfg, h, m, hs, &srv) != 0)
+		goto out;
 
 	/* After the listeners, so that checks of vitalsd's own ports pass
 	 * on their first run. */
 	(void)vt_health_add_listener(h, on_change, NULL);
-	if ((rv = vt_health_start(h)) != VT_OK) {
+	vt_err rv = vt_health_start(h);
+	if (rv != VT_OK) {
 		log_line("cannot start the scheduler: %s", vt_strerror(rv));
 		goto out;
 	}

@@ -34,6 +34,8 @@
 #include "vitals/v1/metrics.pb-c.h"
 #include "vitals/v1/rpc.pb-c.h"
 
+#include "encode/textfmt.h"
+
 /* ---- gRPC codes -------------------------------------------------------- */
 
 uint32_t vt__grpc_code(vt_err err)
@@ -86,41 +88,6 @@ int vt__grpc_serving(vt_status st)
 
 /* ---- UTF-8 ------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when the bytes
- * before end do not start one (overlong forms, surrogates and code points
- * past U+10FFFF are invalid). p < end. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	if (c < 0x80)
-		return 1;
-	size_t n;
-	unsigned lo = 0x80, hi = 0xbf;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 static bool utf8_valid(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -130,7 +97,7 @@ static bool utf8_valid(const char *s)
 		return true;
 	const unsigned char *end = p + strlen((const char *)p);
 	while (p < end) {
-		size_t n = utf8_seq(p, end);
+		size_t n = vt__utf8_seq(p, end);
 		if (n == 0)
 			return false;
 		p += n;
@@ -147,7 +114,7 @@ static size_t utf8_clean(char *dst, size_t cap, const char *s)
 	const unsigned char *end = p + strlen(s);
 	size_t o = 0;
 	while (p < end) {
-		size_t n = utf8_seq(p, end);
+		size_t n = vt__utf8_seq(p, end);
 		const unsigned char *src = p;
 		size_t w = n;
 		if (n == 0) {

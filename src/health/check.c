@@ -26,21 +26,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-int vt__check_name_valid(const char *name)
+bool vt_check_name_valid(const char *name)
 {
 	if (name == NULL)
-		return 0;
+		return false;
 	size_t n = strnlen(name, VT__CHECK_NAME_MAX + 1);
 	if (n == 0 || n > VT__CHECK_NAME_MAX)
-		return 0;
+		return false;
 	for (size_t i = 0; i < n; i++) {
 		char ch = name[i];
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
 		      ch == ':' || ch == '-'))
-			return 0;
+			return false;
 	}
-	return 1;
+	return true;
 }
 
 /* VT_OK if opts are usable: positive timeout and interval, degraded_ms
@@ -54,7 +54,7 @@ static vt_err opts_check(const vt_check_opts *o)
 	if (o->ntags > VT__CHECK_TAGS_MAX || (o->ntags > 0 && o->tags == NULL))
 		return VT_EINVAL;
 	for (size_t i = 0; i < o->ntags; i++)
-		if (!vt__check_name_valid(o->tags[i]))
+		if (!vt_check_name_valid(o->tags[i]))
 			return VT_EINVAL;
 	return VT_OK;
 }
@@ -65,7 +65,7 @@ vt_err vt__check_alloc(vt__check **out, const char *name, vt_check_fn fn,
 {
 	static const vt_check_opts defaults = VT_CHECK_OPTS_DEFAULT;
 	const vt_check_opts *o = opts != NULL ? opts : &defaults;
-	if (!vt__check_name_valid(name) || (fn == NULL) == (simple_fn == NULL))
+	if (!vt_check_name_valid(name) || (fn == NULL) == (simple_fn == NULL))
 		return VT_EINVAL;
 	vt_err rv = opts_check(o);
 	if (rv != VT_OK)

@@ -71,9 +71,6 @@ typedef struct vt__change {
 	vt_status old_status, new_status;
 } vt__change;
 
-/* 1 if name is 1..200 bytes of [A-Za-z0-9_.:-]. */
-int vt__check_name_valid(const char *name);
-
 /* A check with copies of name and of opts (defaults when opts is NULL),
  * refs 0, never run. VT_EINVAL for a bad name or option, VT_ENOMEM.
  * Exactly one of fn and simple_fn is non-NULL. */

@@ -8,7 +8,7 @@
  * broadcast whenever an execution is settled or finishes.
  *
  * A fresh run takes a reference on each selected check, starts those not
- * in flight (exec.c) and notes the execution number of each; then it
+ * in flight (run.c) and notes the execution number of each; then it
  * waits on h->cv until each of those executions is settled, settling
  * itself, as timeouts, those whose deadline passed. So concurrent fresh
  * runs share executions, and a run waits at most until the latest
@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "core/clock.h"
-#include "health/exec.h"
+#include "health/run.h"
 #include "health/snapshot.h"
 
 #define DEFAULT_WORKERS	  4
@@ -497,8 +497,8 @@ static void wait_settled(vt_health *h, vt__check **sel, const uint64_t *gens,
 		int64_t wake = INT64_MAX;
 		for (size_t i = 0; i < n; i++) {
 			vt__check *c = sel[i];
-			if (vt__exec_settled(c, gens[i]) ||
-			    vt__exec_settle_overdue(h, c, now))
+			if (vt__run_settled(c, gens[i]) ||
+			    vt__run_settle_overdue(h, c, now))
 				continue;
 			if (c->deadline_ns < wake)
 				wake = c->deadline_ns;
@@ -553,14 +553,14 @@ vt_err vt_health_run(vt_health *h, const vt_health_filter *filter,
 	if (mode == VT_RUN_FRESH) {
 		for (size_t i = 0; i < n; i++) {
 			if (!sel[i]->running)
-				vt__exec_start(h, sel[i], now);
+				vt__run_start(h, sel[i], now);
 			gens[i] = sel[i]->gen;
 		}
 		wait_settled(h, sel, gens, n);
 		now = vt__mono_ns();
 	} else {
 		for (size_t i = 0; i < n; i++)
-			vt__exec_settle_overdue(h, sel[i], now);
+			vt__run_settle_overdue(h, sel[i], now);
 	}
 	rv = vt__snapshot_build(sel, n, h->shutdown, now, out);
 	if (rv == VT_OK)

@@ -1,6 +1,6 @@
 /*
  * registry.h - the inside of a vt_health, shared by the modules of
- * src/health: the registry (registry.c), executions (exec.c), the
+ * src/health: the registry (registry.c), executions (run.c), the
  * background scheduler (scheduler.c) and snapshots (snapshot.c).
  *
  * Lock order: h->sched_mtx -> h->mtx -> pool->mtx (vt_pool_submit) ->

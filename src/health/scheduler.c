@@ -18,7 +18,7 @@
 #include <pthread.h>
 
 #include "core/clock.h"
-#include "health/exec.h"
+#include "health/run.h"
 #include "health/registry.h"
 
 /* Longest sleep without a reason to wake, so a clock oddity cannot
@@ -36,11 +36,11 @@ static void *sched_main(void *arg)
 		for (size_t i = 0; i < h->nchecks; i++) {
 			vt__check *c = h->checks[i];
 			if (!c->running && now >= c->next_due_ns)
-				vt__exec_start(h, c, now);
+				vt__run_start(h, c, now);
 			if (!c->running) {
 				if (c->next_due_ns < wake)
 					wake = c->next_due_ns;
-			} else if (!vt__exec_settle_overdue(h, c, now) &&
+			} else if (!vt__run_settle_overdue(h, c, now) &&
 				   !c->settled && c->deadline_ns < wake) {
 				wake = c->deadline_ns;
 			}

@@ -6,9 +6,9 @@
  * two ("octave"), bucket k of octave e is (2^(e+k/32), 2^(e+(k+1)/32)],
  * upper bound included as in Prometheus. The index is computed exactly
  * without log(): the double's exponent gives the octave; the top 8 bits
- * of the mantissa index a 256-entry table (vt__hist_sub8) giving the
+ * of the mantissa index a 256-entry table (vt__hist_tab.sub8) giving the
  * sub-bucket at the start of that mantissa range; one compare with the
- * 33-entry threshold table (vt__hist_thr) fixes it up, since no range of
+ * 33-entry threshold table (vt__hist_tab.thr) fixes it up, since no range of
  * 2^44 mantissas holds two bucket boundaries. The thresholds are exact:
  * (thr[k] >> 12) + 1 is the smallest 52-bit mantissa M with
  * 1 + M/2^52 > 2^(k/32) (computed with integer roots; tests/

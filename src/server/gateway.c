@@ -39,6 +39,7 @@
 #include <strings.h>
 
 #include "core/buf.h"
+#include "core/err.h"
 #include "encode/textfmt.h"
 #include "health/registry.h"
 #include "server/answer_cache.h"
@@ -696,21 +697,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static vt_err map_nng(int rv)
-{
-	switch (rv) {
-	case 0:
-		return VT_OK;
-	case NNG_ENOMEM:
-		return VT_ENOMEM;
-	case NNG_EINVAL:
-	case NNG_EADDRINVAL:
-		return VT_EINVAL;
-	default:
-		return VT_EIO;
-	}
-}
-
 /* Allocates route's handler and adds it to r's server, counted live.
  * On error err says why and nothing of it stays (its count is undone
  * by handler_gone when nng frees it). Owner thread only. */
@@ -746,7 +732,7 @@ static vt_err add_route(vt__routes *r, vt__gw_route route, char *err,
 	return VT_OK;
 fail:
 	set_err(err, errlen, "handler %s: %s", path, nng_strerror(nrv));
-	return map_nng(nrv);
+	return vt__err_from_nng(nrv);
 }
 
 vt_err vt__routes_attach(vt__routes **out, nng_http_server *srv,
@@ -930,7 +916,7 @@ vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
 	if (rv != 0) {
 		set_err(err, errlen, "%s: %s", addr, nng_reason(rv));
 		free(g);
-		return map_nng(rv);
+		return vt__err_from_nng(rv);
 	}
 	for (size_t i = 0; i < sizeof(error_pages) / sizeof(error_pages[0]);
 	     i++) {
@@ -940,7 +926,7 @@ vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
 			set_err(err, errlen, "%s: %s", addr, nng_reason(rv));
 			g->stopped = true;
 			vt__gateway_free(g);
-			return map_nng(rv);
+			return vt__err_from_nng(rv);
 		}
 	}
 	vt__routes_opts ro = {.degraded_code = degraded_code,
@@ -959,7 +945,7 @@ vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
 		set_err(err, errlen, "%s: %s", addr, nng_reason(rv));
 		g->stopped = true;
 		vt__gateway_free(g);
-		return map_nng(rv);
+		return vt__err_from_nng(rv);
 	}
 	*out = g;
 	return VT_OK;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/err.h"
 #include "server/gateway.h"
 #include "server/service.h"
 
@@ -138,18 +139,6 @@ static void wrap_free(void *arg)
 	free(w);
 }
 
-static vt_err map_nng(int rv)
-{
-	switch (rv) {
-	case 0:
-		return VT_OK;
-	case NNG_ENOMEM:
-		return VT_ENOMEM;
-	default:
-		return VT_EINVAL;
-	}
-}
-
 vt_err vt_middleware_handler(vt_middleware *mw, const char *method,
 			     const char *path, void (*cb)(nng_aio *),
 			     void *data, nng_http_handler **out)
@@ -168,7 +157,7 @@ vt_err vt_middleware_handler(vt_middleware *mw, const char *method,
 	int rv = nng_http_handler_alloc(&w->shadow, path, cb);
 	if (rv != 0) {
 		free(w);
-		return map_nng(rv);
+		return vt__err_from_nng(rv);
 	}
 	nng_http_handler *h = NULL;
 	if ((rv = nng_http_handler_set_data(w->shadow, data, NULL)) != 0 ||
@@ -177,12 +166,12 @@ vt_err vt_middleware_handler(vt_middleware *mw, const char *method,
 		if (h != NULL)
 			nng_http_handler_free(h);
 		wrap_free(w);
-		return map_nng(rv);
+		return vt__err_from_nng(rv);
 	}
 	if ((rv = nng_http_handler_set_data(h, w, wrap_free)) != 0) {
 		nng_http_handler_free(h);
 		wrap_free(w);
-		return map_nng(rv);
+		return vt__err_from_nng(rv);
 	}
 	*out = h;
 	return VT_OK;

@@ -13,6 +13,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 
+#include "core/err.h"
 #include "server/connlimit.h"
 
 struct vt__pub {
@@ -44,7 +45,7 @@ vt_err vt__pub_start(vt__pub **out, const char *url, unsigned max_conns,
 	if (rv != 0) {
 		free(p);
 		set_err(err, errlen, url, nng_strerror(rv));
-		return rv == NNG_ENOMEM ? VT_ENOMEM : VT_EUNAVAIL;
+		return vt__err_from_nng(rv);
 	}
 	vt_err e = vt__connlimit_attach(&p->limit, p->sock, max_conns);
 	if (e != VT_OK) {
@@ -59,16 +60,7 @@ vt_err vt__pub_start(vt__pub **out, const char *url, unsigned max_conns,
 		vt__connlimit_free(p->limit);
 		free(p);
 		set_err(err, errlen, url, nng_strerror(rv));
-		switch (rv) {
-		case NNG_ENOMEM:
-			return VT_ENOMEM;
-		case NNG_EADDRINVAL:
-		case NNG_ENOTSUP:
-		case NNG_EINVAL:
-			return VT_EINVAL;
-		default:
-			return VT_EUNAVAIL;
-		}
+		return vt__err_from_nng(rv);
 	}
 	if (nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &p->port) != 0)
 		p->port = 0;
@@ -82,14 +74,7 @@ vt_err vt__pub_send(vt__pub *p, const char *text)
 		return VT_EINVAL;
 	int rv =
 	    nng_send(p->sock, (void *)text, strlen(text), NNG_FLAG_NONBLOCK);
-	switch (rv) {
-	case 0:
-		return VT_OK;
-	case NNG_ENOMEM:
-		return VT_ENOMEM;
-	default:
-		return VT_EIO;
-	}
+	return vt__err_from_nng(rv);
 }
 
 int vt__pub_port(const vt__pub *p)

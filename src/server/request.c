@@ -17,6 +17,8 @@
 
 #include <openssl/crypto.h>
 
+#include "vitals/health.h"
+
 #define CT_JSON "application/json"
 #define CT_IETF "application/health+json"
 
@@ -57,17 +59,6 @@ bool vt__req_pct_decode(char *s)
 	}
 	*d = '\0';
 	return true;
-}
-
-/* A check name or tag: 1..200 bytes of [A-Za-z0-9_.:-]. The library's
- * one rule for check names, until health.h exports it. */
-static bool name_valid(const char *s)
-{
-	size_t n = strnlen(s, WORD_MAX + 1);
-	if (n == 0 || n > WORD_MAX)
-		return false;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			 "0123456789_.:-") == n;
 }
 
 /* A metric name prefix: up to 200 bytes of [A-Za-z0-9_:]. */
@@ -283,7 +274,7 @@ static bool match_path(vt__req *r, const char *path)
 		rest = "";
 	if (r->route == VT__GW_HEALTH && rest[0] == '/') {
 		/* Not a name a check can have: no such resource. */
-		if (!name_valid(rest + 1))
+		if (!vt_check_name_valid(rest + 1))
 			return false;
 		r->one = true;
 		r->q.filter.name = rest + 1;
@@ -333,7 +324,7 @@ static bool cache_param(vt__req *r, const char *val, vt__req_refusal *why)
 /* ?tag=NAME on /health: once, a valid name. */
 static bool tag_param(vt__req *r, const char *val, vt__req_refusal *why)
 {
-	if (val == NULL || !name_valid(val))
+	if (val == NULL || !vt_check_name_valid(val))
 		return refuse(why, 400, "{\"error\":\"bad tag value\"}");
 	if (r->q.filter.tag != NULL)
 		return refuse(why, 400,
@@ -351,7 +342,7 @@ static bool exclude_param(vt__req *r, char *val, vt__req_refusal *why)
 		if (comma != NULL)
 			*comma++ = '\0';
 		if (item[0] != '\0') {
-			if (!name_valid(item))
+			if (!vt_check_name_valid(item))
 				return refuse(why, 400,
 					      "{\"error\":\"bad check name in "
 					      "exclude\"}");

@@ -40,6 +40,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 
+#include "core/err.h"
 #include "encode/protobuf.h"
 #include "health/registry.h"
 #include "server/answer_cache.h"
@@ -595,20 +596,6 @@ static void set_err(char *err, size_t errlen, const char *url, const char *what)
 		snprintf(err, errlen, "rpc %s: %s", url, what);
 }
 
-static vt_err nng_err(int rv)
-{
-	switch (rv) {
-	case NNG_ENOMEM:
-		return VT_ENOMEM;
-	case NNG_EADDRINVAL:
-	case NNG_ENOTSUP:
-	case NNG_EINVAL:
-		return VT_EINVAL;
-	default:
-		return VT_EUNAVAIL;
-	}
-}
-
 vt_err vt__rpc_start(vt__rpc **out, vt__service *svc, const char *url,
 		     unsigned contexts, size_t max_msg, unsigned max_conns,
 		     char *err, size_t errlen)
@@ -687,7 +674,7 @@ vt_err vt__rpc_start(vt__rpc **out, vt__service *svc, const char *url,
 	return VT_OK;
 
 fail_nng:
-	e = nng_err(rv);
+	e = vt__err_from_nng(rv);
 	set_err(err, errlen, url, nng_strerror(rv));
 	vt__rpc_free(r);
 	return e;

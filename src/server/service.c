@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "vitals/health.h"
 
 vt_err vt__service_init(vt__service *svc, vt_health *h, vt_metrics *m,
@@ -86,13 +88,14 @@ vt__access vt__service_access(const vt__service *svc, const char *presented,
 		return VT__ACCESS_FULL;
 	if (presented == NULL || len == 0)
 		return VT__ACCESS_STATUS;
-	/* Every byte of the token is compared, whatever differs first. */
+	/* Constant time: every byte of the token is compared, whatever
+	 * differs first, and a presented token of another length costs the
+	 * same compare (of the token with itself). */
 	const char *t = svc->token;
 	size_t n = svc->token_len;
-	unsigned diff = len != n;
-	for (size_t i = 0; i < n; i++)
-		diff |= (unsigned char)(t[i] ^ presented[i < len ? i : 0]);
-	return diff == 0 ? VT__ACCESS_FULL : VT__ACCESS_DENIED;
+	const char *p = len == n ? presented : t;
+	int diff = CRYPTO_memcmp(t, p, n);
+	return len == n && diff == 0 ? VT__ACCESS_FULL : VT__ACCESS_DENIED;
 }
 
 /* Statuses only: drops each component's details and replaces its error.
@@ -150,34 +153,18 @@ void vt__service_shutdown(vt__service *svc)
 	pthread_mutex_unlock(&svc->mtx);
 }
 
-/* A filter value must be a plausible check name or tag: 1..200 bytes of
- * [A-Za-z0-9_.:-]. Anything else cannot match and is refused early. */
-static bool filter_word_valid(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 200)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-		      c == ':' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 vt_err vt__service_health(vt__service *svc, const vt__health_query *q,
 			  vt_health_snapshot **out)
 {
 	const vt_health_filter *f = &q->filter;
 	if (f->name != NULL && f->name[0] != '\0' &&
-	    !filter_word_valid(f->name))
+	    !vt_check_name_valid(f->name))
 		return VT_EINVAL;
-	if (f->tag != NULL && f->tag[0] != '\0' && !filter_word_valid(f->tag))
+	if (f->tag != NULL && f->tag[0] != '\0' && !vt_check_name_valid(f->tag))
 		return VT_EINVAL;
 	for (size_t i = 0; i < f->nexclude; i++)
-		if (f->exclude[i] == NULL || !filter_word_valid(f->exclude[i]))
+		if (f->exclude[i] == NULL ||
+		    !vt_check_name_valid(f->exclude[i]))
 			return VT_EINVAL;
 	if (q->mode != VT_RUN_FRESH && q->mode != VT_RUN_CACHED)
 		return VT_EINVAL;

@@ -155,7 +155,7 @@ static void fz_cfg_valid(const vt__config *cfg)
 	VT_FUZZ_CHECK(cfg->nchecks == 0 || cfg->checks != NULL);
 	for (size_t i = 0; i < cfg->nchecks; i++) {
 		const vt__check_conf *k = &cfg->checks[i];
-		VT_FUZZ_CHECK(vt__check_name_valid(k->name));
+		VT_FUZZ_CHECK(vt_check_name_valid(k->name));
 		for (size_t j = 0; j < i; j++)
 			VT_FUZZ_CHECK(strcmp(cfg->checks[j].name, k->name) !=
 				      0);
@@ -168,7 +168,7 @@ static void fz_cfg_valid(const vt__config *cfg)
 			      o->successes_before_healthy >= 1);
 		VT_FUZZ_CHECK(o->ntags == k->ntags);
 		for (size_t t = 0; t < k->ntags; t++)
-			VT_FUZZ_CHECK(vt__check_name_valid(k->tags[t]));
+			VT_FUZZ_CHECK(vt_check_name_valid(k->tags[t]));
 		switch (k->type) {
 		case VT__CHECK_REDIS:
 		case VT__CHECK_RABBITMQ:

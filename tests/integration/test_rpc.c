@@ -1238,6 +1238,54 @@ static void test_shutdown(void)
 	}
 }
 
+/* Threads sharing one client fail calls while another reads the last
+ * error: every read is a whole message of one of those failures (or ""
+ * before the first), never a torn one. TSan sees any unlocked access. */
+typedef struct failing_caller {
+	vt_client *c;
+	atomic_int failures;
+} failing_caller;
+
+static void *fail_calls(void *arg)
+{
+	failing_caller *fc = arg;
+	vt_health_filter f = {.name = "nope"};
+	for (int i = 0; i < 40; i++) {
+		vt_health_snapshot *s = NULL;
+		if (vt_client_health(fc->c, &f, VT_RUN_CACHED, &s) == VT_ENOENT)
+			atomic_fetch_add(&fc->failures, 1);
+		vt_client_health_free(s);
+	}
+	return NULL;
+}
+
+static void test_last_error_threads(void)
+{
+	failing_caller fc = {.c = client(url_tcp)};
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fc.c);
+	pthread_t th[3];
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL_FATAL(
+		    pthread_create(&th[i], NULL, fail_calls, &fc), 0);
+	int whole = 0, reads = 0;
+	while (atomic_load(&fc.failures) < 120 && reads < 100000) {
+		const char *e = vt_client_last_error(fc.c);
+		reads++;
+		if (e[0] == '\0' ||
+		    strstr(e, "no check named \"nope\"") != NULL)
+			whole++;
+		else
+			fprintf(stderr, "\ntorn last error: \"%s\"\n", e);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	CU_ASSERT_EQUAL(atomic_load(&fc.failures), 120);
+	CU_ASSERT_EQUAL(whole, reads);
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(vt_client_last_error(fc.c), "no check named \"nope\""));
+	vt_client_close(fc.c);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "--send-huge") == 0)
@@ -1255,6 +1303,7 @@ int main(int argc, char **argv)
 	    {"a hung check holds nothing else", test_hung_check},
 	    {"status changes reach watchers", test_pub_watch},
 	    {"client errors", test_client_errors},
+	    {"last error read from any thread", test_last_error_threads},
 #ifdef VT_TEST_VITALSCTL
 	    {"vitalsctl", test_vitalsctl},
 #endif

@@ -1,5 +1,5 @@
 /*
- * exec.h - one execution of a check on the registry's worker pool: its
+ * run.h - one execution (run) of a check on the registry's worker pool: its
  * start, its deadline and its settlement (a result or a timeout).
  *
  * A check has at most one execution at a time (c->running); c->gen
@@ -9,8 +9,8 @@
  * may still be running after a timeout settled it (c->running stays true
  * until it returns), and the check is not started again until then.
  */
-#ifndef VT_HEALTH_EXEC_H
-#define VT_HEALTH_EXEC_H
+#ifndef VT_HEALTH_RUN_H
+#define VT_HEALTH_RUN_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,16 +21,16 @@
  * timeout and schedules its next background start one jittered interval
  * from now. If the pool refuses it, the execution is settled at once as
  * UNHEALTHY "worker queue full". Locks: caller holds h->mtx. */
-void vt__exec_start(vt_health *h, vt__check *c, int64_t now);
+void vt__run_start(vt_health *h, vt__check *c, int64_t now);
 
 /* Settles c's execution as UNHEALTHY "timeout after N ms" if it is
  * unsettled and its deadline is past at now; returns true if it did.
  * Locks: caller holds h->mtx. */
-bool vt__exec_settle_overdue(vt_health *h, vt__check *c, int64_t now);
+bool vt__run_settle_overdue(vt_health *h, vt__check *c, int64_t now);
 
 /* True once execution number gen of c is settled (or superseded).
  * Locks: caller holds h->mtx. */
-static inline bool vt__exec_settled(const vt__check *c, uint64_t gen)
+static inline bool vt__run_settled(const vt__check *c, uint64_t gen)
 {
 	return c->gen != gen || c->settled;
 }

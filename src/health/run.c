@@ -1,7 +1,7 @@
 /*
- * exec.c - executions of checks on the registry's worker pool.
+ * run.c - executions (runs) of checks on the registry's worker pool.
  *
- * vt__exec_start (under h->mtx) marks the check running, sets the
+ * vt__run_start (under h->mtx) marks the check running, sets the
  * deadline (submission time + timeout), takes a reference for the task
  * and submits exec_task. The task reads what it needs under h->mtx
  * (and does not run the callback at all if the execution is already
@@ -16,7 +16,7 @@
  * Locks: h->mtx for every check field; the callback runs with no lock
  * held. See registry.h for the lock order.
  */
-#include "health/exec.h"
+#include "health/run.h"
 
 #include <stdio.h>
 
@@ -47,7 +47,7 @@ static void exec_task(void *arg)
 	/* An execution whose deadline passed while it waited in the queue,
 	 * of a check removed meanwhile, or of a registry being freed, is
 	 * not run at all: its worker is better spent on the others. */
-	vt__exec_settle_overdue(h, c, vt__mono_ns());
+	vt__run_settle_overdue(h, c, vt__mono_ns());
 	bool skip = c->settled || c->removed || h->closing;
 	pthread_mutex_unlock(&h->mtx);
 
@@ -82,7 +82,7 @@ static void exec_task(void *arg)
 		vt__check_destroy(c);
 }
 
-void vt__exec_start(vt_health *h, vt__check *c, int64_t now)
+void vt__run_start(vt_health *h, vt__check *c, int64_t now)
 {
 	c->gen++;
 	c->running = true;
@@ -115,7 +115,7 @@ void vt__exec_start(vt_health *h, vt__check *c, int64_t now)
 	vt__result_fini(&r);
 }
 
-bool vt__exec_settle_overdue(vt_health *h, vt__check *c, int64_t now)
+bool vt__run_settle_overdue(vt_health *h, vt__check *c, int64_t now)
 {
 	if (!c->running || c->settled || now < c->deadline_ns)
 		return false;
