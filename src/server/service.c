@@ -183,7 +183,7 @@ vt_err vt__service_history(vt__service *svc, const char *name, double since,
 	*n = 0;
 	if (svc->history == NULL)
 		return VT_EUNAVAIL;
-	if (name == NULL || !filter_word_valid(name))
+	if (name == NULL || !vt_check_name_valid(name))
 		return VT_ENOENT;
 	if (!(since >= 0) || !isfinite(since) || limit < 1)
 		return VT_EINVAL;
