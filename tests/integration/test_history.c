@@ -86,7 +86,10 @@ typedef struct seen {
 	char status[16];
 } seen;
 
-/* Adds each component of health (a /health answer) to s[*n]. */
+/* Adds each component of health (a /health answer) to s[*n]; a stale
+ * one is left out: its status is the staleness rule's, not a result's
+ * (after a restart a check reads its last stored result, stale once
+ * older than three intervals). */
 static void note(const cJSON *health, seen *s, size_t *n, size_t cap)
 {
 	const cJSON *c;
@@ -95,7 +98,8 @@ static void note(const cJSON *health, seen *s, size_t *n, size_t cap)
 		const cJSON *t = cJSON_GetObjectItem(c, "last_check_time");
 		const char *name =
 		    cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
-		if (!cJSON_IsNumber(t) || name == NULL || *n == cap)
+		if (!cJSON_IsNumber(t) || name == NULL || *n == cap ||
+		    cJSON_IsTrue(cJSON_GetObjectItem(c, "stale")))
 			continue;
 		snprintf(s[*n].name, sizeof(s[*n].name), "%s", name);
 		s[*n].t = t->valuedouble;
