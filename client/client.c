@@ -33,6 +33,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "core/err.h"
+#include "encode/admin.h"
 #include "encode/protobuf.h"
 
 /* Largest Response accepted: the encoders' cap plus the envelope. */
@@ -399,4 +400,38 @@ vt_err vt_client_watch(const char *pub_url, int timeout_ms,
 	}
 	nng_close(s);
 	return err;
+}
+
+/* Sends method with payload and expects an empty answer. */
+static vt_err call_empty(vt_client *c, const char *method, vt_err err,
+			 uint8_t *req, size_t len)
+{
+	if (err != VT_OK)
+		return err;
+	vt__pb_response resp;
+	err = call(c, method, req, len, &resp);
+	free(req);
+	if (err == VT_OK)
+		vt__pb_response_fini(&resp);
+	return err;
+}
+
+vt_err vt_client_beat(vt_client *c, const char *name)
+{
+	if (c == NULL || name == NULL)
+		return VT_EINVAL;
+	uint8_t *req = NULL;
+	size_t len = 0;
+	vt_err err = vt__pb_beat_req_encode(name, &req, &len);
+	return call_empty(c, VT__M_BEAT, err, req, len);
+}
+
+vt_err vt_client_silence(vt_client *c, const char *name, int64_t duration_ms)
+{
+	if (c == NULL || duration_ms < 0)
+		return VT_EINVAL;
+	uint8_t *req = NULL;
+	size_t len = 0;
+	vt_err err = vt__pb_silence_req_encode(name, duration_ms, &req, &len);
+	return call_empty(c, VT__M_SILENCE, err, req, len);
 }

@@ -6,6 +6,9 @@
  *   vitalsctl [OPTIONS] metrics [NAME]  table, --json or --prometheus
  *   vitalsctl [OPTIONS] watch           one line per status change
  *   vitalsctl [OPTIONS] history NAME    recorded results (or --json)
+ *   vitalsctl [OPTIONS] beat NAME       a heartbeat check's beat
+ *   vitalsctl [OPTIONS] silence NAME|--all DURATION   no alerts for a while
+ *   vitalsctl [OPTIONS] unsilence NAME|--all
  *
  * Options may come before or after the command. The table is printed
  * whether or not stdout is a terminal (scripts that want to parse use
@@ -20,6 +23,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +43,9 @@ static const char usage[] =
     "       vitalsctl [OPTIONS] watch\n"
     "       vitalsctl [OPTIONS] history NAME [--since UNIX] [--limit N]\n"
     "                 [--json]\n"
+    "       vitalsctl [OPTIONS] beat NAME\n"
+    "       vitalsctl [OPTIONS] silence NAME|--all DURATION\n"
+    "       vitalsctl [OPTIONS] unsilence NAME|--all\n"
     "\n"
     "Asks a vitals RPC server (nng req/rep) for health and metrics.\n"
     "\n"
@@ -56,6 +63,7 @@ static const char usage[] =
     "  --since UNIX   history: results at or after this Unix time\n"
     "  --limit N      history: at most N results (default 100, the\n"
     "                 server caps it at 1000)\n"
+    "  --all          silence, unsilence: every check\n"
     "  -h, --help     this text\n"
     "\n"
     "Output: an aligned table, on a terminal or not (statuses coloured on\n"
@@ -65,7 +73,13 @@ static const char usage[] =
     "per change until interrupted. history NAME prints the check's\n"
     "recorded results newest first (time, status, duration, error);\n"
     "--json: the gateway's GET /health/NAME/history. It needs a server\n"
-    "keeping history (vitalsd with state_db) and its token.\n"
+    "keeping history (vitalsd with state_db) and its token. beat records a "
+    "beat of a heartbeat\n"
+    "check. silence keeps a check (or --all) in maintenance for\n"
+    "DURATION - 90s, 10m, 2h, 1d, 500ms; a bare number is seconds -:\n"
+    "results are shown with \"maintenance\":true, no alerts are sent;\n"
+    "unsilence ends it. beat and silence need the token when the\n"
+    "server has one.\n"
     "\n"
     "environment: VITALS_TOKEN, the server's bearer token if it has one\n"
     "(never on the command line, where ps shows it); without it such a\n"
@@ -88,9 +102,11 @@ typedef struct opts {
 	const char *tag;
 	const char *exclude[MAX_EXCLUDE];
 	size_t nexclude;
-	double since;	/* history; 0 = any */
-	unsigned limit; /* history; 0 = the server's default */
-	bool hist_opts; /* --since or --limit given */
+	double since;	  /* history; 0 = any */
+	unsigned limit;	  /* history; 0 = the server's default */
+	bool hist_opts;	  /* --since or --limit given */
+	const char *arg2; /* silence NAME DURATION: the DURATION */
+	bool all;	  /* silence, unsilence --all */
 } opts;
 
 static int fail_usage(const char *fmt, const char *arg)
@@ -111,7 +127,8 @@ enum {
 	OPT_TAG,
 	OPT_EXCLUDE,
 	OPT_SINCE,
-	OPT_LIMIT
+	OPT_LIMIT,
+	OPT_ALL
 };
 
 static const struct option long_opts[] = {
@@ -125,6 +142,7 @@ static const struct option long_opts[] = {
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
     {"since", required_argument, NULL, OPT_SINCE},
     {"limit", required_argument, NULL, OPT_LIMIT},
+    {"all", no_argument, NULL, OPT_ALL},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -209,6 +227,8 @@ static int set_operand(opts *o, const char *a)
 		o->cmd = a;
 	else if (o->name == NULL)
 		o->name = a;
+	else if (o->arg2 == NULL && strcmp(o->cmd, "silence") == 0)
+		o->arg2 = a;
 	else
 		return fail_usage("unexpected argument \"%s\"", a);
 	return 0;
@@ -253,9 +273,34 @@ static int apply_option(opts *o, int c, const char *v, char **argv)
 	case OPT_SINCE:
 	case OPT_LIMIT:
 		return set_history_opt(o, c == OPT_SINCE, v);
+	case OPT_ALL:
+		o->all = true;
+		return 0;
 	default:
 		return bad_option(c, argv);
 	}
+}
+
+/* beat NAME, silence NAME|--all DURATION, unsilence NAME|--all. */
+static int check_admin(const opts *o)
+{
+	bool beat = strcmp(o->cmd, "beat") == 0;
+	bool silence = strcmp(o->cmd, "silence") == 0;
+	if (o->json || o->prom || o->cached || o->tag != NULL ||
+	    o->nexclude > 0)
+		return fail_usage("%s: takes no output or filter options",
+				  o->cmd);
+	if (beat && (o->all || o->name == NULL))
+		return fail_usage("%s",
+				  "beat needs the heartbeat check's NAME");
+	const char *dur = o->all ? o->name : o->arg2;
+	const char *extra = o->all ? o->arg2 : NULL;
+	if (silence && (dur == NULL || extra != NULL))
+		return fail_usage("%s", "silence needs NAME or --all, then a "
+					"DURATION (e.g. 30m)");
+	if (!beat && !silence && (o->all == (o->name != NULL)))
+		return fail_usage("%s", "unsilence needs NAME or --all");
+	return 0;
 }
 
 /* Checks that the command exists and the options fit it. */
@@ -263,13 +308,23 @@ static int check_command(const opts *o)
 {
 	if (o->cmd == NULL)
 		return fail_usage(
-		    "%s", "no command (health, metrics, watch, history)");
+		    "%s", "no command (health, metrics, watch, history, beat, "
+			  "silence, unsilence)");
 	bool health = strcmp(o->cmd, "health") == 0;
 	bool metrics = strcmp(o->cmd, "metrics") == 0;
 	bool watch = strcmp(o->cmd, "watch") == 0;
 	bool history = strcmp(o->cmd, "history") == 0;
-	if (!health && !metrics && !watch && !history)
+	bool admin = strcmp(o->cmd, "beat") == 0 ||
+		     strcmp(o->cmd, "silence") == 0 ||
+		     strcmp(o->cmd, "unsilence") == 0;
+	if (!health && !metrics && !watch && !history && !admin)
 		return fail_usage("unknown command \"%s\"", o->cmd);
+	if (!history && o->hist_opts)
+		return fail_usage("%s", "--since and --limit are for history");
+	if (admin)
+		return check_admin(o);
+	if (o->all)
+		return fail_usage("%s", "--all is for silence and unsilence");
 	if (o->json && o->prom)
 		return fail_usage("%s", "--json and --prometheus exclude "
 					"each other");
@@ -280,8 +335,6 @@ static int check_command(const opts *o)
 		    "%s", "--cached, --tag and --exclude are for health");
 	if (watch && (o->name != NULL || o->json))
 		return fail_usage("%s", "watch takes no NAME or --json");
-	if (!history && o->hist_opts)
-		return fail_usage("%s", "--since and --limit are for history");
 	if (history && o->name == NULL)
 		return fail_usage("%s", "history needs a check NAME");
 	return 0;
@@ -746,6 +799,60 @@ static int cmd_watch(const opts *o)
 	return EXIT_UNKNOWN;
 }
 
+/* DURATION ("90s", "10m", "2h", "1d", "500ms", bare = seconds) in ms
+ * into *out; false when malformed or over 366 days. */
+static bool parse_duration(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno != 0 || !(v > 0))
+		return false;
+	double mult = strcmp(end, "ms") == 0		      ? 1
+		      : strcmp(end, "s") == 0 || *end == '\0' ? 1e3
+		      : strcmp(end, "m") == 0		      ? 60e3
+		      : strcmp(end, "h") == 0		      ? 3600e3
+		      : strcmp(end, "d") == 0		      ? 86400e3
+							      : -1;
+	if (mult < 0 || v * mult > 366 * 86400e3 || v * mult < 1)
+		return false;
+	*out = (int64_t)(v * mult);
+	return true;
+}
+
+/* beat, silence, unsilence. */
+static int cmd_admin(const opts *o)
+{
+	bool beat = strcmp(o->cmd, "beat") == 0;
+	bool silence = strcmp(o->cmd, "silence") == 0;
+	int64_t ms = 0;
+	if (silence && !parse_duration(o->all ? o->name : o->arg2, &ms))
+		return fail_usage("bad DURATION \"%s\": e.g. 90s, 10m, 2h, 1d",
+				  o->all ? o->name : o->arg2);
+	const char *name = o->all ? NULL : o->name;
+	vt_client *c = connect_or_say(o);
+	if (c == NULL)
+		return EXIT_UNKNOWN;
+	vt_err err = beat ? vt_client_beat(c, name)
+			  : vt_client_silence(c, name, silence ? ms : 0);
+	if (err != VT_OK) {
+		fprintf(stderr, "vitalsctl: %s: %s\n", o->cmd,
+			vt_client_last_error(c)[0] != '\0'
+			    ? vt_client_last_error(c)
+			    : vt_strerror(err));
+		vt_client_close(c);
+		return EXIT_UNKNOWN;
+	}
+	vt_client_close(c);
+	if (silence)
+		printf("silenced %s for %s\n",
+		       name != NULL ? name : "every check",
+		       o->all ? o->name : o->arg2);
+	else if (!beat)
+		printf("unsilenced %s\n", name != NULL ? name : "every check");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	opts o = {0};
@@ -762,5 +869,7 @@ int main(int argc, char **argv)
 		return cmd_metrics(&o);
 	if (strcmp(o.cmd, "history") == 0)
 		return cmd_history(&o);
-	return cmd_watch(&o);
+	if (strcmp(o.cmd, "watch") == 0)
+		return cmd_watch(&o);
+	return cmd_admin(&o);
 }

@@ -227,7 +227,7 @@ static void test_top_level_fields(void)
 	refused("{\"htpp\": \"127.0.0.1:8080\"}",
 		F ": field \"htpp\": unknown field (known: http, rpc, pub, "
 		  "workers, degraded_http_code, token_env, max_connections, "
-		  "state, retention_days, checks)");
+		  "state, retention_days, checks, notify, maintenance)");
 	refused("{\"workers\": 4, \"workers\": 5}",
 		F ": field \"workers\": given twice");
 	refused("{\"workers\": 0}",
@@ -256,7 +256,8 @@ static void test_top_level_fields(void)
 	refused("{\"a\\u0001\\\"\": 1}",
 		F ": field \"a\\x01\\\"\": unknown field (known: http, rpc, "
 		  "pub, workers, degraded_http_code, token_env, "
-		  "max_connections, state, retention_days, checks)");
+		  "max_connections, state, retention_days, checks, notify, "
+		  "maintenance)");
 }
 
 static void test_check_fields(void)
@@ -271,7 +272,7 @@ static void test_check_fields(void)
 	check_refused("{\"name\": \"x\", \"type\": \"mysql\"}",
 		      "checks[0] \"x\": field \"type\": unknown check type "
 		      "\"mysql\" (known: redis, rabbitmq, http, dmarket, tcp, "
-		      "disk, exec)");
+		      "disk, exec, heartbeat)");
 	check_refused("{\"name\": \"redis\", \"type\": \"redis\", \"url\": "
 		      "\"redis://h\", \"timeout_ms\": \"1000\"}",
 		      "checks[0] \"redis\": field \"timeout_ms\": must be a "
@@ -453,7 +454,7 @@ static void test_token_and_connections(void)
 	refused("{\"token\": \"abc\"}",
 		F ": field \"token\": unknown field (known: http, rpc, pub, "
 		  "workers, degraded_http_code, token_env, max_connections, "
-		  "state, retention_days, checks)");
+		  "state, retention_days, checks, notify, maintenance)");
 	setenv("VT_TEST_TOKEN", "two words", 1);
 	refused("{\"token_env\": \"VT_TEST_TOKEN\"}",
 		F ": field \"token_env\": environment variable VT_TEST_TOKEN "

@@ -33,6 +33,7 @@
 #define VITALS_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vitals/err.h"
 #include "vitals/health.h"
@@ -88,6 +89,15 @@ void vt_client_metrics_free(vt_metrics_snapshot *s);
 
 /* grpc.health.v1.Health/Check: *serving = 1 SERVING, 2 NOT_SERVING. */
 vt_err vt_client_grpc_check(vt_client *c, const char *service, int *serving);
+
+/* vitals.v1.Health/Beat: a beat of heartbeat check name. VT_ENOENT for
+ * an unknown check, VT_EINVAL for one that is no heartbeat, VT_EAUTH
+ * without the server's token. */
+vt_err vt_client_beat(vt_client *c, const char *name);
+
+/* vitals.v1.Admin/Silence: silences check name (NULL = every check) for
+ * duration_ms; 0 ends the silence. VT_ENOENT, VT_EAUTH as above. */
+vt_err vt_client_silence(vt_client *c, const char *name, int64_t duration_ms);
 
 /* Watches status changes on the pub url: calls fn for each message
  * ("<check> <old> <new>", cut at 4 KiB) until fn returns non-zero

@@ -265,6 +265,53 @@ void vt_health_snapshot_free(vt_health_snapshot *s);
 /* The overall status of components, by the rule above. */
 vt_status vt_health_aggregate(const vt_component *components, size_t n);
 
+/* Maintenance windows and silences. While one covers a check, its
+ * results are still recorded and shown, with vt_component.maintenance
+ * set; alerts stay quiet and uptime leaves the time out. A window
+ * covers [start, start + duration) and, when it repeats, the same span
+ * every day or every week after. A window naming neither checks nor
+ * tags covers every check; otherwise a check named in checks or
+ * carrying one of tags. */
+typedef enum vt_repeat {
+	VT_REPEAT_NONE = 0,
+	VT_REPEAT_DAILY = 1,
+	VT_REPEAT_WEEKLY = 2,
+} vt_repeat;
+
+typedef struct vt_maintenance_window {
+	const char *const *checks; /* copied */
+	size_t nchecks;
+	const char *const *tags; /* copied */
+	size_t ntags;
+	double start;	     /* Unix seconds */
+	int64_t duration_ms; /* > 0; at most the repeat period */
+	vt_repeat every;
+} vt_maintenance_window;
+
+/* Adds window w. VT_EINVAL for a bad duration, name or tag. Thread-safe. */
+vt_err vt_health_add_maintenance(vt_health *h, const vt_maintenance_window *w);
+/* Silences check name (NULL = every check, present and future) for
+ * duration_ms from now (> 0), replacing an earlier silence of the same
+ * target. VT_ENOENT for an unknown name. Thread-safe. */
+vt_err vt_health_silence(vt_health *h, const char *name, int64_t duration_ms);
+/* Ends the silence of name, or (NULL) every silence; VT_OK also when
+ * there was none. VT_ENOENT for an unknown name. Thread-safe. */
+vt_err vt_health_unsilence(vt_health *h, const char *name);
+/* True if a window or silence covers check name (with tags) now.
+ * Thread-safe. */
+bool vt_health_in_maintenance(vt_health *h, const char *name,
+			      const char *const *tags, size_t ntags);
+
+/* Heartbeat checks (a dead man's switch): the check is UNHEALTHY
+ * "no heartbeat for N s" once ttl_ms passed since the last beat (or its
+ * registration). opts NULL: interval min(ttl_ms / 4, 10 s), at least
+ * 50 ms. VT_EINVAL for ttl_ms < 1. Thread-safe. */
+vt_err vt_check_heartbeat_add(vt_health *h, const char *name, int64_t ttl_ms,
+			      const vt_check_opts *opts);
+/* Records a beat of heartbeat check name now. VT_ENOENT if no check has
+ * that name, VT_EINVAL if it is not a heartbeat check. Thread-safe. */
+vt_err vt_health_beat(vt_health *h, const char *name);
+
 #ifdef __cplusplus
 }
 #endif

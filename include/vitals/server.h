@@ -21,10 +21,15 @@
  *                                1.0.0 or the protobuf exposition
  *                                (delimited MetricFamily, native
  *                                histograms), as Prometheus asks
+ *   POST /health/NAME/beat       a heartbeat check's beat: 200, 404
+ *                                unknown, 400 not a heartbeat; needs
+ *                                the token when one is set (401)
  *   errors: {"error":"..."} with 400, 404, 405, 413
  *
  * RPC methods: grpc.health.v1.Health/Check, grpc.health.v1.Health/List,
- * vitals.v1.Health/Check, vitals.v1.Metrics/Get. Unknown method (12),
+ * vitals.v1.Health/Check, vitals.v1.Metrics/Get, and, with the token
+ * when one is set, vitals.v1.Health/Beat and vitals.v1.Admin/Silence
+ * (proto/vitals/v1/admin.proto). Unknown method (12),
  * malformed payload (3), oversized message (3) get an error Response and
  * the server goes on.
  *

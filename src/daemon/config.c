@@ -36,6 +36,7 @@
 #include <openssl/crypto.h>
 
 #include "core/err.h"
+#include "daemon/config_alerts.h"
 #include "health/check.h"
 #include "server/service.h"
 #include "vitals/checks.h"
@@ -146,6 +147,8 @@ static const char *const top_keys[] = {"http",
 				       "state",
 				       "retention_days",
 				       "checks",
+				       "notify",
+				       "maintenance",
 				       NULL};
 
 static const char *const common_keys[] = {"name",
@@ -176,6 +179,7 @@ static const struct {
     [VT__CHECK_DISK] = {"disk",
 			{"path", "degraded_free_pct", "unhealthy_free_pct"}},
     [VT__CHECK_EXEC] = {"exec", {"command"}},
+    [VT__CHECK_HEARTBEAT] = {"heartbeat", {"ttl_ms"}},
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 /* More than any key list above holds. */
@@ -509,6 +513,8 @@ static vt_err parse_common(ctx *c, const cJSON *o, vt__check_conf *k)
 {
 	vt_err rv;
 	vt_check_opts *co = &k->opts;
+	k->interval_given =
+	    cJSON_GetObjectItemCaseSensitive(o, "interval_ms") != NULL;
 	if ((rv = get_pos(c, o, "interval_ms", &co->interval_ms)) ||
 	    (rv = get_pos(c, o, "timeout_ms", &co->timeout_ms)) ||
 	    (rv = get_int(c, o, "degraded_ms", 0, INT_MAX,
@@ -662,6 +668,19 @@ static vt_err parse_type_fields(ctx *c, const cJSON *o, vt__check_conf *k)
 				    "absolute path: it is run without a shell "
 				    "or PATH search");
 		break;
+	case VT__CHECK_HEARTBEAT:
+		break; /* below */
+	}
+	if (k->type == VT__CHECK_HEARTBEAT) {
+		long ttl = 0;
+		vt_err hrv =
+		    get_long(c, o, "ttl_ms", 1, 366L * 86400 * 1000,
+			     "a positive integer of milliseconds", &ttl);
+		if (hrv != VT_OK)
+			return hrv;
+		if (ttl == 0)
+			return fail(c, "ttl_ms", "missing");
+		k->ttl_ms = ttl;
 	}
 	return VT_OK;
 }
@@ -702,7 +721,8 @@ static vt_err parse_check(ctx *c, const cJSON *o, vt__config *cfg, size_t i)
 		free(type);
 		return fail(c, "type",
 			    "unknown check type \"%s\" (known: redis, "
-			    "rabbitmq, http, dmarket, tcp, disk, exec)",
+			    "rabbitmq, http, dmarket, tcp, disk, exec, "
+			    "heartbeat)",
 			    q);
 	}
 	free(type);
@@ -826,6 +846,7 @@ void vt__config_free(vt__config *cfg)
 	free(cfg->pub);
 	free(cfg->token_env);
 	free(cfg->state);
+	vt__alerts_free(cfg->alerts);
 	if (cfg->token != NULL) {
 		/* Wiped before free, through a volatile pointer so that the
 		 * stores are kept. */
@@ -888,6 +909,21 @@ static vt_err get_state(ctx *c, const cJSON *root, vt__config *cfg)
 		   : VT_OK;
 }
 
+/* "notify" and "maintenance" (config_alerts.c). */
+static vt_err parse_alerts(ctx *c, const cJSON *root, vt__config *cfg)
+{
+	char **names = NULL;
+	if (cfg->nchecks > 0 &&
+	    (names = calloc(cfg->nchecks, sizeof(*names))) == NULL)
+		return fail_rv(c, VT_ENOMEM, NULL, "out of memory");
+	for (size_t i = 0; i < cfg->nchecks; i++)
+		names[i] = cfg->checks[i].name;
+	vt_err rv = vt__alerts_parse(root, c->path, names, cfg->nchecks,
+				     &cfg->alerts, c->err, c->errlen);
+	free(names);
+	return rv;
+}
+
 vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 			const char *path, char *errbuf, size_t errlen)
 {
@@ -936,7 +972,8 @@ vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 			   "an integer from 1 to 65536", &conns)) ||
 	    (rv = get_token(&c, root, cfg)) ||
 	    (rv = get_state(&c, root, cfg)) ||
-	    (rv = parse_checks(&c, root, cfg)))
+	    (rv = parse_checks(&c, root, cfg)) ||
+	    (rv = parse_alerts(&c, root, cfg)))
 		goto out_cfg;
 	cfg->workers = (unsigned)workers;
 	cfg->max_connections = (unsigned)conns;
@@ -1011,6 +1048,8 @@ static const char *blamed_field(const vt__check_conf *k)
 		return "path";
 	case VT__CHECK_EXEC:
 		return "command";
+	case VT__CHECK_HEARTBEAT:
+		return "ttl_ms";
 	}
 	return "type";
 }
@@ -1063,6 +1102,16 @@ static vt_err build_check(vt_health *h, const vt__check_conf *k)
 	case VT__CHECK_EXEC: {
 		vt_exec_opts o = {.argv = (const char *const *)k->argv};
 		return vt_check_exec_add(h, k->name, &o, &k->opts);
+	}
+	case VT__CHECK_HEARTBEAT: {
+		vt_check_opts o = k->opts;
+		if (!k->interval_given) { /* as vt_check_heartbeat_add's */
+			int64_t iv = k->ttl_ms / 4;
+			o.interval_ms = (int)(iv > 10000 ? 10000
+					      : iv < 50	 ? 50
+							 : iv);
+		}
+		return vt_check_heartbeat_add(h, k->name, k->ttl_ms, &o);
 	}
 	}
 	return VT_EINVAL;
@@ -1121,6 +1170,7 @@ void vt__config_forget_secrets(const vt__config *cfg)
 			unsetenv(cfg->checks[i].secret_key_env);
 	if (cfg->token_env != NULL)
 		unsetenv(cfg->token_env);
+	vt__alerts_forget_secrets(cfg->alerts);
 }
 
 vt_err vt__config_verify(const vt__config *cfg, char *errbuf, size_t errlen)
@@ -1134,6 +1184,8 @@ vt_err vt__config_verify(const vt__config *cfg, char *errbuf, size_t errlen)
 			       vt_strerror(rv));
 	}
 	rv = vt__config_build(cfg, h, errbuf, errlen);
+	if (rv == VT_OK)
+		rv = vt__alerts_build_maintenance(cfg->alerts, h);
 	vt_health_free(h);
 	return rv;
 }
@@ -1188,6 +1240,10 @@ void vt__check_conf_describe(const vt__check_conf *k, char *out, size_t cap)
 		break;
 	case VT__CHECK_DISK:
 		snprintf(target, sizeof(target), "%s", k->path);
+		break;
+	case VT__CHECK_HEARTBEAT:
+		snprintf(target, sizeof(target), "ttl %lld ms",
+			 (long long)k->ttl_ms);
 		break;
 	case VT__CHECK_EXEC:
 		for (size_t i = 0, o = 0; i < k->argc; i++) {

@@ -37,6 +37,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vitals/err.h"
 #include "vitals/health.h"
@@ -56,6 +57,7 @@ typedef enum vt__check_type {
 	VT__CHECK_TCP,
 	VT__CHECK_DISK,
 	VT__CHECK_EXEC,
+	VT__CHECK_HEARTBEAT,
 } vt__check_type;
 
 /* One entry of "checks". Strings are owned; NULL = not given. */
@@ -83,6 +85,8 @@ typedef struct vt__check_conf {
 	double unhealthy_free_pct;
 	char **argv; /* exec: NULL-terminated */
 	size_t argc;
+	int64_t ttl_ms;	     /* heartbeat */
+	bool interval_given; /* "interval_ms" was in the file */
 } vt__check_conf;
 
 typedef struct vt__config {
@@ -99,6 +103,7 @@ typedef struct vt__config {
 	int retention_days;	  /* history kept, days */
 	vt__check_conf *checks;
 	size_t nchecks;
+	struct vt__alerts_conf *alerts; /* notify, maintenance */
 } vt__config;
 
 /* Reads and validates the file at path into *out (written only on

@@ -44,10 +44,12 @@
 
 #include "core/err.h"
 #include "daemon/config.h"
+#include "daemon/config_alerts.h"
 #include "vitals/checks.h"
 #include "vitals/health.h"
 #include "vitals/history.h"
 #include "vitals/metrics.h"
+#include "vitals/notify.h"
 #include "vitals/server.h"
 
 /* Follows project(vitals VERSION ...) in CMakeLists.txt. */
@@ -71,11 +73,16 @@ static const char usage_text[] =
     "callers without it get statuses only, no details, errors or\n"
     "metrics), max_connections (RPC clients and pub subscribers, each;\n"
     "default 1024) and checks: [{name, type (redis, rabbitmq, http,\n"
-    "dmarket, tcp, disk, exec), interval_ms, timeout_ms, degraded_ms,\n"
+    "dmarket, tcp, disk, exec, heartbeat), interval_ms, timeout_ms, "
+    "degraded_ms,\n"
     "critical, tags, failures_before_unhealthy,\n"
     "successes_before_healthy, and the type's fields}]. Secrets - the\n"
     "token, DMarket's secret key (secret_key_env) - are read only from\n"
     "the environment, and removed from it before any check runs.\n"
+    "Alerts (config/alerts.json is an example): notify (telegram with\n"
+    "token_env and chat_id, or webhook with url and secret_env),\n"
+    "maintenance windows, heartbeat checks (ttl_ms), state (the SQLite\n"
+    "file of pending alerts; default vitals-state.db beside FILE).\n"
     "\n"
     "SIGTERM or SIGINT: readiness turns unhealthy and is published,\n"
     "requests in flight finish, exit 0.\n";
@@ -115,6 +122,54 @@ static void on_change(const char *check, vt_status old_status,
 	(void)arg;
 	log_line("check %s: %s -> %s", check, vt_status_name(old_status),
 		 vt_status_name(new_status));
+}
+
+/* Log sink of the notifiers (their lines are already redacted). */
+static void on_notify_log(const char *line, void *arg)
+{
+	(void)arg;
+	log_line("%s", line);
+}
+
+/* Maintenance windows on h, and the notifiers (when any) in *out,
+ * with their outbox in cfg->state. */
+static vt_err start_alerts(const vt__config *cfg, vt_health *h, vt_notify **out)
+{
+	const vt__alerts_conf *a = cfg->alerts;
+	vt_err rv = vt__alerts_build_maintenance(a, h);
+	if (rv != VT_OK || a == NULL || a->nnotify == 0) {
+		if (rv != VT_OK)
+			log_line("maintenance: %s", vt_strerror(rv));
+		return rv;
+	}
+	vt_notify_opts no = {
+	    .health = h, .state_path = cfg->state, .log = on_notify_log};
+	char err[512] = "";
+	vt_notify *n = NULL;
+	if ((rv = vt_notify_alloc(&n, &no)) != VT_OK ||
+	    (rv = vt__alerts_build_notify(a, n, err, sizeof(err))) != VT_OK ||
+	    (rv = vt_notify_start(n)) != VT_OK) {
+		log_line("cannot start alerts: %s",
+			 err[0] != '\0' ? err : vt_strerror(rv));
+		vt_notify_free(n);
+		return rv;
+	}
+	for (size_t i = 0; i < a->nnotify; i++) {
+		const vt__notify_conf *k = &a->notify[i];
+		bool tg = k->o.type == VT_NOTIFIER_TELEGRAM;
+		char shown[1024];
+		vt_url_redact(tg ? (k->api_url != NULL
+					? k->api_url
+					: "https://api.telegram.org")
+				 : k->url,
+			      shown, sizeof(shown));
+		log_line("notify %s: %s %s%s", k->name,
+			 tg ? "telegram via" : "webhook", shown,
+			 k->secret != NULL ? " (signed)" : "");
+	}
+	log_line("alerts: %zu pending in %s", vt_notify_pending(n), cfg->state);
+	*out = n;
+	return VT_OK;
 }
 
 typedef struct args {
@@ -374,10 +429,10 @@ static vt__config *load_config(const args *a)
 }
 
 /* Allocates the metrics and the registry, registers cfg's checks (their
- * secrets are then forgotten) and opens the state database; 0, or 1
- * after a message. */
+ * secrets are then forgotten), opens the state database and starts the
+ * maintenance windows and notifiers; 0, or 1 after a message. */
 static int build_health(vt__config *cfg, vt_metrics **m, vt_health **h,
-			vt_history **hs)
+			vt_history **hs, vt_notify **notify)
 {
 	char err[1024];
 	vt_err rv = vt_metrics_alloc(m);
@@ -398,6 +453,8 @@ static int build_health(vt__config *cfg, vt_metrics **m, vt_health **h,
 		return 1;
 	}
 	vt__config_forget_secrets(cfg);
+	if (start_alerts(cfg, *h, notify) != VT_OK)
+		return 1;
 	for (size_t i = 0; i < cfg->nchecks; i++) {
 		char d[1200];
 		vt__check_conf_describe(&cfg->checks[i], d, sizeof(d));
@@ -454,6 +511,7 @@ static int run(const args *a, const sigset_t *sigs)
 	vt_health *h = NULL;
 	vt_server *srv = NULL;
 	vt_history *hs = NULL;
+	vt_notify *notify = NULL;
 	int status = 1;
 	vt__config *cfg = load_config(a);
 	if (cfg == NULL)
@@ -461,7 +519,7 @@ static int run(const args *a, const sigset_t *sigs)
 	log_line("vitalsd %s starting: config %s, %zu check%s, %u workers",
 		 VITALSD_VERSION, cfg->path, cfg->nchecks,
 		 cfg->nchecks == 1 ? "" : "s", cfg->workers);
-	if (build_health(cfg, &m, &h, &hs) != 0 ||
+	if (build_health(cfg, &m, &h, &hs, &notify) != 0 ||
 	    serve(cfg, h, m, hs, &srv) != 0)
 		goto out;
 
@@ -487,6 +545,7 @@ static int run(const args *a, const sigset_t *sigs)
 	status = 0;
 out:
 	vt_server_free(srv);
+	vt_notify_free(notify);
 	if (h != NULL)
 		vt_health_stop(h);
 	/* The vitals check reads hs: free the registry (which waits for

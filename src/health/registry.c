@@ -89,15 +89,19 @@ vt_err vt_health_alloc(vt_health **out, const vt_health_opts *opts)
 	rv = vt__export_init(&h->exp, opts != NULL ? opts->metrics : NULL);
 	if (rv != VT_OK)
 		goto fail_export;
+	if ((rv = vt__maint_init(&h->maint)) != VT_OK)
+		goto fail_export;
 	rv = vt_pool_alloc(&h->pool, workers, qcap);
 	if (rv != VT_OK)
-		goto fail_export;
+		goto fail_pool;
 	/* Any nonzero seed will do for jitter. */
 	h->rng = (uint64_t)vt__mono_ns() ^ (uint64_t)(uintptr_t)h;
 	h->rng = h->rng * 0x9E3779B97F4A7C15ULL | 1;
 	*out = h;
 	return VT_OK;
 
+fail_pool:
+	vt__maint_fini(&h->maint);
 fail_export:
 	pthread_mutex_destroy(&h->sched_mtx);
 fail_sched_mtx:
@@ -131,6 +135,7 @@ void vt_health_free(vt_health *h)
 	for (size_t i = 0; i < h->nchecks; i++)
 		vt__health_unref(h, h->checks[i]);
 	free(h->checks);
+	vt__maint_fini(&h->maint);
 	pthread_mutex_destroy(&h->sched_mtx);
 	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->mtx);
@@ -356,7 +361,10 @@ void vt__health_record(vt_health *h, vt__check *c, vt_check_result *r,
 		    .time = c->last_check_time,
 		    .duration_ms = c->duration_ms,
 		    .error = c->has_error ? c->error : NULL,
-		    .maintenance = false,
+		    /* the maintenance lock is a leaf: safe under h->mtx */
+		    .maintenance = vt__maint_active(
+			&h->maint, c->name, (const char *const *)c->tags,
+			c->ntags, c->last_check_time),
 		    .seq = h->results,
 		};
 		for (size_t i = 0; i < h->nrlisteners; i++)
@@ -577,6 +585,21 @@ out_unlock:
 			vt__check_destroy(sel[i]);
 	free(sel);
 	free(gens);
+	if (rv == VT_OK)
+		vt__maint_mark(&h->maint, *out, (*out)->timestamp);
 	vt__health_deliver(h);
+	return rv;
+}
+
+vt_err vt__health_visit(vt_health *h, const char *name,
+			vt_err (*visit)(vt_health *h, vt__check *c, void *ctx),
+			void *ctx)
+{
+	if (h == NULL || name == NULL)
+		return VT_EINVAL;
+	pthread_mutex_lock(&h->mtx);
+	long pos = find(h, name);
+	vt_err rv = pos < 0 ? VT_ENOENT : visit(h, h->checks[pos], ctx);
+	pthread_mutex_unlock(&h->mtx);
 	return rv;
 }

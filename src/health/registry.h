@@ -20,6 +20,7 @@
 
 #include "health/check.h"
 #include "health/export.h"
+#include "health/maintenance.h"
 #include "vitals/health.h"
 #include "vitals/pool.h"
 
@@ -42,8 +43,9 @@ struct vt_health {
 	 * scheduler stop; runners and the scheduler wait on it. Uses
 	 * CLOCK_MONOTONIC. */
 	pthread_cond_t cv;
-	vt_pool *pool;	/* immutable after alloc */
-	vt__export exp; /* immutable after alloc */
+	vt_pool *pool;	 /* immutable after alloc */
+	vt__export exp;	 /* immutable after alloc */
+	vt__maint maint; /* windows and silences; its own leaf lock */
 
 	/* protected by mtx */
 	vt__check **checks; /* [nchecks] sorted by name; each holds a ref */
@@ -100,6 +102,13 @@ void vt__health_unref(vt_health *h, vt__check *c);
  * vt__check_destroy(c) once it released h->mtx. Locks: caller holds
  * h->mtx. */
 bool vt__health_unref_locked(vt__check *c);
+
+/* Calls visit(c, ctx) with h->mtx held for the check named name, and
+ * returns what it returns; VT_ENOENT if there is none. visit must not
+ * block. Locks: takes h->mtx. */
+vt_err vt__health_visit(vt_health *h, const char *name,
+			vt_err (*visit)(vt_health *h, vt__check *c, void *ctx),
+			void *ctx);
 
 /* A uniformly random 64-bit number. Locks: caller holds h->mtx. */
 uint64_t vt__health_rand(vt_health *h);

@@ -460,6 +460,20 @@ static bool has_text(const char *s, const char *t)
 	return false;
 }
 
+/* The NAME of "/health/NAME/beat" (in name[cap]); false for any other
+ * path. */
+static bool beat_path(const char *uri, char *name, size_t cap)
+{
+	const char *p = "/health/", *tail = "/beat";
+	size_t pl = strlen(p), tl = strlen(tail), ul = strlen(uri);
+	if (ul <= pl + tl || strncmp(uri, p, pl) != 0 ||
+	    strcmp(uri + ul - tl, tail) != 0 || ul - pl - tl >= cap)
+		return false;
+	memcpy(name, uri + pl, ul - pl - tl);
+	name[ul - pl - tl] = '\0';
+	return true;
+}
+
 /* What the request's headers decide before any service call: whether
  * the connection must close after it, and 400/413/404/405. false with
  * *a set when the request is refused. */
@@ -498,7 +512,10 @@ static bool precheck(const vt__gw_request *rq, size_t max_body, answer *a)
 		answer_static(a, 404, "{\"error\":\"not found\"}");
 		return false;
 	}
-	if (!a->head && strcmp(rq->method, "GET") != 0) {
+	char beat[256];
+	if (!a->head && strcmp(rq->method, "GET") != 0 &&
+	    !(strcmp(rq->method, "POST") == 0 &&
+	      beat_path(rq->uri, beat, sizeof(beat)))) {
 		answer_static(a, 405, "{\"error\":\"method not allowed\"}");
 		a->allow = true;
 		return false;
@@ -532,6 +549,45 @@ static vt__access access_of(vt__service *svc, const char *auth)
 /* URIs up to this long are parsed on the stack. */
 #define URI_STACK 512
 
+/* POST /health/NAME/beat: a heartbeat check's beat. The token is
+ * required when one is set. true with *a set when rq was a beat. */
+static bool answer_beat(vt__service *svc, const vt__gw_request *rq, answer *a)
+{
+	char name[256];
+	if (rq->route != VT__GW_HEALTH ||
+	    !beat_path(rq->uri, name, sizeof(name)))
+		return false;
+	if (strcmp(rq->method, "POST") != 0) {
+		answer_static(a, 405,
+			      "{\"error\":\"method not allowed: "
+			      "beats are POST\"}");
+		return true;
+	}
+	vt__access acc = access_of(svc, rq->authorization);
+	if (acc != VT__ACCESS_FULL) {
+		answer_static(a, 401,
+			      "{\"error\":\"beats need the server's "
+			      "token\"}");
+		a->www_auth = acc == VT__ACCESS_DENIED ? WWW_AUTH_INVALID
+						       : WWW_AUTH_NEEDED;
+		return true;
+	}
+	switch (vt__service_beat(svc, name)) {
+	case VT_OK:
+		answer_static(a, 200, "{\"ok\":true}");
+		break;
+	case VT_ENOENT:
+		answer_static(a, 404, "{\"error\":\"no such check\"}");
+		break;
+	case VT_EINVAL:
+		answer_static(a, 400, "{\"error\":\"not a heartbeat check\"}");
+		break;
+	default:
+		answer_static(a, 500, "{\"error\":\"beat not recorded\"}");
+	}
+	return true;
+}
+
 bool vt__gw_answer(vt__service *svc, vt__acache *cache, int degraded_code,
 		   size_t max_body, const vt__gw_request *rq, bool nowait,
 		   bool *entered, vt__gw_response *out)
@@ -543,7 +599,7 @@ bool vt__gw_answer(vt__service *svc, vt__acache *cache, int degraded_code,
 	size_t ulen = strlen(rq->uri);
 	bool waits = false;
 	vt__access acc;
-	if (!precheck(rq, max_body, &a))
+	if (!precheck(rq, max_body, &a) || answer_beat(svc, rq, &a))
 		goto done;
 	if ((acc = access_of(svc, rq->authorization)) == VT__ACCESS_DENIED) {
 		answer_static(&a, 401, "{\"error\":\"invalid token\"}");

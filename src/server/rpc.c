@@ -41,6 +41,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "core/err.h"
+#include "encode/admin.h"
 #include "encode/protobuf.h"
 #include "health/registry.h"
 #include "server/answer_cache.h"
@@ -323,6 +324,63 @@ static void do_metrics(call *c, reply *rp)
 	reply_encoded(rp, err, b, n);
 }
 
+/* Full access is needed to change anything. */
+static bool admin_allowed(call *c, reply *rp)
+{
+	if (c->access == VT__ACCESS_FULL)
+		return true;
+	reply_err(rp, VT_EAUTH, "%s needs the server's token", c->env.method);
+	return false;
+}
+
+static void do_beat(call *c, reply *rp)
+{
+	char *name = NULL, buf[80];
+	if (!admin_allowed(c, rp))
+		return;
+	if (vt__pb_beat_req_decode(c->env.payload, c->env.plen, &name) !=
+	    VT_OK) {
+		reply_err(rp, VT_EPROTO, "malformed vitals.v1.BeatRequest");
+		return;
+	}
+	vt_err err = vt__service_beat(c->svc, name);
+	if (err == VT_ENOENT)
+		reply_err(rp, err, "no check named \"%s\"",
+			  printable(buf, sizeof(buf), name));
+	else if (err == VT_EINVAL)
+		reply_err(rp, err, "\"%s\" is not a heartbeat check",
+			  printable(buf, sizeof(buf), name));
+	else if (err != VT_OK)
+		reply_err(rp, err, NULL);
+	else
+		reply_encoded(rp, VT_OK, NULL, 0);
+	free(name);
+}
+
+static void do_silence(call *c, reply *rp)
+{
+	char *name = NULL, buf[80];
+	int64_t ms = 0;
+	if (!admin_allowed(c, rp))
+		return;
+	if (vt__pb_silence_req_decode(c->env.payload, c->env.plen, &name,
+				      &ms) != VT_OK) {
+		reply_err(rp, VT_EPROTO, "malformed vitals.v1.SilenceRequest");
+		return;
+	}
+	vt_err err = vt__service_silence(c->svc, name, ms);
+	if (err == VT_ENOENT)
+		reply_err(rp, err, "no check named \"%s\"",
+			  printable(buf, sizeof(buf), name));
+	else if (err == VT_EINVAL)
+		reply_err(rp, err, "invalid silence");
+	else if (err != VT_OK)
+		reply_err(rp, err, NULL);
+	else
+		reply_encoded(rp, VT_OK, NULL, 0);
+	free(name);
+}
+
 /* Same content, cap and token rule as GET /health/NAME/history
  * (pages.c), through the one service call. */
 static void do_history(call *c, reply *rp)
@@ -372,7 +430,8 @@ typedef struct route {
 static const route routes[] = {
     {VT__M_HEALTH, do_health},	     {VT__M_METRICS, do_metrics},
     {VT__M_HISTORY, do_history},     {VT__M_GRPC_CHECK, do_grpc_check},
-    {VT__M_GRPC_LIST, do_grpc_list},
+    {VT__M_GRPC_LIST, do_grpc_list}, {VT__M_BEAT, do_beat},
+    {VT__M_SILENCE, do_silence},
 };
 
 static const route *route_of(const char *method)
@@ -386,7 +445,7 @@ static const route *route_of(const char *method)
 /* Whether answering may wait on a check: then it goes to the pool. */
 static bool may_block(call *c, const route *rt)
 {
-	if (rt->fn == do_metrics)
+	if (rt->fn == do_metrics || rt->fn == do_beat || rt->fn == do_silence)
 		return false;
 	if (rt->fn == do_health)
 		return health_req(c) == VT_OK && c->hreq.mode != VT_RUN_CACHED;

@@ -209,3 +209,18 @@ vt_err vt__service_metrics(vt__service *svc, const vt_metrics_filter *f,
 		(void)vt_metrics_process_update(svc->metrics);
 	return vt_metrics_snapshot_take(svc->metrics, f, out);
 }
+
+vt_err vt__service_beat(vt__service *svc, const char *name)
+{
+	return vt_health_beat(svc->health, name);
+}
+
+vt_err vt__service_silence(vt__service *svc, const char *name,
+			   int64_t duration_ms)
+{
+	if (duration_ms < 0)
+		return VT_EINVAL;
+	if (duration_ms == 0)
+		return vt_health_unsilence(svc->health, name);
+	return vt_health_silence(svc->health, name, duration_ms);
+}

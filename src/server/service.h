@@ -22,6 +22,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "vitals/health.h"
 #include "vitals/history.h"
@@ -112,6 +113,15 @@ vt_err vt__service_health(vt__service *svc, const vt__health_query *q,
 vt_err vt__service_history(vt__service *svc, const char *name, double since,
 			   long limit, vt_history_result **out, size_t *n);
 
+/* Records a beat of heartbeat check name (vt_health_beat): VT_ENOENT
+ * for an unknown check, VT_EINVAL for one that is not a heartbeat.
+ * Callers need full access (the transports check). Thread-safe. */
+vt_err vt__service_beat(vt__service *svc, const char *name);
+/* Silences check name (NULL = all) for duration_ms from now; 0 ends the
+ * silence instead (vt_health_unsilence). VT_ENOENT for an unknown
+ * name. Callers need full access. Thread-safe. */
+vt_err vt__service_silence(vt__service *svc, const char *name,
+			   int64_t duration_ms);
 /* Merges the selected metrics. Thread-safe, never blocks writers. */
 vt_err vt__service_metrics(vt__service *svc, const vt_metrics_filter *f,
 			   vt_metrics_snapshot **out);

@@ -160,7 +160,7 @@ static void fz_cfg_valid(const vt__config *cfg)
 			VT_FUZZ_CHECK(strcmp(cfg->checks[j].name, k->name) !=
 				      0);
 		VT_FUZZ_CHECK(k->type >= VT__CHECK_REDIS &&
-			      k->type <= VT__CHECK_EXEC);
+			      k->type <= VT__CHECK_HEARTBEAT);
 		const vt_check_opts *o = &k->opts;
 		VT_FUZZ_CHECK(o->timeout_ms > 0 && o->interval_ms > 0 &&
 			      o->degraded_ms >= 0);
@@ -189,6 +189,9 @@ static void fz_cfg_valid(const vt__config *cfg)
 			VT_FUZZ_CHECK(k->argc >= 1 && k->argv != NULL &&
 				      k->argv[0][0] == '/' &&
 				      k->argv[k->argc] == NULL);
+			break;
+		case VT__CHECK_HEARTBEAT:
+			VT_FUZZ_CHECK(k->ttl_ms >= 1);
 			break;
 		}
 	}

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@
 
 #define IO_LIMIT_MS 5000 /* longest wait for a client's request */
 
-typedef enum kind { PLAIN, SILENT, DMARKET } kind;
+typedef enum kind { PLAIN, SILENT, DMARKET, RECEIVER } kind;
 
 typedef struct conn {
 	pthread_t thread;
@@ -54,6 +55,11 @@ struct vt_test_httpd {
 	vt_test_request last; /* protected by mtx */
 	bool has_last;	      /* protected by mtx */
 	int count;	      /* protected by mtx */
+
+	/* receiver */
+	atomic_int mode, retry_after;
+	vt_test_request *log; /* [VT_TEST_RECV_MAX], protected by mtx */
+	int nlog;	      /* protected by mtx */
 };
 
 /* Waits until fd has events (or the server stops, or ms pass; ms < 0 =
@@ -155,13 +161,14 @@ static int read_request(vt_test_httpd *s, int fd, vt_test_request *q)
 			return -1;
 		len += (size_t)n;
 		buf[len] = '\0';
-		if (!is_text(buf, len)) {
+		hend = strstr(buf, "\r\n\r\n");
+		/* The head only: a body may be UTF-8 (alert texts). */
+		if (!is_text(buf, hend != NULL ? (size_t)(hend - buf) : len)) {
 			/* Not HTTP (say, a TLS ClientHello): as web servers do,
 			 * answer 400 in plain text and hang up. */
 			respond(s, fd, 400, "{\"error\":\"not HTTP\"}");
 			return -1;
 		}
-		hend = strstr(buf, "\r\n\r\n");
 	}
 	char *sp1 = strchr(buf, ' ');
 	char *sp2 = sp1 != NULL ? strchr(sp1 + 1, ' ') : NULL;
@@ -321,7 +328,7 @@ static const char *dmarket_refusal(vt_test_httpd *s, const vt_test_request *q)
 	    hex_decode(sign + strlen(prefix), sig, sizeof(sig)) != 0)
 		return "bad X-Request-Sign format";
 
-	char msg[2300];
+	char msg[8192];
 	snprintf(msg, sizeof(msg), "%s%s%s%s", q->method, q->target, q->body,
 		 date);
 	EVP_PKEY *k =
@@ -391,6 +398,65 @@ static void serve_silent(vt_test_httpd *s, int fd)
 	}
 }
 
+/* Records q in the receiver's log. */
+static void log_request(vt_test_httpd *s, vt_test_request *q)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	q->at_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	pthread_mutex_lock(&s->mtx);
+	if (s->nlog < VT_TEST_RECV_MAX)
+		s->log[s->nlog] = *q;
+	s->nlog++;
+	s->last = *q;
+	s->has_last = true;
+	s->count++;
+	pthread_mutex_unlock(&s->mtx);
+}
+
+static void serve_receiver(vt_test_httpd *s, int fd, vt_test_request *q)
+{
+	int mode = atomic_load(&s->mode);
+	char body[256];
+	switch (mode) {
+	case VT_RECV_OK:
+		q->status = 200;
+		log_request(s, q);
+		snprintf(body, sizeof(body),
+			 "{\"ok\":true,\"result\":{\"message_id\":%d}}",
+			 vt_test_httpd_count(s));
+		respond(s, fd, 200, body);
+		break;
+	case VT_RECV_500:
+		q->status = 500;
+		log_request(s, q);
+		respond(s, fd, 500,
+			"{\"ok\":false,\"error_code\":500,"
+			"\"description\":\"Internal Server Error\"}");
+		break;
+	case VT_RECV_429:
+		q->status = 429;
+		log_request(s, q);
+		snprintf(body, sizeof(body),
+			 "{\"ok\":false,\"error_code\":429,\"description\":"
+			 "\"Too Many Requests: retry after %d\","
+			 "\"parameters\":{\"retry_after\":%d}}",
+			 atomic_load(&s->retry_after),
+			 atomic_load(&s->retry_after));
+		respond(s, fd, 429, body);
+		break;
+	default: /* hang */
+		q->status = 0;
+		log_request(s, q);
+		char buf[256];
+		while (wait_fd(s, fd, POLLIN, -1) == 1) {
+			ssize_t n = recv(fd, buf, sizeof(buf), 0);
+			if (n == 0 || (n < 0 && errno != EINTR))
+				break;
+		}
+	}
+}
+
 static void *conn_main(void *arg)
 {
 	conn *c = arg;
@@ -402,6 +468,8 @@ static void *conn_main(void *arg)
 		if (read_request(s, c->fd, &q) == 0) {
 			if (s->kind == PLAIN)
 				serve_plain(s, c->fd, &q);
+			else if (s->kind == RECEIVER)
+				serve_receiver(s, c->fd, &q);
 			else
 				serve_dmarket(s, c->fd, &q);
 		}
@@ -460,7 +528,7 @@ static void *acceptor_main(void *arg)
 	return NULL;
 }
 
-static vt_test_httpd *start(kind k, const unsigned char *pub)
+static vt_test_httpd *start_on(kind k, const unsigned char *pub, int port)
 {
 	vt_test_httpd *s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -472,7 +540,11 @@ static vt_test_httpd *start(kind k, const unsigned char *pub)
 		memcpy(s->pub, pub, 32);
 	pthread_mutex_init(&s->mtx, NULL);
 	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (k == RECEIVER &&
+	    (s->log = calloc(VT_TEST_RECV_MAX, sizeof(*s->log))) == NULL)
+		goto fail;
 	socklen_t alen = sizeof(a);
 	int one = 1;
 	if (pipe(s->stop) != 0 ||
@@ -494,8 +566,36 @@ fail:
 		close(s->stop[1]);
 	}
 	pthread_mutex_destroy(&s->mtx);
+	free(s->log);
 	free(s);
 	return NULL;
+}
+
+static vt_test_httpd *start(kind k, const unsigned char *pub)
+{
+	return start_on(k, pub, 0);
+}
+
+vt_test_httpd *vt_test_receiver_start(int port)
+{
+	return start_on(RECEIVER, NULL, port);
+}
+
+void vt_test_receiver_mode(vt_test_httpd *s, vt_test_recv_mode m,
+			   int retry_after_s)
+{
+	atomic_store(&s->retry_after, retry_after_s);
+	atomic_store(&s->mode, (int)m);
+}
+
+int vt_test_receiver_requests(vt_test_httpd *s, vt_test_request *out, int max)
+{
+	pthread_mutex_lock(&s->mtx);
+	int n = s->nlog;
+	for (int i = 0; i < n && i < max && i < VT_TEST_RECV_MAX; i++)
+		out[i] = s->log[i];
+	pthread_mutex_unlock(&s->mtx);
+	return n;
 }
 
 vt_test_httpd *vt_test_httpd_start(void)
@@ -554,6 +654,7 @@ void vt_test_httpd_stop(vt_test_httpd *s)
 	close(s->stop[0]);
 	close(s->stop[1]);
 	pthread_mutex_destroy(&s->mtx);
+	free(s->log);
 	free(s);
 }
 

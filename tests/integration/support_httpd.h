@@ -26,8 +26,9 @@ typedef struct vt_test_request {
 	char method[16];
 	char target[1024];  /* path?query as sent */
 	char headers[8192]; /* raw header lines, "\r\n"-separated */
-	char body[1024];
-	int status; /* the status answered */
+	char body[4096];
+	int status;   /* the status answered */
+	double at_ms; /* receiver: when it came, monotonic ms */
 } vt_test_request;
 
 /* Starts a server on 127.0.0.1 with a free port; NULL on failure. */
@@ -60,6 +61,29 @@ void vt_test_httpd_stop(vt_test_httpd *s);
  * present. */
 int vt_test_request_header(const vt_test_request *q, const char *name,
 			   char *out, size_t cap);
+
+/* An alert receiver: a stand-in for the Telegram Bot API and for a
+ * webhook endpoint. It records every request it reads (up to
+ * VT_TEST_RECV_MAX) and answers by its mode:
+ *   VT_RECV_OK    200 {"ok":true,"result":{"message_id":N}}
+ *   VT_RECV_500   500 {"ok":false,...}
+ *   VT_RECV_429   429 with Telegram's {"parameters":{"retry_after":S}}
+ *   VT_RECV_HANG  no answer until the client leaves or the server stops
+ * port 0 picks a free port; a given port is bound again (SO_REUSEADDR),
+ * so a stopped receiver can come back where it was. */
+#define VT_TEST_RECV_MAX 256
+typedef enum vt_test_recv_mode {
+	VT_RECV_OK = 0,
+	VT_RECV_500,
+	VT_RECV_429,
+	VT_RECV_HANG,
+} vt_test_recv_mode;
+vt_test_httpd *vt_test_receiver_start(int port);
+void vt_test_receiver_mode(vt_test_httpd *s, vt_test_recv_mode m,
+			   int retry_after_s);
+/* Copies up to max recorded requests, oldest first, into out; returns
+ * how many there are in all. */
+int vt_test_receiver_requests(vt_test_httpd *s, vt_test_request *out, int max);
 
 /* An Ed25519 key pair made by OpenSSL, with DMarket's hex forms. */
 typedef struct vt_test_keypair {
