@@ -227,7 +227,9 @@ static void test_top_level_fields(void)
 	refused("{\"htpp\": \"127.0.0.1:8080\"}",
 		F ": field \"htpp\": unknown field (known: http, rpc, pub, "
 		  "workers, degraded_http_code, token_env, max_connections, "
-		  "state, retention_days, checks, notify, maintenance)");
+		  "http_max_per_address, http_header_timeout_ms, "
+		  "http_idle_timeout_ms, state, retention_days, checks, "
+		  "notify, maintenance)");
 	refused("{\"workers\": 4, \"workers\": 5}",
 		F ": field \"workers\": given twice");
 	refused("{\"workers\": 0}",
@@ -256,8 +258,9 @@ static void test_top_level_fields(void)
 	refused("{\"a\\u0001\\\"\": 1}",
 		F ": field \"a\\x01\\\"\": unknown field (known: http, rpc, "
 		  "pub, workers, degraded_http_code, token_env, "
-		  "max_connections, state, retention_days, checks, notify, "
-		  "maintenance)");
+		  "max_connections, http_max_per_address, "
+		  "http_header_timeout_ms, http_idle_timeout_ms, state, "
+		  "retention_days, checks, notify, maintenance)");
 }
 
 static void test_check_fields(void)
@@ -454,22 +457,33 @@ static void test_token_and_connections(void)
 	refused("{\"token\": \"abc\"}",
 		F ": field \"token\": unknown field (known: http, rpc, pub, "
 		  "workers, degraded_http_code, token_env, max_connections, "
-		  "state, retention_days, checks, notify, maintenance)");
+		  "http_max_per_address, http_header_timeout_ms, "
+		  "http_idle_timeout_ms, state, retention_days, checks, "
+		  "notify, maintenance)");
 	setenv("VT_TEST_TOKEN", "two words", 1);
 	refused("{\"token_env\": \"VT_TEST_TOKEN\"}",
 		F ": field \"token_env\": environment variable VT_TEST_TOKEN "
 		  "must hold 1..1024 characters of [A-Za-z0-9-._~+/], then "
 		  "any '='");
 	CU_ASSERT_PTR_NULL(strstr(err, "two words"));
+	refused("{\"http_header_timeout_ms\": 0}",
+		F ": field \"http_header_timeout_ms\": must be an integer "
+		  "from 1 to 3600000");
 	refused("{\"max_connections\": 0}",
 		F ": field \"max_connections\": must be an integer from 1 to "
 		  "65536");
 
 	setenv("VT_TEST_TOKEN", "Zm9vYmFy-token==", 1);
 	vt__config *cfg = parse_ok("{\"token_env\": \"VT_TEST_TOKEN\", "
-				   "\"max_connections\": 64}");
+				   "\"max_connections\": 64, "
+				   "\"http_max_per_address\": 8, "
+				   "\"http_header_timeout_ms\": 500, "
+				   "\"http_idle_timeout_ms\": 700}");
 	CU_ASSERT_STRING_EQUAL(cfg->token, "Zm9vYmFy-token==");
 	CU_ASSERT_EQUAL(cfg->max_connections, 64);
+	CU_ASSERT_EQUAL(cfg->http_max_per_address, 8);
+	CU_ASSERT_EQUAL(cfg->http_header_timeout_ms, 500);
+	CU_ASSERT_EQUAL(cfg->http_idle_timeout_ms, 700);
 	vt__config_forget_secrets(cfg);
 	CU_ASSERT_PTR_NULL(getenv("VT_TEST_TOKEN"));
 	CU_ASSERT_STRING_EQUAL(cfg->token, "Zm9vYmFy-token==");

@@ -45,11 +45,12 @@
  * only, and needs none.
  *
  * Limits: RPC messages and HTTP bodies over max_request_bytes get an
- * error (3; 413); HTTP request heads over nng's 8 KiB buffer close the
- * connection; max_connections caps the RPC and pub peers; fresh /health
- * requests beyond 1024 queued get 503. nng 1.5.2's HTTP server has no
- * hook to cap its connections: keep the gateway on loopback (the
- * default) or cap them in front (e.g. iptables' connlimit).
+ * error (3; 413); HTTP request heads over 8 KiB get 431, heads not
+ * complete within http_header_timeout_ms of their first byte 408;
+ * max_connections caps the RPC and pub peers and the HTTP connections,
+ * http_max_per_address the HTTP connections of one client address;
+ * an HTTP connection idle http_idle_timeout_ms between requests is
+ * closed; fresh /health requests beyond 1024 queued get 503.
  *
  * Pub: each component status change is published as the text
  *   "<check> <old> <new>"  e.g. "redis healthy unhealthy"
@@ -88,10 +89,14 @@ typedef struct vt_server_opts {
 	 * "" = none. With one, callers that do not present it get statuses
 	 * only (see the top); a wrong one is refused. */
 	const char *token;
-	/* Clients connected at once to the RPC socket, and subscribers to
-	 * the pub socket, each; one past it is disconnected at once.
-	 * 0 = 1024. */
+	/* Clients connected at once to the RPC socket, subscribers to the
+	 * pub socket and HTTP connections, each; one past it is
+	 * disconnected at once (HTTP: it replaces the connection idle the
+	 * longest, if any). 0 = 1024. */
 	unsigned max_connections;
+	unsigned http_max_per_address;	 /* 0 = 64 */
+	unsigned http_header_timeout_ms; /* 0 = 10000 */
+	unsigned http_idle_timeout_ms;	 /* 0 = 60000 */
 	/* Results kept (vitals/history.h); NULL = none. With one, answers
 	 * show only committed results and carry "uptime", and the gateway
 	 * serves /health/NAME/history, the status page (/, /status) and

@@ -144,6 +144,9 @@ static const char *const top_keys[] = {"http",
 				       "degraded_http_code",
 				       "token_env",
 				       "max_connections",
+				       "http_max_per_address",
+				       "http_header_timeout_ms",
+				       "http_idle_timeout_ms",
 				       "state",
 				       "retention_days",
 				       "checks",
@@ -956,7 +959,8 @@ vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 		rv = fail_rv(&c, VT_ENOMEM, NULL, "out of memory");
 		goto out_cfg;
 	}
-	long workers = 4, code = 200, conns = 0;
+	long workers = 4, code = 200, conns = 0, per_addr = 0, hdr_ms = 0,
+	     idle_ms = 0;
 	if ((rv = check_keys(&c, root, top_keys, NULL, NULL)) ||
 	    (rv = get_listener(&c, root, "http", VT__CONFIG_DEFAULT_HTTP,
 			       &cfg->http)) ||
@@ -970,6 +974,12 @@ vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 			   "an HTTP status code from 200 to 599", &code)) ||
 	    (rv = get_long(&c, root, "max_connections", 1, 65536,
 			   "an integer from 1 to 65536", &conns)) ||
+	    (rv = get_long(&c, root, "http_max_per_address", 1, 65536,
+			   "an integer from 1 to 65536", &per_addr)) ||
+	    (rv = get_long(&c, root, "http_header_timeout_ms", 1, 3600000,
+			   "an integer from 1 to 3600000", &hdr_ms)) ||
+	    (rv = get_long(&c, root, "http_idle_timeout_ms", 1, 3600000,
+			   "an integer from 1 to 3600000", &idle_ms)) ||
 	    (rv = get_token(&c, root, cfg)) ||
 	    (rv = get_state(&c, root, cfg)) ||
 	    (rv = parse_checks(&c, root, cfg)) ||
@@ -977,6 +987,9 @@ vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 		goto out_cfg;
 	cfg->workers = (unsigned)workers;
 	cfg->max_connections = (unsigned)conns;
+	cfg->http_max_per_address = (unsigned)per_addr;
+	cfg->http_header_timeout_ms = (unsigned)hdr_ms;
+	cfg->http_idle_timeout_ms = (unsigned)idle_ms;
 	cfg->degraded_http_code = (int)code;
 	if (cfg->rpc != NULL && cfg->pub != NULL &&
 	    strcmp(cfg->rpc, cfg->pub) == 0) {

@@ -96,11 +96,14 @@ typedef struct vt__config {
 	char *pub;
 	unsigned workers;
 	int degraded_http_code;
-	char *token_env;	  /* NULL = no bearer token */
-	char *token;		  /* its value, read at parse time */
-	unsigned max_connections; /* 0 = the server's default */
-	char *state;		  /* state database; NULL = in memory */
-	int retention_days;	  /* history kept, days */
+	char *token_env;		 /* NULL = no bearer token */
+	char *token;			 /* its value, read at parse time */
+	unsigned max_connections;	 /* 0 = the server's default */
+	unsigned http_max_per_address;	 /* 0 = the server's default */
+	unsigned http_header_timeout_ms; /* 0 = the server's default */
+	unsigned http_idle_timeout_ms;	 /* 0 = the server's default */
+	char *state;			 /* state database; NULL = in memory */
+	int retention_days;		 /* history kept, days */
 	vt__check_conf *checks;
 	size_t nchecks;
 	struct vt__alerts_conf *alerts; /* notify, maintenance */

@@ -71,10 +71,16 @@ static const char usage_text[] =
     "status of a degraded /health, e.g. 429 for Consul; default 200),\n"
     "token_env (the environment variable holding a bearer token: then\n"
     "callers without it get statuses only, no details, errors or\n"
-    "metrics), max_connections (RPC clients and pub subscribers, each;\n"
-    "default 1024) and checks: [{name, type (redis, rabbitmq, http,\n"
-    "dmarket, tcp, disk, exec, heartbeat), interval_ms, timeout_ms, "
-    "degraded_ms,\n"
+    "metrics), max_connections (RPC clients, pub subscribers and HTTP\n"
+    "connections, each; default 1024), http_max_per_address (HTTP\n"
+    "connections of one client address; default 64),\n"
+    "http_header_timeout_ms (an HTTP request head must arrive within it,\n"
+    "else 408; default 10000), http_idle_timeout_ms (an idle HTTP\n"
+    "keep-alive connection is closed after it; default 60000) and\n"
+    "checks: "
+    "[{name, type (redis, rabbitmq, http,\n"
+    "dmarket, tcp, disk, exec, heartbeat), interval_ms, timeout_ms,\n"
+    "degraded_ms, "
     "critical, tags, failures_before_unhealthy,\n"
     "successes_before_healthy, and the type's fields}]. Secrets - the\n"
     "token, DMarket's secret key (secret_key_env) - are read only from\n"
@@ -477,6 +483,9 @@ static int serve(const vt__config *cfg, vt_health *h, vt_metrics *m,
 	    .degraded_http_code = cfg->degraded_http_code,
 	    .token = cfg->token,
 	    .max_connections = cfg->max_connections,
+	    .http_max_per_address = cfg->http_max_per_address,
+	    .http_header_timeout_ms = cfg->http_header_timeout_ms,
+	    .http_idle_timeout_ms = cfg->http_idle_timeout_ms,
 	    .history = hs,
 	    .process_metrics = true,
 	};

@@ -22,6 +22,14 @@
  * has been answered on the wire when it leaves, and graceful shutdown
  * cuts none off; it costs no extra hop over handing nng the response.
  *
+ * The stand-alone gateway (vt__gateway_start) does not use nng's HTTP
+ * server: its connections are httpd.c's (capped, timed out; see the
+ * decision there), which hands each request in and takes the answer
+ * out - gw_serve routes it (vt__req_route, as nng would), answers it
+ * with vt__gw_answer on the transport's thread or on the gateway's pool
+ * for a fresh /health, and the request leaves the service once the
+ * transport has written the answer. Routes added here serve on both.
+ *
  * Lifetime: each handler's data is the routes object, and its data
  * destructor (called by nng once the handler is freed and no callback
  * holds it) counts it out; vt__routes_detach removes the handlers and
@@ -83,8 +91,12 @@ struct vt__routes {
 #define SPARE_MAX 256
 
 struct vt__gateway {
-	nng_http_server *srv;
-	vt__routes *routes;
+	vt__httpd *httpd; /* the transport; owns the connections */
+	vt__service *svc;
+	vt__acache *cache;
+	vt_pool *pool; /* fresh /health */
+	int degraded_code;
+	size_t max_body;
 	bool stopped;
 };
 
@@ -886,37 +898,100 @@ void vt__routes_detach(vt__routes *r)
 
 /* ---- the stand-alone gateway ----------------------------------------- */
 
-/* nng's own error pages (malformed requests, missing Host, HTTP/2):
- * JSON bodies, though nng labels them text/html. */
-static const struct {
-	uint16_t code;
-	const char *body;
-} error_pages[] = {
-    {400, "{\"error\":\"bad request\"}"},
-    {404, "{\"error\":\"not found\"}"},
-    {405, "{\"error\":\"method not allowed\"}"},
-    {408, "{\"error\":\"request timeout\"}"},
-    {413, "{\"error\":\"request body too large\"}"},
-    {414, "{\"error\":\"request URI too long\"}"},
-    {431, "{\"error\":\"request headers too large\"}"},
-    {500, "{\"error\":\"internal server error\"}"},
-    {501, "{\"error\":\"not implemented\"}"},
-    {503, "{\"error\":\"service unavailable\"}"},
-    {505, "{\"error\":\"HTTP version not supported\"}"},
-};
+/* One fresh /health handed to the pool. */
+typedef struct gw_job {
+	vt__gateway *g;
+	vt__httpd_conn *conn;
+	const vt__httpd_req *rq;
+	bool entered;
+} gw_job;
 
-static const char *nng_reason(int rv)
+static void leave_svc(void *svc)
 {
-	switch (rv) {
-	case NNG_EADDRINUSE:
-		return "address in use";
-	case NNG_EADDRINVAL:
-		return "invalid address";
-	case NNG_EPERM:
-		return "permission denied";
-	default:
-		return nng_strerror(rv);
+	vt__service_leave(svc);
+}
+
+/* What vt__gw_answer needs of a transport request. */
+static void request_of_httpd(const vt__httpd_req *h, vt__gw_request *rq)
+{
+	*rq = (vt__gw_request){
+	    .route = vt__req_route(h->uri),
+	    .method = h->method,
+	    .uri = h->uri,
+	    .version = h->version,
+	    .accept = vt__httpd_header(h, "Accept"),
+	    .connection = vt__httpd_header(h, "Connection"),
+	    .content_length = vt__httpd_header(h, "Content-Length"),
+	    .transfer_encoding = vt__httpd_header(h, "Transfer-Encoding"),
+	    .authorization = vt__httpd_header(h, "Authorization"),
+	};
+}
+
+/* Hands a to the transport (which copies it) and frees it; the request
+ * leaves the service once the answer is written. */
+static void gw_send(vt__gateway *g, vt__httpd_conn *conn, answer *a,
+		    bool entered)
+{
+	char hdrs[256];
+	snprintf(hdrs, sizeof(hdrs), "%s%s%s%s",
+		 a->allow ? "Allow: GET, HEAD\r\n" : "",
+		 a->www_auth != NULL ? "WWW-Authenticate: " : "",
+		 a->www_auth != NULL ? a->www_auth : "",
+		 a->www_auth != NULL ? "\r\n" : "");
+	vt__httpd_res res = {.status = a->status,
+			     .ctype = a->ctype,
+			     .headers = hdrs,
+			     .body = a->body,
+			     .len = a->len,
+			     .head = a->head,
+			     .close = a->close,
+			     .sent = entered ? leave_svc : NULL,
+			     .sent_arg = g->svc};
+	vt__httpd_reply(conn, &res);
+	answer_free(a);
+}
+
+/* A fresh /health on the gateway's pool: may wait for the checks. */
+static void gw_worker(void *arg)
+{
+	gw_job *j = arg;
+	vt__gw_request rq;
+	answer a;
+	request_of_httpd(j->rq, &rq);
+	vt__gw_answer(j->g->svc, j->g->cache, j->g->degraded_code,
+		      j->g->max_body, &rq, false, &j->entered, &a);
+	vt__gateway *g = j->g;
+	vt__httpd_conn *conn = j->conn;
+	bool entered = j->entered;
+	free(j);
+	gw_send(g, conn, &a, entered);
+}
+
+/* Every request of the transport, on its thread: what cannot block is
+ * answered here, a fresh /health goes to the pool. */
+static void gw_serve(void *arg, vt__httpd_conn *conn, const vt__httpd_req *h)
+{
+	vt__gateway *g = arg;
+	vt__gw_request rq;
+	answer a;
+	bool entered = false;
+	request_of_httpd(h, &rq);
+	if (vt__gw_answer(g->svc, g->cache, g->degraded_code, g->max_body, &rq,
+			  true, &entered, &a)) {
+		gw_send(g, conn, &a, entered);
+		return;
 	}
+	gw_job *j = malloc(sizeof(*j));
+	if (j != NULL) {
+		*j =
+		    (gw_job){.g = g, .conn = conn, .rq = h, .entered = entered};
+		if (vt_pool_submit(g->pool, gw_worker, j) == VT_OK)
+			return; /* j belongs to the worker now */
+		free(j);
+	}
+	a = (answer){.head = strcmp(rq.method, "HEAD") == 0, .close = true};
+	answer_static(&a, 503, "{\"error\":\"too many requests in flight\"}");
+	gw_send(g, conn, &a, entered);
 }
 
 /* Whether the "scheme://host:port[/]" url names its port (nng would
@@ -933,75 +1008,73 @@ static bool has_port(const char *url)
 	return colon != NULL && colon[1] >= '0' && colon[1] <= '9';
 }
 
-vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
-			 int degraded_code, size_t max_body, char *err,
-			 size_t errlen)
+/* addr ("HOST:PORT" or "http://HOST:PORT[/]") as the transport's
+ * "tcp://HOST:PORT" in out; false with err set when it is not one. */
+static bool listen_url(const char *addr, char *out, size_t cap, char *err,
+		       size_t errlen)
 {
-	if (out == NULL || svc == NULL || addr == NULL || addr[0] == '\0') {
-		set_err(err, errlen, "no address");
-		return VT_EINVAL;
-	}
 	char url[512];
 	int n = snprintf(url, sizeof(url), "%s%s",
 			 strstr(addr, "://") != NULL ? "" : "http://", addr);
 	if (n < 0 || (size_t)n >= sizeof(url)) {
 		set_err(err, errlen, "address too long");
-		return VT_EINVAL;
+		return false;
 	}
 	nng_url *u;
 	if (nng_url_parse(&u, url) != 0) {
 		set_err(err, errlen, "%s: %s", addr, "invalid address");
-		return VT_EINVAL;
+		return false;
 	}
-	if (strcmp(u->u_scheme, "http") != 0 || u->u_hostname[0] == '\0' ||
-	    !has_port(url) ||
-	    (u->u_path[0] != '\0' && strcmp(u->u_path, "/") != 0) ||
-	    u->u_query != NULL) {
-		nng_url_free(u);
+	bool ok = strcmp(u->u_scheme, "http") == 0 &&
+		  u->u_hostname[0] != '\0' && has_port(url) &&
+		  (u->u_path[0] == '\0' || strcmp(u->u_path, "/") == 0) &&
+		  u->u_query == NULL;
+	if (ok) {
+		n = snprintf(out, cap, "tcp://%s", u->u_host);
+		ok = n > 0 && (size_t)n < cap;
+	}
+	nng_url_free(u);
+	if (!ok)
 		set_err(err, errlen, "%s: %s", addr,
 			"invalid address (want HOST:PORT)");
+	return ok;
+}
+
+vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
+			 int degraded_code, size_t max_body,
+			 const vt__httpd_opts *limits, char *err, size_t errlen)
+{
+	if (out == NULL || svc == NULL || addr == NULL || addr[0] == '\0') {
+		set_err(err, errlen, "no address");
 		return VT_EINVAL;
 	}
+	char url[600];
+	if (!listen_url(addr, url, sizeof(url), err, errlen))
+		return VT_EINVAL;
 	vt__gateway *g = calloc(1, sizeof(*g));
-	if (g == NULL) {
-		nng_url_free(u);
+	if (g == NULL)
 		return VT_ENOMEM;
-	}
-	int rv = nng_http_server_hold(&g->srv, u);
-	nng_url_free(u);
-	if (rv != 0) {
-		set_err(err, errlen, "%s: %s", addr, nng_reason(rv));
-		free(g);
-		return vt__err_from_nng(rv);
-	}
-	for (size_t i = 0; i < sizeof(error_pages) / sizeof(error_pages[0]);
-	     i++) {
-		if ((rv = nng_http_server_set_error_page(
-			 g->srv, error_pages[i].code, error_pages[i].body)) !=
-		    0) {
-			set_err(err, errlen, "%s: %s", addr, nng_reason(rv));
-			g->stopped = true;
-			vt__gateway_free(g);
-			return vt__err_from_nng(rv);
-		}
-	}
-	vt__routes_opts ro = {.degraded_code = degraded_code,
-			      .max_body = max_body,
-			      .catch_all = true};
-	char rerr[200] = "";
-	vt_err vrv =
-	    vt__routes_attach(&g->routes, g->srv, svc, &ro, rerr, sizeof(rerr));
-	if (vrv != VT_OK) {
-		set_err(err, errlen, "%s: %s", addr, rerr);
-		g->stopped = true;
+	g->svc = svc;
+	g->degraded_code = degraded_code != 0 ? degraded_code : 200;
+	g->max_body = max_body != 0 ? max_body : DEFAULT_MAX_BODY;
+	vt_err rv = vt_pool_alloc(&g->pool, DEFAULT_WORKERS, QUEUE_CAP);
+	if (rv == VT_OK)
+		rv = vt__acache_alloc(&g->cache, VT__GW_CACHE_SLOTS);
+	if (rv != VT_OK) {
+		set_err(err, errlen, "%s: %s", addr, vt_strerror(rv));
 		vt__gateway_free(g);
-		return vrv;
+		return rv;
 	}
-	if ((rv = nng_http_server_start(g->srv)) != 0) {
-		set_err(err, errlen, "%s: %s", addr, nng_reason(rv));
-		g->stopped = true;
+	vt__httpd_opts o = limits != NULL ? *limits : (vt__httpd_opts){0};
+	o.max_body = g->max_body;
+	char herr[200] = "";
+	rv = vt__httpd_start(&g->httpd, url, &o, gw_serve, g, herr,
+			     sizeof(herr));
+	if (rv != VT_OK) {
+		set_err(err, errlen, "%s: %s", addr, herr);
+		g->httpd = NULL;
 		vt__gateway_free(g);
-		return vt__err_from_nng(rv);
+		return rv;
 	}
 	*out = g;
 	return VT_OK;
@@ -1012,7 +1085,8 @@ void vt__gateway_stop(vt__gateway *g)
 	if (g == NULL || g->stopped)
 		return;
 	g->stopped = true;
-	nng_http_server_stop(g->srv);
+	if (g->httpd != NULL)
+		vt__httpd_stop(g->httpd);
 }
 
 void vt__gateway_free(vt__gateway *g)
@@ -1020,8 +1094,8 @@ void vt__gateway_free(vt__gateway *g)
 	if (g == NULL)
 		return;
 	vt__gateway_stop(g);
-	vt__routes_detach(g->routes);
-	if (g->srv != NULL)
-		nng_http_server_release(g->srv);
+	vt__httpd_free(g->httpd); /* every request answered */
+	vt_pool_free(g->pool);
+	vt__acache_free(g->cache);
 	free(g);
 }

@@ -4,9 +4,10 @@
  *
  * A vt__routes is the handler set (/health, /health/NAME, /livez,
  * /readyz, /metrics, optionally a catch-all for JSON 404s). It can be
- * attached to any nng_http_server: the gateway attaches it to a server
- * it holds on its own address; the public middleware attaches it to a
- * program's server. URLs, codes and formats: vitals/server.h.
+ * attached to any nng_http_server: the public middleware attaches it to
+ * a program's server. The stand-alone gateway serves the same answers
+ * (vt__gw_answer) over its own capped transport (httpd.h) on its own
+ * address. URLs, codes and formats: vitals/server.h.
  */
 #ifndef VT_SERVER_GATEWAY_H
 #define VT_SERVER_GATEWAY_H
@@ -19,6 +20,7 @@
 #include <nng/supplemental/http/http.h>
 
 #include "server/answer_cache.h"
+#include "server/httpd.h"
 #include "server/request.h"
 #include "server/service.h"
 #include "vitals/err.h"
@@ -104,12 +106,14 @@ bool vt__gw_answer(vt__service *svc, vt__acache *cache, int degraded_code,
 /* Frees the body of res if it owns one. Accepts NULL. */
 void vt__gw_response_fini(vt__gw_response *res);
 
-/* Holds an nng HTTP server on addr ("127.0.0.1:8080", "[::1]:8080" or
- * "http://..."), attaches the routes with a JSON catch-all and JSON
- * error pages, and starts it. On error nothing is left running and err
+/* Serves the routes (with a JSON 404 for every other path) on addr
+ * ("127.0.0.1:8080", "[::1]:8080" or "http://...") over the capped
+ * transport of httpd.h, with limits (NULL = its defaults; max_body is
+ * taken from the argument). On error nothing is left running and err
  * (may be NULL) reads "<addr>: <reason>". */
 vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
-			 int degraded_code, size_t max_body, char *err,
+			 int degraded_code, size_t max_body,
+			 const vt__httpd_opts *limits, char *err,
 			 size_t errlen);
 
 /* Closes the listener and every connection (requests still running are

@@ -261,6 +261,46 @@ static bool split_uri(char *uri, char **path, char **query)
 	return true;
 }
 
+vt__gw_route vt__req_route(const char *uri)
+{
+	const char *p = uri;
+	if (strncasecmp(p, "http://", 7) == 0 ||
+	    strncasecmp(p, "https://", 8) == 0) {
+		p = strstr(p, "://") + 3;
+		p += strcspn(p, "/?#");
+		if (*p != '/')
+			return VT__GW_OTHER;
+	}
+	/* The first bytes of the path, %XX decoded: enough for every
+	 * route's path and the byte after it, and one more. */
+	char head[16];
+	size_t n = 0;
+	while (n < sizeof(head) - 1 && *p != '\0' && *p != '?' && *p != '#') {
+		int hi =
+		    p[0] == '%' ? OPENSSL_hexchar2int((unsigned char)p[1]) : -1;
+		int lo =
+		    hi >= 0 ? OPENSSL_hexchar2int((unsigned char)p[2]) : -1;
+		if (lo >= 0) {
+			head[n++] = (char)(hi * 16 + lo);
+			p += 3;
+		} else {
+			head[n++] = *p++;
+		}
+	}
+	head[n] = '\0';
+	for (int r = 0; r < VT__GW_OTHER; r++) {
+		const char *rp = vt__gw_route_paths[r];
+		size_t rl = strlen(rp);
+		if (strncmp(head, rp, rl) != 0)
+			continue;
+		if (head[rl] == '\0' ||
+		    (head[rl] == '/' &&
+		     (head[rl + 1] == '\0' || r == VT__GW_HEALTH)))
+			return (vt__gw_route)r;
+	}
+	return VT__GW_OTHER;
+}
+
 /* Checks the decoded path against r->route: the route's own path, with
  * one trailing '/' or, on /health, "/NAME" (r->one). false = 404. */
 static bool match_path(vt__req *r, const char *path)

@@ -31,6 +31,14 @@ typedef enum vt__gw_route {
 /* The path each route's handler is registered at ("/" for OTHER). */
 extern const char *const vt__gw_route_paths[VT__GW_NROUTES];
 
+/* The route of a request URI (path[?query][#fragment], absolute form
+ * too), matched as nng 1.5's handlers match (so the middleware and the
+ * gateway route alike): the path %XX-decoded, then a route's own path,
+ * that path with a trailing '/', or, for /health, a prefix ending at a
+ * '/' (vt__req_parse then refuses what the route does not serve);
+ * VT__GW_OTHER for any other path. */
+vt__gw_route vt__req_route(const char *uri);
+
 /* The body format of an answer. */
 typedef enum vt__req_fmt {
 	VT__REQ_JSON,	     /* application/json */

@@ -134,9 +134,15 @@ vt_err vt_server_start(vt_server **out, const vt_server_opts *opts,
 		s->listening = true;
 	}
 	if (opts->http_addr != NULL) {
+		vt__httpd_opts lim = {
+		    .max_conns = opts->max_connections,
+		    .max_per_addr = opts->http_max_per_address,
+		    .header_timeout_ms = opts->http_header_timeout_ms,
+		    .idle_timeout_ms = opts->http_idle_timeout_ms,
+		};
 		rv = vt__gateway_start(
 		    &s->gw, &s->svc, opts->http_addr, opts->degraded_http_code,
-		    opts->max_request_bytes, err, sizeof(err));
+		    opts->max_request_bytes, &lim, err, sizeof(err));
 		if (rv != VT_OK) {
 			s->gw = NULL;
 			set_err(errbuf, errlen, "http ", err);

@@ -1,13 +1,16 @@
 /*
  * fuzz_gateway.c - libFuzzer target for the HTTP gateway: the input is
  * the head of one HTTP request ("GET /health?tag=ready HTTP/1.1", then
- * header lines), split the way nng 1.5's HTTP server splits it and routed
- * the way it picks a handler (requests nng itself refuses are skipped).
- * vt__gw_answer then answers it as the handlers do: first without
- * waiting, then, for a fresh /health, again where waiting is fine, from
- * the in-process service of fuzz.h. The request module (request.h) is
- * also driven on its own with the same URI and Accept header, and its
- * verdict must be the one the gateway acted on.
+ * header lines), measured and split by the gateway's transport
+ * (httpd.h: what it refuses must be 400, 431 or 505) and routed by
+ * vt__req_route. vt__gw_answer then answers it as the gateway does:
+ * first without waiting, then, for a fresh /health, again where waiting
+ * is fine, from the in-process service of fuzz.h - once without a token
+ * and once with FZ_GW_TOKEN configured, so that the access paths (401
+ * with WWW-Authenticate for a wrong token and for /metrics without one,
+ * statuses only with the reason withheld) are fuzzed too. The request
+ * module (request.h) is also driven on its own with the same URI and
+ * Accept header, and its verdict must be the one the gateway acted on.
  *
  * Checks: the status is one the gateway may give and agrees with what
  * the headers and the health status say; the content type is one of
@@ -15,8 +18,11 @@
  * bodies say a status that matches the HTTP code, and a plain /health,
  * /livez or /readyz lists exactly the checks it should; Prometheus text
  * passes the line checker, OpenMetrics ends in "# EOF", protobuf
- * decodes as MetricFamily messages; the connection is closed whenever nng will
- * close it or a body was sent; only a fresh health request waits. The
+ * decodes as MetricFamily messages; the connection is closed whenever
+ * the transport will close it or a body was sent; only a fresh health
+ * request waits. With the token: a wrong one is 401 invalid_token before
+ * anything is parsed; none on /metrics is 401; none on a health route
+ * never shows an error text (only "reason withheld"). The
  * request parse: a refusal is 400 or 404 with an error body, the very
  * answer the gateway gave; an accepted request names only valid checks
  * and tags, all inside the URI buffer, in a format its route has, which
@@ -24,175 +30,15 @@
  */
 #include <strings.h>
 
-#include <openssl/crypto.h>
-
 #include "fuzz.h"
 #include "io/prometheus/client/metrics.pb-c.h"
 #include "server/gateway.h"
+#include "server/httpd.h"
 #include "server/request.h"
 
 #define FZ_GW_DEGRADED 429
 #define FZ_GW_MAX_BODY 1000
-
-/* nng's header lookup: case-insensitive; repeated headers were joined
- * with ", " as they were parsed. */
-typedef struct fz_gw_head {
-	char *method, *uri, *version;
-	char *names[64], *values[64];
-	size_t n;
-} fz_gw_head;
-
-static const char *fz_gw_header(const fz_gw_head *h, const char *name)
-{
-	for (size_t i = 0; i < h->n; i++)
-		if (strcasecmp(h->names[i], name) == 0)
-			return h->values[i];
-	return NULL;
-}
-
-static void fz_gw_head_free(fz_gw_head *h)
-{
-	for (size_t i = 0; i < h->n; i++) {
-		free(h->names[i]);
-		free(h->values[i]);
-	}
-}
-
-/* Splits the request head as nng's parser does (http_msg.c): lines end
- * in LF or CRLF, any other control byte or a byte past 0x7f (negative as
- * nng's char) is an error; "METHOD URI VERSION" split at the first two
- * spaces; "Name: value" with the value trimmed. The head ends at an
- * empty line or the end of the input. false for what nng would refuse. */
-static bool fz_gw_parse(char *text, fz_gw_head *h)
-{
-	bool first = true;
-	char *p = text;
-	memset(h, 0, sizeof(*h));
-	while (*p != '\0') {
-		char *line = p;
-		while (*p != '\0' && *p != '\n') {
-			unsigned char c = (unsigned char)*p;
-			if ((c < ' ' && c != '\r') || c >= 0x80 ||
-			    (p > line && p[-1] == '\r'))
-				return false;
-			p++;
-		}
-		char *end = p;
-		if (*p == '\n')
-			p++;
-		if (end > line && end[-1] == '\r')
-			end--;
-		*end = '\0';
-		if (line[0] == '\0')
-			break;
-		if (first) {
-			char *uri = strchr(line, ' ');
-			char *ver = uri != NULL ? strchr(uri + 1, ' ') : NULL;
-			if (ver == NULL)
-				return false;
-			*uri++ = '\0';
-			*ver++ = '\0';
-			h->method = line;
-			h->uri = uri;
-			h->version = ver;
-			first = false;
-			continue;
-		}
-		char *colon = strchr(line, ':');
-		if (colon == NULL)
-			return false;
-		*colon = '\0';
-		char *v = colon + 1;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		char *ve = v + strlen(v);
-		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-			*--ve = '\0';
-		size_t i = 0;
-		while (i < h->n && strcasecmp(h->names[i], line) != 0)
-			i++;
-		if (i == h->n) {
-			if (h->n == sizeof(h->names) / sizeof(h->names[0]))
-				return false;
-			h->names[i] = strdup(line);
-			h->values[i] = strdup(v);
-			h->n++;
-		} else {
-			size_t a = strlen(h->values[i]), b = strlen(v);
-			char *s = malloc(a + b + 3);
-			VT_FUZZ_CHECK(s != NULL);
-			memcpy(s, h->values[i], a);
-			memcpy(s + a, ", ", 2);
-			memcpy(s + a + 2, v, b + 1);
-			free(h->values[i]);
-			h->values[i] = s;
-		}
-		VT_FUZZ_CHECK(h->names[i] != NULL && h->values[i] != NULL);
-	}
-	return !first;
-}
-
-/* The handler nng picks for uri (http_server.c): the query cut, an
- * absolute URI made relative, %XX decoded; then the longest handler path
- * that is the whole path, or the path with a trailing '/', or (for the
- * /health and catch-all trees) a prefix ending at a '/'. */
-static vt__gw_route fz_gw_match(const char *path)
-{
-	static const struct {
-		const char *path;
-		bool tree;
-		vt__gw_route route;
-	} handlers[] = {
-	    {"/metrics", false, VT__GW_METRICS},
-	    {"/health", true, VT__GW_HEALTH},
-	    {"/readyz", false, VT__GW_READYZ},
-	    {"/livez", false, VT__GW_LIVEZ},
-	};
-	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
-		size_t len = strlen(handlers[i].path);
-		if (strncmp(path, handlers[i].path, len) != 0)
-			continue;
-		if (path[len] == '\0' ||
-		    (path[len] == '/' &&
-		     (path[len + 1] == '\0' || handlers[i].tree)))
-			return handlers[i].route;
-	}
-	return VT__GW_OTHER; /* the catch-all "/" tree */
-}
-
-static vt__gw_route fz_gw_route(const char *uri)
-{
-	char *copy = strdup(uri), *path = copy;
-	VT_FUZZ_CHECK(copy != NULL);
-	char *q = strchr(path, '?');
-	if (q != NULL)
-		*q = '\0';
-	if (strncasecmp(path, "http://", 7) == 0 ||
-	    strncasecmp(path, "https://", 8) == 0)
-		path = strchr(strchr(path, ':') + 3, '/');
-	vt__gw_route route = VT__GW_OTHER;
-	if (path != NULL) {
-		char *s = path, *d = path;
-		while (*s != '\0') {
-			int hi = s[0] == '%'
-				     ? OPENSSL_hexchar2int((unsigned char)s[1])
-				     : -1;
-			int lo = hi >= 0
-				     ? OPENSSL_hexchar2int((unsigned char)s[2])
-				     : -1;
-			if (lo >= 0) {
-				*d++ = (char)(hi * 16 + lo);
-				s += 3;
-			} else {
-				*d++ = *s++;
-			}
-		}
-		*d = '\0';
-		route = fz_gw_match(path);
-	}
-	free(copy);
-	return route;
-}
+#define FZ_GW_TOKEN    "fuzz-t0ken"
 
 /* A JSON body: an object. An error body is {"error":"..."} alone. */
 static cJSON *fz_gw_json(const vt__gw_response *res, bool *is_error)
@@ -260,8 +106,10 @@ static void fz_gw_check(const vt__gw_request *rq, const vt__gw_response *res,
 			bool entered)
 {
 	uint16_t st = res->status;
-	VT_FUZZ_CHECK(st == 200 || st == 400 || st == 404 || st == 405 ||
-		      st == 413 || st == FZ_GW_DEGRADED || st == 503);
+	VT_FUZZ_CHECK(st == 200 || st == 400 || st == 401 || st == 404 ||
+		      st == 405 || st == 413 || st == FZ_GW_DEGRADED ||
+		      st == 503);
+	VT_FUZZ_CHECK((res->www_auth != NULL) == (st == 401));
 	VT_FUZZ_CHECK(res->body != NULL);
 	VT_FUZZ_CHECK(res->head == (strcmp(rq->method, "HEAD") == 0));
 	VT_FUZZ_CHECK(res->allow == (st == 405));
@@ -323,8 +171,11 @@ static void fz_gw_check(const vt__gw_request *rq, const vt__gw_response *res,
 	VT_FUZZ_CHECK(ietf || strcmp(ct, "application/json") == 0);
 	bool err;
 	cJSON *j = fz_gw_json(res, &err);
-	VT_FUZZ_CHECK(err == (st == 400 || st == 404 || st == 405 ||
-			      st == 413 || (st == 503 && !entered)));
+	VT_FUZZ_CHECK(err == (st == 400 || st == 401 || st == 404 ||
+			      st == 405 || st == 413 ||
+			      (st == 503 && !entered)));
+	if (st == 401)
+		VT_FUZZ_CHECK(!entered);
 	if (!err && rq->route == VT__GW_METRICS) {
 		const cJSON *m;
 		cJSON_ArrayForEach(m, j)
@@ -453,49 +304,120 @@ static vt__acache *fz_cache(void)
 	return k;
 }
 
-static int vt_fuzz_gateway(const uint8_t *data, size_t size)
+/* The same checks and metrics as fz_service(), with FZ_GW_TOKEN
+ * required for details and metrics. */
+static vt__service *fz_gw_token_service(void)
 {
-	if (memchr(data, '\0', size) != NULL)
-		return 0; /* nng's parser stops at no NUL: it refuses it */
-	char *text = strndup((const char *)data, size);
-	VT_FUZZ_CHECK(text != NULL);
-	fz_gw_head h;
-	if (!fz_gw_parse(text, &h) || strncmp(h.version, "HTTP/1.", 7) != 0 ||
-	    (strcmp(h.version, "HTTP/1.1") == 0 &&
-	     fz_gw_header(&h, "Host") == NULL)) {
-		/* nng answers these itself (400, 505). */
-		fz_gw_head_free(&h);
-		free(text);
-		return 0;
+	static vt__service svc;
+	static bool ready;
+	if (ready)
+		return &svc;
+	vt__service *base = fz_service();
+	VT_FUZZ_CHECK(vt__service_init(&svc, base->health, base->metrics, NULL,
+				       NULL) == VT_OK);
+	VT_FUZZ_CHECK(vt__service_set_token(&svc, FZ_GW_TOKEN) == VT_OK);
+	ready = true;
+	return &svc;
+}
+
+/* The access checks of an answer from the token service. */
+static void fz_gw_check_access(const vt__gw_request *rq,
+			       const vt__gw_response *res, bool entered)
+{
+	const char *auth = rq->authorization;
+	uint16_t st = res->status;
+	if (st == 400 || st == 413 || st == 405 ||
+	    (st == 404 && !entered && rq->route == VT__GW_OTHER))
+		return; /* refused by the headers, before access */
+	bool right = false;
+	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0) {
+		const char *t = auth + 7;
+		while (*t == ' ')
+			t++;
+		size_t n = strlen(t);
+		while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+			n--;
+		right =
+		    n == strlen(FZ_GW_TOKEN) && memcmp(t, FZ_GW_TOKEN, n) == 0;
 	}
-	vt__gw_request rq = {
-	    .route = fz_gw_route(h.uri),
-	    .method = h.method,
-	    .uri = h.uri,
-	    .version = h.version,
-	    .accept = fz_gw_header(&h, "Accept"),
-	    .connection = fz_gw_header(&h, "Connection"),
-	    .content_length = fz_gw_header(&h, "Content-Length"),
-	    .transfer_encoding = fz_gw_header(&h, "Transfer-Encoding"),
-	};
-	vt__service *svc = fz_service();
+	if (auth != NULL && !right) {
+		VT_FUZZ_CHECK(st == 401 && !entered);
+		VT_FUZZ_CHECK(strstr(res->www_auth, "invalid_token") != NULL);
+		return;
+	}
+	if (auth == NULL && rq->route == VT__GW_METRICS) {
+		VT_FUZZ_CHECK(st == 401 && !entered);
+		VT_FUZZ_CHECK(strstr(res->www_auth, "invalid_token") == NULL);
+		return;
+	}
+	VT_FUZZ_CHECK(st != 401);
+	if (auth == NULL && !res->head && res->body != NULL && st != 404 &&
+	    st != 400) {
+		/* Statuses only: no check's error text or details. */
+		char *b = strndup(res->body, res->len);
+		VT_FUZZ_CHECK(b != NULL);
+		VT_FUZZ_CHECK(strstr(b, "refused") == NULL);
+		free(b);
+	}
+}
+
+/* Answers rq from svc as the gateway does and checks the answer. */
+static void fz_gw_run(vt__service *svc, const vt__gw_request *rq, bool token)
+{
 	vt__gw_response res;
 	bool entered = false;
-	if (!vt__gw_answer(svc, fz_cache(), FZ_GW_DEGRADED, FZ_GW_MAX_BODY, &rq,
+	if (!vt__gw_answer(svc, fz_cache(), FZ_GW_DEGRADED, FZ_GW_MAX_BODY, rq,
 			   true, &entered, &res)) {
 		/* Only a fresh health request waits, and it entered. */
-		VT_FUZZ_CHECK(entered && rq.route != VT__GW_METRICS &&
-			      rq.route != VT__GW_OTHER);
+		VT_FUZZ_CHECK(entered && rq->route != VT__GW_METRICS &&
+			      rq->route != VT__GW_OTHER);
 		VT_FUZZ_CHECK(vt__gw_answer(svc, fz_cache(), FZ_GW_DEGRADED,
-					    FZ_GW_MAX_BODY, &rq, false,
-					    &entered, &res));
+					    FZ_GW_MAX_BODY, rq, false, &entered,
+					    &res));
 	}
-	fz_gw_check(&rq, &res, entered);
-	fz_req_check(&rq, &res, entered, svc);
+	fz_gw_check(rq, &res, entered);
+	if (token)
+		fz_gw_check_access(rq, &res, entered);
+	else
+		fz_req_check(rq, &res, entered, svc);
 	if (entered)
 		vt__service_leave(svc);
 	vt__gw_response_fini(&res);
-	fz_gw_head_free(&h);
+}
+
+static int vt_fuzz_gateway(const uint8_t *data, size_t size)
+{
+	/* The head ends at its blank line, or at the end of the input. */
+	char *text = malloc(size + 5);
+	VT_FUZZ_CHECK(text != NULL);
+	memcpy(text, data, size);
+	memcpy(text + size, "\r\n\r\n", 5);
+	size_t scanned = 0;
+	size_t hl = vt__httpd_head_len(text, size + 4, &scanned);
+	VT_FUZZ_CHECK(hl > 0 && hl <= size + 4);
+	vt__httpd_req h;
+	uint16_t st = vt__httpd_parse_head(text, hl, &h);
+	if (st != 0) {
+		/* The transport answers these itself. */
+		VT_FUZZ_CHECK(st == 400 || st == 431 || st == 505);
+		free(text);
+		return 0;
+	}
+	VT_FUZZ_CHECK(h.method != NULL && h.uri != NULL && h.version != NULL);
+	vt__gw_request rq = {
+	    .route = vt__req_route(h.uri),
+	    .method = h.method,
+	    .uri = h.uri,
+	    .version = h.version,
+	    .accept = vt__httpd_header(&h, "Accept"),
+	    .connection = vt__httpd_header(&h, "Connection"),
+	    .content_length = vt__httpd_header(&h, "Content-Length"),
+	    .transfer_encoding = vt__httpd_header(&h, "Transfer-Encoding"),
+	};
+	/* Without a token every caller gets everything. */
+	fz_gw_run(fz_service(), &rq, false);
+	rq.authorization = vt__httpd_header(&h, "Authorization");
+	fz_gw_run(fz_gw_token_service(), &rq, true);
 	free(text);
 	return 0;
 }
