@@ -322,6 +322,34 @@ vt_err vt_client_metrics(vt_client *c, const vt_metrics_filter *filter,
 	return err;
 }
 
+vt_err vt_client_history(vt_client *c, const char *name, double since,
+			 unsigned limit, vt_history_result **out, size_t *n)
+{
+	if (c == NULL || name == NULL || out == NULL || n == NULL)
+		return VT_EINVAL;
+	uint8_t *req = NULL;
+	size_t len = 0;
+	vt_err err = vt__pb_history_req_encode(name, since, limit, &req, &len);
+	if (err != VT_OK)
+		return err;
+	vt__pb_response resp;
+	err = call(c, VT__M_HISTORY, req, len, &resp);
+	free(req);
+	if (err != VT_OK)
+		return err;
+	err = vt__pb_history_decode(resp.payload, resp.plen, out, n);
+	vt__pb_response_fini(&resp);
+	if (err != VT_OK)
+		set_last(c, "%s: malformed vitals.v1.HistoryResponse",
+			 VT__M_HISTORY);
+	return err;
+}
+
+void vt_client_history_free(vt_history_result *r)
+{
+	free(r);
+}
+
 void vt_client_health_free(vt_health_snapshot *s)
 {
 	vt__pb_health_free(s);

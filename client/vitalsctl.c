@@ -5,6 +5,7 @@
  *   vitalsctl [OPTIONS] health [NAME]   table (or --json); exit 0/1/2
  *   vitalsctl [OPTIONS] metrics [NAME]  table, --json or --prometheus
  *   vitalsctl [OPTIONS] watch           one line per status change
+ *   vitalsctl [OPTIONS] history NAME    recorded results (or --json)
  *   vitalsctl [OPTIONS] beat NAME       a heartbeat check's beat
  *   vitalsctl [OPTIONS] silence NAME|--all DURATION   no alerts for a while
  *   vitalsctl [OPTIONS] unsilence NAME|--all
@@ -40,6 +41,8 @@ static const char usage[] =
     "                 [--tag T] [--exclude NAME]...\n"
     "       vitalsctl [OPTIONS] metrics [NAME] [--json | --prometheus]\n"
     "       vitalsctl [OPTIONS] watch\n"
+    "       vitalsctl [OPTIONS] history NAME [--since UNIX] [--limit N]\n"
+    "                 [--json]\n"
     "       vitalsctl [OPTIONS] beat NAME\n"
     "       vitalsctl [OPTIONS] silence NAME|--all DURATION\n"
     "       vitalsctl [OPTIONS] unsilence NAME|--all\n"
@@ -61,6 +64,9 @@ static const char usage[] =
     "                 certificate (or VITALS_CA)\n"
     "  --cert FILE, --key FILE  client certificate and key for mutual\n"
     "                 TLS (or VITALS_CERT, VITALS_KEY)\n"
+    "  --since UNIX   history: results at or after this Unix time\n"
+    "  --limit N      history: at most N results (default 100, the\n"
+    "                 server caps it at 1000)\n"
     "  --all          silence, unsilence: every check\n"
     "  -h, --help     this text\n"
     "\n"
@@ -68,7 +74,11 @@ static const char usage[] =
     "a terminal unless NO_COLOR is set); use --json or --prometheus to\n"
     "parse. health NAME prints that one check (--json: the gateway's\n"
     "GET /health/NAME object). watch prints \"<time> <check> <old> <new>\"\n"
-    "per change until interrupted. beat records a beat of a heartbeat\n"
+    "per change until interrupted. history NAME prints the check's\n"
+    "recorded results newest first (time, status, duration, error);\n"
+    "--json: the gateway's GET /health/NAME/history. It needs a server\n"
+    "keeping history (vitalsd with state_db) and its token. beat records a "
+    "beat of a heartbeat\n"
     "check. silence keeps a check (or --all) in maintenance for\n"
     "DURATION - 90s, 10m, 2h, 1d, 500ms; a bare number is seconds -:\n"
     "results are shown with \"maintenance\":true, no alerts are sent;\n"
@@ -97,6 +107,9 @@ typedef struct opts {
 	const char *tag;
 	const char *exclude[MAX_EXCLUDE];
 	size_t nexclude;
+	double since;	  /* history; 0 = any */
+	unsigned limit;	  /* history; 0 = the server's default */
+	bool hist_opts;	  /* --since or --limit given */
 	const char *arg2; /* silence NAME DURATION: the DURATION */
 	bool all;	  /* silence, unsilence --all */
 } opts;
@@ -121,6 +134,8 @@ enum {
 	OPT_CA,
 	OPT_CERT,
 	OPT_KEY,
+	OPT_SINCE,
+	OPT_LIMIT,
 	OPT_ALL
 };
 
@@ -136,6 +151,8 @@ static const struct option long_opts[] = {
     {"ca", required_argument, NULL, OPT_CA},
     {"cert", required_argument, NULL, OPT_CERT},
     {"key", required_argument, NULL, OPT_KEY},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"limit", required_argument, NULL, OPT_LIMIT},
     {"all", no_argument, NULL, OPT_ALL},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -157,6 +174,10 @@ static const char *value_kind(int opt)
 	case OPT_CERT:
 	case OPT_KEY:
 		return "a PEM file";
+	case OPT_SINCE:
+		return "Unix seconds";
+	case OPT_LIMIT:
+		return "a count";
 	default:
 		return "a check name";
 	}
@@ -189,6 +210,28 @@ static int set_timeout(opts *o, const char *v)
 				  v);
 	o->timeout_ms = (int)ms;
 	o->timeout_set = true;
+	return 0;
+}
+
+/* Stores --since (s true) or --limit's value v in o; 0 or EXIT_UNKNOWN
+ * (after a message). */
+static int set_history_opt(opts *o, bool s, const char *v)
+{
+	char *end;
+	errno = 0;
+	o->hist_opts = true;
+	if (s) {
+		o->since = strtod(v, &end);
+		if (end == v || *end != '\0' || errno != 0 ||
+		    !(o->since >= 0) || !isfinite(o->since))
+			return fail_usage(
+			    "bad --since \"%s\": Unix seconds >= 0", v);
+		return 0;
+	}
+	long n = strtol(v, &end, 10);
+	if (end == v || *end != '\0' || errno != 0 || n < 1 || n > 1000000)
+		return fail_usage("bad --limit \"%s\": a count, 1..1000000", v);
+	o->limit = (unsigned)n;
 	return 0;
 }
 
@@ -251,6 +294,9 @@ static int apply_option(opts *o, int c, const char *v, char **argv)
 					  "at most 64");
 		o->exclude[o->nexclude++] = v;
 		return 0;
+	case OPT_SINCE:
+	case OPT_LIMIT:
+		return set_history_opt(o, c == OPT_SINCE, v);
 	case OPT_ALL:
 		o->all = true;
 		return 0;
@@ -285,15 +331,20 @@ static int check_admin(const opts *o)
 static int check_command(const opts *o)
 {
 	if (o->cmd == NULL)
-		return fail_usage("%s", "no command (health, metrics, watch)");
+		return fail_usage(
+		    "%s", "no command (health, metrics, watch, history, beat, "
+			  "silence, unsilence)");
 	bool health = strcmp(o->cmd, "health") == 0;
 	bool metrics = strcmp(o->cmd, "metrics") == 0;
 	bool watch = strcmp(o->cmd, "watch") == 0;
+	bool history = strcmp(o->cmd, "history") == 0;
 	bool admin = strcmp(o->cmd, "beat") == 0 ||
 		     strcmp(o->cmd, "silence") == 0 ||
 		     strcmp(o->cmd, "unsilence") == 0;
-	if (!health && !metrics && !watch && !admin)
+	if (!health && !metrics && !watch && !history && !admin)
 		return fail_usage("unknown command \"%s\"", o->cmd);
+	if (!history && o->hist_opts)
+		return fail_usage("%s", "--since and --limit are for history");
 	if (admin)
 		return check_admin(o);
 	if (o->all)
@@ -308,6 +359,8 @@ static int check_command(const opts *o)
 		    "%s", "--cached, --tag and --exclude are for health");
 	if (watch && (o->name != NULL || o->json))
 		return fail_usage("%s", "watch takes no NAME or --json");
+	if (history && o->name == NULL)
+		return fail_usage("%s", "history needs a check NAME");
 	return 0;
 }
 
@@ -477,6 +530,50 @@ static void print_health_table(const vt_health_snapshot *s)
 		       vt_status_name(c->status), color_off(),
 		       c->critical ? "yes" : "no", (int)wd, d, (int)wa, a,
 		       c->consecutive_failures, info);
+	}
+}
+
+/* Unix time t as UTC with milliseconds: results may be closer than a
+ * second apart. */
+static void time_ms_text(char *dst, size_t cap, double t)
+{
+	time_t sec = (time_t)floor(t);
+	int ms = (int)((t - floor(t)) * 1000);
+	struct tm tm;
+	char base[32];
+	if (gmtime_r(&sec, &tm) == NULL ||
+	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(dst, cap, "%.3f", t);
+	else
+		snprintf(dst, cap, "%s.%03dZ", base, ms > 999 ? 999 : ms);
+}
+
+/* One check's history as a table, newest first. */
+static void print_history_table(const char *name, const vt_history_result *rs,
+				size_t n)
+{
+	printf("%s  (%zu result%s, newest first)\n", name, n,
+	       n == 1 ? "" : "s");
+	if (n == 0)
+		return;
+	size_t ws = strlen("STATUS"), wd = strlen("DURATION");
+	for (size_t i = 0; i < n; i++) {
+		char d[32];
+		duration_text(d, sizeof(d), rs[i].duration_ms);
+		ws = max_sz(ws, strlen(vt_status_name(rs[i].status)));
+		wd = max_sz(wd, strlen(d));
+	}
+	printf("\n%-24s  %-*s  %*s  %s\n", "TIME", (int)ws, "STATUS", (int)wd,
+	       "DURATION", "ERROR");
+	for (size_t i = 0; i < n; i++) {
+		char t[64], d[32];
+		time_ms_text(t, sizeof(t), rs[i].time);
+		duration_text(d, sizeof(d), rs[i].duration_ms);
+		printf("%-24s  %s%-*s%s  %*s  %s%s\n", t,
+		       status_color(rs[i].status), (int)ws,
+		       vt_status_name(rs[i].status), color_off(), (int)wd, d,
+		       rs[i].error != NULL ? rs[i].error : "-",
+		       rs[i].maintenance ? "  (maintenance)" : "");
 	}
 }
 
@@ -675,6 +772,36 @@ static int cmd_metrics(const opts *o)
 	return rc;
 }
 
+static int cmd_history(const opts *o)
+{
+	vt_client *c = connect_or_say(o);
+	if (c == NULL)
+		return EXIT_UNKNOWN;
+	vt_history_result *rs = NULL;
+	size_t n = 0;
+	vt_err err = vt_client_history(c, o->name, o->since, o->limit, &rs, &n);
+	if (err != VT_OK) {
+		fprintf(stderr, "vitalsctl: history: %s\n",
+			vt_client_last_error(c)[0] != '\0'
+			    ? vt_client_last_error(c)
+			    : vt_strerror(err));
+		vt_client_close(c);
+		return EXIT_UNKNOWN;
+	}
+	vt_client_close(c);
+	int rc = 0;
+	if (o->json) {
+		char *text = NULL;
+		size_t len = 0;
+		err = vt_json_history(o->name, rs, n, &text, &len);
+		rc = print_encoded(err, text, len, "JSON");
+	} else {
+		print_history_table(o->name, rs, n);
+	}
+	vt_client_history_free(rs);
+	return rc;
+}
+
 static int watch_line(const char *msg, void *arg)
 {
 	(void)arg;
@@ -771,6 +898,8 @@ int main(int argc, char **argv)
 		return cmd_health(&o);
 	if (strcmp(o.cmd, "metrics") == 0)
 		return cmd_metrics(&o);
+	if (strcmp(o.cmd, "history") == 0)
+		return cmd_history(&o);
 	if (strcmp(o.cmd, "watch") == 0)
 		return cmd_watch(&o);
 	return cmd_admin(&o);

@@ -37,6 +37,7 @@
 
 #include "vitals/err.h"
 #include "vitals/health.h"
+#include "vitals/history.h"
 #include "vitals/metrics.h"
 
 #ifdef __cplusplus
@@ -88,6 +89,15 @@ vt_err vt_client_health(vt_client *c, const vt_health_filter *filter,
 /* vitals.v1.Metrics/Get. */
 vt_err vt_client_metrics(vt_client *c, const vt_metrics_filter *filter,
 			 vt_metrics_snapshot **out);
+
+/* vitals.v1.Health/History: the recorded results of check name, newest
+ * first, time >= since (0 = any), at most limit (0 = 100; the server
+ * caps it at VT_HISTORY_LIMIT_MAX). *out is one allocation for
+ * vt_client_history_free; *n may be 0. VT_ENOENT for an unknown name or
+ * a server that keeps no history, VT_EAUTH without the server's token. */
+vt_err vt_client_history(vt_client *c, const char *name, double since,
+			 unsigned limit, vt_history_result **out, size_t *n);
+void vt_client_history_free(vt_history_result *r);
 
 void vt_client_health_free(vt_health_snapshot *s);
 void vt_client_metrics_free(vt_metrics_snapshot *s);

@@ -81,7 +81,11 @@ vt_err vt_history_probe(const char *path, char *errbuf, size_t errlen);
  * closes. Accepts NULL. */
 void vt_history_close(vt_history *hs);
 
-/* Records every result of h from now on. One registry per store;
+/* Records every result of h from now on. Each check of h that has no
+ * result yet gets its newest stored one back (status, time, duration,
+ * error, last status change, consecutive failures), aged by its time
+ * so that one older than three intervals reads stale. One registry per
+ * store;
  * VT_EEXIST if already attached. h must outlive the store, or
  * vt_history_detach first. */
 vt_err vt_history_attach(vt_history *hs, vt_health *h);

@@ -30,6 +30,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "metrics/snapshot.h"
 #include "vitals/v1/health.pb-c.h"
+#include "vitals/v1/history.pb-c.h"
 #include "vitals/v1/metrics.pb-c.h"
 #include "vitals/v1/rpc.pb-c.h"
 
@@ -860,6 +861,117 @@ void vt__pb_metrics_req_fini(vt__pb_metrics_req *r)
 	free(r->labels);
 	r->msg = NULL;
 	r->labels = NULL;
+}
+
+/* ---- vitals.v1.Health/History ------------------------------------------ */
+
+vt_err vt__pb_history_req_encode(const char *name, double since, uint32_t limit,
+				 uint8_t **out, size_t *len)
+{
+	if (out == NULL || len == NULL)
+		return VT_EINVAL;
+	Vitals__V1__HistoryRequest r = VITALS__V1__HISTORY_REQUEST__INIT;
+	scratch sc = {0};
+	r.name = str_out(&sc, name);
+	r.since = since;
+	r.limit = limit;
+	return pack_built(&r.base, &sc, out, len);
+}
+
+vt_err vt__pb_history_req_decode(const uint8_t *data, size_t len,
+				 vt__pb_history_req *out)
+{
+	if ((data == NULL && len > 0) || out == NULL)
+		return VT_EINVAL;
+	Vitals__V1__HistoryRequest *r =
+	    vitals__v1__history_request__unpack(NULL, len, data);
+	if (r == NULL)
+		return VT_EPROTO;
+	out->name = nonempty(r->name);
+	out->since = r->since;
+	out->limit = r->limit;
+	out->msg = r;
+	return VT_OK;
+}
+
+void vt__pb_history_req_fini(vt__pb_history_req *r)
+{
+	if (r != NULL && r->msg != NULL) {
+		vitals__v1__history_request__free_unpacked(r->msg, NULL);
+		r->msg = NULL;
+	}
+}
+
+vt_err vt__pb_history_encode(const char *name, const vt_history_result *rs,
+			     size_t n, uint8_t **out, size_t *len)
+{
+	if (out == NULL || len == NULL || (rs == NULL && n > 0))
+		return VT_EINVAL;
+	Vitals__V1__HistoryResponse r = VITALS__V1__HISTORY_RESPONSE__INIT;
+	Vitals__V1__HistoryResult *items = NULL;
+	Vitals__V1__HistoryResult **ptrs = NULL;
+	if (n > 0 && ((items = calloc(n, sizeof(*items))) == NULL ||
+		      (ptrs = calloc(n, sizeof(*ptrs))) == NULL)) {
+		free(items);
+		return VT_ENOMEM;
+	}
+	scratch sc = {0};
+	for (size_t i = 0; i < n; i++) {
+		vitals__v1__history_result__init(&items[i]);
+		items[i].time = rs[i].time;
+		items[i].status = (Vitals__V1__Status)rs[i].status;
+		items[i].duration_ms = rs[i].duration_ms;
+		items[i].error = str_out(&sc, rs[i].error);
+		items[i].maintenance = rs[i].maintenance;
+		ptrs[i] = &items[i];
+	}
+	r.name = str_out(&sc, name);
+	r.n_results = n;
+	r.results = ptrs;
+	vt_err err = pack_built(&r.base, &sc, out, len);
+	free(ptrs);
+	free(items);
+	return err;
+}
+
+vt_err vt__pb_history_decode(const uint8_t *data, size_t len,
+			     vt_history_result **out, size_t *n)
+{
+	if ((data == NULL && len > 0) || out == NULL || n == NULL)
+		return VT_EINVAL;
+	Vitals__V1__HistoryResponse *r =
+	    vitals__v1__history_response__unpack(NULL, len, data);
+	if (r == NULL)
+		return VT_EPROTO;
+	size_t size = rnd(r->n_results * sizeof(vt_history_result)) + 1;
+	for (size_t i = 0; i < r->n_results; i++) {
+		if (!status_ok(r->results[i]->status)) {
+			vitals__v1__history_response__free_unpacked(r, NULL);
+			return VT_EPROTO;
+		}
+		size += str_size(r->results[i]->error);
+	}
+	bump b = {.base = malloc(size), .cap = size};
+	if (b.base == NULL) {
+		vitals__v1__history_response__free_unpacked(r, NULL);
+		return VT_ENOMEM;
+	}
+	vt_history_result *rs =
+	    take(&b, r->n_results * sizeof(vt_history_result));
+	for (size_t i = 0; i < r->n_results; i++) {
+		const Vitals__V1__HistoryResult *x = r->results[i];
+		rs[i] = (vt_history_result){
+		    .time = x->time,
+		    .status = (vt_status)x->status,
+		    .duration_ms = x->duration_ms,
+		    .error =
+			x->error[0] != '\0' ? take_str(&b, x->error) : NULL,
+		    .maintenance = x->maintenance};
+	}
+	*out = rs;
+	*n = r->n_results;
+	vitals__v1__history_response__free_unpacked(r, NULL);
+	return VT_OK;
 }
 
 /* ---- grpc.health.v1 ---------------------------------------------------- */

@@ -28,6 +28,7 @@
 
 #include "vitals/err.h"
 #include "vitals/health.h"
+#include "vitals/history.h"
 #include "vitals/metrics.h"
 
 /* The methods of the RPC server. */
@@ -35,6 +36,7 @@
 #define VT__M_GRPC_LIST	 "grpc.health.v1.Health/List"
 #define VT__M_HEALTH	 "vitals.v1.Health/Check"
 #define VT__M_METRICS	 "vitals.v1.Metrics/Get"
+#define VT__M_HISTORY	 "vitals.v1.Health/History"
 
 /* gRPC status numbers used in vitals.v1.Response.code. */
 enum {
@@ -122,6 +124,33 @@ vt_err vt__pb_metrics_req_encode(const vt_metrics_filter *filter, uint8_t **out,
 vt_err vt__pb_metrics_req_decode(const uint8_t *data, size_t len,
 				 vt__pb_metrics_req *out);
 void vt__pb_metrics_req_fini(vt__pb_metrics_req *r);
+
+/* ---- vitals.v1.Health/History ------------------------------------------ */
+
+/* A decoded vitals.v1.HistoryRequest: name points into the decoded
+ * message (NULL when empty); release with _fini. */
+typedef struct vt__pb_history_req {
+	const char *name;
+	double since;
+	uint32_t limit; /* 0 = the default */
+	void *msg;	/* private */
+} vt__pb_history_req;
+
+vt_err vt__pb_history_req_encode(const char *name, double since, uint32_t limit,
+				 uint8_t **out, size_t *len);
+/* VT_EPROTO for bytes that are not a HistoryRequest. */
+vt_err vt__pb_history_req_decode(const uint8_t *data, size_t len,
+				 vt__pb_history_req *out);
+void vt__pb_history_req_fini(vt__pb_history_req *r);
+
+/* HistoryResponse{name, results}: rs[n] newest first. */
+vt_err vt__pb_history_encode(const char *name, const vt_history_result *rs,
+			     size_t n, uint8_t **out, size_t *len);
+/* *out is one allocation (results and their error strings), freed with
+ * free(); *n may be 0. VT_EPROTO for bytes that are not a
+ * HistoryResponse or hold a status out of range. */
+vt_err vt__pb_history_decode(const uint8_t *data, size_t len,
+			     vt_history_result **out, size_t *n);
 
 /* ---- grpc.health.v1 ---------------------------------------------------- */
 

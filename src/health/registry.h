@@ -127,4 +127,21 @@ vt_err vt__health_visit(vt_health *h, const char *name,
 /* A uniformly random 64-bit number. Locks: caller holds h->mtx. */
 uint64_t vt__health_rand(vt_health *h);
 
+/* A check's last result as kept elsewhere (the state database). */
+typedef struct vt__seed {
+	vt_status status;
+	double time; /* wall, Unix seconds */
+	double duration_ms;
+	const char *error;	   /* NULL = none */
+	double last_status_change; /* wall */
+	uint32_t consecutive_failures;
+} vt__seed;
+
+/* Gives check name the last result s unless it has one of its own
+ * already: status, times, error and failure count, its monotonic time
+ * set as far back as s->time is, so the staleness rule (three
+ * intervals) applies to it as to any result. No listener is called:
+ * nothing new happened. VT_ENOENT. Locks: takes h->mtx. */
+vt_err vt__health_seed(vt_health *h, const char *name, const vt__seed *s);
+
 #endif

@@ -90,6 +90,10 @@ struct vt_history {
 	size_t ncache, capcache;
 };
 
+/* Gives each check of h without a result its newest stored one
+ * (seed.c). No lock held. */
+void vt__history_seed(vt_history *hs, vt_health *h);
+
 /* "state database PATH: msg" (or ":memory:") into errbuf. */
 void vt__history_err(const vt_history *hs, char *errbuf, size_t errlen,
 		     const char *msg);

@@ -119,6 +119,9 @@ vt_err vt_history_attach(vt_history *hs, vt_health *h)
 		pthread_mutex_lock(&hs->mtx);
 		hs->health = NULL;
 		pthread_mutex_unlock(&hs->mtx);
+	} else {
+		/* The last status of each check comes back (seed.c). */
+		vt__history_seed(hs, h);
 	}
 	return err;
 }
@@ -250,7 +253,8 @@ static size_t next_batch(vt_history *hs)
 			return (size_t)-1; /* idle: housekeeping */
 	}
 	size_t n = 0;
-	for (vt__hitem *it = hs->head; it != NULL && n < VT__BATCH; it = it->next)
+	for (vt__hitem *it = hs->head; it != NULL && n < VT__BATCH;
+	     it = it->next)
 		hs->w_items[n++] = it;
 	return n;
 }

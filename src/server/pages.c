@@ -26,7 +26,7 @@
 #define CT_JSON	      "application/json"
 #define CT_HTML	      "text/html; charset=utf-8"
 #define CT_SVG	      "image/svg+xml"
-#define DEFAULT_LIMIT 100
+#define DEFAULT_LIMIT VT__HISTORY_DEFAULT_LIMIT
 
 /* The path of uri (absolute form's scheme and authority dropped), cut
  * at '?' or '#' into dst; its query in *query (NULL if none). */
@@ -132,21 +132,13 @@ static void history_route(vt__service *svc, const char *name, const char *query,
 			return;
 		}
 	}
-	vt_health_snapshot *s = NULL;
-	vt_err rv = snapshot(svc, name, false, &s);
-	vt_health_snapshot_free(s);
-	if (rv == VT_ENOENT || rv == VT_EINVAL) {
+	vt_history_result *rs = NULL;
+	size_t n = 0;
+	vt_err rv = vt__service_history(svc, name, since, limit, &rs, &n);
+	if (rv == VT_ENOENT) {
 		set_error(a, 404, "unknown check");
 		return;
 	}
-	vt_history_result *rs = NULL;
-	size_t n = 0;
-	if (rv == VT_OK)
-		rv = vt_history_list(svc->history, name, since,
-				     limit > VT_HISTORY_LIMIT_MAX
-					 ? VT_HISTORY_LIMIT_MAX
-					 : (size_t)limit,
-				     &rs, &n);
 	char *body = NULL;
 	size_t len = 0;
 	if (rv == VT_OK)

@@ -381,17 +381,56 @@ static void do_silence(call *c, reply *rp)
 	free(name);
 }
 
+/* Same content, cap and token rule as GET /health/NAME/history
+ * (pages.c), through the one service call. */
+static void do_history(call *c, reply *rp)
+{
+	if (c->access != VT__ACCESS_FULL) {
+		reply_err(rp, VT_EAUTH, "history needs the server's token");
+		return;
+	}
+	vt__pb_history_req hr = {0};
+	if (vt__pb_history_req_decode(c->env.payload, c->env.plen, &hr) !=
+	    VT_OK) {
+		reply_err(rp, VT_EPROTO, "malformed vitals.v1.HistoryRequest");
+		return;
+	}
+	long limit = hr.limit == 0 ? VT__HISTORY_DEFAULT_LIMIT : (long)hr.limit;
+	vt_history_result *rs = NULL;
+	size_t n = 0;
+	char buf[80];
+	vt_err err =
+	    vt__service_history(c->svc, hr.name, hr.since, limit, &rs, &n);
+	if (err == VT_EUNAVAIL)
+		reply_err(rp, VT_ENOENT, "no history is kept");
+	else if (err == VT_ENOENT && hr.name == NULL)
+		reply_err(rp, VT_EINVAL, "a check name is required");
+	else if (err == VT_ENOENT)
+		reply_err(rp, err, "no check named \"%s\"",
+			  printable(buf, sizeof(buf), hr.name));
+	else if (err == VT_EINVAL)
+		reply_err(rp, err, "since must be Unix seconds >= 0");
+	else if (err != VT_OK)
+		reply_err(rp, err, NULL);
+	if (err == VT_OK) {
+		uint8_t *b = NULL;
+		size_t len = 0;
+		err = vt__pb_history_encode(hr.name, rs, n, &b, &len);
+		reply_encoded(rp, err, b, len);
+	}
+	vt_history_list_free(rs);
+	vt__pb_history_req_fini(&hr);
+}
+
 typedef struct route {
 	const char *method;
 	void (*fn)(call *c, reply *rp);
 } route;
 
 static const route routes[] = {
-    {VT__M_HEALTH, do_health},
-    {VT__M_METRICS, do_metrics},
-    {VT__M_GRPC_CHECK, do_grpc_check},
-    {VT__M_GRPC_LIST, do_grpc_list},
-    {VT__M_BEAT, do_beat},
+    {VT__M_HEALTH, do_health},	     {VT__M_METRICS, do_metrics},
+    {VT__M_HISTORY, do_history},     {VT__M_GRPC_CHECK, do_grpc_check},
+    {VT__M_GRPC_LIST, do_grpc_list}, {VT__M_BEAT, do_beat},
     {VT__M_SILENCE, do_silence},
 };
 

@@ -5,6 +5,7 @@
  */
 #include "server/service.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,6 +174,32 @@ vt_err vt__service_health(vt__service *svc, const vt__health_query *q,
 	if (err == VT_OK && q->withhold)
 		withhold(*out);
 	return err;
+}
+
+vt_err vt__service_history(vt__service *svc, const char *name, double since,
+			   long limit, vt_history_result **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (svc->history == NULL)
+		return VT_EUNAVAIL;
+	if (name == NULL || !vt_check_name_valid(name))
+		return VT_ENOENT;
+	if (!(since >= 0) || !isfinite(since) || limit < 1)
+		return VT_EINVAL;
+	/* The check's cached snapshot: it exists, and what it shows is
+	 * committed before the list is read. */
+	vt__health_query q = {.filter = {.name = name}, .mode = VT_RUN_CACHED};
+	vt_health_snapshot *s = NULL;
+	vt_err err = vt__service_health(svc, &q, &s);
+	if (err == VT_OK && s->ncomponents != 1)
+		err = VT_ENOENT;
+	vt_health_snapshot_free(s);
+	if (err != VT_OK)
+		return err == VT_EINVAL ? VT_ENOENT : err;
+	size_t cap =
+	    limit > VT_HISTORY_LIMIT_MAX ? VT_HISTORY_LIMIT_MAX : (size_t)limit;
+	return vt_history_list(svc->history, name, since, cap, out, n);
 }
 
 vt_err vt__service_metrics(vt__service *svc, const vt_metrics_filter *f,

@@ -100,6 +100,19 @@ void vt__service_shutdown(vt__service *svc);
 vt_err vt__service_health(vt__service *svc, const vt__health_query *q,
 			  vt_health_snapshot **out);
 
+/* The results a history answer holds when the caller names no limit. */
+#define VT__HISTORY_DEFAULT_LIMIT 100
+
+/* The recorded results of check name, newest first, time >= since, at
+ * most limit (capped at VT_HISTORY_LIMIT_MAX), as both transports serve
+ * them: only once the check's last shown result is committed. *out for
+ * vt_history_list_free. VT_EUNAVAIL when no history is kept; VT_ENOENT
+ * for an unknown (or impossible) name; VT_EINVAL for since < 0 or not
+ * finite, or limit < 1; VT_EIO, VT_ENOMEM. The caller checks access:
+ * history needs the token (its errors are details). Thread-safe. */
+vt_err vt__service_history(vt__service *svc, const char *name, double since,
+			   long limit, vt_history_result **out, size_t *n);
+
 /* Records a beat of heartbeat check name (vt_health_beat): VT_ENOENT
  * for an unknown check, VT_EINVAL for one that is not a heartbeat.
  * Callers need full access (the transports check). Thread-safe. */

@@ -14,6 +14,12 @@
  *   sanitizer runtime's children is slow and not what is tested).
  * - A corrupt state file is refused at start and by --check-config,
  *   naming the file.
+ * - vitals.v1.Health/History (libvitals-client and vitalsctl history)
+ *   serves what GET /health/NAME/history serves; an unknown name is
+ *   NOT_FOUND, exit 3 with a message.
+ * - After a restart each check reads its last stored result until it
+ *   runs again (a slow command keeps it from running at once), and one
+ *   older than three intervals reads stale.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -26,6 +32,7 @@
 #include "support_daemon.h"
 #include "support_http.h"
 #include "testutil.h"
+#include "vitals/client.h"
 
 #ifndef VT_TEST_SANITIZE
 #define VT_TEST_SANITIZE ""
@@ -79,7 +86,10 @@ typedef struct seen {
 	char status[16];
 } seen;
 
-/* Adds each component of health (a /health answer) to s[*n]. */
+/* Adds each component of health (a /health answer) to s[*n]; a stale
+ * one is left out: its status is the staleness rule's, not a result's
+ * (after a restart a check reads its last stored result, stale once
+ * older than three intervals). */
 static void note(const cJSON *health, seen *s, size_t *n, size_t cap)
 {
 	const cJSON *c;
@@ -88,7 +98,8 @@ static void note(const cJSON *health, seen *s, size_t *n, size_t cap)
 		const cJSON *t = cJSON_GetObjectItem(c, "last_check_time");
 		const char *name =
 		    cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
-		if (!cJSON_IsNumber(t) || name == NULL || *n == cap)
+		if (!cJSON_IsNumber(t) || name == NULL || *n == cap ||
+		    cJSON_IsTrue(cJSON_GetObjectItem(c, "stale")))
 			continue;
 		snprintf(s[*n].name, sizeof(s[*n].name), "%s", name);
 		s[*n].t = t->valuedouble;
@@ -384,17 +395,171 @@ static void test_status_page_in_chromium(void)
 	vt_test_stop(d2.pid);
 }
 
+/* Runs vitalsctl with args; stdout and stderr into *out (malloc'd).
+ * Exit status. */
+static int ctl(const char *args, char **out)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", VT_TEST_VITALSCTL, args);
+	return vt_test_sh(cmd, out);
+}
+
+/* The results of history (a GET /health/NAME/history answer) equal
+ * rs[0..n) (newest first) once those newer than rs[0] are skipped. */
+static int same_history(const cJSON *history, const vt_history_result *rs,
+			size_t n)
+{
+	const cJSON *r;
+	size_t i = 0;
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(history, "results"))
+	{
+		double t = cJSON_GetObjectItem(r, "time")->valuedouble;
+		if (t > rs[0].time + 1e-6)
+			continue;
+		const char *st =
+		    cJSON_GetStringValue(cJSON_GetObjectItem(r, "status"));
+		const char *er =
+		    cJSON_GetStringValue(cJSON_GetObjectItem(r, "error"));
+		const cJSON *d = cJSON_GetObjectItem(r, "duration_ms");
+		if (i == n || fabs(t - rs[i].time) > 1e-6 || st == NULL ||
+		    strcmp(st, vt_status_name(rs[i].status)) != 0 ||
+		    !cJSON_IsNumber(d) ||
+		    fabs(d->valuedouble - rs[i].duration_ms) > 1e-3 ||
+		    (er == NULL) != (rs[i].error == NULL) ||
+		    (er != NULL && strcmp(er, rs[i].error) != 0))
+			return 0;
+		i++;
+	}
+	return i == n;
+}
+
+static double num_of(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, k);
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+static void test_rpc_history_and_restart(void)
+{
+	char checks[2048];
+	set_flag(2);
+	snprintf(checks, sizeof(checks),
+		 "{\"name\": \"flip\", \"type\": \"exec\", \"command\": "
+		 "[\"/bin/sh\", \"-c\", \"echo flip says $(cat %s); exit 2\"], "
+		 "\"interval_ms\": 100},"
+		 "{\"name\": \"quick\", \"type\": \"exec\", \"command\": "
+		 "[\"/bin/true\"], \"interval_ms\": 100}",
+		 flag_path);
+	vt_test_daemon d;
+	CU_ASSERT_FATAL(vt_test_daemon_start(&d, "rpch",
+					     "\"state\": \"rpc.db\",", checks,
+					     0) == 1);
+	vt_test_sleep_ms(800);
+	vt_client *c = NULL;
+	CU_ASSERT_FATAL(vt_client_connect(&c, d.rpc, 5000) == VT_OK);
+	vt_history_result *rs = NULL;
+	size_t n = 0;
+	CU_ASSERT_FATAL(vt_client_history(c, "flip", 0, 1000, &rs, &n) ==
+			VT_OK);
+	CU_ASSERT_TRUE(n >= 2);
+	cJSON *hj = get_json(d.http_port, "/health/flip/history?limit=1000");
+	CU_ASSERT_TRUE(n > 0 && same_history(hj, rs, n));
+	CU_ASSERT_TRUE(n > 0 && rs[0].status == VT_UNHEALTHY &&
+		       rs[0].error != NULL &&
+		       strstr(rs[0].error, "flip says 2") != NULL);
+	cJSON_Delete(hj);
+	vt_client_history_free(rs);
+	/* The limit and since as over HTTP. */
+	CU_ASSERT_EQUAL(vt_client_history(c, "flip", 0, 2, &rs, &n), VT_OK);
+	CU_ASSERT_EQUAL(n, 2);
+	vt_client_history_free(rs);
+	CU_ASSERT_EQUAL(vt_client_history(c, "flip", 4e9, 0, &rs, &n), VT_OK);
+	CU_ASSERT_EQUAL(n, 0);
+	vt_client_history_free(rs);
+	CU_ASSERT_EQUAL(vt_client_history(c, "nosuch", 0, 0, &rs, &n),
+			VT_ENOENT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(vt_client_last_error(c), "nosuch"));
+	vt_client_close(c);
+
+	char args[300], *out = NULL;
+	snprintf(args, sizeof(args), "--url %s history flip --limit 3", d.rpc);
+	CU_ASSERT_EQUAL(ctl(args, &out), 0);
+	CU_ASSERT_TRUE(out != NULL && strstr(out, "TIME") != NULL &&
+		       strstr(out, "unhealthy") != NULL &&
+		       strstr(out, "flip says 2") != NULL &&
+		       strstr(out, "3 results") != NULL);
+	free(out);
+	snprintf(args, sizeof(args), "--url %s history flip --json", d.rpc);
+	CU_ASSERT_EQUAL(ctl(args, &out), 0);
+	cJSON *j = out != NULL ? cJSON_Parse(out) : NULL;
+	CU_ASSERT_TRUE(cJSON_GetArraySize(cJSON_GetObjectItem(j, "results")) >
+		       0);
+	cJSON_Delete(j);
+	free(out);
+	snprintf(args, sizeof(args), "--url %s history nosuch", d.rpc);
+	CU_ASSERT_EQUAL(ctl(args, &out), 3);
+	CU_ASSERT_TRUE(out != NULL &&
+		       strstr(out, "no check named \"nosuch\"") != NULL);
+	free(out);
+
+	/* Restart: the commands now take 5 s, so what the checks read at
+	 * first is what the state database kept. */
+	CU_ASSERT_EQUAL(vt_test_stop(d.pid), 0);
+	vt_test_sleep_ms(400);
+	snprintf(checks, sizeof(checks),
+		 "{\"name\": \"flip\", \"type\": \"exec\", \"command\": "
+		 "[\"/bin/sleep\", \"5\"], \"timeout_ms\": 8000, "
+		 "\"interval_ms\": 60000},"
+		 "{\"name\": \"quick\", \"type\": \"exec\", \"command\": "
+		 "[\"/bin/sleep\", \"5\"], \"timeout_ms\": 8000, "
+		 "\"interval_ms\": 100}");
+	CU_ASSERT_FATAL(vt_test_daemon_start(&d, "rpch2",
+					     "\"state\": \"rpc.db\",", checks,
+					     0) == 1);
+	cJSON *flip = get_json(d.http_port, "/health/flip?cache=true");
+	cJSON *last = get_json(d.http_port, "/health/flip/history?limit=1");
+	const cJSON *r0 =
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(last, "results"), 0);
+	const char *st =
+	    cJSON_GetStringValue(cJSON_GetObjectItem(flip, "status"));
+	const char *er =
+	    cJSON_GetStringValue(cJSON_GetObjectItem(flip, "error"));
+	CU_ASSERT_TRUE(st != NULL && strcmp(st, "unhealthy") == 0);
+	CU_ASSERT_TRUE(er != NULL && strstr(er, "flip says 2") != NULL);
+	CU_ASSERT_TRUE(r0 != NULL && fabs(num_of(flip, "last_check_time") -
+					  num_of(r0, "time")) < 1e-3);
+	CU_ASSERT_TRUE(num_of(flip, "consecutive_failures") >= 2);
+	CU_ASSERT_TRUE(num_of(flip, "last_status_change") > 0 &&
+		       num_of(flip, "last_status_change") <=
+			   num_of(flip, "last_check_time"));
+	CU_ASSERT_TRUE(cJSON_IsFalse(cJSON_GetObjectItem(flip, "stale")));
+	/* quick was healthy, but its last result is older than 3 x 100 ms. */
+	cJSON *quick = get_json(d.http_port, "/health/quick?cache=true");
+	CU_ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(quick, "stale")));
+	er = cJSON_GetStringValue(cJSON_GetObjectItem(quick, "error"));
+	CU_ASSERT_TRUE(er != NULL && strstr(er, "stale") != NULL);
+	CU_ASSERT_TRUE(num_of(quick, "last_check_time") > 0);
+	cJSON_Delete(quick);
+	cJSON_Delete(flip);
+	cJSON_Delete(last);
+	vt_test_stop(d.pid);
+}
+
 int main(void)
 {
 	static const vt_test tests[] = {
 	    {"kill -9: every reported result is kept", test_kill9_no_loss},
 	    {"corrupt state file refused", test_corrupt_state},
+	    {"history over RPC; last status after restart",
+	     test_rpc_history_and_restart},
 	    {"status page in Chromium", test_status_page_in_chromium},
 	    {NULL, NULL},
 	};
 	static const vt_test sanitized[] = {
 	    {"kill -9: every reported result is kept", test_kill9_no_loss},
 	    {"corrupt state file refused", test_corrupt_state},
+	    {"history over RPC; last status after restart",
+	     test_rpc_history_and_restart},
 	    {NULL, NULL},
 	};
 	if (VT_TEST_SANITIZE[0] != '\0') {

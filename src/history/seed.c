@@ -1,0 +1,54 @@
+/*
+ * seed.c - after a restart, each check's last result comes back from the
+ * state database instead of reading "no result yet" until it runs again.
+ *
+ * On attach, every registered check that has no result of its own gets
+ * its newest stored one (vt__health_seed): status, time, duration,
+ * error; its last status change is the oldest of the newest results
+ * that share that status, and its consecutive failures the number of
+ * newest UNHEALTHY results, both counted over at most SEED_DEPTH rows
+ * (cheap, and a run longer than that is reported as that long). The
+ * registry ages the result by its wall time, so one older than three
+ * intervals reads stale as usual. Maintenance results count as results
+ * (they were reported so).
+ */
+#include <stdlib.h>
+
+#include "health/registry.h"
+#include "history/history.h"
+
+#define SEED_DEPTH 200
+
+/* Seeds check name of h from its newest stored results, if any. */
+static void seed_one(vt_history *hs, vt_health *h, const char *name)
+{
+	vt_history_result *rs = NULL;
+	size_t n = 0;
+	if (vt_history_list(hs, name, 0, SEED_DEPTH, &rs, &n) != VT_OK ||
+	    n == 0) {
+		vt_history_list_free(rs);
+		return;
+	}
+	vt__seed s = {.status = rs[0].status,
+		      .time = rs[0].time,
+		      .duration_ms = rs[0].duration_ms,
+		      .error = rs[0].error,
+		      .last_status_change = rs[0].time};
+	for (size_t i = 0; i < n && rs[i].status == rs[0].status; i++)
+		s.last_status_change = rs[i].time;
+	for (size_t i = 0; i < n && rs[i].status == VT_UNHEALTHY; i++)
+		s.consecutive_failures++;
+	(void)vt__health_seed(h, name, &s);
+	vt_history_list_free(rs);
+}
+
+void vt__history_seed(vt_history *hs, vt_health *h)
+{
+	vt_health_snapshot *snap = NULL;
+	if (vt_health_run(h, NULL, VT_RUN_CACHED, &snap) != VT_OK)
+		return;
+	for (size_t i = 0; i < snap->ncomponents; i++)
+		if (snap->components[i].last_check_time <= 0)
+			seed_one(hs, h, snap->components[i].name);
+	vt_health_snapshot_free(snap);
+}
