@@ -4,7 +4,8 @@
  *
  * Results are the library's own snapshot types (vitals/health.h,
  * vitals/metrics.h), decoded from protobuf into one allocation each;
- * free them with vt_client_health_free / vt_client_metrics_free (the
+ * free them with the types' own destructors, vt_health_snapshot_free and
+ * vt_metrics_snapshot_free, like snapshots the library takes itself (the
  * encoders of vitals/encode.h take them as they are).
  *
  * Threads: every call on a client is thread-safe, and threads may share
@@ -99,6 +100,8 @@ vt_err vt_client_history(vt_client *c, const char *name, double since,
 			 unsigned limit, vt_history_result **out, size_t *n);
 void vt_client_history_free(vt_history_result *r);
 
+/* Kept for existing callers: the same as vt_health_snapshot_free and
+ * vt_metrics_snapshot_free. */
 void vt_client_health_free(vt_health_snapshot *s);
 void vt_client_metrics_free(vt_metrics_snapshot *s);
 

@@ -134,7 +134,10 @@ static int pow5_factor(uint64_t v)
 }
 
 /* Shortest digits of finite v, nearest of the shortest: |v| = *digits *
- * 10^*e10, no trailing zeros. Thread-safe. */
+ * 10^*e10, no trailing zeros. Thread-safe. The one function here over
+ * 100 lines, on purpose: it is Ryu's core loop (Adams 2018), whose steps
+ * share a dozen live variables and read best beside the paper as one
+ * piece; split, they would be helpers with long argument lists. */
 void vt__num_shortest(double v, uint64_t *digits, int *e10)
 {
 	uint64_t bits;
