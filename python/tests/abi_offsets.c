@@ -98,7 +98,14 @@ int main(void)
 	F(vt_server_opts, max_request_bytes);
 	F(vt_server_opts, token);
 	F(vt_server_opts, max_connections);
+	F(vt_server_opts, http_max_per_address);
+	F(vt_server_opts, http_header_timeout_ms);
+	F(vt_server_opts, http_idle_timeout_ms);
+	F(vt_server_opts, history);
 	F(vt_server_opts, process_metrics);
+	F(vt_server_opts, tls_cert);
+	F(vt_server_opts, tls_key);
+	F(vt_server_opts, tls_ca);
 	E();
 	printf("}\n");
 	return 0;

@@ -312,7 +312,12 @@ class ServerOpts(Structure):
                 ("live_tag", c_char_p), ("ready_tag", c_char_p),
                 ("rpc_contexts", c_uint), ("max_request_bytes", c_size_t),
                 ("token", c_char_p), ("max_connections", c_uint),
-                ("process_metrics", c_bool),
+                ("http_max_per_address", c_uint),
+                ("http_header_timeout_ms", c_uint),
+                ("http_idle_timeout_ms", c_uint),
+                ("history", c_void_p), ("process_metrics", c_bool),
+                ("tls_cert", c_char_p), ("tls_key", c_char_p),
+                ("tls_ca", c_char_p),
                 ("_reserved", c_uint64 * 16)]
 
 
