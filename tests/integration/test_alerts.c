@@ -443,7 +443,7 @@ static void test_kill_pending(void)
 	vt_test_httpd *hook = vt_test_receiver_start(port);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(hook);
 	CU_ASSERT_FATAL(vt_test_daemon_start(&d, "kill", top, checks, 0));
-	int n = wait_ok(hook, 2, 8000);
+	int n = wait_ok(hook, 2, 20000); /* TSan: a slow restart */
 	vt_test_sleep_ms(1000); /* and nothing more: no repeat on restart */
 	n = vt_test_receiver_requests(hook, reqs, VT_TEST_RECV_MAX);
 	CU_ASSERT_EQUAL(n, 2);
@@ -456,7 +456,7 @@ static void test_kill_pending(void)
 	}
 	/* A fresh outage after the restart is told once. */
 	target_close(&tg);
-	n = wait_ok(hook, 3, 5000);
+	n = wait_ok(hook, 3, 15000);
 	vt_test_sleep_ms(500);
 	n = vt_test_receiver_requests(hook, reqs, VT_TEST_RECV_MAX);
 	CU_ASSERT_EQUAL(n, 3);
