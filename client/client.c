@@ -392,6 +392,13 @@ vt_err vt_client_grpc_check(vt_client *c, const char *service, int *serving)
 vt_err vt_client_watch(const char *pub_url, int timeout_ms,
 		       vt_client_watch_fn fn, void *arg)
 {
+	return vt_client_watch_tls(pub_url, timeout_ms, NULL, fn, arg);
+}
+
+vt_err vt_client_watch_tls(const char *pub_url, int timeout_ms,
+			   const vt_client_tls *tls, vt_client_watch_fn fn,
+			   void *arg)
+{
 	if (pub_url == NULL || fn == NULL)
 		return VT_EINVAL;
 	nng_socket s;
@@ -405,7 +412,7 @@ vt_err vt_client_watch(const char *pub_url, int timeout_ms,
 	    (rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO,
 				    timeout_ms < 0 ? NNG_DURATION_INFINITE
 						   : timeout_ms)) != 0 ||
-	    (rv = nng_dial(s, pub_url, NULL, 0)) != 0) {
+	    (rv = dial(s, pub_url, tls)) != 0) {
 		nng_close(s);
 		return vt__err_from_nng(rv);
 	}

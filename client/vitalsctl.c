@@ -60,8 +60,8 @@ static const char usage[] =
     "  --cached       health: last results, without running checks\n"
     "  --tag T        health: only checks tagged T\n"
     "  --exclude N    health: leave out check N (repeatable)\n"
-    "  --ca FILE      TLS (a tls+tcp:// URL): CA of the server's\n"
-    "                 certificate (or VITALS_CA)\n"
+    "  --ca FILE      TLS (a tls+tcp:// --url or --pub): CA of the\n"
+    "                 server's certificate (or VITALS_CA)\n"
     "  --cert FILE, --key FILE  client certificate and key for mutual\n"
     "                 TLS (or VITALS_CERT, VITALS_KEY)\n"
     "  --since UNIX   history: results at or after this Unix time\n"
@@ -668,16 +668,35 @@ static int print_encoded(vt_err err, char *text, size_t len, const char *what)
 
 /* ---- commands ---------------------------------------------------------- */
 
+#define TLS_EINVAL " or unusable TLS files (--ca, --cert, --key)"
+
+/* The TLS files: --ca, --cert, --key, else VITALS_CA/CERT/KEY. False
+ * (said on stderr) for a tls+ url without a CA. */
+static bool tls_files(const opts *o, const char *url, vt_client_tls *tls)
+{
+	*tls = o->tls;
+	if (tls->ca == NULL)
+		tls->ca = getenv("VITALS_CA");
+	if (tls->cert == NULL)
+		tls->cert = getenv("VITALS_CERT");
+	if (tls->key == NULL)
+		tls->key = getenv("VITALS_KEY");
+	if (strncmp(url, "tls+", 4) == 0 && tls->ca == NULL) {
+		fprintf(stderr,
+			"vitalsctl: %s: TLS needs the server's CA: --ca FILE "
+			"(or VITALS_CA)\n",
+			url);
+		return false;
+	}
+	return true;
+}
+
 static vt_client *connect_or_say(const opts *o)
 {
 	vt_client *c = NULL;
-	vt_client_tls tls = o->tls;
-	if (tls.ca == NULL)
-		tls.ca = getenv("VITALS_CA");
-	if (tls.cert == NULL)
-		tls.cert = getenv("VITALS_CERT");
-	if (tls.key == NULL)
-		tls.key = getenv("VITALS_KEY");
+	vt_client_tls tls;
+	if (!tls_files(o, o->url, &tls))
+		return NULL;
 	vt_err err = vt_client_connect_tls(&c, o->url, o->timeout_ms, &tls);
 	if (err == VT_OK) {
 		const char *token = getenv("VITALS_TOKEN");
@@ -687,7 +706,8 @@ static vt_client *connect_or_say(const opts *o)
 		err = VT_ENOMEM;
 	}
 	if (err == VT_EINVAL)
-		fprintf(stderr, "vitalsctl: invalid URL \"%s\"\n", o->url);
+		fprintf(stderr, "vitalsctl: invalid URL \"%s\"%s\n", o->url,
+			tls.ca != NULL ? TLS_EINVAL : "");
 	else if (err == VT_EUNAVAIL)
 		fprintf(stderr,
 			"vitalsctl: cannot connect to %s: connection refused "
@@ -816,12 +836,17 @@ static int watch_line(const char *msg, void *arg)
 
 static int cmd_watch(const opts *o)
 {
-	vt_err err = vt_client_watch(
-	    o->pub, o->timeout_set ? o->timeout_ms : -1, watch_line, NULL);
+	vt_client_tls tls;
+	if (!tls_files(o, o->pub, &tls))
+		return EXIT_UNKNOWN;
+	vt_err err =
+	    vt_client_watch_tls(o->pub, o->timeout_set ? o->timeout_ms : -1,
+				&tls, watch_line, NULL);
 	if (err == VT_OK || err == VT_ETIMEDOUT)
 		return 0;
 	if (err == VT_EINVAL)
-		fprintf(stderr, "vitalsctl: invalid URL \"%s\"\n", o->pub);
+		fprintf(stderr, "vitalsctl: invalid URL \"%s\"%s\n", o->pub,
+			tls.ca != NULL ? TLS_EINVAL : "");
 	else
 		fprintf(stderr, "vitalsctl: watch %s: %s\n", o->pub,
 			err == VT_EUNAVAIL ? "cannot connect (is the server "

@@ -126,6 +126,13 @@ typedef int (*vt_client_watch_fn)(const char *msg, void *arg);
 vt_err vt_client_watch(const char *pub_url, int timeout_ms,
 		       vt_client_watch_fn fn, void *arg);
 
+/* As vt_client_watch, over TLS with tls for a tls+tcp:// pub_url (as
+ * vt_client_connect_tls; the pub socket asks for no client
+ * certificate, so cert and key may be left NULL). */
+vt_err vt_client_watch_tls(const char *pub_url, int timeout_ms,
+			   const vt_client_tls *tls, vt_client_watch_fn fn,
+			   void *arg);
+
 #ifdef __cplusplus
 }
 #endif

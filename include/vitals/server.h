@@ -108,9 +108,12 @@ typedef struct vt_server_opts {
 	 * vt_metrics_process_update), read from /proc at each request. */
 	bool process_metrics;
 	/* TLS: with tls_cert and tls_key (PEM files), the RPC and pub
-	 * listen on tls+tcp:// (a tcp:// url is served as tls+tcp://); with
-	 * tls_ca too, RPC clients must present a certificate signed by it
-	 * (mutual TLS). NULL = plain. */
+	 * listen on tls+tcp:// (a tcp:// url is served as tls+tcp://) and
+	 * the gateway serves HTTPS on http_addr (an explicit "http://HOST:
+	 * PORT" stays plain; "https://HOST:PORT" without them is an error);
+	 * with tls_ca too, RPC clients must present a certificate signed by
+	 * it (mutual TLS) - HTTPS clients are never asked for one. NULL =
+	 * plain. */
 	const char *tls_cert, *tls_key, *tls_ca;
 } vt_server_opts;
 

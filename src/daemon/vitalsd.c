@@ -577,15 +577,23 @@ static int serve(const vt__config *cfg, vt_health *h, vt_metrics *m,
 			 "of $%s; other callers get statuses only",
 			 cfg->token_env);
 	if (cfg->http != NULL)
-		log_line("listening: http http://%s (/health, /livez, "
-			 "/readyz, /metrics, status page /)",
+		log_line("listening: http %s%s (/health, /livez, /readyz, "
+			 "/metrics, status page /)",
+			 strstr(cfg->http, "://") != NULL ? ""
+			 : cfg->tls_cert != NULL	  ? "https://"
+							  : "http://",
 			 cfg->http);
 	if (cfg->rpc != NULL)
 		log_line("listening: rpc %s%s%s", cfg->tls_cert ? "tls+" : "",
 			 cfg->rpc,
 			 cfg->tls_ca ? " (client certificates required)" : "");
 	if (cfg->pub != NULL)
-		log_line("publishing: status changes on %s", cfg->pub);
+		log_line("publishing: status changes on %s%s",
+			 cfg->tls_cert != NULL &&
+				 strncmp(cfg->pub, "tcp://", 6) == 0
+			     ? "tls+"
+			     : "",
+			 cfg->pub);
 	return 0;
 }
 
