@@ -212,7 +212,7 @@ static long https_get(const char *path, const char *ca, char **out)
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	else
-		printf("\n  GET %s: %s", url, curl_easy_strerror(rc));
+		printf("\n  GET %s: %s\n", url, curl_easy_strerror(rc));
 	curl_easy_cleanup(h);
 	if (out != NULL)
 		*out = b.p;
@@ -233,7 +233,8 @@ static void test_https(void)
 	CU_ASSERT_EQUAL(https_get("/metrics", ca, &out), 200);
 	CU_ASSERT(out != NULL && strstr(out, "vitals_check_status") != NULL);
 	free(out);
-	/* A client that does not trust the CA refuses the server. */
+	/* A client that does not trust the CA refuses the server (curl
+	 * says why). */
 	CU_ASSERT_EQUAL(https_get("/health", NULL, NULL), 0);
 	/* Plain HTTP to the HTTPS port: no answer, the connection ends. */
 	vt_test_resp r = {0};
