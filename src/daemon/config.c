@@ -969,11 +969,13 @@ vt_err vt__config_plaintext_token(const vt__config *cfg, char *errbuf,
 		: NULL;
 	if (plain == NULL)
 		return VT_OK;
+	char q[300];
+	vt__config_quote(plain, q, sizeof(q));
 	return fail(&c, "token_env",
 		    "the bearer token would cross the network in clear text "
 		    "on %s (not a loopback address): configure \"tls\", bind "
 		    "to 127.0.0.1, or set \"allow_plaintext_token\": true",
-		    plain);
+		    q);
 }
 
 /* "state": the state database; absent = vitals-state.db beside the
