@@ -144,15 +144,16 @@ static vt_err apply_checks(const vt__config *cur, const vt__config *next,
 	return rv;
 }
 
-vt_err vt__reload(const vt__config *cur, vt__config *next, vt_health *h,
-		  vt_history *hs, vt_reload_report *rep, char *err,
-		  size_t errlen)
+vt_err vt__reload(const vt__config *started, const vt__config *cur,
+		  vt__config *next, vt_health *h, vt_history *hs,
+		  vt_reload_report *rep, char *err, size_t errlen)
 {
 	memset(rep, 0, sizeof(*rep));
 	vt_err rv = vt__config_verify(next, err, errlen);
 	if (rv != VT_OK)
 		return rv;
-	note_restart_only(cur, next, rep);
+	/* Against what the listeners run with, whatever reloads said. */
+	note_restart_only(started, next, rep);
 	for (size_t i = 0; i < cur->nchecks; i++) {
 		const char *name = cur->checks[i].name;
 		if (find_conf(next, name) != NULL)

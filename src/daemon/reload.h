@@ -13,7 +13,9 @@
 #include "vitals/reload.h"
 
 /* Verifies next (loaded by the caller, with its command-line overrides)
- * as at start; if it is refused, nothing changes and err says why.
+ * as at start (started: the config the listeners and pool were started
+ * with, which restart-only settings are compared against; cur: the one
+ * whose checks run now); if it is refused, nothing changes and err says why.
  * Otherwise the checks of h are brought from cur's to next's (added,
  * removed - their series and, with hs, uptime gauges with them -,
  * changed ones replaced in place) and rep (zeroed first; the caller
@@ -22,8 +24,8 @@
  * A check that fails to build after verification passed (a file changed
  * in between) returns its error with the checks applied so far left
  * running. One caller at a time. */
-vt_err vt__reload(const vt__config *cur, vt__config *next, vt_health *h,
-		  vt_history *hs, vt_reload_report *rep, char *err,
-		  size_t errlen);
+vt_err vt__reload(const vt__config *started, const vt__config *cur,
+		  vt__config *next, vt_health *h, vt_history *hs,
+		  vt_reload_report *rep, char *err, size_t errlen);
 
 #endif

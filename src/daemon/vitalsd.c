@@ -504,7 +504,8 @@ static vt_err apply_reload(reloader *rl, const char *by, vt_reload_report *rep,
 	if (rl->base->token_env != NULL)
 		unsetenv(rl->base->token_env);
 	if (rv == VT_OK)
-		rv = vt__reload(rl->cur, next, rl->h, rl->hs, rep, err, errlen);
+		rv = vt__reload(rl->base, rl->cur, next, rl->h, rl->hs, rep,
+				err, errlen);
 	if (rv != VT_OK) {
 		vt__config_free(next);
 		vt_reload_report_fini(rep);
