@@ -39,6 +39,11 @@
  * counters "x" and "x_total" cannot both exist (VT_EEXIST), nor counter
  * "x" and gauge "x_total" (VT_EKIND).
  *
+ * Removal (the section at the end): a removed series or family leaves
+ * the sorted arrays that snapshots lay out from and is marked removed;
+ * lookups pass it over and put a new one in its table slot; its memory
+ * stays until the registry is freed, for the handles writers still hold.
+ *
  * Locks: only m->mtx here (registry.h has the whole picture).
  */
 #include "metrics/registry.h"
