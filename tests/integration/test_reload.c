@@ -335,6 +335,26 @@ static double runs_of_a(void)
 	return n;
 }
 
+/* A bad file through vitalsctl: refused with the reason, the checks
+ * (a and c) run on. */
+static void refused_told(const char *checks)
+{
+	char *out = NULL, got[256];
+	write_config("\"workers\": 0, \"token_env\": \"RELOAD_TOKEN_VAR\",",
+		     checks);
+	CU_ASSERT_EQUAL(ctl_reload("", true, &out), 3);
+	CU_ASSERT(out != NULL && strstr(out, "reload refused") &&
+		  strstr(out, "workers"));
+	free(out);
+	names(got, sizeof(got));
+	CU_ASSERT_STRING_EQUAL(got, "a,c");
+	double before = runs_of_a();
+	double end = vt_test_now_ms() + 10000;
+	while (runs_of_a() <= before && vt_test_now_ms() < end)
+		vt_test_sleep_ms(50);
+	CU_ASSERT(runs_of_a() > before); /* a still runs */
+}
+
 static void test_reload_rpc(void)
 {
 	char a[256], a2[256], b[256], c[256], checks[1024], got[256];
@@ -387,20 +407,7 @@ static void test_reload_rpc(void)
 	CU_ASSERT(metrics_wait("vitals_check_status{check=\"a\"}", true));
 	CU_ASSERT(runs_of_a() >= runs);
 
-	/* A bad file: refused with the reason, the old checks run on. */
-	write_config("\"workers\": 0, \"token_env\": \"RELOAD_TOKEN_VAR\",",
-		     checks);
-	CU_ASSERT_EQUAL(ctl_reload("", true, &out), 3);
-	CU_ASSERT(out != NULL && strstr(out, "reload refused") &&
-		  strstr(out, "workers"));
-	free(out);
-	names(got, sizeof(got));
-	CU_ASSERT_STRING_EQUAL(got, "a,c");
-	double before = runs_of_a();
-	double end = vt_test_now_ms() + 10000;
-	while (runs_of_a() <= before && vt_test_now_ms() < end)
-		vt_test_sleep_ms(50);
-	CU_ASSERT(runs_of_a() > before); /* a still runs */
+	refused_told(checks);
 
 	/* Through the library's client, with b back: the report. */
 	snprintf(checks, sizeof(checks), "%s, %s, %s", a2, b, c);
