@@ -676,6 +676,16 @@ static void test_silence_and_beats(void)
 	CU_ASSERT_EQUAL(http_beat(&d, "cron", true), 200);
 	CU_ASSERT_EQUAL(http_beat(&d, "port", true), 400);
 	CU_ASSERT_EQUAL(http_beat(&d, "nope", true), 404);
+	/* Any other method: 405 with the one allowed. */
+	char cmd[512], *out = NULL;
+	snprintf(cmd, sizeof(cmd),
+		 "curl -s -o /dev/null -D - --max-time 10 "
+		 "http://%s/health/cron/beat",
+		 d.http);
+	CU_ASSERT_EQUAL(vt_test_sh(cmd, &out), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out ? out : "", " 405"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out ? out : "", "Allow: POST\r\n"));
+	free(out);
 	CU_ASSERT_EQUAL(ctl(&d, "beat cron", false), 3);
 	CU_ASSERT_EQUAL(ctl(&d, "beat cron", true), 0);
 	vt_client *c = NULL;
