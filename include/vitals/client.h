@@ -40,6 +40,7 @@
 #include "vitals/health.h"
 #include "vitals/history.h"
 #include "vitals/metrics.h"
+#include "vitals/reload.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -116,6 +117,14 @@ vt_err vt_client_beat(vt_client *c, const char *name);
 /* vitals.v1.Admin/Silence: silences check name (NULL = every check) for
  * duration_ms; 0 ends the silence. VT_ENOENT, VT_EAUTH as above. */
 vt_err vt_client_silence(vt_client *c, const char *name, int64_t duration_ms);
+
+/* vitals.v1.Admin/Reload: the server applies its configuration again;
+ * *out gets what changed (vt_reload_report_fini frees it; written only
+ * on success). VT_EINVAL for a refused config (vt_client_last_error has
+ * the reason; the running config stays), VT_EAUTH without the server's
+ * token, VT_EPROTO (12 UNIMPLEMENTED) for a server with nothing to
+ * reload. */
+vt_err vt_client_reload(vt_client *c, vt_reload_report *out);
 
 /* Watches status changes on the pub url: calls fn for each message
  * ("<check> <old> <new>", cut at 4 KiB) until fn returns non-zero

@@ -151,6 +151,8 @@ vt_err vt_server_start(vt_server **out, const vt_server_opts *opts,
 	s->svc_ready = true;
 	s->svc.history = opts->history;
 	s->svc.process_metrics = opts->process_metrics;
+	s->svc.reload = opts->reload;
+	s->svc.reload_arg = opts->reload_arg;
 	if ((rv = vt__service_set_token(&s->svc, opts->token)) != VT_OK) {
 		set_err(
 		    errbuf, errlen, "",
