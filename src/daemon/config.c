@@ -36,6 +36,7 @@
 #include <openssl/crypto.h>
 
 #include "core/err.h"
+#include "daemon/secrets.h"
 #include "daemon/config_alerts.h"
 #include "health/check.h"
 #include "server/service.h"
@@ -471,7 +472,7 @@ static vt_err env_secret(ctx *c, const char *key, const char *name,
 		return fail(c, key,
 			    "must name an environment variable "
 			    "([A-Za-z_][A-Za-z0-9_]*)");
-	const char *v = getenv(name);
+	const char *v = vt__secret_get(name);
 	if (v == NULL || v[0] == '\0')
 		return fail(c, key, "environment variable %s is not set", name);
 	*out = v;
@@ -1197,7 +1198,7 @@ static vt_err build_check(vt_health *h, const vt__check_conf *k)
 		vt_dmarket_opts o = {.base_url = k->base_url,
 				     .public_key = k->public_key};
 		if (k->secret_key_env != NULL) {
-			o.secret_key = getenv(k->secret_key_env);
+			o.secret_key = vt__secret_get(k->secret_key_env);
 			if (o.secret_key == NULL)
 				return VT_ENOENT;
 		}
@@ -1281,9 +1282,9 @@ void vt__config_forget_secrets(const vt__config *cfg)
 {
 	for (size_t i = 0; i < cfg->nchecks; i++)
 		if (cfg->checks[i].secret_key_env != NULL)
-			unsetenv(cfg->checks[i].secret_key_env);
+			vt__secret_keep(cfg->checks[i].secret_key_env);
 	if (cfg->token_env != NULL)
-		unsetenv(cfg->token_env);
+		vt__secret_keep(cfg->token_env);
 	vt__alerts_forget_secrets(cfg->alerts);
 }
 

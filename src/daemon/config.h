@@ -137,12 +137,12 @@ vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 vt_err vt__config_build(const vt__config *cfg, vt_health *h, char *errbuf,
 			size_t errlen);
 
-/* Removes every secret_key_env variable and token_env from the
- * environment: called
- * once the checks hold their own copies of the keys, so that exec
- * plugins (which inherit the environment) never see them. Not
- * thread-safe (unsetenv): call before other threads read the
- * environment. */
+/* Moves every secret the config names (secret_key_env, token_env, the
+ * notifiers' token_env and secret_env) out of the environment into the
+ * process (secrets.h): called once the checks hold their own copies, so
+ * that exec plugins (which inherit the environment) never see them,
+ * while a reload still reads them. Call it before other threads read the
+ * environment (unsetenv), and after a reload's parse. */
 void vt__config_forget_secrets(const vt__config *cfg);
 
 /* Full validation as at start, without serving: builds every check on a

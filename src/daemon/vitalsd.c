@@ -499,13 +499,9 @@ static vt_err apply_reload(reloader *rl, const char *by, vt_reload_report *rep,
 	pthread_mutex_lock(&rl->mtx);
 	sd_notify(0, "RELOADING=1");
 	log_line("%s: reloading %s", by, rl->a->config);
-	/* The token left the environment at start (exec plugins inherit
-	 * it); it is put back just for the parse, which reads it. */
-	if (rl->base->token_env != NULL)
-		setenv(rl->base->token_env, rl->base->token, 1);
+	/* Secrets that left the environment at start are read from where
+	 * they were kept (secrets.h). */
 	vt_err rv = load_file(rl->a, &next, err, errlen);
-	if (rl->base->token_env != NULL)
-		unsetenv(rl->base->token_env);
 	if (rv == VT_OK)
 		rv = vt__reload(rl->base, rl->cur, next, rl->h, rl->hs, rep,
 				err, errlen);

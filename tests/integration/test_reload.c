@@ -472,6 +472,53 @@ static void test_reload_library(void)
 	vt_metrics_free(m);
 }
 
+/* Secrets leave vitalsd's environment at start (exec plugins must not
+ * see them); a reload still reads them: the token, a dmarket check's
+ * key and a notifier's secret. */
+static void test_reload_secrets(void)
+{
+	char a[256], b[256], checks[1024], top[512], got[256], *out = NULL;
+	setenv("RELOAD_TOKEN_VAR", TOKEN, 1);
+	/* RFC 8032 test 1: seed || public key. */
+	setenv(
+	    "RELOAD_DM_SECRET",
+	    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
+	    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+	    1);
+	setenv("RELOAD_HOOK_SECRET", "hook-secret-1", 1);
+	snprintf(top, sizeof(top),
+		 "\"token_env\": \"RELOAD_TOKEN_VAR\", \"state\": "
+		 "\"%s/secrets.db\", \"notify\": [{\"name\": \"hook\", "
+		 "\"type\": \"webhook\", \"url\": \"http://127.0.0.1:9/in\", "
+		 "\"secret_env\": \"RELOAD_HOOK_SECRET\"}],",
+		 vt_test_tmpdir());
+	const char *dm =
+	    "{\"name\": \"dm\", \"type\": \"dmarket\", "
+	    "\"base_url\": \"http://127.0.0.1:9\", "
+	    "\"public_key\": "
+	    "\"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f"
+	    "707511a\", \"secret_key_env\": "
+	    "\"RELOAD_DM_SECRET\", \"interval_ms\": 1000}";
+	snprintf(checks, sizeof(checks), "%s, %s", disk("a", 200, a, sizeof(a)),
+		 dm);
+	CU_ASSERT_FATAL(
+	    vt_test_daemon_start(&d, "reload_secrets", top, checks, 0));
+	names(got, sizeof(got));
+	CU_ASSERT_STRING_EQUAL(got, "a,dm");
+	snprintf(checks, sizeof(checks), "%s, %s, %s", a, dm,
+		 disk("b", 200, b, sizeof(b)));
+	write_config(top, checks);
+	CU_ASSERT_EQUAL(ctl_reload("", true, &out), 0);
+	if (out != NULL && strstr(out, "refused") != NULL)
+		fprintf(stderr, "  %s", out);
+	free(out);
+	names(got, sizeof(got));
+	CU_ASSERT_STRING_EQUAL(got, "a,b,dm");
+	CU_ASSERT_EQUAL(hup(), 1); /* SIGHUP: the same file again */
+	CU_ASSERT_EQUAL(count_in_log("reload refused"), 0);
+	CU_ASSERT_EQUAL(vt_test_stop(d.pid), 0);
+}
+
 int main(void)
 {
 	static const vt_test tests[] = {
@@ -480,6 +527,8 @@ int main(void)
 	    {"vitalsctl reload: token, report, series go, refusal told",
 	     test_reload_rpc},
 	    {"library without a config: Reload is 12", test_reload_library},
+	    {"secrets out of the environment still reload",
+	     test_reload_secrets},
 	    {NULL, NULL},
 	};
 	return vt_test_main("reload", tests);
