@@ -39,9 +39,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
+#include <netinet/in.h>
 
 #define DEF_CONNS      1024
 #define DEF_PER_ADDR   64
@@ -808,6 +810,53 @@ static const char *nng_reason(int rv)
 	}
 }
 
+/* Whether the socket fd is bound to sa. */
+static bool bound_to(int fd, const nng_sockaddr *sa)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+		return false;
+	if (ss.ss_family == AF_INET && sa->s_family == NNG_AF_INET) {
+		const struct sockaddr_in *in = (const void *)&ss;
+		return in->sin_port == sa->s_in.sa_port &&
+		       in->sin_addr.s_addr == sa->s_in.sa_addr;
+	}
+	if (ss.ss_family == AF_INET6 && sa->s_family == NNG_AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)&ss;
+		return in6->sin6_port == sa->s_in6.sa_port &&
+		       memcmp(&in6->sin6_addr, sa->s_in6.sa_addr, 16) == 0;
+	}
+	return false;
+}
+
+/* nng 1.5.2 listens with a backlog of 128 and hides the descriptor.
+ * Under a connection flood that queue is full nearly all the time and
+ * the kernel drops a new client's SYN, which it resends only after 1 s
+ * (then 3 s). So find the listening socket bound to the listener's
+ * address and listen again with a queue as deep as the connection cap
+ * (Linux takes a second listen() as the new backlog; net.core.somaxconn
+ * still bounds it). Best effort: if not found, 128 stays. */
+static void deepen_backlog(vt__httpd *d)
+{
+	nng_sockaddr sa;
+	if (nng_stream_listener_get_addr(d->l, NNG_OPT_LOCADDR, &sa) != 0)
+		return;
+	struct rlimit rl;
+	int top = 4096; /* the listener is among the first descriptors */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)top)
+		top = (int)rl.rlim_cur;
+	for (int fd = 0; fd < top; fd++) {
+		int on = 0;
+		socklen_t ol = sizeof(on);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) == 0 &&
+		    on && bound_to(fd, &sa)) {
+			listen(fd, (int)d->o.max_conns);
+			return;
+		}
+	}
+}
+
 static vt_err listen_on(vt__httpd *d, const char *url, char *err, size_t errlen)
 {
 	int rv = nng_stream_listener_alloc(&d->l, url);
@@ -816,8 +865,10 @@ static vt_err listen_on(vt__httpd *d, const char *url, char *err, size_t errlen)
 						 d->o.tls);
 	if (rv == 0)
 		rv = nng_stream_listener_listen(d->l);
-	if (rv == 0)
+	if (rv == 0) {
+		deepen_backlog(d);
 		rv = nng_aio_alloc(&d->acc, accept_done, d);
+	}
 	if (rv != 0) {
 		set_err(err, errlen, "%s", nng_reason(rv));
 		return map_nng(rv);
