@@ -474,9 +474,16 @@ static void info_text(char *dst, size_t cap, const vt_component *c)
 	size_t o = 0;
 	int n;
 	dst[0] = '\0';
-	if (c->error != NULL) {
-		n = snprintf(dst, cap, "%s", c->error);
+	if (c->maintenance || c->stale) {
+		n = snprintf(dst, cap, "%s%s",
+			     c->maintenance ? "[maintenance] " : "",
+			     c->stale ? "[stale] " : "");
 		o = n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);
+	}
+	if (c->error != NULL) {
+		n = snprintf(dst + o, cap - o, "%s", c->error);
+		o = n < 0 ? o
+			  : (o + (size_t)n >= cap ? cap - 1 : o + (size_t)n);
 	}
 	for (size_t i = 0; i < c->ndetails && o + 1 < cap; i++) {
 		const vt_detail *d = &c->details[i];
@@ -502,6 +509,16 @@ static size_t max_sz(size_t a, size_t b)
 	return a > b ? a : b;
 }
 
+/* A check's 24 h uptime as a percentage; "-" without history or with
+ * no result in the window. */
+static void uptime_text(char *dst, size_t cap, const vt_component *c)
+{
+	if (!c->has_uptime || c->uptime[1] < 0)
+		snprintf(dst, cap, "-");
+	else
+		snprintf(dst, cap, "%.2f%%", c->uptime[1] * 100);
+}
+
 static void print_health_table(const vt_health_snapshot *s)
 {
 	char when[64];
@@ -523,22 +540,24 @@ static void print_health_table(const vt_health_snapshot *s)
 		wd = max_sz(wd, strlen(d));
 		wa = max_sz(wa, strlen(a));
 	}
-	printf("\n%-*s  %-*s  %-8s  %*s  %-*s  %5s  %s\n", (int)wn, "CHECK",
-	       (int)ws, "STATUS", "CRITICAL", (int)wd, "DURATION", (int)wa,
-	       "LAST RUN", "FAILS", "ERROR / DETAILS");
+	printf("\n%-*s  %-*s  %-8s  %*s  %-*s  %5s  %7s  %s\n", (int)wn,
+	       "CHECK", (int)ws, "STATUS", "CRITICAL", (int)wd, "DURATION",
+	       (int)wa, "LAST RUN", "FAILS", "UP 24H", "ERROR / DETAILS");
 	for (size_t i = 0; i < s->ncomponents; i++) {
 		const vt_component *c = &s->components[i];
-		char d[32], a[32], info[1024];
+		char d[32], a[32], up[16], info[1024];
 		duration_text(d, sizeof(d), c->duration_ms);
 		if (c->last_check_time <= 0)
 			snprintf(d, sizeof(d), "-");
 		age_text(a, sizeof(a), s->timestamp, c->last_check_time);
 		info_text(info, sizeof(info), c);
-		printf("%-*s  %s%-*s%s  %-8s  %*s  %-*s  %5" PRIu32 "  %s\n",
+		uptime_text(up, sizeof(up), c);
+		printf("%-*s  %s%-*s%s  %-8s  %*s  %-*s  %5" PRIu32
+		       "  %7s  %s\n",
 		       (int)wn, c->name, status_color(c->status), (int)ws,
 		       vt_status_name(c->status), color_off(),
 		       c->critical ? "yes" : "no", (int)wd, d, (int)wa, a,
-		       c->consecutive_failures, info);
+		       c->consecutive_failures, up, info);
 	}
 }
 
