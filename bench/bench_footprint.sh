@@ -176,6 +176,7 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+http.server.ThreadingHTTPServer.request_queue_size = 128
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 srv.daemon_threads = True
 print(srv.server_address[1], flush=True)
