@@ -105,10 +105,10 @@ case $SECS$SAMPLE in *[!0-9]*)
 	exit 2
 	;;
 esac
-[ "$SAMPLE" -ge 1 ] && [ "$SECS" -ge "$SAMPLE" ] || {
+if [ "$SAMPLE" -lt 1 ] || [ "$SECS" -lt "$SAMPLE" ]; then
 	echo "need 1 <= --sample <= --seconds" >&2
 	exit 2
-}
+fi
 
 log() { echo "bench_footprint: $*" >&2; }
 fail() {
@@ -285,7 +285,7 @@ elapsed=0
 while [ "$elapsed" -lt "$SECS" ]; do
 	sleep "$SAMPLE"
 	kill -0 "$VPID" 2>/dev/null || fail "vitalsd died during the window: $(tail -5 "$TMP/vitalsd.log")"
-	read -r own kids < <(ticks)
+	read -r own _ < <(ticks)
 	t=$(date +%s.%N)
 	rss=$(status_kib VmRSS)
 	hwm=$(status_kib VmHWM)
