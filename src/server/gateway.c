@@ -1052,10 +1052,12 @@ static bool has_port(const char *url)
 	return colon != NULL && colon[1] >= '0' && colon[1] <= '9';
 }
 
-/* addr ("HOST:PORT" or "http://HOST:PORT[/]") as the transport's
- * "tcp://HOST:PORT" in out; false with err set when it is not one. */
-static bool listen_url(const char *addr, char *out, size_t cap, char *err,
-		       size_t errlen)
+/* addr ("HOST:PORT", "http://HOST:PORT[/]" or "https://...") as the
+ * transport's "tcp://HOST:PORT" in out, or "tls+tcp://..." when it is
+ * to be served over TLS: https://, or no scheme and have_tls. false with
+ * err set when it is not one, or https:// without have_tls. */
+static bool listen_url(const char *addr, bool have_tls, char *out, size_t cap,
+		       char *err, size_t errlen)
 {
 	char url[512];
 	int n = snprintf(url, sizeof(url), "%s%s",
@@ -1069,19 +1071,25 @@ static bool listen_url(const char *addr, char *out, size_t cap, char *err,
 		set_err(err, errlen, "%s: %s", addr, "invalid address");
 		return false;
 	}
-	bool ok = strcmp(u->u_scheme, "http") == 0 &&
+	bool https = strcmp(u->u_scheme, "https") == 0;
+	bool tls = https || (have_tls && strstr(addr, "://") == NULL);
+	bool ok = (https || strcmp(u->u_scheme, "http") == 0) &&
 		  u->u_hostname[0] != '\0' && has_port(url) &&
 		  (u->u_path[0] == '\0' || strcmp(u->u_path, "/") == 0) &&
 		  u->u_query == NULL;
 	if (ok) {
-		n = snprintf(out, cap, "tcp://%s", u->u_host);
+		n = snprintf(out, cap, "%stcp://%s", tls ? "tls+" : "",
+			     u->u_host);
 		ok = n > 0 && (size_t)n < cap;
 	}
 	nng_url_free(u);
 	if (!ok)
 		set_err(err, errlen, "%s: %s", addr,
 			"invalid address (want HOST:PORT)");
-	return ok;
+	else if (https && !have_tls)
+		set_err(err, errlen, "%s: %s", addr,
+			"https needs a TLS certificate and key");
+	return ok && (have_tls || !https);
 }
 
 vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
@@ -1093,7 +1101,8 @@ vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
 		return VT_EINVAL;
 	}
 	char url[600];
-	if (!listen_url(addr, url, sizeof(url), err, errlen))
+	bool have_tls = limits != NULL && limits->tls != NULL;
+	if (!listen_url(addr, have_tls, url, sizeof(url), err, errlen))
 		return VT_EINVAL;
 	vt__gateway *g = calloc(1, sizeof(*g));
 	if (g == NULL)
@@ -1111,6 +1120,8 @@ vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
 	}
 	vt__httpd_opts o = limits != NULL ? *limits : (vt__httpd_opts){0};
 	o.max_body = g->max_body;
+	if (strncmp(url, "tls+", 4) != 0)
+		o.tls = NULL; /* an explicit http:// stays plain */
 	char herr[200] = "";
 	rv = vt__httpd_start(&g->httpd, url, &o, gw_serve, g, herr,
 			     sizeof(herr));
