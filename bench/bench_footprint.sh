@@ -128,20 +128,7 @@ done
 }
 [ -n "$CSV" ] && : >"$CSV"
 
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir vitals-bench-footprint
 
 # --- the target server and webhook receiver ----------------------------------------
 cat >"$TMP/targets.py" <<'EOF'

@@ -133,20 +133,7 @@ if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
 fi
 
 # --- processes, stopped by pid on any exit ------------------------------------
-TMP=$(mktemp -d /tmp/vitals-bench-gw.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir vitals-bench-gw
 
 # nginx workers run as nobody: they must read the files.
 chmod 755 "$TMP"
