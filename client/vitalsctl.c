@@ -820,6 +820,17 @@ static int cmd_metrics(const opts *o)
 	return rc;
 }
 
+/* Says why a call on c failed (the server's reason when it gave one),
+ * closes c and returns the exit status. */
+static int call_failed(vt_client *c, const char *what, vt_err err)
+{
+	const char *why = vt_client_last_error(c);
+	fprintf(stderr, "vitalsctl: %s: %s\n", what,
+		why[0] != '\0' ? why : vt_strerror(err));
+	vt_client_close(c);
+	return EXIT_UNKNOWN;
+}
+
 static int cmd_history(const opts *o)
 {
 	vt_client *c = connect_or_say(o);
@@ -828,14 +839,8 @@ static int cmd_history(const opts *o)
 	vt_history_result *rs = NULL;
 	size_t n = 0;
 	vt_err err = vt_client_history(c, o->name, o->since, o->limit, &rs, &n);
-	if (err != VT_OK) {
-		fprintf(stderr, "vitalsctl: history: %s\n",
-			vt_client_last_error(c)[0] != '\0'
-			    ? vt_client_last_error(c)
-			    : vt_strerror(err));
-		vt_client_close(c);
-		return EXIT_UNKNOWN;
-	}
+	if (err != VT_OK)
+		return call_failed(c, "history", err);
 	vt_client_close(c);
 	int rc = 0;
 	if (o->json) {
@@ -919,14 +924,8 @@ static int cmd_admin(const opts *o)
 		return EXIT_UNKNOWN;
 	vt_err err = beat ? vt_client_beat(c, name)
 			  : vt_client_silence(c, name, silence ? ms : 0);
-	if (err != VT_OK) {
-		fprintf(stderr, "vitalsctl: %s: %s\n", o->cmd,
-			vt_client_last_error(c)[0] != '\0'
-			    ? vt_client_last_error(c)
-			    : vt_strerror(err));
-		vt_client_close(c);
-		return EXIT_UNKNOWN;
-	}
+	if (err != VT_OK)
+		return call_failed(c, o->cmd, err);
 	vt_client_close(c);
 	if (silence)
 		printf("silenced %s for %s\n",
@@ -977,14 +976,8 @@ static int cmd_reload(const opts *o)
 		return EXIT_UNKNOWN;
 	vt_reload_report r;
 	vt_err err = vt_client_reload(c, &r);
-	if (err != VT_OK) {
-		fprintf(stderr, "vitalsctl: reload: %s\n",
-			vt_client_last_error(c)[0] != '\0'
-			    ? vt_client_last_error(c)
-			    : vt_strerror(err));
-		vt_client_close(c);
-		return EXIT_UNKNOWN;
-	}
+	if (err != VT_OK)
+		return call_failed(c, "reload", err);
 	vt_client_close(c);
 	if (o->json) {
 		putchar('{');
