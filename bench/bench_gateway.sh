@@ -39,7 +39,13 @@
 #   --exe      the bench_gateway program (default:
 #              build-bench-run/bench/bench_gateway)
 #   --quick    3 rounds of 3 s (default 5 rounds of 5 s)
-#   Target (DESIGN.md): cached /health >= 60% of nginx's requests/s.
+#   --set S    the metric set /metrics serves (bench_gateway --set):
+#              peers50 (default: DESIGN.md's 50 series, 20 counters, 20
+#              gauges, 10 histograms), mix1000, or "served" (the few
+#              families of bench_served_registry with the checks' series)
+#   Targets (DESIGN.md): cached /health >= 60% of nginx's requests/s;
+#   /metrics, JSON and Prometheus text, >= 80% of nginx's for a file of
+#   the same size.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,6 +59,7 @@ CSV=""
 ROUNDS=""
 SECONDS_EACH=""
 CONNS=32
+SET=peers50
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -73,6 +80,10 @@ while [ $# -gt 0 ]; do
 		;;
 	--seconds)
 		SECONDS_EACH=$2
+		shift
+		;;
+	--set)
+		SET=$2
 		shift
 		;;
 	--connections)
@@ -122,20 +133,7 @@ if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
 fi
 
 # --- processes, stopped by pid on any exit ------------------------------------
-TMP=$(mktemp -d /tmp/vitals-bench-gw.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir vitals-bench-gw
 
 # nginx workers run as nobody: they must read the files.
 chmod 755 "$TMP"
@@ -144,7 +142,9 @@ chmod 755 "$TMP/www"
 
 # --- bench_gateway: vitals and the bare nng handler -----------------------------
 log "starting $EXE"
-"${SRV_PIN[@]}" "$EXE" --bodies "$TMP/www" >"$TMP/gw.out" 2>"$TMP/gw.log" &
+SET_ARGS=()
+[ "$SET" != served ] && SET_ARGS=(--set "$SET")
+"${SRV_PIN[@]}" "$EXE" --bodies "$TMP/www" "${SET_ARGS[@]}" >"$TMP/gw.out" 2>"$TMP/gw.log" &
 GW_PID=$!
 PIDS+=("$GW_PID")
 for _ in $(seq 150); do
@@ -318,7 +318,8 @@ echo "Mode: $mode; $ROUNDS rounds of \`$WRK_CMD\` (${SECONDS_EACH} s) per server
 echo "order of the servers rotated every round; $pinned. Load average $LOAD0 before, $LOAD1 after:"
 echo "the machine is shared, so figures move by several per cent between runs."
 echo
-echo "Servers: **vitals** (vt_server, HTTP gateway only; four instant checks, cache warm),"
+echo "Servers: **vitals** (vt_server, HTTP gateway only; four instant checks, cache warm; /metrics"
+echo "serves the metric set \`$SET\` of bench_gateway --set),"
 echo "**bare nng** (nng 1.5.2 HTTP server, one callback handler per path returning the bytes"
 echo "vitals served at start-up as a constant body), **nginx** (1 worker, static files of those"
 echo "bytes, access_log off, sendfile off and open_file_cache (faster than sendfile for bodies this small: 2x here), no ETag, keepalive_requests 1000000). Bodies:"
@@ -385,34 +386,45 @@ for k in $KINDS; do
 done
 echo
 
-# --- target -------------------------------------------------------------------------------
-# shellcheck disable=SC2046
-G=$(stats $(ratios health vitals nginx))
-# shellcheck disable=SC2046
-GB=$(stats $(ratios health vitals bare))
-# shellcheck disable=SC2046
-BN=$(stats $(ratios health bare nginx))
-target_row=$(awk -v g="$G" -v gb="$GB" -v bn="$BN" -v vr="${RPS[health/vitals]}" \
-	-v nr="${RPS[health/nginx]}" -v c="$CONNS" -v vc="${CPU[health/vitals]}" \
-	-v bc="${CPU[health/bare]}" -v nc="${CPU[health/nginx]}" "$AWK_FMT"' BEGIN {
+# --- targets ------------------------------------------------------------------------------
+# target_row ID KIND LIMIT TEXT: one row "id|text|measured|limit|ratio|status|note"
+# for route KIND's vitals / nginx requests/s ratio against LIMIT.
+target_row() {
+	local id=$1 k=$2 limit=$3 text=$4 g gb bn
+	# shellcheck disable=SC2046
+	g=$(stats $(ratios "$k" vitals nginx))
+	# shellcheck disable=SC2046
+	gb=$(stats $(ratios "$k" vitals bare))
+	# shellcheck disable=SC2046
+	bn=$(stats $(ratios "$k" bare nginx))
+	awk -v g="$g" -v gb="$gb" -v bn="$bn" -v vr="${RPS[$k/vitals]}" \
+		-v nr="${RPS[$k/nginx]}" -v c="$CONNS" -v vc="${CPU[$k/vitals]}" \
+		-v bc="${CPU[$k/bare]}" -v nc="${CPU[$k/nginx]}" -v id="$id" \
+		-v limit="$limit" -v text="$text" "$AWK_FMT"' BEGIN {
 	split(g, a, " "); split(gb, b, " "); split(bn, n, " "); split(vr, v, " "); split(nr, x, " ")
 	split(vc, cv, " "); split(bc, cb, " "); split(nc, cn, " ")
-	limit = 0.6
 	st = a[1] >= limit ? "MET" : "MISSED"
 	note = sprintf("%s req/s vs nginx %s req/s; ratio range %s-%s; vs bare nng %s x (bare nng vs nginx %s x; SERVERS.md: about 0.74); server CPU per request: vitals %s us; bare nng %s us; nginx %s us (nginx / vitals %s x: the ratio if both were CPU-bound)",
 		fmt(v[1]), fmt(x[1]), fmt(a[2]), fmt(a[3]), fmt(b[1]), fmt(n[1]), fmt(cv[1]), fmt(cb[1]), fmt(cn[1]), fmt(cn[1] / cv[1]))
-	printf "G1|cached /health req/s vs nginx static file of the same size (wrk -t1 -c%d)|%s x|>= %s x|%s|%s|%s\n",
-		c, fmt(a[1]), fmt(limit), fmt(a[1] / limit), st, note }')
-IFS='|' read -r tid ttext tmeas tlim tratio tstat tnote <<<"$target_row"
+	printf "%s|%s vs nginx static file of the same size (wrk -t1 -c%d)|%s x|>= %s x|%s|%s|%s\n",
+		id, text, c, fmt(a[1]), fmt(limit), fmt(a[1] / limit), st, note }'
+}
 echo "### Targets (DESIGN.md)"
 echo
 echo "Ratio: headroom factor, > 1 means the target is met by that factor."
 echo
 echo "| id | target | measured (median) | limit | ratio | status | note |"
 echo "|---|---|---|---|---|---|---|"
-echo "| $tid | $ttext | $tmeas | $tlim | $tratio | **$tstat** | $tnote |"
+{
+	target_row G1 health 0.6 "cached /health req/s"
+	target_row G2 metrics 0.8 "/metrics JSON req/s ($SET)"
+	target_row G3 prom 0.8 "/metrics Prometheus text req/s ($SET)"
+} >"$TMP/targets"
+while IFS='|' read -r tid ttext tmeas tlim tratio tstat tnote; do
+	echo "| $tid | $ttext | $tmeas | $tlim | $tratio | **$tstat** | $tnote |"
+	if [ -n "$CSV" ]; then
+		echo "target,$tid,${ttext//,/;},$tmeas,$tlim,$tratio,$tstat,${tnote//,/;}" >>"$CSV"
+	fi
+done <"$TMP/targets"
 echo
-if [ -n "$CSV" ]; then
-	echo "target,$tid,${ttext//,/;},$tmeas,$tlim,$tratio,$tstat,${tnote//,/;}" >>"$CSV"
-fi
 log "done"

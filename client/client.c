@@ -35,7 +35,6 @@
 #include "core/err.h"
 #include "encode/admin.h"
 #include "encode/protobuf.h"
-#include "encode/reload.h"
 #include "server/tls.h"
 
 /* Largest Response accepted: the encoders' cap plus the envelope. */

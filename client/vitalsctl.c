@@ -474,9 +474,16 @@ static void info_text(char *dst, size_t cap, const vt_component *c)
 	size_t o = 0;
 	int n;
 	dst[0] = '\0';
-	if (c->error != NULL) {
-		n = snprintf(dst, cap, "%s", c->error);
+	if (c->maintenance || c->stale) {
+		n = snprintf(dst, cap, "%s%s",
+			     c->maintenance ? "[maintenance] " : "",
+			     c->stale ? "[stale] " : "");
 		o = n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);
+	}
+	if (c->error != NULL) {
+		n = snprintf(dst + o, cap - o, "%s", c->error);
+		o = n < 0 ? o
+			  : (o + (size_t)n >= cap ? cap - 1 : o + (size_t)n);
 	}
 	for (size_t i = 0; i < c->ndetails && o + 1 < cap; i++) {
 		const vt_detail *d = &c->details[i];
@@ -502,6 +509,16 @@ static size_t max_sz(size_t a, size_t b)
 	return a > b ? a : b;
 }
 
+/* A check's 24 h uptime as a percentage; "-" without history or with
+ * no result in the window. */
+static void uptime_text(char *dst, size_t cap, const vt_component *c)
+{
+	if (!c->has_uptime || c->uptime[1] < 0)
+		snprintf(dst, cap, "-");
+	else
+		snprintf(dst, cap, "%.2f%%", c->uptime[1] * 100);
+}
+
 static void print_health_table(const vt_health_snapshot *s)
 {
 	char when[64];
@@ -523,22 +540,24 @@ static void print_health_table(const vt_health_snapshot *s)
 		wd = max_sz(wd, strlen(d));
 		wa = max_sz(wa, strlen(a));
 	}
-	printf("\n%-*s  %-*s  %-8s  %*s  %-*s  %5s  %s\n", (int)wn, "CHECK",
-	       (int)ws, "STATUS", "CRITICAL", (int)wd, "DURATION", (int)wa,
-	       "LAST RUN", "FAILS", "ERROR / DETAILS");
+	printf("\n%-*s  %-*s  %-8s  %*s  %-*s  %5s  %7s  %s\n", (int)wn,
+	       "CHECK", (int)ws, "STATUS", "CRITICAL", (int)wd, "DURATION",
+	       (int)wa, "LAST RUN", "FAILS", "UP 24H", "ERROR / DETAILS");
 	for (size_t i = 0; i < s->ncomponents; i++) {
 		const vt_component *c = &s->components[i];
-		char d[32], a[32], info[1024];
+		char d[32], a[32], up[16], info[1024];
 		duration_text(d, sizeof(d), c->duration_ms);
 		if (c->last_check_time <= 0)
 			snprintf(d, sizeof(d), "-");
 		age_text(a, sizeof(a), s->timestamp, c->last_check_time);
 		info_text(info, sizeof(info), c);
-		printf("%-*s  %s%-*s%s  %-8s  %*s  %-*s  %5" PRIu32 "  %s\n",
+		uptime_text(up, sizeof(up), c);
+		printf("%-*s  %s%-*s%s  %-8s  %*s  %-*s  %5" PRIu32
+		       "  %7s  %s\n",
 		       (int)wn, c->name, status_color(c->status), (int)ws,
 		       vt_status_name(c->status), color_off(),
 		       c->critical ? "yes" : "no", (int)wd, d, (int)wa, a,
-		       c->consecutive_failures, info);
+		       c->consecutive_failures, up, info);
 	}
 }
 
@@ -801,6 +820,17 @@ static int cmd_metrics(const opts *o)
 	return rc;
 }
 
+/* Says why a call on c failed (the server's reason when it gave one),
+ * closes c and returns the exit status. */
+static int call_failed(vt_client *c, const char *what, vt_err err)
+{
+	const char *why = vt_client_last_error(c);
+	fprintf(stderr, "vitalsctl: %s: %s\n", what,
+		why[0] != '\0' ? why : vt_strerror(err));
+	vt_client_close(c);
+	return EXIT_UNKNOWN;
+}
+
 static int cmd_history(const opts *o)
 {
 	vt_client *c = connect_or_say(o);
@@ -809,14 +839,8 @@ static int cmd_history(const opts *o)
 	vt_history_result *rs = NULL;
 	size_t n = 0;
 	vt_err err = vt_client_history(c, o->name, o->since, o->limit, &rs, &n);
-	if (err != VT_OK) {
-		fprintf(stderr, "vitalsctl: history: %s\n",
-			vt_client_last_error(c)[0] != '\0'
-			    ? vt_client_last_error(c)
-			    : vt_strerror(err));
-		vt_client_close(c);
-		return EXIT_UNKNOWN;
-	}
+	if (err != VT_OK)
+		return call_failed(c, "history", err);
 	vt_client_close(c);
 	int rc = 0;
 	if (o->json) {
@@ -900,14 +924,8 @@ static int cmd_admin(const opts *o)
 		return EXIT_UNKNOWN;
 	vt_err err = beat ? vt_client_beat(c, name)
 			  : vt_client_silence(c, name, silence ? ms : 0);
-	if (err != VT_OK) {
-		fprintf(stderr, "vitalsctl: %s: %s\n", o->cmd,
-			vt_client_last_error(c)[0] != '\0'
-			    ? vt_client_last_error(c)
-			    : vt_strerror(err));
-		vt_client_close(c);
-		return EXIT_UNKNOWN;
-	}
+	if (err != VT_OK)
+		return call_failed(c, o->cmd, err);
 	vt_client_close(c);
 	if (silence)
 		printf("silenced %s for %s\n",
@@ -958,14 +976,8 @@ static int cmd_reload(const opts *o)
 		return EXIT_UNKNOWN;
 	vt_reload_report r;
 	vt_err err = vt_client_reload(c, &r);
-	if (err != VT_OK) {
-		fprintf(stderr, "vitalsctl: reload: %s\n",
-			vt_client_last_error(c)[0] != '\0'
-			    ? vt_client_last_error(c)
-			    : vt_strerror(err));
-		vt_client_close(c);
-		return EXIT_UNKNOWN;
-	}
+	if (err != VT_OK)
+		return call_failed(c, "reload", err);
 	vt_client_close(c);
 	if (o->json) {
 		putchar('{');

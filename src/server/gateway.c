@@ -294,7 +294,45 @@ static void answer_health(gw_parse *c, answer *a)
 			       a->status);
 }
 
-/* Merges and encodes the selected metrics. Never blocks. */
+/* The /metrics cache slot of c's format; -1 with a filter (the slot
+ * keeps the unfiltered answer). */
+static int metrics_slot(const gw_parse *c)
+{
+	const vt_metrics_filter *f = &c->rq.mf;
+	if (c->cache == NULL || f->name != NULL || f->name_prefix != NULL ||
+	    f->nlabels != 0)
+		return -1;
+	switch (c->rq.fmt) {
+	case VT__REQ_JSON:
+		return 0;
+	case VT__REQ_PROM:
+		return 1;
+	case VT__REQ_OPENMETRICS:
+		return 2;
+	case VT__REQ_PROTOBUF:
+		return 3;
+	default:
+		return -1;
+	}
+}
+
+static vt_err encode_metrics(vt__req_fmt fmt, const vt_metrics_snapshot *s,
+			     char **out, size_t *len)
+{
+	switch (fmt) {
+	case VT__REQ_PROM:
+		return vt_prom_metrics(s, out, len);
+	case VT__REQ_OPENMETRICS:
+		return vt_openmetrics_metrics(s, out, len);
+	case VT__REQ_PROTOBUF:
+		return vt_promproto_metrics(s, out, len);
+	default:
+		return vt_json_metrics(s, out, len);
+	}
+}
+
+/* Merges and encodes the selected metrics, or reuses the answer encoded
+ * from an equal snapshot (answer_cache.h). Never blocks. */
 static void answer_metrics(gw_parse *c, answer *a)
 {
 	vt_metrics_snapshot *s = NULL;
@@ -303,18 +341,21 @@ static void answer_metrics(gw_parse *c, answer *a)
 		answer_error(a, 500, vt_strerror(rv));
 		return;
 	}
-	if (c->rq.fmt == VT__REQ_PROM)
-		rv = vt_prom_metrics(s, &a->body, &a->len);
-	else if (c->rq.fmt == VT__REQ_OPENMETRICS)
-		rv = vt_openmetrics_metrics(s, &a->body, &a->len);
-	else if (c->rq.fmt == VT__REQ_PROTOBUF)
-		rv = vt_promproto_metrics(s, &a->body, &a->len);
-	else
-		rv = vt_json_metrics(s, &a->body, &a->len);
-	vt_metrics_snapshot_free(s);
-	if (rv != VT_OK) {
-		answer_error(a, 500, vt_strerror(rv));
-		return;
+	int slot = metrics_slot(c);
+	if (slot >= 0 && vt__acache_metrics_get(c->cache, (unsigned)slot, s,
+						&a->body, &a->len)) {
+		vt_metrics_snapshot_free(s);
+	} else {
+		rv = encode_metrics(c->rq.fmt, s, &a->body, &a->len);
+		if (rv == VT_OK && slot >= 0)
+			vt__acache_metrics_put(c->cache, (unsigned)slot, s,
+					       a->body, a->len);
+		else
+			vt_metrics_snapshot_free(s);
+		if (rv != VT_OK) {
+			answer_error(a, 500, vt_strerror(rv));
+			return;
+		}
 	}
 	a->owned = true;
 	a->status = 200;

@@ -43,7 +43,6 @@
 #include "core/err.h"
 #include "encode/admin.h"
 #include "encode/protobuf.h"
-#include "encode/reload.h"
 #include "health/registry.h"
 #include "server/answer_cache.h"
 #include "server/connlimit.h"

@@ -19,7 +19,6 @@
 
 #include "encode/admin.h"
 #include "encode/protobuf.h"
-#include "encode/reload.h"
 #include "fuzz.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "server/rpc.h"
