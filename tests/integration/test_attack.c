@@ -7,7 +7,7 @@
  * this process around the spawn, which the child inherits), a header
  * deadline of 1.5 s and an idle timeout of 3 s (short, so the test
  * stays short), the default caps otherwise (1,024 connections, lowered
- * to the descriptor limit less 128; 64 per client address).
+ * to 704 at 1,024 descriptors; 64 per client address).
  * - slowloris: 5,000 connections from 79 loopback addresses
  *   (127.0.0.2..), each sending half a request head and nothing more,
  *   reopened as soon as the server cuts it, for 5 s; meanwhile a normal
