@@ -5,12 +5,14 @@
  * The table is an array of checks sorted by name, so lookups are a
  * binary search and snapshots come out sorted. Everything mutable lives
  * under one mutex, h->mtx, with one condvar, h->cv (CLOCK_MONOTONIC),
- * broadcast whenever an execution is settled or finishes.
+ * broadcast whenever an execution is settled or finishes (a quiet
+ * batch's, once for the batch: run.h).
  *
  * A fresh run takes a reference on each selected check, starts those not
- * in flight (run.c) and notes the execution number of each; then it
- * waits on h->cv until each of those executions is settled, settling
- * itself, as timeouts, those whose deadline passed. So concurrent fresh
+ * in flight (run.c, as one batch) and notes the execution number of
+ * each; then it waits on h->cv until each of those executions is
+ * settled, settling itself, as timeouts, those whose deadline passed,
+ * and waking by the times a quiet batch asks for. So concurrent fresh
  * runs share executions, and a run waits at most until the latest
  * deadline among them. A cached run only copies recorded state (and
  * records timeouts already due). The snapshot is built under the lock;
@@ -188,10 +190,10 @@ static void *reap_registry(void *arg)
 	return NULL;
 }
 
-void vt__health_exec_done(vt_health *h)
+void vt__health_exec_done(vt_health *h, size_t n)
 {
 	pthread_mutex_lock(&h->mtx);
-	h->inflight--;
+	h->inflight -= n;
 	bool reap = h->detached && h->inflight == 0;
 	pthread_cond_broadcast(&h->cv);
 	pthread_mutex_unlock(&h->mtx);
@@ -443,10 +445,16 @@ vt_err vt_health_remove_listener(vt_health *h, vt_health_listener fn, void *arg)
 void vt__health_record(vt_health *h, vt__check *c, vt_check_result *r,
 		       double duration_ms, int64_t now_mono)
 {
+	vt__health_record_quiet(h, c, r, duration_ms, now_mono);
+	pthread_cond_broadcast(&h->cv);
+}
+
+void vt__health_record_quiet(vt_health *h, vt__check *c, vt_check_result *r,
+			     double duration_ms, int64_t now_mono)
+{
 	vt__change chg;
 	vt__check_record(c, r, duration_ms, now_mono, vt__wall_s(), &chg);
 	bump_epoch(h);
-	pthread_cond_broadcast(&h->cv);
 	if (c->removed)
 		return;
 	h->results++;
@@ -592,7 +600,8 @@ static int selected(const vt__check *c, const vt_health_filter *f)
 }
 
 /* Waits until execution gens[i] of every sel[i] is settled, settling
- * overdue ones as timeouts. Locks: caller holds h->mtx; waits on h->cv. */
+ * overdue ones as timeouts and watching quiet batches (run.h).
+ * Locks: caller holds h->mtx; waits on h->cv. */
 static void wait_settled(vt_health *h, vt__check **sel, const uint64_t *gens,
 			 size_t n)
 {
@@ -604,6 +613,9 @@ static void wait_settled(vt_health *h, vt__check **sel, const uint64_t *gens,
 			if (vt__run_settled(c, gens[i]) ||
 			    vt__run_settle_overdue(h, c, now))
 				continue;
+			int64_t look = vt__run_batch_watch(h, c, now);
+			if (look < wake)
+				wake = look;
 			if (c->deadline_ns < wake)
 				wake = c->deadline_ns;
 		}
@@ -655,11 +667,9 @@ vt_err vt_health_run(vt_health *h, const vt_health_filter *filter,
 
 	int64_t now = vt__mono_ns();
 	if (mode == VT_RUN_FRESH) {
-		for (size_t i = 0; i < n; i++) {
-			if (!sel[i]->running)
-				vt__run_start(h, sel[i], now);
+		vt__run_start_batch(h, sel, n, now);
+		for (size_t i = 0; i < n; i++)
 			gens[i] = sel[i]->gen;
-		}
 		wait_settled(h, sel, gens, n);
 		now = vt__mono_ns();
 	} else {
@@ -674,7 +684,9 @@ vt_err vt_health_run(vt_health *h, const vt_health_filter *filter,
 	for (size_t i = 0; i < n; i++)
 		if (!vt__health_unref_locked(sel[i]))
 			sel[i] = NULL;
-out_unlock:
+out_unlock:;
+	/* Changes queued after this are delivered by who queues them. */
+	bool news = h->ev_head != NULL;
 	pthread_mutex_unlock(&h->mtx);
 	for (size_t i = 0; i < n; i++)
 		if (sel[i] != NULL)
@@ -683,7 +695,8 @@ out_unlock:
 	free(gens);
 	if (rv == VT_OK)
 		vt__maint_mark(&h->maint, *out, (*out)->timestamp);
-	vt__health_deliver(h);
+	if (news)
+		vt__health_deliver(h);
 	return rv;
 }
 
