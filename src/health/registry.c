@@ -26,6 +26,9 @@
  *
  * Lock order: see registry.h.
  */
+/* PTHREAD_MUTEX_ADAPTIVE_NP (glibc): h->mtx spins briefly before it
+ * sleeps. */
+#define _GNU_SOURCE
 #include "health/registry.h"
 
 #include <stdio.h>
@@ -57,6 +60,22 @@ static long find(const vt_health *h, const char *name)
 	return -(long)lo - 1;
 }
 
+/* Initialises m as a mutex that spins a little before it sleeps: its
+ * holders keep it for microseconds, and on a few CPUs a sleep and a
+ * wake-up cost more than that. Returns pthread_mutex_init's result. */
+static int mutex_init_adaptive(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	if (pthread_mutexattr_init(&a) != 0)
+		return pthread_mutex_init(m, NULL);
+#ifdef __GLIBC__
+	(void)pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+	int rv = pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+	return rv;
+}
+
 /* Allocates a registry with its own worker pool; opts NULL or zero
  * fields take the defaults (4 workers, queue of 1024). With
  * opts->metrics, registers the vitals_check_* families there (their
@@ -75,7 +94,7 @@ vt_err vt_health_alloc(vt_health **out, const vt_health_opts *opts)
 	vt_health *h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return VT_ENOMEM;
-	if (pthread_mutex_init(&h->mtx, NULL) != 0)
+	if (mutex_init_adaptive(&h->mtx) != 0)
 		goto fail_mtx;
 	pthread_condattr_t attr;
 	if (pthread_condattr_init(&attr) != 0)
@@ -190,15 +209,24 @@ static void *reap_registry(void *arg)
 	return NULL;
 }
 
+bool vt__health_exec_done_locked(vt_health *h, size_t n)
+{
+	h->inflight -= n;
+	pthread_cond_broadcast(&h->cv);
+	return h->detached && h->inflight == 0;
+}
+
 void vt__health_exec_done(vt_health *h, size_t n)
 {
 	pthread_mutex_lock(&h->mtx);
-	h->inflight -= n;
-	bool reap = h->detached && h->inflight == 0;
-	pthread_cond_broadcast(&h->cv);
+	bool reap = vt__health_exec_done_locked(h, n);
 	pthread_mutex_unlock(&h->mtx);
-	if (!reap)
-		return;
+	if (reap)
+		vt__health_reap(h);
+}
+
+void vt__health_reap(vt_health *h)
+{
 	/* A worker cannot join its own pool: a detached thread does. If it
 	 * cannot start, the registry stays allocated (a bounded leak). */
 	pthread_t t;

@@ -118,6 +118,15 @@ bool vt__health_unref_locked(vt__check *c);
  * that. Locks: takes h->mtx; call with no lock held. */
 void vt__health_exec_done(vt_health *h, size_t n);
 
+/* As vt__health_exec_done, for a caller that holds h->mtx, has nothing
+ * left to do with h but release it, and calls vt__health_reap(h) after
+ * that if this returns true. Locks: caller holds h->mtx. */
+bool vt__health_exec_done_locked(vt_health *h, size_t n);
+
+/* Frees h, detached, on a thread of its own (see vt__health_exec_done).
+ * Locks: none held. */
+void vt__health_reap(vt_health *h);
+
 /* Marks check name (if any) so that the next vt_health_add of that
  * name replaces it in place instead of failing with VT_EEXIST: the name
  * never leaves the table. Thread-safe. Locks: takes h->mtx. */

@@ -123,14 +123,21 @@ static void exec_task(void *arg)
 
 	pthread_mutex_lock(&h->mtx);
 	bool last = execute(h, c, NULL);
+	/* Listeners are called only if a change waits (whoever queues one
+	 * delivers it); with nothing left to do, done at once. */
 	bool news = h->ev_head != NULL;
+	bool now_done = !news && !last;
+	bool reap = now_done && vt__health_exec_done_locked(h, 1);
 	pthread_mutex_unlock(&h->mtx);
 
-	if (news) /* else whoever queues a change delivers it */
+	if (news)
 		vt__health_deliver(h);
 	if (last)
 		vt__check_destroy(c);
-	vt__health_exec_done(h, 1);
+	if (!now_done)
+		vt__health_exec_done(h, 1);
+	else if (reap)
+		vt__health_reap(h);
 }
 
 /* Runs b's checks one after another until none is left unclaimed (a
@@ -152,15 +159,24 @@ static void batch_task(void *arg)
 			pthread_mutex_lock(&h->mtx);
 		}
 	}
-	/* Quiet records, and checks no longer running, are news. */
-	pthread_cond_broadcast(&h->cv);
+	/* Quiet records, and checks no longer running, are news: one
+	 * broadcast for them all, which also tells h that they are done
+	 * unless listeners must be called first. */
 	bool news = h->ev_head != NULL;
+	bool reap = false;
+	if (news)
+		pthread_cond_broadcast(&h->cv);
+	else
+		reap = vt__health_exec_done_locked(h, done);
 	pthread_mutex_unlock(&h->mtx);
 
 	free(b); /* no check points at it any more */
-	if (news)
+	if (news) {
 		vt__health_deliver(h);
-	vt__health_exec_done(h, done);
+		vt__health_exec_done(h, done);
+	} else if (reap) {
+		vt__health_reap(h);
+	}
 }
 
 /* Marks c running with a new execution (deadline now + timeout) and
