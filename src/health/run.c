@@ -25,10 +25,13 @@
  * makes the batch loud: from then on each record broadcasts, as
  * exec_task's do. So a slow or hung callback holds up the others by
  * about HANDOFF_NS plus a wake-up, and deadlines and single flight are
- * those of single executions. Each unclaimed or running execution of
- * a batch points at it (c->batch); the batch clears those pointers
- * under h->mtx before it is freed, so a waiter that reads one under the
- * lock finds the batch alive.
+ * those of single executions. A quiet batch's finished executions stay
+ * "running" (settled) until the batch ends or turns loud, so requests
+ * arriving meanwhile share the whole batch instead of starting a check
+ * again beside it; the batch keeps their references until it ends.
+ * Each unclaimed, running or so held execution of a batch points at it
+ * (c->batch); the batch clears those pointers under h->mtx before it is
+ * freed, so a waiter that reads one under the lock finds it alive.
  *
  * Locks: h->mtx for every check and batch field; the callback runs
  * with no lock held. See registry.h for the lock order.
@@ -48,11 +51,12 @@
 
 struct vt__batch {
 	vt_health *h;	  /* immutable */
-	size_t n;	  /* immutable after submission */
 	int64_t start_ns; /* immutable: submission, monotonic */
 	/* protected by h->mtx */
+	size_t n;	  /* c[next..n) wait; a hand-off takes them from n */
 	int64_t since_ns; /* start of the current callback (or start_ns) */
-	size_t next;	  /* first check not claimed yet */
+	size_t next;	  /* c[0..next) were claimed by the batch */
+	bool in_cb;	  /* c[next - 1]'s callback runs */
 	bool loud;	  /* records broadcast h->cv; no more hand-off */
 	vt__check *c[];	  /* [n] each holds its execution's reference */
 };
@@ -72,14 +76,13 @@ static void record_timeout(vt_health *h, vt__check *c, int64_t now)
 	vt__result_fini(&r);
 }
 
-/* Executes c's current execution, for the batch b or (NULL) alone: it
- * is skipped if its deadline passed while it waited, its check was
- * removed or the registry is being freed; else the callback runs with
- * the lock dropped and its result is recorded (quietly while b is
- * quiet). Then c is settled and not running, and its reference is
- * dropped: true if that was the last one (the caller destroys c once it
- * released h->mtx). Locks: caller holds h->mtx; released meanwhile. */
-static bool execute(vt_health *h, vt__check *c, vt__batch *b)
+/* Executes c's current execution, for the batch b or (NULL) alone, and
+ * leaves it settled: it is skipped if its deadline passed while it
+ * waited, its check was removed or the registry is being freed; else
+ * the callback runs with the lock dropped and its result is recorded
+ * (quietly while b is quiet). Locks: caller holds h->mtx; released
+ * meanwhile. */
+static void execute(vt_health *h, vt__check *c, vt__batch *b)
 {
 	int64_t deadline = c->deadline_ns;
 	vt__run_settle_overdue(h, c, vt__mono_ns());
@@ -109,11 +112,14 @@ static bool execute(vt_health *h, vt__check *c, vt__batch *b)
 		vt__result_fini(&r);
 	}
 	c->settled = true;
+}
+
+/* Ends c's settled execution: the check may start again. Its reference
+ * is dropped separately. Locks: caller holds h->mtx. */
+static void finish(vt__check *c)
+{
 	c->running = false;
 	c->batch = NULL;
-	if (b == NULL || b->loud)
-		pthread_cond_broadcast(&h->cv);
-	return vt__health_unref_locked(c);
 }
 
 static void exec_task(void *arg)
@@ -122,7 +128,10 @@ static void exec_task(void *arg)
 	vt_health *h = c->h;
 
 	pthread_mutex_lock(&h->mtx);
-	bool last = execute(h, c, NULL);
+	execute(h, c, NULL);
+	finish(c);
+	pthread_cond_broadcast(&h->cv);
+	bool last = vt__health_unref_locked(c);
 	/* Listeners are called only if a change waits (whoever queues one
 	 * delivers it); with nothing left to do, done at once. */
 	bool news = h->ev_head != NULL;
@@ -140,43 +149,63 @@ static void exec_task(void *arg)
 		vt__health_reap(h);
 }
 
+/* Ends the executions b ran and still holds (quiet ones, finished with
+ * the batch so that requests meanwhile share them), but not the one
+ * whose callback runs. Locks: caller holds h->mtx. */
+static void finish_held(vt__batch *b)
+{
+	for (size_t i = 0; i < b->next; i++)
+		if (b->c[i]->batch == b && !(b->in_cb && i == b->next - 1))
+			finish(b->c[i]);
+}
+
 /* Runs b's checks one after another until none is left unclaimed (a
- * hand-off may take the rest), wakes the waiters once, frees b. */
+ * hand-off may take the rest), ends their executions and wakes the
+ * waiters once, frees b. */
 static void batch_task(void *arg)
 {
 	vt__batch *b = arg;
 	vt_health *h = b->h;
-	size_t done = 0;
 
 	pthread_mutex_lock(&h->mtx);
 	while (b->next < b->n) {
 		vt__check *c = b->c[b->next++];
 		b->since_ns = vt__mono_ns();
-		done++;
-		if (execute(h, c, b)) {
-			pthread_mutex_unlock(&h->mtx);
-			vt__check_destroy(c);
-			pthread_mutex_lock(&h->mtx);
+		b->in_cb = true;
+		execute(h, c, b);
+		b->in_cb = false;
+		if (b->loud) {
+			finish(c);
+			pthread_cond_broadcast(&h->cv);
 		}
 	}
+	finish_held(b);
+	size_t dead = 0;
+	for (size_t i = 0; i < b->next; i++)
+		if (vt__health_unref_locked(b->c[i]))
+			b->c[dead++] = b->c[i]; /* to destroy */
 	/* Quiet records, and checks no longer running, are news: one
 	 * broadcast for them all, which also tells h that they are done
-	 * unless listeners must be called first. */
+	 * unless listeners must be called or checks destroyed first. */
 	bool news = h->ev_head != NULL;
+	bool now_done = !news && dead == 0;
 	bool reap = false;
-	if (news)
-		pthread_cond_broadcast(&h->cv);
+	if (now_done)
+		reap = vt__health_exec_done_locked(h, b->next);
 	else
-		reap = vt__health_exec_done_locked(h, done);
+		pthread_cond_broadcast(&h->cv);
+	size_t ran = b->next;
 	pthread_mutex_unlock(&h->mtx);
 
-	free(b); /* no check points at it any more */
-	if (news) {
+	if (news)
 		vt__health_deliver(h);
-		vt__health_exec_done(h, done);
-	} else if (reap) {
+	for (size_t i = 0; i < dead; i++)
+		vt__check_destroy(b->c[i]);
+	free(b); /* no check points at it any more */
+	if (!now_done)
+		vt__health_exec_done(h, ran);
+	else if (reap)
 		vt__health_reap(h);
-	}
 }
 
 /* Marks c running with a new execution (deadline now + timeout) and
@@ -258,22 +287,22 @@ void vt__run_start_batch(vt_health *h, vt__check **cs, size_t n, int64_t now)
 	free(b);
 }
 
-/* Makes b loud and gives each check it has not claimed yet a task of
- * its own (while the pool takes them; b runs the others itself).
- * Locks: caller holds h->mtx. */
+/* Makes b loud, ends the executions it holds and gives each check it
+ * has not claimed yet a task of its own (while the pool takes them; b
+ * runs the others itself). Locks: caller holds h->mtx. */
 static void handoff(vt_health *h, vt__batch *b)
 {
 	b->loud = true;
+	finish_held(b);
+	pthread_cond_broadcast(&h->cv); /* they may start again */
 	while (b->next < b->n) {
-		vt__check *c = b->c[b->next++];
-		c->batch = NULL;
-		/* The execution's reference and count go with it. */
-		if (vt_pool_submit(h->pool, exec_task, c) != VT_OK) {
-			/* Queue full: the batch runs it after all. */
-			c->batch = b;
-			b->next--;
+		vt__check *c = b->c[b->n - 1];
+		/* The execution's reference and count go with it. Queue
+		 * full: the batch runs the rest itself. */
+		if (vt_pool_submit(h->pool, exec_task, c) != VT_OK)
 			break;
-		}
+		b->n--;
+		c->batch = NULL; /* exec_task waits for h->mtx */
 	}
 }
 
