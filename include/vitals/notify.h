@@ -100,7 +100,9 @@ vt_err vt_notify_alloc(vt_notify **out, const vt_notify_opts *opts);
  * VT_EEXIST for a name in use. */
 vt_err vt_notify_add(vt_notify *n, const vt_notifier_opts *opts);
 /* Starts the watcher and the senders; pending messages of the added
- * notifiers are sent. */
+ * notifiers are sent. Results recorded before this call (a history
+ * restored after a restart) are not news: only later ones are fed to
+ * the rules, which resume from the alert states saved in the outbox. */
 vt_err vt_notify_start(vt_notify *n);
 /* Stops the threads (a request in flight is abandoned; its message stays
  * pending) and frees everything. Accepts NULL. */

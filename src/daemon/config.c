@@ -58,10 +58,7 @@ typedef struct ctx {
 	size_t errlen;
 } ctx;
 
-/* Writes s to out (cap bytes, NUL-terminated) with quotes and
- * backslashes escaped as in JSON, bytes outside printable ASCII as \xNN,
- * cut at 64 bytes of input with "...". */
-static void quote(const char *s, char *out, size_t cap)
+void vt__config_quote(const char *s, char *out, size_t cap)
 {
 	size_t o = 0;
 	if (cap == 0)
@@ -100,7 +97,7 @@ static vt_err failv(ctx *c, vt_err rv, const char *field, const char *fmt,
 	char msg[512], qfield[300] = "";
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (field != NULL)
-		quote(field, qfield, sizeof(qfield));
+		vt__config_quote(field, qfield, sizeof(qfield));
 	if (c->err != NULL && c->errlen > 0)
 		snprintf(c->err, c->errlen, "%s: %s%s%s%s%s%s", c->path,
 			 c->where, c->where[0] != '\0' ? ": " : "",
@@ -724,7 +721,7 @@ static vt_err parse_check(ctx *c, const cJSON *o, vt__config *cfg, size_t i)
 		t++;
 	if (t == NTYPES) {
 		char q[300];
-		quote(type, q, sizeof(q));
+		vt__config_quote(type, q, sizeof(q));
 		free(type);
 		return fail(c, "type",
 			    "unknown check type \"%s\" (known: redis, "
@@ -834,7 +831,7 @@ static vt_err syntax_error(ctx *c, const char *text, size_t len,
 	memcpy(near, text + from, to - from);
 	near[to - from] = '\0';
 	hide_urls(text, len, from, near);
-	quote(near, q, sizeof(q));
+	vt__config_quote(near, q, sizeof(q));
 	return fail(c, NULL,
 		    "line %zu, column %zu: JSON syntax error after \"%s\"",
 		    line, col, q);
@@ -908,9 +905,12 @@ static vt_err get_tls(ctx *c, const cJSON *root, vt__config *cfg)
 	const char *files[] = {cfg->tls_cert, cfg->tls_key, cfg->tls_ca};
 	const char *keys[] = {"cert", "key", "ca"};
 	for (int i = 0; i < 3; i++)
-		if (files[i] != NULL && access(files[i], R_OK) != 0)
-			return fail(c, keys[i], "tls: %s: %s", files[i],
-				    strerror(errno));
+		if (files[i] != NULL && access(files[i], R_OK) != 0) {
+			const char *why = vt__errno_text(errno);
+			char q[300];
+			vt__config_quote(files[i], q, sizeof(q));
+			return fail(c, keys[i], "tls: %s: %s", q, why);
+		}
 	return VT_OK;
 }
 
@@ -1216,7 +1216,7 @@ vt_err vt__config_build(const vt__config *cfg, vt_health *h, char *errbuf,
 			    access(k->argv[0], X_OK) != 0) {
 				const char *why = vt__errno_text(errno);
 				char q[300];
-				quote(k->argv[0], q, sizeof(q));
+				vt__config_quote(k->argv[0], q, sizeof(q));
 				return fail(&c, "command",
 					    "%s: not executable: %s", q, why);
 			}

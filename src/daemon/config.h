@@ -168,4 +168,10 @@ vt_err vt__config_plaintext_token(const vt__config *cfg, char *errbuf,
 /* Frees cfg and everything it owns. Accepts NULL. */
 void vt__config_free(vt__config *cfg);
 
+/* Writes text from a config file to out (cap bytes, NUL-terminated) for
+ * an error message: quotes and backslashes escaped as in JSON, bytes
+ * outside printable ASCII as \xNN, cut at 64 bytes of input with "...".
+ * Every file text quoted in a message goes through it. */
+void vt__config_quote(const char *s, char *out, size_t cap);
+
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/config.h"
 #include "health/check.h"
 #include "health/maintenance.h"
 
@@ -39,11 +40,13 @@ fail(ctx *c, const char *field, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	char qfield[300] = ""; /* a key from the file: any bytes */
+	if (field != NULL)
+		vt__config_quote(field, qfield, sizeof(qfield));
 	if (c->err != NULL && c->errlen > 0)
 		snprintf(c->err, c->errlen, "%s: %s%s%s%s%s%s", c->path,
 			 c->where, c->where[0] != '\0' ? ": " : "",
-			 field != NULL ? "field \"" : "",
-			 field != NULL ? field : "",
+			 field != NULL ? "field \"" : "", qfield,
 			 field != NULL ? "\": " : "", msg);
 	return VT_EINVAL;
 }
@@ -245,11 +248,14 @@ static vt_err get_headers(ctx *c, const cJSON *o, vt__notify_conf *k)
 			ok = isgraph((unsigned char)*p) && *p != ':';
 		for (const char *p = ok ? e->valuestring : ""; *p; p++)
 			ok = ok && *p != '\r' && *p != '\n';
-		if (!ok)
+		if (!ok) {
+			char q[300];
+			vt__config_quote(name, q, sizeof(q));
 			return fail(c, "headers",
-				    "\"%.64s\" must be a token name with a "
+				    "\"%s\" must be a token name with a "
 				    "one-line string value",
-				    name);
+				    q);
+		}
 		size_t len = strlen(name) + strlen(e->valuestring) + 3;
 		char *line = malloc(len);
 		if (line == NULL)

@@ -15,6 +15,12 @@
  * every wake. Alert states are saved with every message, so a restart
  * resumes them.
  *
+ * A result recorded before vt_notify_start (one restored from the
+ * history after a restart) is not news: the saved alert states say what
+ * was last told about it, and feeding it again would repeat a message
+ * (or, when the history lags the outbox at a kill -9, announce an
+ * outage that was already resolved). Only later results are fed.
+ *
  * Two results of one check recorded within one poll_ms count as one:
  * thresholds count results seen, which with poll_ms below the checks'
  * intervals is every result.
@@ -68,6 +74,7 @@ struct vt_notify {
 	size_t ntracks, cap;
 	uint64_t epoch;
 	int64_t last_look_ns;
+	double start_wall; /* wall clock at vt_notify_start */
 };
 
 static void free_strv(char **v, size_t n)
@@ -399,9 +406,11 @@ static void emit(vt__notifier *nf, const char *check, const char *error,
 	enqueue(nf, id, check, kind_name(al->kind), payload);
 }
 
-/* The track of check name, created (with saved states) if new. */
-static track *track_of(vt_notify *n, const char *name)
+/* The track of check name, created (with saved states) if new; *created
+ * tells which. */
+static track *track_of(vt_notify *n, const char *name, bool *created)
 {
+	*created = false;
 	for (size_t i = 0; i < n->ntracks; i++)
 		if (strcmp(n->tracks[i].name, name) == 0)
 			return &n->tracks[i];
@@ -425,6 +434,7 @@ static track *track_of(vt_notify *n, const char *name)
 		vt__outbox_load_state(n->ob, n->nfs[i]->name, name, &t.st[i]);
 	}
 	n->tracks[n->ntracks] = t;
+	*created = true;
 	return &n->tracks[n->ntracks++];
 }
 
@@ -457,11 +467,13 @@ static void look(vt_notify *n, double now)
 		const vt_component *c = &s->components[i];
 		if (c->last_check_time == 0)
 			continue; /* never ran: "no result yet" is no news */
-		track *t = track_of(n, c->name);
+		bool created;
+		track *t = track_of(n, c->name, &created);
 		if (t == NULL)
 			continue;
-		bool fresh = c->last_check_time != t->last_time ||
-			     (c->stale && !t->stale);
+		bool restored = created && c->last_check_time < n->start_wall;
+		bool fresh = !restored && (c->last_check_time != t->last_time ||
+					   (c->stale && !t->stale));
 		t->last_time = c->last_check_time;
 		t->stale = c->stale;
 		t->maintenance = c->maintenance;
@@ -526,6 +538,7 @@ vt_err vt_notify_start(vt_notify *n)
 		if ((rv = vt__sender_start(&n->nfs[i]->sender, n->nfs[i])))
 			goto fail;
 	n->epoch = vt__health_epoch(n->h) - 1; /* look at once */
+	n->start_wall = vt__wall_s();
 	if (pthread_create(&n->watcher, NULL, watcher_main, n) != 0) {
 		rv = VT_EIO;
 		goto fail;

@@ -182,8 +182,8 @@ static nng_http_res *build_res(const answer *a, bool head, bool close)
 	if ((rv = nng_http_res_set_status(res, a->status)) != 0 ||
 	    (rv = nng_http_res_set_header(res, "Content-Type", a->ctype)) !=
 		0 ||
-	    (a->allow &&
-	     (rv = nng_http_res_set_header(res, "Allow", "GET, HEAD")) != 0) ||
+	    (a->allow != NULL &&
+	     (rv = nng_http_res_set_header(res, "Allow", a->allow)) != 0) ||
 	    (close &&
 	     (rv = nng_http_res_set_header(res, "Connection", "close")) != 0) ||
 	    (a->www_auth != NULL &&
@@ -525,11 +525,11 @@ static bool precheck(const vt__gw_request *rq, size_t max_body, answer *a)
 		return false;
 	}
 	char beat[256];
+	bool is_beat = beat_path(rq->uri, beat, sizeof(beat));
 	if (!a->head && strcmp(rq->method, "GET") != 0 &&
-	    !(strcmp(rq->method, "POST") == 0 &&
-	      beat_path(rq->uri, beat, sizeof(beat)))) {
+	    !(strcmp(rq->method, "POST") == 0 && is_beat)) {
 		answer_static(a, 405, "{\"error\":\"method not allowed\"}");
-		a->allow = true;
+		a->allow = is_beat ? "POST" : "GET, HEAD";
 		return false;
 	}
 	return true;
@@ -573,6 +573,7 @@ static bool answer_beat(vt__service *svc, const vt__gw_request *rq, answer *a)
 		answer_static(a, 405,
 			      "{\"error\":\"method not allowed: "
 			      "beats are POST\"}");
+		a->allow = "POST";
 		return true;
 	}
 	vt__access acc = access_of(svc, rq->authorization);
@@ -933,8 +934,10 @@ static void gw_send(vt__gateway *g, vt__httpd_conn *conn, answer *a,
 		    bool entered)
 {
 	char hdrs[256];
-	snprintf(hdrs, sizeof(hdrs), "%s%s%s%s",
-		 a->allow ? "Allow: GET, HEAD\r\n" : "",
+	snprintf(hdrs, sizeof(hdrs), "%s%s%s%s%s%s",
+		 a->allow != NULL ? "Allow: " : "",
+		 a->allow != NULL ? a->allow : "",
+		 a->allow != NULL ? "\r\n" : "",
 		 a->www_auth != NULL ? "WWW-Authenticate: " : "",
 		 a->www_auth != NULL ? a->www_auth : "",
 		 a->www_auth != NULL ? "\r\n" : "");

@@ -69,7 +69,7 @@ typedef struct vt__gw_response {
 	char *body;	   /* len bytes; malloc'd when owned, else static */
 	size_t len;
 	bool owned;
-	bool allow;	      /* add "Allow: GET, HEAD" */
+	const char *allow;    /* static Allow value (a 405), or NULL */
 	bool close;	      /* add "Connection: close" and close after it */
 	bool head;	      /* HEAD: no body is sent, its Content-Length is */
 	const char *www_auth; /* static WWW-Authenticate value, or NULL */
