@@ -436,6 +436,37 @@ static void test_batch_handoff(void)
 	hang_fini(&g);
 }
 
+/* A quick check finished before a hung one in the same batch, whose
+ * deadline comes before the hand-off: the timeout releases the quick
+ * one, which the next run starts again. */
+static void test_batch_timeout_releases(void)
+{
+	vt_health *h = health_new(2, 0);
+	hang g;
+	hang_init(&g);
+	probe p;
+	probe_init(&p, 0, VT_HEALTHY);
+	vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
+	CU_ASSERT_EQUAL(vt_health_add(h, "a", probe_fn, &p, &o), VT_OK);
+	o.timeout_ms = 1;
+	CU_ASSERT_EQUAL(vt_health_add(h, "b", hang_fn, &g, &o), VT_OK);
+	for (int i = 1; i <= 3; i++) {
+		vt_health_snapshot *s = run(h, NULL, VT_RUN_FRESH, NULL);
+		CU_ASSERT_EQUAL(comp(s, "a")->status, VT_HEALTHY);
+		CU_ASSERT(error_is(comp(s, "b"), "timeout after 1 ms"));
+		CU_ASSERT_EQUAL(atomic_load(&p.calls), i);
+		vt_health_snapshot_free(s);
+	}
+	/* Once, unless a busy machine let its deadline pass before it
+	 * started: then it is skipped and started again. */
+	int calls = atomic_load(&g.calls);
+	CU_ASSERT(calls <= 1);
+	hang_open(&g);
+	CU_ASSERT(hang_wait_returned(&g, calls));
+	vt_health_free(h);
+	hang_fini(&g);
+}
+
 /* Many quick checks on one worker, fresh runs from several threads:
  * every run sees every check settled with a result of its own. */
 #define BATCH_CHECKS  40
@@ -792,6 +823,8 @@ int main(void)
 	     test_fresh_joins_scheduler_run},
 	    {"worker queue full", test_queue_full},
 	    {"batch: a hung check hands the others off", test_batch_handoff},
+	    {"batch: a timeout releases the checks it holds",
+	     test_batch_timeout_releases},
 	    {"batch: concurrent fresh runs of quick checks",
 	     test_batch_concurrent},
 	    {"cached: no result yet, stale", test_cached},

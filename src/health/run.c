@@ -61,6 +61,8 @@ struct vt__batch {
 	vt__check *c[];	  /* [n] each holds its execution's reference */
 };
 
+static void handoff(vt_health *h, vt__batch *b);
+
 /* Records "timeout after N ms" for c's current execution and settles
  * it. Locks: caller holds h->mtx. */
 static void record_timeout(vt_health *h, vt__check *c, int64_t now)
@@ -325,5 +327,9 @@ bool vt__run_settle_overdue(vt_health *h, vt__check *c, int64_t now)
 	if (!c->running || c->settled || now < c->deadline_ns)
 		return false;
 	record_timeout(h, c, now);
+	/* A batch with an overdue check is not quick: its held executions
+	 * must not wait for that callback, nor its waiting checks. */
+	if (c->batch != NULL && !c->batch->loud)
+		handoff(h, c->batch);
 	return true;
 }

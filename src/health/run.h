@@ -50,6 +50,7 @@ int64_t vt__run_batch_watch(vt_health *h, vt__check *c, int64_t now);
 
 /* Settles c's execution as UNHEALTHY "timeout after N ms" if it is
  * unsettled and its deadline is past at now; returns true if it did.
+ * A quiet batch it belongs to hands off (as vt__run_batch_watch).
  * Locks: caller holds h->mtx. */
 bool vt__run_settle_overdue(vt_health *h, vt__check *c, int64_t now);
 
