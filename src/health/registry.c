@@ -212,7 +212,9 @@ static void *reap_registry(void *arg)
 bool vt__health_exec_done_locked(vt_health *h, size_t n)
 {
 	h->inflight -= n;
-	pthread_cond_broadcast(&h->cv);
+	/* Only vt_health_free (closing) waits for the count. */
+	if (h->closing)
+		pthread_cond_broadcast(&h->cv);
 	return h->detached && h->inflight == 0;
 }
 
@@ -695,9 +697,14 @@ vt_err vt_health_run(vt_health *h, const vt_health_filter *filter,
 
 	int64_t now = vt__mono_ns();
 	if (mode == VT_RUN_FRESH) {
-		vt__run_start_batch(h, sel, n, now);
+		vt__batch *b = vt__run_start_batch(h, sel, n, now);
 		for (size_t i = 0; i < n; i++)
 			gens[i] = sel[i]->gen;
+		if (b != NULL) { /* submitted with the lock free: run.h */
+			pthread_mutex_unlock(&h->mtx);
+			vt__run_submit_batch(h, b);
+			pthread_mutex_lock(&h->mtx);
+		}
 		wait_settled(h, sel, gens, n);
 		now = vt__mono_ns();
 	} else {

@@ -186,28 +186,20 @@ static void batch_task(void *arg)
 	for (size_t i = 0; i < b->next; i++)
 		if (vt__health_unref_locked(b->c[i]))
 			b->c[dead++] = b->c[i]; /* to destroy */
-	/* Quiet records, and checks no longer running, are news: one
-	 * broadcast for them all, which also tells h that they are done
-	 * unless listeners must be called or checks destroyed first. */
 	bool news = h->ev_head != NULL;
-	bool now_done = !news && dead == 0;
-	bool reap = false;
-	if (now_done)
-		reap = vt__health_exec_done_locked(h, b->next);
-	else
-		pthread_cond_broadcast(&h->cv);
 	size_t ran = b->next;
 	pthread_mutex_unlock(&h->mtx);
+	/* Quiet records, and checks no longer running, are news: one
+	 * broadcast for them all, once the lock is free, so that waiters
+	 * woken do not block on it at once (h lives until exec_done). */
+	pthread_cond_broadcast(&h->cv);
 
 	if (news)
 		vt__health_deliver(h);
 	for (size_t i = 0; i < dead; i++)
 		vt__check_destroy(b->c[i]);
 	free(b); /* no check points at it any more */
-	if (!now_done)
-		vt__health_exec_done(h, ran);
-	else if (reap)
-		vt__health_reap(h);
+	vt__health_exec_done(h, ran);
 }
 
 /* Marks c running with a new execution (deadline now + timeout) and
@@ -257,7 +249,8 @@ void vt__run_start(vt_health *h, vt__check *c, int64_t now)
 		refuse(h, c, rv, now);
 }
 
-void vt__run_start_batch(vt_health *h, vt__check **cs, size_t n, int64_t now)
+vt__batch *vt__run_start_batch(vt_health *h, vt__check **cs, size_t n,
+			       int64_t now)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
@@ -267,7 +260,7 @@ void vt__run_start_batch(vt_health *h, vt__check **cs, size_t n, int64_t now)
 		for (size_t i = 0; i < n; i++)
 			if (!cs[i]->running)
 				vt__run_start(h, cs[i], now);
-		return;
+		return NULL;
 	}
 	*b = (vt__batch){.h = h, .start_ns = now, .since_ns = now};
 	for (size_t i = 0; i < n; i++) {
@@ -277,15 +270,24 @@ void vt__run_start_batch(vt_health *h, vt__check **cs, size_t n, int64_t now)
 		cs[i]->batch = b;
 		b->c[b->n++] = cs[i];
 	}
+	h->inflight += b->n;
+	return b;
+}
+
+void vt__run_submit_batch(vt_health *h, vt__batch *b)
+{
 	vt_err rv = vt_pool_submit(h->pool, batch_task, b);
-	if (rv == VT_OK) {
-		h->inflight += b->n;
+	if (rv == VT_OK)
 		return;
-	}
-	for (size_t i = 0; i < b->n; i++) {
+	pthread_mutex_lock(&h->mtx);
+	/* A hand-off meanwhile took c[n..]; none was claimed. */
+	int64_t now = vt__mono_ns();
+	for (size_t i = b->next; i < b->n; i++) {
 		b->c[i]->batch = NULL;
+		h->inflight--;
 		refuse(h, b->c[i], rv, now);
 	}
+	pthread_mutex_unlock(&h->mtx);
 	free(b);
 }
 

@@ -35,10 +35,19 @@ void vt__run_start(vt_health *h, vt__check *c, int64_t now);
 typedef struct vt__batch vt__batch;
 
 /* Starts an execution of each of the n checks in cs that is not
- * running, as vt__run_start does, all on one pool task that runs them
- * one after another (a batch; a single one gets a task of its own).
- * Locks: caller holds h->mtx. */
-void vt__run_start_batch(vt_health *h, vt__check **cs, size_t n, int64_t now);
+ * running, as vt__run_start does, all for one pool task that runs them
+ * one after another (a batch; a single one gets a task of its own, and
+ * NULL is returned). A batch returned must be given to
+ * vt__run_submit_batch once h->mtx is released: until then its
+ * executions wait as if queued. Locks: caller holds h->mtx. */
+vt__batch *vt__run_start_batch(vt_health *h, vt__check **cs, size_t n,
+			       int64_t now);
+
+/* Submits b to the pool; if the pool refuses, settles its executions
+ * as vt__run_start does. Submitted with h->mtx free, the worker woken
+ * does not block on it at once. Locks: takes h->mtx (on refusal);
+ * call with no lock held, holding references on b's checks. */
+void vt__run_submit_batch(vt_health *h, vt__batch *b);
 
 /* For whoever waits for c's execution: if it belongs to a batch whose
  * records are still quiet, returns the time at which the waiter must
