@@ -41,10 +41,16 @@
 #   --exe      the bench_gateway program (default:
 #              build-bench-run/bench/bench_gateway)
 #   --quick    3 rounds of 3 s (default 5 rounds of 5 s)
+#   --set S    the metric set /metrics serves (bench_gateway --set):
+#              peers50 (default: DESIGN.md's 50 series, 20 counters, 20
+#              gauges, 10 histograms), mix1000, or "served" (the few
+#              families of bench_served_registry with the checks' series)
 #   --kinds    the routes to measure, a subset of the default
 #              "health metrics prom fresh" (health: cached /health)
-#   Targets (DESIGN.md): cached /health >= 60% of nginx's requests/s,
-#   fresh /health >= 50% (nginx serves the cached body's file for both).
+#   Targets (DESIGN.md): cached /health >= 60% of nginx's requests/s;
+#   /metrics, JSON and Prometheus text, >= 80% of nginx's for a file of
+#   the same size; fresh /health >= 50% (nginx serves the cached body's
+#   file for both /health routes).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,6 +64,7 @@ CSV=""
 ROUNDS=""
 SECONDS_EACH=""
 CONNS=32
+SET=peers50
 KINDS="health metrics prom fresh"
 
 while [ $# -gt 0 ]; do
@@ -81,12 +88,16 @@ while [ $# -gt 0 ]; do
 		SECONDS_EACH=$2
 		shift
 		;;
-	--connections)
-		CONNS=$2
+	--set)
+		SET=$2
 		shift
 		;;
 	--kinds)
 		KINDS=$2
+		shift
+		;;
+	--connections)
+		CONNS=$2
 		shift
 		;;
 	-h | --help)
@@ -132,20 +143,7 @@ if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
 fi
 
 # --- processes, stopped by pid on any exit ------------------------------------
-TMP=$(mktemp -d /tmp/vitals-bench-gw.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir vitals-bench-gw
 
 # nginx workers run as nobody: they must read the files.
 chmod 755 "$TMP"
@@ -154,7 +152,9 @@ chmod 755 "$TMP/www"
 
 # --- bench_gateway: vitals and the bare nng handler -----------------------------
 log "starting $EXE"
-"${SRV_PIN[@]}" "$EXE" --bodies "$TMP/www" >"$TMP/gw.out" 2>"$TMP/gw.log" &
+SET_ARGS=()
+[ "$SET" != served ] && SET_ARGS=(--set "$SET")
+"${SRV_PIN[@]}" "$EXE" --bodies "$TMP/www" "${SET_ARGS[@]}" >"$TMP/gw.out" 2>"$TMP/gw.log" &
 GW_PID=$!
 PIDS+=("$GW_PID")
 for _ in $(seq 150); do
@@ -270,8 +270,8 @@ if command -v curl >/dev/null 2>&1; then
 			code=${got% *}
 			size=${got#* }
 			want=${BYTES[$k]}
-			# /health carries a timestamp: its size may move by a digit;
-			# fresh, the durations and check times too.
+			# /health carries a timestamp: its size may move by a digit.
+			# Fresh, the durations and check times too.
 			slack=0
 			[ "$k" = health ] && slack=4
 			[ "$k" = fresh ] && slack=24
@@ -338,7 +338,8 @@ echo "Mode: $mode; $ROUNDS rounds of \`$WRK_CMD\` (${SECONDS_EACH} s) per server
 echo "order of the servers rotated every round; $pinned. Load average $LOAD0 before, $LOAD1 after:"
 echo "the machine is shared, so figures move by several per cent between runs."
 echo
-echo "Servers: **vitals** (vt_server, HTTP gateway only; four instant checks, cache warm),"
+echo "Servers: **vitals** (vt_server, HTTP gateway only; four instant checks, cache warm; /metrics"
+echo "serves the metric set \`$SET\` of bench_gateway --set),"
 echo "**bare nng** (nng 1.5.2 HTTP server, one callback handler per path returning the bytes"
 echo "vitals served at start-up as a constant body), **nginx** (1 worker, static files of those"
 echo "bytes, access_log off, sendfile off and open_file_cache (faster than sendfile for bodies this small: 2x here), no ETag, keepalive_requests 1000000). Bodies:"
@@ -407,26 +408,26 @@ done
 echo
 
 # --- targets ------------------------------------------------------------------------------
-# target_row KIND ID LIMIT TEXT: the row of DESIGN.md's target for KIND
-# (vitals vs nginx requests/s), fields separated by |.
+# target_row ID KIND LIMIT TEXT: one row "id|text|measured|limit|ratio|status|note"
+# for route KIND's vitals / nginx requests/s ratio against LIMIT.
 target_row() {
-	local k=$1 G GB BN
+	local id=$1 k=$2 limit=$3 text=$4 g gb bn
 	# shellcheck disable=SC2046
-	G=$(stats $(ratios "$k" vitals nginx))
+	g=$(stats $(ratios "$k" vitals nginx))
 	# shellcheck disable=SC2046
-	GB=$(stats $(ratios "$k" vitals bare))
+	gb=$(stats $(ratios "$k" vitals bare))
 	# shellcheck disable=SC2046
-	BN=$(stats $(ratios "$k" bare nginx))
-	awk -v g="$G" -v gb="$GB" -v bn="$BN" -v vr="${RPS[$k/vitals]}" \
+	bn=$(stats $(ratios "$k" bare nginx))
+	awk -v g="$g" -v gb="$gb" -v bn="$bn" -v vr="${RPS[$k/vitals]}" \
 		-v nr="${RPS[$k/nginx]}" -v c="$CONNS" -v vc="${CPU[$k/vitals]}" \
-		-v bc="${CPU[$k/bare]}" -v nc="${CPU[$k/nginx]}" -v id="$2" \
-		-v limit="$3" -v text="$4" "$AWK_FMT"' BEGIN {
+		-v bc="${CPU[$k/bare]}" -v nc="${CPU[$k/nginx]}" -v id="$id" \
+		-v limit="$limit" -v text="$text" "$AWK_FMT"' BEGIN {
 	split(g, a, " "); split(gb, b, " "); split(bn, n, " "); split(vr, v, " "); split(nr, x, " ")
 	split(vc, cv, " "); split(bc, cb, " "); split(nc, cn, " ")
 	st = a[1] >= limit ? "MET" : "MISSED"
 	note = sprintf("%s req/s vs nginx %s req/s; ratio range %s-%s; vs bare nng %s x (bare nng vs nginx %s x; SERVERS.md: about 0.74); server CPU per request: vitals %s us; bare nng %s us; nginx %s us (nginx / vitals %s x: the ratio if both were CPU-bound)",
 		fmt(v[1]), fmt(x[1]), fmt(a[2]), fmt(a[3]), fmt(b[1]), fmt(n[1]), fmt(cv[1]), fmt(cb[1]), fmt(cn[1]), fmt(cn[1] / cv[1]))
-	printf "%s|%s (wrk -t1 -c%d)|%s x|>= %s x|%s|%s|%s\n",
+	printf "%s|%s vs nginx static file of the same size (wrk -t1 -c%d)|%s x|>= %s x|%s|%s|%s\n",
 		id, text, c, fmt(a[1]), fmt(limit), fmt(a[1] / limit), st, note }'
 }
 echo "### Targets (DESIGN.md)"
@@ -437,15 +438,17 @@ echo "| id | target | measured (median) | limit | ratio | status | note |"
 echo "|---|---|---|---|---|---|---|"
 for k in $KINDS; do
 	case $k in
-	health) row=$(target_row health G1 0.6 "cached /health req/s vs nginx static file of the same size") ;;
-	fresh) row=$(target_row fresh G3 0.5 "fresh /health (4 instant checks) req/s vs nginx static file of the same size") ;;
-	*) continue ;;
+	health) target_row G1 health 0.6 "cached /health req/s" ;;
+	metrics) target_row G2 metrics 0.8 "/metrics JSON req/s ($SET)" ;;
+	prom) target_row G3 prom 0.8 "/metrics Prometheus text req/s ($SET)" ;;
+	fresh) target_row G4 fresh 0.5 "fresh /health (4 instant checks) req/s" ;;
 	esac
-	IFS='|' read -r tid ttext tmeas tlim tratio tstat tnote <<<"$row"
+done >"$TMP/targets"
+while IFS='|' read -r tid ttext tmeas tlim tratio tstat tnote; do
 	echo "| $tid | $ttext | $tmeas | $tlim | $tratio | **$tstat** | $tnote |"
 	if [ -n "$CSV" ]; then
 		echo "target,$tid,${ttext//,/;},$tmeas,$tlim,$tratio,$tstat,${tnote//,/;}" >>"$CSV"
 	fi
-done
+done <"$TMP/targets"
 echo
 log "done"

@@ -3,6 +3,10 @@
 # with wrk (bench_gateway.sh, peers/bench_peers.sh): sourced, defines
 # functions only. Needs bash, awk, wrk.
 #
+#   bench_workdir PREFIX
+#       sets TMP to a new directory /tmp/PREFIX.XXXXXX and PIDS to an
+#       empty list; on any exit every pid in PIDS gets SIGTERM and is
+#       waited for, then TMP is removed (INT/TERM exit with 130).
 #   wrk_measure URL PID CONNS SECONDS [PIN...]
 #       runs `wrk -t1 -cCONNS -dSECONDSs --latency URL` (prefixed by PIN,
 #       e.g. taskset -c 0) and prints "rps p50_us cpu_us_per_request
@@ -107,4 +111,22 @@ wrk_measure() {
 	errs=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) t += $i }
 		END { print t + 0 }' <<<"${serr#*:}")
 	echo "$rps $(to_us "${p50:-0}") $cpu $errs"
+}
+
+bench_workdir() {
+	TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+	PIDS=()
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+bench_cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$TMP"
 }

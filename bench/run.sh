@@ -16,10 +16,11 @@
 # Usage: bench/run.sh [--quick] [--no-install] [--build-dir DIR]
 #                     [--sections "metrics read checks ..."] [--no-pin]
 #                     [--replot]
-#   --quick       fewer repeats and sizes (minutes instead of ~35 min)
+#   --quick       fewer repeats and sizes (minutes instead of ~45 min)
 #   --no-install  do not call apt-get (plots are skipped without gnuplot)
 #   --sections    run only these sections (default: all, in order:
-#                 metrics read checks rpc gateway peers scale); RESULTS.md
+#                 metrics read encode checks rpc gateway peers scale
+#                 history footprint); RESULTS.md
 #                 then holds only those, plots of the others are left as
 #                 they are
 #   --no-pin      let the scheduler place bench threads (default: thread
@@ -46,7 +47,7 @@ BUILD=$ROOT/build-bench-run
 QUICK=""
 INSTALL=1
 PIN=--pin
-DEFAULT_SECTIONS="metrics read encode checks rpc gateway peers scale history"
+DEFAULT_SECTIONS="metrics read encode checks rpc gateway peers scale history footprint"
 SECTIONS=$DEFAULT_SECTIONS
 REPLOT=0
 
@@ -159,7 +160,15 @@ section_scale() { run_bench scale bench_scale; }
 # checks with 30 days of generated history, and C1 / cached /health with
 # and without a state database in the same run.
 section_history() { run_bench history bench_history; }
-BENCH_TARGETS="bench_metrics bench_read bench_encode bench_checks bench_rpc bench_gateway bench_scale bench_history"
+# footprint: bench/bench_footprint.sh runs vitalsd with 50 checks every
+# 5 s, history, the status page and a webhook notifier against local
+# targets for 10 minutes (2 with --quick) and samples its RSS and CPU
+# time from /proc.
+section_footprint() {
+	run_bench footprint "$ROOT/bench/bench_footprint.sh" \
+		--exe "${BUILD#"$ROOT"/}/vitalsd"
+}
+BENCH_TARGETS="bench_metrics bench_read bench_encode bench_checks bench_rpc bench_gateway bench_scale bench_history vitalsd"
 
 for s in $SECTIONS; do
 	if ! declare -F "section_$s" >/dev/null; then

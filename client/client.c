@@ -392,6 +392,13 @@ vt_err vt_client_grpc_check(vt_client *c, const char *service, int *serving)
 vt_err vt_client_watch(const char *pub_url, int timeout_ms,
 		       vt_client_watch_fn fn, void *arg)
 {
+	return vt_client_watch_tls(pub_url, timeout_ms, NULL, fn, arg);
+}
+
+vt_err vt_client_watch_tls(const char *pub_url, int timeout_ms,
+			   const vt_client_tls *tls, vt_client_watch_fn fn,
+			   void *arg)
+{
 	if (pub_url == NULL || fn == NULL)
 		return VT_EINVAL;
 	nng_socket s;
@@ -405,7 +412,7 @@ vt_err vt_client_watch(const char *pub_url, int timeout_ms,
 	    (rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO,
 				    timeout_ms < 0 ? NNG_DURATION_INFINITE
 						   : timeout_ms)) != 0 ||
-	    (rv = nng_dial(s, pub_url, NULL, 0)) != 0) {
+	    (rv = dial(s, pub_url, tls)) != 0) {
 		nng_close(s);
 		return vt__err_from_nng(rv);
 	}
@@ -461,4 +468,29 @@ vt_err vt_client_silence(vt_client *c, const char *name, int64_t duration_ms)
 	size_t len = 0;
 	vt_err err = vt__pb_silence_req_encode(name, duration_ms, &req, &len);
 	return call_empty(c, VT__M_SILENCE, err, req, len);
+}
+
+vt_err vt_client_reload(vt_client *c, vt_reload_report *out)
+{
+	if (c == NULL || out == NULL)
+		return VT_EINVAL;
+	uint8_t *req = NULL;
+	size_t len = 0;
+	vt_err err = vt__pb_reload_req_encode(&req, &len);
+	if (err != VT_OK)
+		return err;
+	vt__pb_response resp;
+	err = call(c, VT__M_RELOAD, req, len, &resp);
+	free(req);
+	if (err != VT_OK)
+		return err;
+	vt_reload_report r;
+	err = vt__pb_reload_resp_decode(resp.payload, resp.plen, &r);
+	vt__pb_response_fini(&resp);
+	if (err != VT_OK) {
+		set_last(c, "%s: malformed ReloadResponse", VT__M_RELOAD);
+		return err;
+	}
+	*out = r;
+	return VT_OK;
 }

@@ -9,6 +9,7 @@
  *   vitalsctl [OPTIONS] beat NAME       a heartbeat check's beat
  *   vitalsctl [OPTIONS] silence NAME|--all DURATION   no alerts for a while
  *   vitalsctl [OPTIONS] unsilence NAME|--all
+ *   vitalsctl [OPTIONS] reload          the server re-reads its config
  *
  * Options may come before or after the command. The table is printed
  * whether or not stdout is a terminal (scripts that want to parse use
@@ -46,6 +47,7 @@ static const char usage[] =
     "       vitalsctl [OPTIONS] beat NAME\n"
     "       vitalsctl [OPTIONS] silence NAME|--all DURATION\n"
     "       vitalsctl [OPTIONS] unsilence NAME|--all\n"
+    "       vitalsctl [OPTIONS] reload [--json]\n"
     "\n"
     "Asks a vitals RPC server (nng req/rep) for health and metrics.\n"
     "\n"
@@ -60,8 +62,8 @@ static const char usage[] =
     "  --cached       health: last results, without running checks\n"
     "  --tag T        health: only checks tagged T\n"
     "  --exclude N    health: leave out check N (repeatable)\n"
-    "  --ca FILE      TLS (a tls+tcp:// URL): CA of the server's\n"
-    "                 certificate (or VITALS_CA)\n"
+    "  --ca FILE      TLS (a tls+tcp:// --url or --pub): CA of the\n"
+    "                 server's certificate (or VITALS_CA)\n"
     "  --cert FILE, --key FILE  client certificate and key for mutual\n"
     "                 TLS (or VITALS_CERT, VITALS_KEY)\n"
     "  --since UNIX   history: results at or after this Unix time\n"
@@ -82,7 +84,11 @@ static const char usage[] =
     "check. silence keeps a check (or --all) in maintenance for\n"
     "DURATION - 90s, 10m, 2h, 1d, 500ms; a bare number is seconds -:\n"
     "results are shown with \"maintenance\":true, no alerts are sent;\n"
-    "unsilence ends it. beat and silence need the token when the\n"
+    "unsilence ends it. reload makes the server (vitalsd) read its\n"
+    "config file again, as SIGHUP does, and prints the checks added,\n"
+    "removed and changed and the settings that need a restart; a\n"
+    "refused file is reported with the reason (exit 3) and the running\n"
+    "config stays. beat, silence and reload need the token when the\n"
     "server has one.\n"
     "\n"
     "environment: VITALS_TOKEN, the server's bearer token if it has one\n"
@@ -333,15 +339,16 @@ static int check_command(const opts *o)
 	if (o->cmd == NULL)
 		return fail_usage(
 		    "%s", "no command (health, metrics, watch, history, beat, "
-			  "silence, unsilence)");
+			  "silence, unsilence, reload)");
 	bool health = strcmp(o->cmd, "health") == 0;
 	bool metrics = strcmp(o->cmd, "metrics") == 0;
 	bool watch = strcmp(o->cmd, "watch") == 0;
 	bool history = strcmp(o->cmd, "history") == 0;
+	bool reload = strcmp(o->cmd, "reload") == 0;
 	bool admin = strcmp(o->cmd, "beat") == 0 ||
 		     strcmp(o->cmd, "silence") == 0 ||
 		     strcmp(o->cmd, "unsilence") == 0;
-	if (!health && !metrics && !watch && !history && !admin)
+	if (!health && !metrics && !watch && !history && !admin && !reload)
 		return fail_usage("unknown command \"%s\"", o->cmd);
 	if (!history && o->hist_opts)
 		return fail_usage("%s", "--since and --limit are for history");
@@ -357,6 +364,8 @@ static int check_command(const opts *o)
 	if (!health && (o->cached || o->tag != NULL || o->nexclude > 0))
 		return fail_usage(
 		    "%s", "--cached, --tag and --exclude are for health");
+	if (reload && (o->name != NULL || o->prom))
+		return fail_usage("%s", "reload takes no NAME (only --json)");
 	if (watch && (o->name != NULL || o->json))
 		return fail_usage("%s", "watch takes no NAME or --json");
 	if (history && o->name == NULL)
@@ -465,9 +474,16 @@ static void info_text(char *dst, size_t cap, const vt_component *c)
 	size_t o = 0;
 	int n;
 	dst[0] = '\0';
-	if (c->error != NULL) {
-		n = snprintf(dst, cap, "%s", c->error);
+	if (c->maintenance || c->stale) {
+		n = snprintf(dst, cap, "%s%s",
+			     c->maintenance ? "[maintenance] " : "",
+			     c->stale ? "[stale] " : "");
 		o = n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);
+	}
+	if (c->error != NULL) {
+		n = snprintf(dst + o, cap - o, "%s", c->error);
+		o = n < 0 ? o
+			  : (o + (size_t)n >= cap ? cap - 1 : o + (size_t)n);
 	}
 	for (size_t i = 0; i < c->ndetails && o + 1 < cap; i++) {
 		const vt_detail *d = &c->details[i];
@@ -493,6 +509,16 @@ static size_t max_sz(size_t a, size_t b)
 	return a > b ? a : b;
 }
 
+/* A check's 24 h uptime as a percentage; "-" without history or with
+ * no result in the window. */
+static void uptime_text(char *dst, size_t cap, const vt_component *c)
+{
+	if (!c->has_uptime || c->uptime[1] < 0)
+		snprintf(dst, cap, "-");
+	else
+		snprintf(dst, cap, "%.2f%%", c->uptime[1] * 100);
+}
+
 static void print_health_table(const vt_health_snapshot *s)
 {
 	char when[64];
@@ -514,22 +540,24 @@ static void print_health_table(const vt_health_snapshot *s)
 		wd = max_sz(wd, strlen(d));
 		wa = max_sz(wa, strlen(a));
 	}
-	printf("\n%-*s  %-*s  %-8s  %*s  %-*s  %5s  %s\n", (int)wn, "CHECK",
-	       (int)ws, "STATUS", "CRITICAL", (int)wd, "DURATION", (int)wa,
-	       "LAST RUN", "FAILS", "ERROR / DETAILS");
+	printf("\n%-*s  %-*s  %-8s  %*s  %-*s  %5s  %7s  %s\n", (int)wn,
+	       "CHECK", (int)ws, "STATUS", "CRITICAL", (int)wd, "DURATION",
+	       (int)wa, "LAST RUN", "FAILS", "UP 24H", "ERROR / DETAILS");
 	for (size_t i = 0; i < s->ncomponents; i++) {
 		const vt_component *c = &s->components[i];
-		char d[32], a[32], info[1024];
+		char d[32], a[32], up[16], info[1024];
 		duration_text(d, sizeof(d), c->duration_ms);
 		if (c->last_check_time <= 0)
 			snprintf(d, sizeof(d), "-");
 		age_text(a, sizeof(a), s->timestamp, c->last_check_time);
 		info_text(info, sizeof(info), c);
-		printf("%-*s  %s%-*s%s  %-8s  %*s  %-*s  %5" PRIu32 "  %s\n",
+		uptime_text(up, sizeof(up), c);
+		printf("%-*s  %s%-*s%s  %-8s  %*s  %-*s  %5" PRIu32
+		       "  %7s  %s\n",
 		       (int)wn, c->name, status_color(c->status), (int)ws,
 		       vt_status_name(c->status), color_off(),
 		       c->critical ? "yes" : "no", (int)wd, d, (int)wa, a,
-		       c->consecutive_failures, info);
+		       c->consecutive_failures, up, info);
 	}
 }
 
@@ -668,16 +696,35 @@ static int print_encoded(vt_err err, char *text, size_t len, const char *what)
 
 /* ---- commands ---------------------------------------------------------- */
 
+#define TLS_EINVAL " or unusable TLS files (--ca, --cert, --key)"
+
+/* The TLS files: --ca, --cert, --key, else VITALS_CA/CERT/KEY. False
+ * (said on stderr) for a tls+ url without a CA. */
+static bool tls_files(const opts *o, const char *url, vt_client_tls *tls)
+{
+	*tls = o->tls;
+	if (tls->ca == NULL)
+		tls->ca = getenv("VITALS_CA");
+	if (tls->cert == NULL)
+		tls->cert = getenv("VITALS_CERT");
+	if (tls->key == NULL)
+		tls->key = getenv("VITALS_KEY");
+	if (strncmp(url, "tls+", 4) == 0 && tls->ca == NULL) {
+		fprintf(stderr,
+			"vitalsctl: %s: TLS needs the server's CA: --ca FILE "
+			"(or VITALS_CA)\n",
+			url);
+		return false;
+	}
+	return true;
+}
+
 static vt_client *connect_or_say(const opts *o)
 {
 	vt_client *c = NULL;
-	vt_client_tls tls = o->tls;
-	if (tls.ca == NULL)
-		tls.ca = getenv("VITALS_CA");
-	if (tls.cert == NULL)
-		tls.cert = getenv("VITALS_CERT");
-	if (tls.key == NULL)
-		tls.key = getenv("VITALS_KEY");
+	vt_client_tls tls;
+	if (!tls_files(o, o->url, &tls))
+		return NULL;
 	vt_err err = vt_client_connect_tls(&c, o->url, o->timeout_ms, &tls);
 	if (err == VT_OK) {
 		const char *token = getenv("VITALS_TOKEN");
@@ -687,7 +734,8 @@ static vt_client *connect_or_say(const opts *o)
 		err = VT_ENOMEM;
 	}
 	if (err == VT_EINVAL)
-		fprintf(stderr, "vitalsctl: invalid URL \"%s\"\n", o->url);
+		fprintf(stderr, "vitalsctl: invalid URL \"%s\"%s\n", o->url,
+			tls.ca != NULL ? TLS_EINVAL : "");
 	else if (err == VT_EUNAVAIL)
 		fprintf(stderr,
 			"vitalsctl: cannot connect to %s: connection refused "
@@ -772,6 +820,17 @@ static int cmd_metrics(const opts *o)
 	return rc;
 }
 
+/* Says why a call on c failed (the server's reason when it gave one),
+ * closes c and returns the exit status. */
+static int call_failed(vt_client *c, const char *what, vt_err err)
+{
+	const char *why = vt_client_last_error(c);
+	fprintf(stderr, "vitalsctl: %s: %s\n", what,
+		why[0] != '\0' ? why : vt_strerror(err));
+	vt_client_close(c);
+	return EXIT_UNKNOWN;
+}
+
 static int cmd_history(const opts *o)
 {
 	vt_client *c = connect_or_say(o);
@@ -780,14 +839,8 @@ static int cmd_history(const opts *o)
 	vt_history_result *rs = NULL;
 	size_t n = 0;
 	vt_err err = vt_client_history(c, o->name, o->since, o->limit, &rs, &n);
-	if (err != VT_OK) {
-		fprintf(stderr, "vitalsctl: history: %s\n",
-			vt_client_last_error(c)[0] != '\0'
-			    ? vt_client_last_error(c)
-			    : vt_strerror(err));
-		vt_client_close(c);
-		return EXIT_UNKNOWN;
-	}
+	if (err != VT_OK)
+		return call_failed(c, "history", err);
 	vt_client_close(c);
 	int rc = 0;
 	if (o->json) {
@@ -816,12 +869,17 @@ static int watch_line(const char *msg, void *arg)
 
 static int cmd_watch(const opts *o)
 {
-	vt_err err = vt_client_watch(
-	    o->pub, o->timeout_set ? o->timeout_ms : -1, watch_line, NULL);
+	vt_client_tls tls;
+	if (!tls_files(o, o->pub, &tls))
+		return EXIT_UNKNOWN;
+	vt_err err =
+	    vt_client_watch_tls(o->pub, o->timeout_set ? o->timeout_ms : -1,
+				&tls, watch_line, NULL);
 	if (err == VT_OK || err == VT_ETIMEDOUT)
 		return 0;
 	if (err == VT_EINVAL)
-		fprintf(stderr, "vitalsctl: invalid URL \"%s\"\n", o->pub);
+		fprintf(stderr, "vitalsctl: invalid URL \"%s\"%s\n", o->pub,
+			tls.ca != NULL ? TLS_EINVAL : "");
 	else
 		fprintf(stderr, "vitalsctl: watch %s: %s\n", o->pub,
 			err == VT_EUNAVAIL ? "cannot connect (is the server "
@@ -866,14 +924,8 @@ static int cmd_admin(const opts *o)
 		return EXIT_UNKNOWN;
 	vt_err err = beat ? vt_client_beat(c, name)
 			  : vt_client_silence(c, name, silence ? ms : 0);
-	if (err != VT_OK) {
-		fprintf(stderr, "vitalsctl: %s: %s\n", o->cmd,
-			vt_client_last_error(c)[0] != '\0'
-			    ? vt_client_last_error(c)
-			    : vt_strerror(err));
-		vt_client_close(c);
-		return EXIT_UNKNOWN;
-	}
+	if (err != VT_OK)
+		return call_failed(c, o->cmd, err);
 	vt_client_close(c);
 	if (silence)
 		printf("silenced %s for %s\n",
@@ -881,6 +933,69 @@ static int cmd_admin(const opts *o)
 		       o->all ? o->name : o->arg2);
 	else if (!beat)
 		printf("unsilenced %s\n", name != NULL ? name : "every check");
+	return 0;
+}
+
+/* Prints list as a JSON array of strings. */
+static void print_json_list(const char *key, char *const *list, size_t n,
+			    bool last)
+{
+	printf("\"%s\":[", key);
+	for (size_t i = 0; i < n; i++) {
+		putchar('"');
+		for (const unsigned char *p = (const unsigned char *)list[i];
+		     *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				printf("\\%c", *p);
+			else if (*p < 0x20)
+				printf("\\u%04x", *p);
+			else
+				putchar(*p);
+		}
+		printf("\"%s", i + 1 < n ? "," : "");
+	}
+	printf("]%s", last ? "" : ",");
+}
+
+/* Prints "WHAT: a, b" when list is not empty. */
+static void print_names(const char *what, char *const *list, size_t n)
+{
+	if (n == 0)
+		return;
+	printf("%s:", what);
+	for (size_t i = 0; i < n; i++)
+		printf(" %s%s", list[i], i + 1 < n ? "," : "");
+	putchar('\n');
+}
+
+/* reload: the server applies its config file again. */
+static int cmd_reload(const opts *o)
+{
+	vt_client *c = connect_or_say(o);
+	if (c == NULL)
+		return EXIT_UNKNOWN;
+	vt_reload_report r;
+	vt_err err = vt_client_reload(c, &r);
+	if (err != VT_OK)
+		return call_failed(c, "reload", err);
+	vt_client_close(c);
+	if (o->json) {
+		putchar('{');
+		print_json_list("added", r.added, r.nadded, false);
+		print_json_list("removed", r.removed, r.nremoved, false);
+		print_json_list("changed", r.changed, r.nchanged, false);
+		print_json_list("ignored", r.ignored, r.nignored, true);
+		puts("}");
+	} else {
+		printf("reloaded: %zu added, %zu removed, %zu changed\n",
+		       r.nadded, r.nremoved, r.nchanged);
+		print_names("added", r.added, r.nadded);
+		print_names("removed", r.removed, r.nremoved);
+		print_names("changed", r.changed, r.nchanged);
+		for (size_t i = 0; i < r.nignored; i++)
+			printf("ignored: %s\n", r.ignored[i]);
+	}
+	vt_reload_report_fini(&r);
 	return 0;
 }
 
@@ -902,5 +1017,7 @@ int main(int argc, char **argv)
 		return cmd_history(&o);
 	if (strcmp(o.cmd, "watch") == 0)
 		return cmd_watch(&o);
+	if (strcmp(o.cmd, "reload") == 0)
+		return cmd_reload(&o);
 	return cmd_admin(&o);
 }

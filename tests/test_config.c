@@ -244,7 +244,13 @@ static void test_top_level_fields(void)
 		  "code from 200 to 599");
 	refused("{\"http\": \"localhost\"}",
 		F ": field \"http\": must be \"host:port\" with a port of "
-		  "1..65535, or null");
+		  "1..65535 (optionally after http:// or https://), or null");
+	refused("{\"http\": \"ftp://127.0.0.1:8080\"}",
+		F ": field \"http\": must be \"host:port\" with a port of "
+		  "1..65535 (optionally after http:// or https://), or null");
+	refused("{\"http\": \"https://127.0.0.1:8443\"}",
+		F ": field \"http\": https:// needs \"tls\" (a certificate "
+		  "and key)");
 	refused("{\"http\": 8080}", F ": field \"http\": must be a string");
 	refused("{\"rpc\": \"http://127.0.0.1:5555\"}",
 		F ": field \"rpc\": must be \"tcp://host:port\" or "
@@ -588,6 +594,10 @@ static void test_override_and_describe(void)
 					    sizeof(err)),
 			VT_OK);
 	CU_ASSERT_STRING_EQUAL(cfg->http, "127.0.0.1:9999");
+	CU_ASSERT_EQUAL(vt__config_override(cfg, "http", "http://[::1]:9999",
+					    err, sizeof(err)),
+			VT_OK);
+	CU_ASSERT_STRING_EQUAL(cfg->http, "http://[::1]:9999");
 	CU_ASSERT_EQUAL(
 	    vt__config_override(cfg, "pub", "none", err, sizeof(err)), VT_OK);
 	CU_ASSERT_PTR_NULL(cfg->pub);

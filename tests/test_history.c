@@ -453,6 +453,55 @@ static void test_concurrent_no_loss(void)
 	vt_metrics_free(m);
 }
 
+/* Uptime gauge series of check in m. */
+static size_t gauges_of(vt_metrics *m, const char *check)
+{
+	vt_label l = {"check", check};
+	vt_metrics_filter mf = {
+	    .name = "vitals_check_uptime_ratio", .labels = &l, .nlabels = 1};
+	vt_metrics_snapshot *ms = NULL;
+	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, &mf, &ms) == VT_OK);
+	size_t n = ms->nfamilies == 1 ? ms->families[0].nseries : 0;
+	vt_metrics_snapshot_free(ms);
+	return n;
+}
+
+static void test_forget(void)
+{
+	vt_metrics *m = NULL;
+	CU_ASSERT_FATAL(vt_metrics_alloc(&m) == VT_OK);
+	vt_history *hs = open_ok(NULL, 0, m);
+	double now = vt__wall_s();
+	rec(hs, "gone", now, VT_HEALTHY, 1, NULL, false);
+	rec(hs, "kept", now, VT_HEALTHY, 1, NULL, false);
+	CU_ASSERT_EQUAL(vt_history_flush(hs), VT_OK);
+	CU_ASSERT(gauges_of(m, "gone") > 0);
+	/* A result of it queued before the forget does not bring them
+	 * back. */
+	rec(hs, "gone", now + 1, VT_UNHEALTHY, 1, "x", false);
+	CU_ASSERT_EQUAL(vt_history_forget(hs, "gone"), VT_OK);
+	CU_ASSERT_EQUAL(vt_history_flush(hs), VT_OK);
+	CU_ASSERT_EQUAL(gauges_of(m, "gone"), 0);
+	CU_ASSERT(gauges_of(m, "kept") > 0);
+	double up[VT_UPTIME_NWINDOWS];
+	CU_ASSERT_FALSE(vt_history_cached_uptime(hs, "gone", up));
+	/* Its rows stay; a result after the forget (the check added back)
+	 * sets its gauges again, continuing its history. */
+	vt_history_result *rs;
+	size_t n;
+	CU_ASSERT_EQUAL(vt_history_list(hs, "gone", 0, 10, &rs, &n), VT_OK);
+	CU_ASSERT_EQUAL(n, 2);
+	vt_history_list_free(rs);
+	rec(hs, "gone", now + 2, VT_HEALTHY, 1, NULL, false);
+	CU_ASSERT_EQUAL(vt_history_flush(hs), VT_OK);
+	CU_ASSERT(gauges_of(m, "gone") > 0);
+	CU_ASSERT_TRUE(vt_history_cached_uptime(hs, "gone", up));
+	CU_ASSERT_EQUAL(vt_history_forget(hs, ""), VT_EINVAL);
+	CU_ASSERT_EQUAL(vt_history_forget(NULL, "x"), VT_EINVAL);
+	vt_history_close(hs);
+	vt_metrics_free(m);
+}
+
 static void test_in_memory(void)
 {
 	vt_history *hs = open_ok(NULL, 0, NULL);
@@ -486,6 +535,7 @@ int main(void)
 	    {"concurrent runs: shown results are committed",
 	     test_concurrent_no_loss},
 	    {"in memory", test_in_memory},
+	    {"forget: a removed check's uptime gauges go", test_forget},
 	    {NULL, NULL},
 	};
 	int rc = vt_test_main("history", tests);

@@ -74,7 +74,10 @@ static const vt_component components[] = {
      .duration_ms = 2000,
      .consecutive_failures = 4294967295u,
      .last_status_change = 1763999990.25,
-     .stale = true},
+     .stale = true,
+     .maintenance = true,
+     .has_uptime = true,
+     .uptime = {1, 0.9975, -1, 0.5}},
 };
 
 static const vt_health_snapshot health = {
@@ -203,6 +206,10 @@ static void assert_component(const vt_component *a, const vt_component *b)
 	CU_ASSERT_EQUAL(a->consecutive_failures, b->consecutive_failures);
 	CU_ASSERT(same(a->last_status_change, b->last_status_change));
 	CU_ASSERT_EQUAL(a->stale, b->stale);
+	CU_ASSERT_EQUAL(a->maintenance, b->maintenance);
+	CU_ASSERT_EQUAL(a->has_uptime, b->has_uptime);
+	for (int i = 0; a->has_uptime && b->has_uptime && i < 4; i++)
+		CU_ASSERT(same(a->uptime[i], b->uptime[i]));
 }
 
 /* Both snapshots print the same JSON. */

@@ -151,20 +151,7 @@ if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
 fi
 
 # --- processes, stopped by pid on any exit ----------------------------------
-TMP=$(mktemp -d /tmp/vitals-bench-peers.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir vitals-bench-peers
 
 # --- 1. the Go peer, built offline ---------------------------------------------
 GO_EXE=$TMP/go_client

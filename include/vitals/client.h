@@ -40,6 +40,7 @@
 #include "vitals/health.h"
 #include "vitals/history.h"
 #include "vitals/metrics.h"
+#include "vitals/reload.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -117,6 +118,14 @@ vt_err vt_client_beat(vt_client *c, const char *name);
  * duration_ms; 0 ends the silence. VT_ENOENT, VT_EAUTH as above. */
 vt_err vt_client_silence(vt_client *c, const char *name, int64_t duration_ms);
 
+/* vitals.v1.Admin/Reload: the server applies its configuration again;
+ * *out gets what changed (vt_reload_report_fini frees it; written only
+ * on success). VT_EINVAL for a refused config (vt_client_last_error has
+ * the reason; the running config stays), VT_EAUTH without the server's
+ * token, VT_EPROTO (12 UNIMPLEMENTED) for a server with nothing to
+ * reload. */
+vt_err vt_client_reload(vt_client *c, vt_reload_report *out);
+
 /* Watches status changes on the pub url: calls fn for each message
  * ("<check> <old> <new>", cut at 4 KiB) until fn returns non-zero
  * (VT_OK) or timeout_ms passes without a message (VT_ETIMEDOUT;
@@ -125,6 +134,13 @@ vt_err vt_client_silence(vt_client *c, const char *name, int64_t duration_ms);
 typedef int (*vt_client_watch_fn)(const char *msg, void *arg);
 vt_err vt_client_watch(const char *pub_url, int timeout_ms,
 		       vt_client_watch_fn fn, void *arg);
+
+/* As vt_client_watch, over TLS with tls for a tls+tcp:// pub_url (as
+ * vt_client_connect_tls; the pub socket asks for no client
+ * certificate, so cert and key may be left NULL). */
+vt_err vt_client_watch_tls(const char *pub_url, int timeout_ms,
+			   const vt_client_tls *tls, vt_client_watch_fn fn,
+			   void *arg);
 
 #ifdef __cplusplus
 }

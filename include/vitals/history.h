@@ -105,6 +105,15 @@ typedef struct vt_history_result {
 vt_err vt_history_record(vt_history *hs, const char *check,
 			 const vt_history_result *r);
 
+/* For a check removed from the registry: its uptime gauges
+ * (vitals_check_uptime_ratio{check=...}) and cached uptime go, once the
+ * results of it queued before this call are written (the writer handles
+ * the request in queue order, so none of them brings the gauges back).
+ * Its stored results stay: a check added again under the name continues
+ * its history. Never dropped on a full queue. VT_EINVAL, VT_ENOMEM.
+ * Thread-safe. */
+vt_err vt_history_forget(vt_history *hs, const char *check);
+
 /* Returns once every result the registry recorded up to seq (and this
  * store was given) is committed: VT_OK; VT_EIO at once while the store
  * is failing; VT_ETIMEDOUT after timeout_ms. */

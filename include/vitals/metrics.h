@@ -38,7 +38,21 @@
  * clamp buckets); count, sum, min and max exact; Prometheus "le" buckets
  * exact.
  *
- * Handles stay valid until the registry is freed.
+ * Handles stay valid until the registry is freed, removed series' too.
+ *
+ * Removal (vt_metrics_remove_series, _family, _matching): a removed
+ * series is gone from every snapshot taken after the call returns, and
+ * its memory is kept until the registry is freed, so that a handle a
+ * writer still holds stays safe: recording through it succeeds and is
+ * dropped (it lands where no snapshot reads). The by-name API and
+ * vt_family_series never return a removed series: they create a new
+ * one, starting from zero, with a new creation time. A removed family's
+ * handle refuses vt_family_series with VT_ENOENT; registering the name
+ * again makes a new family, of any kind. A write that races with the
+ * removal of its series may land in either. Each series ever created,
+ * removed ones included, counts toward the registry's limit (VT_EFULL
+ * past 131072): removal suits series that come and go with a
+ * configuration, not one per request.
  */
 #ifndef VITALS_METRICS_H
 #define VITALS_METRICS_H
@@ -154,6 +168,24 @@ vt_err vt_metrics_observe(vt_metrics *m, const char *name, double v);
 vt_err vt_metrics_histogram_observe(vt_metrics *m, const char *name, double v,
 				    const vt_label *labels, size_t nlabels);
 
+/*
+ * Removal (see the top). Thread-safe, concurrently with writers,
+ * lookups and snapshots; they take the registry's mutex, not the
+ * writers' path.
+ */
+/* Removes the series of f with these label values (family order, as for
+ * vt_family_series). For an unlabelled family (nvalues 0) the family
+ * itself is removed. VT_ENOENT when there is no such series. */
+vt_err vt_family_remove_series(vt_family *f, const char *const *values,
+			       size_t nvalues);
+/* The same by name, labels in any order naming every label of the
+ * family (NULL/0 for an unlabelled family, which is then removed).
+ * VT_ENOENT for an unknown name or labels no series has. */
+vt_err vt_metrics_remove_series(vt_metrics *m, const char *name,
+				const vt_label *labels, size_t nlabels);
+/* Removes family name and all its series. VT_ENOENT when unknown. */
+vt_err vt_metrics_remove_family(vt_metrics *m, const char *name);
+
 /* Validators, exposed for config checking: true when name follows
  * Prometheus' rules above. */
 bool vt_metric_name_valid(const char *name);
@@ -210,6 +242,17 @@ typedef struct vt_metrics_filter {
 	const vt_label *labels;	 /* series must carry every one of these */
 	size_t nlabels;
 } vt_metrics_filter;
+
+/* Removes what filter selects (as for snapshots): without
+ * labels, every family whose name matches, whole; with labels, the
+ * series that carry every one of them, in the families whose name
+ * matches (a family stays, empty, when its last series goes). A filter
+ * with no name, prefix or label is VT_EINVAL (it would remove
+ * everything). *nremoved (may be NULL) gets the number of series
+ * removed. */
+vt_err vt_metrics_remove_matching(vt_metrics *m,
+				  const vt_metrics_filter *filter,
+				  size_t *nremoved);
 
 /* Merges every shard into a new snapshot. Thread-safe; writers are never
  * blocked. A histogram series that has recorded nothing since the

@@ -28,8 +28,9 @@
  *
  * RPC methods: grpc.health.v1.Health/Check, grpc.health.v1.Health/List,
  * vitals.v1.Health/Check, vitals.v1.Metrics/Get, and, with the token
- * when one is set, vitals.v1.Health/Beat and vitals.v1.Admin/Silence
- * (proto/vitals/v1/admin.proto). Unknown method (12),
+ * when one is set, vitals.v1.Health/Beat, vitals.v1.Admin/Silence and
+ * vitals.v1.Admin/Reload (proto/vitals/v1/admin.proto; Reload answers
+ * 12 unless vt_server_opts.reload is set). Unknown method (12),
  * malformed payload (3), oversized message (3) get an error Response and
  * the server goes on.
  *
@@ -66,6 +67,7 @@
 #include "vitals/health.h"
 #include "vitals/history.h"
 #include "vitals/metrics.h"
+#include "vitals/reload.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -108,10 +110,20 @@ typedef struct vt_server_opts {
 	 * vt_metrics_process_update), read from /proc at each request. */
 	bool process_metrics;
 	/* TLS: with tls_cert and tls_key (PEM files), the RPC and pub
-	 * listen on tls+tcp:// (a tcp:// url is served as tls+tcp://); with
-	 * tls_ca too, RPC clients must present a certificate signed by it
-	 * (mutual TLS). NULL = plain. */
+	 * listen on tls+tcp:// (a tcp:// url is served as tls+tcp://) and
+	 * the gateway serves HTTPS on http_addr (an explicit "http://HOST:
+	 * PORT" stays plain; "https://HOST:PORT" without them is an error);
+	 * with tls_ca too, RPC clients must present a certificate signed by
+	 * it (mutual TLS) - HTTPS clients are never asked for one. NULL =
+	 * plain. */
 	const char *tls_cert, *tls_key, *tls_ca;
+	/* Answers vitals.v1.Admin/Reload (token required when one is
+	 * set) by applying the program's configuration again
+	 * (vitals/reload.h); NULL: the method answers 12 UNIMPLEMENTED,
+	 * as a program without a configuration file has nothing to read
+	 * again. reload_arg is passed to it. */
+	vt_reload_fn reload;
+	void *reload_arg;
 } vt_server_opts;
 
 /* Starts the configured listeners. On error nothing is left running and

@@ -106,6 +106,8 @@ int main(void)
 	F(vt_server_opts, tls_cert);
 	F(vt_server_opts, tls_key);
 	F(vt_server_opts, tls_ca);
+	F(vt_server_opts, reload);
+	F(vt_server_opts, reload_arg);
 	E();
 	printf("}\n");
 	return 0;

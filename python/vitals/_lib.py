@@ -318,6 +318,7 @@ class ServerOpts(Structure):
                 ("history", c_void_p), ("process_metrics", c_bool),
                 ("tls_cert", c_char_p), ("tls_key", c_char_p),
                 ("tls_ca", c_char_p),
+                ("reload", c_void_p), ("reload_arg", c_void_p),
                 ("_reserved", c_uint64 * 16)]
 
 

@@ -36,6 +36,7 @@
 #include <openssl/crypto.h>
 
 #include "core/err.h"
+#include "daemon/secrets.h"
 #include "daemon/config_alerts.h"
 #include "health/check.h"
 #include "server/service.h"
@@ -409,6 +410,17 @@ static int hostport_valid(const char *s)
 	return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
 }
 
+/* 1 if s is the gateway's address: "host:port", optionally after
+ * "http://" (plain even with "tls") or "https://" (needs "tls"). */
+static int http_addr_valid(const char *s)
+{
+	if (strncmp(s, "http://", 7) == 0)
+		return hostport_valid(s + 7);
+	if (strncmp(s, "https://", 8) == 0)
+		return hostport_valid(s + 8);
+	return hostport_valid(s);
+}
+
 /* 1 if s is an nng URL vitalsd can listen on: tcp://host:port or
  * ipc://path. */
 static int nng_url_valid(const char *s)
@@ -460,7 +472,7 @@ static vt_err env_secret(ctx *c, const char *key, const char *name,
 		return fail(c, key,
 			    "must name an environment variable "
 			    "([A-Za-z_][A-Za-z0-9_]*)");
-	const char *v = getenv(name);
+	const char *v = vt__secret_get(name);
 	if (v == NULL || v[0] == '\0')
 		return fail(c, key, "environment variable %s is not set", name);
 	*out = v;
@@ -481,13 +493,14 @@ static vt_err get_listener(ctx *c, const cJSON *obj, const char *key,
 	if (s == NULL && (s = strdup(def)) == NULL)
 		return fail_rv(c, VT_ENOMEM, key, "out of memory");
 	int ok =
-	    strcmp(key, "http") == 0 ? hostport_valid(s) : nng_url_valid(s);
+	    strcmp(key, "http") == 0 ? http_addr_valid(s) : nng_url_valid(s);
 	if (!ok) {
 		free(s);
 		return fail(c, key,
 			    strcmp(key, "http") == 0
 				? "must be \"host:port\" with a port of "
-				  "1..65535, or null"
+				  "1..65535 (optionally after http:// or "
+				  "https://), or null"
 				: "must be \"tcp://host:port\" or "
 				  "\"ipc:///path\", or null");
 	}
@@ -914,11 +927,24 @@ static vt_err get_tls(ctx *c, const cJSON *root, vt__config *cfg)
 	return VT_OK;
 }
 
-/* True if the host of "host:port" or "tcp://host:port" is loopback. */
+/* "http": "https://..." needs "tls". */
+static vt_err check_https(ctx *c, const vt__config *cfg)
+{
+	if (cfg->http == NULL || cfg->tls_cert != NULL ||
+	    strncmp(cfg->http, "https://", 8) != 0)
+		return VT_OK;
+	return fail(c, "http",
+		    "https:// needs \"tls\" (a certificate and key)");
+}
+
+/* True if the host of "host:port", "tcp://host:port" or
+ * "http[s]://host:port" is loopback. */
 static bool loopback(const char *addr)
 {
-	if (strncmp(addr, "tcp://", 6) == 0)
-		addr += 6;
+	if (strncmp(addr, "tcp://", 6) == 0 || strncmp(addr, "http://", 7) == 0)
+		addr = strstr(addr, "://") + 3;
+	else if (strncmp(addr, "https://", 8) == 0)
+		addr += 8;
 	else if (strstr(addr, "://") != NULL)
 		return true; /* ipc://, inproc://: never on the network */
 	return strncmp(addr, "127.", 4) == 0 ||
@@ -932,19 +958,25 @@ vt_err vt__config_plaintext_token(const vt__config *cfg, char *errbuf,
 	ctx c = {.path = cfg->path, .err = errbuf, .errlen = errlen};
 	if (cfg->token == NULL || cfg->allow_plaintext_token)
 		return VT_OK;
-	/* The gateway has no TLS of its own yet: HTTP is plain either way. */
+	/* With "tls" the gateway serves HTTPS, unless its address says
+	 * http:// explicitly. */
+	bool http_plain =
+	    cfg->http != NULL &&
+	    (cfg->tls_cert == NULL || strncmp(cfg->http, "http://", 7) == 0);
 	const char *plain =
-	    cfg->http != NULL && !loopback(cfg->http) ? cfg->http
+	    http_plain && !loopback(cfg->http) ? cfg->http
 	    : cfg->tls_cert == NULL && cfg->rpc != NULL && !loopback(cfg->rpc)
 		? cfg->rpc
 		: NULL;
 	if (plain == NULL)
 		return VT_OK;
+	char q[300];
+	vt__config_quote(plain, q, sizeof(q));
 	return fail(&c, "token_env",
 		    "the bearer token would cross the network in clear text "
 		    "on %s (not a loopback address): configure \"tls\", bind "
 		    "to 127.0.0.1, or set \"allow_plaintext_token\": true",
-		    plain);
+		    q);
 }
 
 /* "state": the state database; absent = vitals-state.db beside the
@@ -1047,6 +1079,7 @@ vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 	    (rv = get_long(&c, root, "http_idle_timeout_ms", 1, 3600000,
 			   "an integer from 1 to 3600000", &idle_ms)) ||
 	    (rv = get_token(&c, root, cfg)) || (rv = get_tls(&c, root, cfg)) ||
+	    (rv = check_https(&c, cfg)) ||
 	    (rv = get_bool(&c, root, "allow_plaintext_token",
 			   &cfg->allow_plaintext_token)) ||
 	    (rv = get_state(&c, root, cfg)) ||
@@ -1165,7 +1198,7 @@ static vt_err build_check(vt_health *h, const vt__check_conf *k)
 		vt_dmarket_opts o = {.base_url = k->base_url,
 				     .public_key = k->public_key};
 		if (k->secret_key_env != NULL) {
-			o.secret_key = getenv(k->secret_key_env);
+			o.secret_key = vt__secret_get(k->secret_key_env);
 			if (o.secret_key == NULL)
 				return VT_ENOENT;
 		}
@@ -1249,9 +1282,9 @@ void vt__config_forget_secrets(const vt__config *cfg)
 {
 	for (size_t i = 0; i < cfg->nchecks; i++)
 		if (cfg->checks[i].secret_key_env != NULL)
-			unsetenv(cfg->checks[i].secret_key_env);
+			vt__secret_keep(cfg->checks[i].secret_key_env);
 	if (cfg->token_env != NULL)
-		unsetenv(cfg->token_env);
+		vt__secret_keep(cfg->token_env);
 	vt__alerts_forget_secrets(cfg->alerts);
 }
 
@@ -1284,10 +1317,11 @@ vt_err vt__config_override(vt__config *cfg, const char *key, const char *value,
 						: &cfg->pub;
 	char *v = NULL;
 	if (strcmp(value, "none") != 0) {
-		if (!(http ? hostport_valid(value) : nng_url_valid(value)))
+		if (!(http ? http_addr_valid(value) : nng_url_valid(value)))
 			return fail(&c, NULL,
 				    http ? "must be \"host:port\" with a port "
-					   "of 1..65535, or none"
+					   "of 1..65535 (optionally after "
+					   "http:// or https://), or none"
 					 : "must be \"tcp://host:port\" or "
 					   "\"ipc:///path\", or none");
 		if ((v = strdup(value)) == NULL)

@@ -5,7 +5,9 @@
  * The file (at most VT__CONFIG_MAX_BYTES) is one JSON object:
  *
  *   http                "host:port" of the HTTP gateway; default
- *                       "127.0.0.1:8080"; null = no gateway
+ *                       "127.0.0.1:8080"; null = no gateway; HTTPS
+ *                       when "tls" is set ("http://host:port": plain
+ *                       all the same; "https://host:port" needs tls)
  *   rpc                 nng URL (tcp:// or ipc://) of the RPC server;
  *                       default "tcp://127.0.0.1:5555"; null = none
  *   pub                 nng URL of the status-change pub socket;
@@ -14,8 +16,9 @@
  *   degraded_http_code  HTTP status of a DEGRADED /health, 200..599
  *                       (e.g. 429 for Consul); default 200
  *   tls                 {"cert", "key", "ca"}: PEM files; rpc and pub
- *                       then listen on tls+tcp://; with "ca", RPC
- *                       clients need a certificate signed by it
+ *                       then listen on tls+tcp://, http serves HTTPS;
+ *                       with "ca", RPC clients need a certificate
+ *                       signed by it (HTTPS clients never do)
  *   allow_plaintext_token  true lets the token cross a non-loopback
  *                       address in clear text; default false (refused)
  *   state               state database file (history); default
@@ -134,12 +137,12 @@ vt_err vt__config_parse(vt__config **out, const char *text, size_t len,
 vt_err vt__config_build(const vt__config *cfg, vt_health *h, char *errbuf,
 			size_t errlen);
 
-/* Removes every secret_key_env variable and token_env from the
- * environment: called
- * once the checks hold their own copies of the keys, so that exec
- * plugins (which inherit the environment) never see them. Not
- * thread-safe (unsetenv): call before other threads read the
- * environment. */
+/* Moves every secret the config names (secret_key_env, token_env, the
+ * notifiers' token_env and secret_env) out of the environment into the
+ * process (secrets.h): called once the checks hold their own copies, so
+ * that exec plugins (which inherit the environment) never see them,
+ * while a reload still reads them. Call it before other threads read the
+ * environment (unsetenv), and after a reload's parse. */
 void vt__config_forget_secrets(const vt__config *cfg);
 
 /* Full validation as at start, without serving: builds every check on a
@@ -159,7 +162,8 @@ void vt__check_conf_describe(const vt__check_conf *k, char *out, size_t cap);
 const char *vt__check_type_name(vt__check_type t);
 
 /* VT_EINVAL (err says why) if cfg would send its bearer token in clear
- * text to a non-loopback address (http, or rpc without "tls") and
+ * text to a non-loopback address (http or rpc without "tls", or an
+ * explicit "http://" gateway) and
  * "allow_plaintext_token" is not true. Run by vt__config_parse; run it
  * again after vt__config_override. */
 vt_err vt__config_plaintext_token(const vt__config *cfg, char *errbuf,

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "daemon/config.h"
+#include "daemon/secrets.h"
 #include "health/check.h"
 #include "health/maintenance.h"
 
@@ -179,7 +180,7 @@ static vt_err env_secret(ctx *c, const cJSON *o, const char *key, bool required,
 		return fail(c, key,
 			    "must name an environment variable "
 			    "([A-Za-z_][A-Za-z0-9_]*)");
-	const char *v = getenv(*name);
+	const char *v = vt__secret_get(*name);
 	if (v == NULL || v[0] == '\0')
 		return fail(c, key, "environment variable %s is not set",
 			    *name);
@@ -541,9 +542,9 @@ void vt__alerts_forget_secrets(const vt__alerts_conf *a)
 {
 	for (size_t i = 0; a != NULL && i < a->nnotify; i++) {
 		if (a->notify[i].token_env != NULL)
-			unsetenv(a->notify[i].token_env);
+			vt__secret_keep(a->notify[i].token_env);
 		if (a->notify[i].secret_env != NULL)
-			unsetenv(a->notify[i].secret_env);
+			vt__secret_keep(a->notify[i].secret_env);
 	}
 }
 

@@ -12,6 +12,12 @@
  * listeners and the pool were started with (http, rpc, pub, workers,
  * max_connections, token_env, degraded_http_code, tls) cannot change
  * without a restart: they keep their old values and are reported.
+ *
+ * A removed check's metric series go with it: vt_health_remove removes
+ * its vitals_check_* series, and vt_history_forget its uptime gauges
+ * once its queued results are written. A replaced check keeps both.
+ * SIGHUP and vitals.v1.Admin/Reload (vitalsd.c) both come here; the
+ * caller serializes them.
  */
 #include "daemon/reload.h"
 
@@ -20,6 +26,7 @@
 #include <string.h>
 
 #include "health/registry.h"
+#include "vitals/history.h"
 
 static bool str_eq(const char *a, const char *b)
 {
@@ -76,10 +83,10 @@ static const vt__check_conf *find_conf(const vt__config *cfg, const char *name)
 	return NULL;
 }
 
-/* Reports through note each setting that differs between the running
- * config and the new one and needs a restart. */
+/* Notes in rep each setting that differs between the running config
+ * and the new one and needs a restart. */
 static void note_restart_only(const vt__config *run, const vt__config *next,
-			      vt__reload_note note, void *arg)
+			      vt_reload_report *rep)
 {
 	char line[256];
 #define RESTART_ONLY(cond, key)                                                \
@@ -89,7 +96,8 @@ static void note_restart_only(const vt__config *run, const vt__config *next,
 				 "%s changed: needs a restart (the old value " \
 				 "stays)",                                     \
 				 key);                                         \
-			note(line, arg);                                       \
+			(void)vt_reload_report_note(rep, VT_RELOAD_IGNORED,    \
+						    line);                     \
 		}                                                              \
 	} while (0)
 	RESTART_ONLY(!str_eq(run->http, next->http), "http");
@@ -111,7 +119,7 @@ static void note_restart_only(const vt__config *run, const vt__config *next,
 /* Builds the checks of next that are new or changed against cur, the
  * changed ones replacing theirs in place. */
 static vt_err apply_checks(const vt__config *cur, const vt__config *next,
-			   vt_health *h, vt__reload_stats *st, char *err,
+			   vt_health *h, vt_reload_report *rep, char *err,
 			   size_t errlen)
 {
 	vt__config part = *next;
@@ -124,12 +132,11 @@ static vt_err apply_checks(const vt__config *cur, const vt__config *next,
 		const vt__check_conf *old = find_conf(cur, k->name);
 		if (old != NULL && check_eq(old, k))
 			continue;
-		if (old != NULL) {
+		if (old != NULL)
 			vt__health_expect_replace(h, k->name);
-			st->changed++;
-		} else {
-			st->added++;
-		}
+		(void)vt_reload_report_note(
+		    rep, old != NULL ? VT_RELOAD_CHANGED : VT_RELOAD_ADDED,
+		    k->name);
 		part.checks[part.nchecks++] = *k; /* shallow: not freed */
 	}
 	vt_err rv = vt__config_build(&part, h, err, errlen);
@@ -137,22 +144,27 @@ static vt_err apply_checks(const vt__config *cur, const vt__config *next,
 	return rv;
 }
 
-vt_err vt__reload(const vt__config *cur, vt__config *next, vt_health *h,
-		  vt__reload_stats *st, vt__reload_note note, void *arg,
-		  char *err, size_t errlen)
+vt_err vt__reload(const vt__config *started, const vt__config *cur,
+		  vt__config *next, vt_health *h, vt_history *hs,
+		  vt_reload_report *rep, char *err, size_t errlen)
 {
-	memset(st, 0, sizeof(*st));
+	memset(rep, 0, sizeof(*rep));
 	vt_err rv = vt__config_verify(next, err, errlen);
 	if (rv != VT_OK)
 		return rv;
-	note_restart_only(cur, next, note, arg);
+	/* Against what the listeners run with, whatever reloads said. */
+	note_restart_only(started, next, rep);
 	for (size_t i = 0; i < cur->nchecks; i++) {
-		if (find_conf(next, cur->checks[i].name) != NULL)
+		const char *name = cur->checks[i].name;
+		if (find_conf(next, name) != NULL)
 			continue;
-		if (vt_health_remove(h, cur->checks[i].name) == VT_OK)
-			st->removed++;
+		if (vt_health_remove(h, name) != VT_OK)
+			continue;
+		(void)vt_reload_report_note(rep, VT_RELOAD_REMOVED, name);
+		if (hs != NULL)
+			(void)vt_history_forget(hs, name);
 	}
-	rv = apply_checks(cur, next, h, st, err, errlen);
+	rv = apply_checks(cur, next, h, rep, err, errlen);
 	if (rv == VT_OK)
 		vt__config_forget_secrets(next);
 	return rv;

@@ -29,6 +29,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -77,7 +78,10 @@ static const char usage_text[] =
     "connections of one client address; default 64),\n"
     "http_header_timeout_ms (an HTTP request head must arrive within it,\n"
     "else 408; default 10000), http_idle_timeout_ms (an idle HTTP\n"
-    "keep-alive connection is closed after it; default 60000) and\n"
+    "keep-alive connection is closed after it; default 60000), tls\n"
+    "({cert, key, ca}: PEM files; rpc and pub on tls+tcp://, http\n"
+    "serves HTTPS unless written http://HOST:PORT; with ca, RPC clients\n"
+    "need a certificate signed by it), allow_plaintext_token and\n"
     "checks: "
     "[{name, type (redis, rabbitmq, http,\n"
     "dmarket, tcp, disk, exec, heartbeat), interval_ms, timeout_ms,\n"
@@ -92,9 +96,12 @@ static const char usage_text[] =
     "file of pending alerts; default vitals-state.db beside FILE).\n"
     "\n"
     "SIGTERM or SIGINT: readiness turns unhealthy and is published,\n"
-    "requests in flight finish, exit 0. SIGHUP: FILE is read again;\n"
+    "requests in flight finish, exit 0. SIGHUP, or vitalsctl reload\n"
+    "(with the token when one is set): FILE is read again;\n"
     "added checks start, removed ones stop, changed ones are replaced\n"
-    "under the same name; a refused file is logged and the running\n"
+    "under the same name (history and metric series kept), removed\n"
+    "checks' metric series go; a refused file is logged (and told to\n"
+    "vitalsctl) and the running\n"
     "config stays; http, rpc, pub, workers, max_connections,\n"
     "token_env, degraded_http_code and tls need a restart.\n";
 
@@ -402,20 +409,19 @@ static int wait_signal(const sigset_t *set)
 	}
 }
 
-static void reload(const args *a, vt__config *base, vt__config **cur,
-		   vt_health *h);
+typedef struct reloader reloader;
+static void reload_on_signal(reloader *rl);
 
 /* Tells systemd the daemon is ready, waits for SIGTERM or SIGINT
- * (blocked in every thread), tells it the daemon is stopping and returns
- * the signal (0 on error); with systemd's watchdog on, pings it at half
- * its interval meanwhile. */
-static int wait_for_signal(const sigset_t *set, const args *a, vt__config *base,
-			   vt__config **cur, vt_health *h)
+ * (blocked in every thread), reloading on each SIGHUP, tells it the
+ * daemon is stopping and returns the signal (0 on error); with
+ * systemd's watchdog on, pings it at half its interval meanwhile. */
+static int wait_for_signal(const sigset_t *set, reloader *rl)
 {
 	sd_notify(0, "READY=1\nSTATUS=serving");
 	int sig;
 	while ((sig = wait_signal(set)) == SIGHUP)
-		reload(a, base, cur, h);
+		reload_on_signal(rl);
 	sd_notify(0, "STOPPING=1");
 	return sig;
 }
@@ -462,47 +468,83 @@ static vt__config *load_config(const args *a)
 	return cfg;
 }
 
-static void log_note(const char *line, void *arg)
+/* The running config, and what a reload works on. SIGHUP (the main
+ * thread) and vitals.v1.Admin/Reload (a server thread, vitalsctl
+ * reload) both go through apply_reload, one at a time under mtx. */
+struct reloader {
+	pthread_mutex_t mtx;
+	const args *a;	  /* immutable after start */
+	vt__config *base; /* the listeners' config; immutable, never freed
+			     here */
+	vt__config *cur;  /* the checks running; protected by mtx */
+	vt_health *h;	  /* immutable after start */
+	vt_history *hs;	  /* immutable after start; NULL = none */
+};
+
+/* Logs what a reload changed. */
+static void log_report(const char *what, char *const *list, size_t n)
 {
-	(void)arg;
-	log_line("reload: %s", line);
+	for (size_t i = 0; i < n; i++)
+		log_line("reload: %s %s", what, list[i]);
 }
 
-/* SIGHUP: applies the config file again (reload.c); *cur becomes the
- * new config, or stays if the file is refused (the reason is logged).
- * base is the config the listeners were started with: never freed
- * here. */
-static void reload(const args *a, vt__config *base, vt__config **cur,
-		   vt_health *h)
+/* Applies the config file again (reload.c): rl->cur becomes the new
+ * config, or stays if the file is refused (VT_EINVAL, or VT_ENOMEM;
+ * err says why, and it is logged); rep gets what changed. by names the
+ * caller in the log. Thread-safe: takes rl->mtx. */
+static vt_err apply_reload(reloader *rl, const char *by, vt_reload_report *rep,
+			   char *err, size_t errlen)
 {
-	char err[1024];
 	vt__config *next = NULL;
-	vt__reload_stats st;
+	memset(rep, 0, sizeof(*rep));
+	pthread_mutex_lock(&rl->mtx);
 	sd_notify(0, "RELOADING=1");
-	log_line("SIGHUP: reloading %s", a->config);
-	/* The token left the environment at start (exec plugins inherit
-	 * it); it is put back just for the parse, which reads it. */
-	if (base->token_env != NULL)
-		setenv(base->token_env, base->token, 1);
-	vt_err rv = load_file(a, &next, err, sizeof(err));
-	if (base->token_env != NULL)
-		unsetenv(base->token_env);
+	log_line("%s: reloading %s", by, rl->a->config);
+	/* Secrets that left the environment at start are read from where
+	 * they were kept (secrets.h). */
+	vt_err rv = load_file(rl->a, &next, err, errlen);
 	if (rv == VT_OK)
-		rv = vt__reload(*cur, next, h, &st, log_note, NULL, err,
-				sizeof(err));
+		rv = vt__reload(rl->base, rl->cur, next, rl->h, rl->hs, rep,
+				err, errlen);
 	if (rv != VT_OK) {
 		vt__config_free(next);
+		vt_reload_report_fini(rep);
 		log_line("reload refused, the running config stays: %s", err);
+		if (rv != VT_ENOMEM)
+			rv = VT_EINVAL; /* whatever failed, the file is refused
+					 */
 	} else {
-		if (*cur != base)
-			vt__config_free(*cur);
-		*cur = next;
+		if (rl->cur != rl->base)
+			vt__config_free(rl->cur);
+		rl->cur = next;
+		log_report("ignored:", rep->ignored, rep->nignored);
+		log_report("removed check", rep->removed, rep->nremoved);
+		log_report("added check", rep->added, rep->nadded);
+		log_report("changed check", rep->changed, rep->nchanged);
 		log_line("reloaded: %zu check%s (%zu added, %zu removed, %zu "
 			 "changed)",
-			 next->nchecks, next->nchecks == 1 ? "" : "s", st.added,
-			 st.removed, st.changed);
+			 next->nchecks, next->nchecks == 1 ? "" : "s",
+			 rep->nadded, rep->nremoved, rep->nchanged);
 	}
 	sd_notify(0, "READY=1\nSTATUS=serving");
+	pthread_mutex_unlock(&rl->mtx);
+	return rv;
+}
+
+/* SIGHUP: the reason of a refusal is only logged. */
+static void reload_on_signal(reloader *rl)
+{
+	char err[1024];
+	vt_reload_report rep;
+	if (apply_reload(rl, "SIGHUP", &rep, err, sizeof(err)) == VT_OK)
+		vt_reload_report_fini(&rep);
+}
+
+/* vt_server_opts.reload: vitals.v1.Admin/Reload. */
+static vt_err reload_on_rpc(void *arg, vt_reload_report *rep, char *err,
+			    size_t errlen)
+{
+	return apply_reload(arg, "vitalsctl reload", rep, err, errlen);
 }
 
 /* Allocates the metrics and the registry, registers cfg's checks (their
@@ -542,7 +584,7 @@ static int build_health(vt__config *cfg, vt_metrics **m, vt_health **h,
 
 /* Starts the listeners of cfg and logs them; 0, or 1 after a message. */
 static int serve(const vt__config *cfg, vt_health *h, vt_metrics *m,
-		 vt_history *hs, vt_server **srv)
+		 vt_history *hs, reloader *rl, vt_server **srv)
 {
 	char err[1024];
 	vt_server_opts so = {
@@ -562,6 +604,8 @@ static int serve(const vt__config *cfg, vt_health *h, vt_metrics *m,
 	    .tls_cert = cfg->tls_cert,
 	    .tls_key = cfg->tls_key,
 	    .tls_ca = cfg->tls_ca,
+	    .reload = reload_on_rpc,
+	    .reload_arg = rl,
 	};
 	err[0] = '\0';
 	vt_err rv = vt_server_start(srv, &so, err, sizeof(err));
@@ -577,15 +621,23 @@ static int serve(const vt__config *cfg, vt_health *h, vt_metrics *m,
 			 "of $%s; other callers get statuses only",
 			 cfg->token_env);
 	if (cfg->http != NULL)
-		log_line("listening: http http://%s (/health, /livez, "
-			 "/readyz, /metrics, status page /)",
+		log_line("listening: http %s%s (/health, /livez, /readyz, "
+			 "/metrics, status page /)",
+			 strstr(cfg->http, "://") != NULL ? ""
+			 : cfg->tls_cert != NULL	  ? "https://"
+							  : "http://",
 			 cfg->http);
 	if (cfg->rpc != NULL)
 		log_line("listening: rpc %s%s%s", cfg->tls_cert ? "tls+" : "",
 			 cfg->rpc,
 			 cfg->tls_ca ? " (client certificates required)" : "");
 	if (cfg->pub != NULL)
-		log_line("publishing: status changes on %s", cfg->pub);
+		log_line("publishing: status changes on %s%s",
+			 cfg->tls_cert != NULL &&
+				 strncmp(cfg->pub, "tcp://", 6) == 0
+			     ? "tls+"
+			     : "",
+			 cfg->pub);
 	return 0;
 }
 
@@ -601,11 +653,16 @@ static int run(const args *a, const sigset_t *sigs)
 	vt__config *cfg = load_config(a);
 	if (cfg == NULL)
 		return 1;
+	reloader rl = {.mtx = PTHREAD_MUTEX_INITIALIZER, .a = a, .base = cfg};
+	rl.cur = cfg;
 	log_line("vitalsd %s starting: config %s, %zu check%s, %u workers",
 		 VITALSD_VERSION, cfg->path, cfg->nchecks,
 		 cfg->nchecks == 1 ? "" : "s", cfg->workers);
-	if (build_health(cfg, &m, &h, &hs, &notify) != 0 ||
-	    serve(cfg, h, m, hs, &srv) != 0)
+	if (build_health(cfg, &m, &h, &hs, &notify) != 0)
+		goto out;
+	rl.h = h;
+	rl.hs = hs;
+	if (serve(cfg, h, m, hs, &rl, &srv) != 0)
 		goto out;
 
 	/* After the listeners, so that checks of vitalsd's own ports pass
@@ -617,10 +674,7 @@ static int run(const args *a, const sigset_t *sigs)
 		goto out;
 	}
 
-	vt__config *cur = cfg; /* the checks running, after reloads */
-	int sig = wait_for_signal(sigs, a, cfg, &cur, h);
-	if (cur != cfg)
-		vt__config_free(cur);
+	int sig = wait_for_signal(sigs, &rl);
 	log_line("%s: shutting down: readiness unhealthy, finishing "
 		 "requests in flight",
 		 sig == SIGINT	  ? "SIGINT"
@@ -632,7 +686,10 @@ static int run(const args *a, const sigset_t *sigs)
 	log_line("stopped serving");
 	status = 0;
 out:
+	/* After the server: no reload request runs any more. */
 	vt_server_free(srv);
+	if (rl.cur != cfg)
+		vt__config_free(rl.cur);
 	vt_notify_free(notify);
 	if (h != NULL)
 		vt_health_stop(h);
@@ -667,5 +724,10 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* glibc gives each thread that allocates an arena of its own (up to
+	 * 8 per core), each keeping freed memory resident: with its ~30
+	 * threads that was half of the daemon's anonymous memory. Two are
+	 * plenty for what it allocates (bench/bench_footprint.sh). */
+	mallopt(M_ARENA_MAX, 2);
 	return run(&a, &sigs);
 }

@@ -334,6 +334,12 @@ vt_err vt__pb_health_encode(const vt_health_snapshot *s, uint8_t **out,
 		pc->consecutive_failures = c->consecutive_failures;
 		pc->last_status_change = c->last_status_change;
 		pc->stale = c->stale;
+		pc->maintenance = c->maintenance;
+		if (c->has_uptime) {
+			/* read only while packing */
+			pc->n_uptime = 4;
+			pc->uptime = (double *)c->uptime;
+		}
 		cptr[i] = pc;
 	}
 	Vitals__V1__HealthCheckResponse r =
@@ -416,6 +422,11 @@ static void pb_component_copy(bump *b, const Vitals__V1__Component *c,
 	o->consecutive_failures = c->consecutive_failures;
 	o->last_status_change = c->last_status_change;
 	o->stale = c->stale;
+	o->maintenance = c->maintenance;
+	if (c->n_uptime == 4) {
+		o->has_uptime = true;
+		memcpy(o->uptime, c->uptime, sizeof(o->uptime));
+	}
 }
 
 vt_err vt__pb_health_decode(const uint8_t *data, size_t len,

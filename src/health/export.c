@@ -12,9 +12,10 @@
  *
  * Families are registered once per registry and series once per check
  * (all three runs_total results up front, so each starts at 0); each
- * recorded result is then a few lock-free handle writes. The metrics API
- * cannot delete a series, so a removed check's series keep their last
- * values.
+ * recorded result is then a few lock-free handle writes. A removed
+ * check's series are removed with it (vt__export_forget), so /metrics
+ * shows only the checks that exist; a check replaced in place keeps
+ * its series.
  */
 #include "health/export.h"
 
@@ -49,6 +50,7 @@ vt_err vt__export_init(vt__export *e, vt_metrics *m)
 				       runs_labels, 2, &x.runs);
 	if (rv != VT_OK)
 		return rv;
+	x.metrics = m;
 	*e = x;
 	return VT_OK;
 }
@@ -86,4 +88,20 @@ void vt__export_result(const vt__check_series *s, vt_status reported,
 	(void)vt_gauge_set(s->status, (double)reported);
 	(void)vt_histogram_observe(s->duration, duration_ms / 1000.0);
 	(void)vt_counter_inc(s->runs[run_status]);
+}
+
+void vt__export_forget(const vt__export *e, const char *name)
+{
+	if (e->status == NULL)
+		return;
+	static const char *const fams[] = {"vitals_check_status",
+					   "vitals_check_duration_seconds",
+					   "vitals_check_runs_total"};
+	vt_label check = {"check", name};
+	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
+		vt_metrics_filter f = {
+		    .name = fams[i], .labels = &check, .nlabels = 1};
+		/* Errors: none possible with this filter. */
+		(void)vt_metrics_remove_matching(e->metrics, &f, NULL);
+	}
 }

@@ -14,6 +14,7 @@ typedef struct vt__export {
 	vt_family *status;   /* vitals_check_status{check} */
 	vt_family *duration; /* vitals_check_duration_seconds{check} */
 	vt_family *runs;     /* vitals_check_runs_total{check,result} */
+	vt_metrics *metrics; /* where they are */
 } vt__export;
 
 /* One check's series; all NULL when the registry exports nothing.
@@ -28,11 +29,17 @@ typedef struct vt__check_series {
  * Thread-safe (the metrics registry is). */
 vt_err vt__export_init(vt__export *e, vt_metrics *m);
 
-/* Creates (or finds) the series of check name; a check re-added under
- * the same name gets the same series. Zeroes out when e exports nothing.
+/* Creates (or finds) the series of check name; a check replaced under
+ * the same name gets the same series, one removed and added again new
+ * ones. Zeroes out when e exports nothing.
  * Thread-safe. */
 vt_err vt__export_check(const vt__export *e, const char *name,
 			vt__check_series *out);
+
+/* Removes the series of check name from the metrics registry, so that
+ * a removed check leaves no series behind. No-op without metrics.
+ * Thread-safe; callable under h->mtx (the registry's lock is a leaf). */
+void vt__export_forget(const vt__export *e, const char *name);
 
 /* Publishes one recorded result: status gauge = reported, duration
  * observed in the histogram, runs_total{result = run_status} + 1. Lock-free

@@ -375,6 +375,10 @@ vt_err vt_health_remove(vt_health *h, const char *name)
 		(h->nchecks - (size_t)pos - 1) * sizeof(*h->checks));
 	h->nchecks--;
 	c->removed = true;
+	/* Under h->mtx, which vt__health_record holds while it checks
+	 * c->removed and writes the series: none is written after this, and
+	 * a check added again under the name gets new ones. */
+	vt__export_forget(&h->exp, c->name);
 	bump_epoch(h);
 	bool last = vt__health_unref_locked(c);
 	pthread_mutex_unlock(&h->mtx);

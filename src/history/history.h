@@ -32,6 +32,9 @@ typedef struct vt__hitem {
 	vt_status status;
 	double duration_ms;
 	bool maintenance;
+	/* Not a result: vt_history_forget's marker, handled by the writer
+	 * in queue order, after every result of the check queued before. */
+	bool forget;
 	char *error;  /* NULL or inside this allocation */
 	char check[]; /* NUL-terminated */
 } vt__hitem;
@@ -127,6 +130,9 @@ vt_err vt__history_uptime_raw(vt_history *hs, const char *check, double now,
 void vt__uptime_refresh(vt_history *hs, const char *name, int64_t id,
 			bool force);
 void vt__uptime_cache_free(vt_history *hs);
+/* Drops the cached uptime of check name and removes its gauges' series.
+ * Writer thread. */
+void vt__uptime_forget(vt_history *hs, const char *name);
 /* The row id of check name as the cache knows it; 0 = not yet. */
 int64_t vt__known_id(vt_history *hs, const char *name);
 

@@ -18,7 +18,8 @@
  *
  * The writer keeps each check's last computed uptime in a cache that
  * /health reads without touching the database, and sets the gauges
- * vitals_check_uptime_ratio{check,window} from it.
+ * vitals_check_uptime_ratio{check,window} from it; a check's entry and
+ * gauges go when vt_history_forget's marker reaches the writer.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -351,4 +352,24 @@ void vt__uptime_cache_free(vt_history *hs)
 	free(hs->cache);
 	hs->cache = NULL;
 	hs->ncache = hs->capcache = 0;
+}
+
+void vt__uptime_forget(vt_history *hs, const char *name)
+{
+	pthread_mutex_lock(&hs->cache_mtx);
+	vt__hcache *e = cache_entry(hs, name, false);
+	if (e != NULL) {
+		size_t at = (size_t)(e - hs->cache);
+		free(e->name);
+		memmove(e, e + 1, (hs->ncache - at - 1) * sizeof(*e));
+		hs->ncache--;
+	}
+	if (hs->metrics != NULL) {
+		vt_label check = {"check", name};
+		vt_metrics_filter f = {.name = "vitals_check_uptime_ratio",
+				       .labels = &check,
+				       .nlabels = 1};
+		(void)vt_metrics_remove_matching(hs->metrics, &f, NULL);
+	}
+	pthread_mutex_unlock(&hs->cache_mtx);
 }

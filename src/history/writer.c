@@ -51,6 +51,7 @@ static vt__hitem *item_new(const char *check, const vt_history_result *r,
 	it->status = r->status;
 	it->duration_ms = r->duration_ms;
 	it->maintenance = r->maintenance;
+	it->forget = false;
 	memcpy(it->check, check, nl);
 	it->error = NULL;
 	if (el > 0) {
@@ -65,7 +66,9 @@ static vt_err enqueue(vt_history *hs, vt__hitem *it)
 {
 	vt_err err = VT_OK;
 	pthread_mutex_lock(&hs->mtx);
-	if (it == NULL || hs->queued >= hs->queue_cap) {
+	/* A forget marker is never dropped: it is what removes a check's
+	 * gauges, and there is one per removed check. */
+	if (it == NULL || (hs->queued >= hs->queue_cap && !it->forget)) {
 		hs->dropped++;
 		hs->last_drop_ms = wall_ms();
 		free(it);
@@ -93,6 +96,17 @@ vt_err vt_history_record(vt_history *hs, const char *check,
 	    r->status > VT_UNHEALTHY || !(r->time >= 0))
 		return VT_EINVAL;
 	return enqueue(hs, item_new(check, r, 0));
+}
+
+vt_err vt_history_forget(vt_history *hs, const char *check)
+{
+	if (hs == NULL || check == NULL || check[0] == '\0')
+		return VT_EINVAL;
+	vt_history_result r = {.status = VT_HEALTHY};
+	vt__hitem *it = item_new(check, &r, 0);
+	if (it != NULL)
+		it->forget = true;
+	return enqueue(hs, it);
 }
 
 /* The registry's result listener: runs under the registry's lock. */
@@ -252,10 +266,15 @@ static size_t next_batch(vt_history *hs)
 		if (timed && hs->head == NULL && !hs->stop)
 			return (size_t)-1; /* idle: housekeeping */
 	}
+	/* A forget marker is a batch of its own (writer_main). */
 	size_t n = 0;
-	for (vt__hitem *it = hs->head; it != NULL && n < VT__BATCH;
-	     it = it->next)
+	for (vt__hitem *it = hs->head;
+	     it != NULL && n < VT__BATCH && !(n > 0 && it->forget);
+	     it = it->next) {
 		hs->w_items[n++] = it;
+		if (it->forget)
+			break;
+	}
 	return n;
 }
 
@@ -318,6 +337,15 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&hs->mtx);
 		if (n == (size_t)-1) {
 			housekeeping(hs);
+			pthread_mutex_lock(&hs->mtx);
+			continue;
+		}
+		if (hs->w_items[0]->forget) {
+			/* Every result of the check queued before is written
+			 * and its uptime refreshed: nothing re-creates the
+			 * gauges after this. */
+			vt__uptime_forget(hs, hs->w_items[0]->check);
+			pop_committed(hs, 1);
 			pthread_mutex_lock(&hs->mtx);
 			continue;
 		}

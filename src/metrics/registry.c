@@ -39,6 +39,11 @@
  * counters "x" and "x_total" cannot both exist (VT_EEXIST), nor counter
  * "x" and gauge "x_total" (VT_EKIND).
  *
+ * Removal (the section at the end): a removed series or family leaves
+ * the sorted arrays that snapshots lay out from and is marked removed;
+ * lookups pass it over and put a new one in its table slot; its memory
+ * stays until the registry is freed, for the handles writers still hold.
+ *
  * Locks: only m->mtx here (registry.h has the whole picture).
  */
 #include "metrics/registry.h"
@@ -120,10 +125,25 @@ static vt_err htab_reserve(vt_metrics *m, _Atomic(vt__htab *) *tp)
 	return VT_OK;
 }
 
-/* Adds node; htab_reserve must have succeeded. Locks: m->mtx. */
-static void htab_insert(_Atomic(vt__htab *) *tp, vt__hnode *node)
+/* Adds node, or puts it in the slot of the (removed) entry with the same
+ * key, so that a key has one entry however often it is removed and
+ * created again; htab_reserve must have succeeded. Locks: m->mtx. */
+static void htab_put(_Atomic(vt__htab *) *tp, vt__hnode *node, eq_fn eq,
+		     const void *key)
 {
-	htab_place(atomic_load_explicit(tp, memory_order_relaxed), node);
+	vt__htab *t = atomic_load_explicit(tp, memory_order_relaxed);
+	for (size_t i = node->hash & t->mask;; i = (i + 1) & t->mask) {
+		vt__hnode *n =
+		    atomic_load_explicit(&t->slot[i], memory_order_relaxed);
+		if (n == NULL)
+			break;
+		if (n->hash == node->hash && eq(n, key)) {
+			atomic_store_explicit(&t->slot[i], node,
+					      memory_order_release);
+			return;
+		}
+	}
+	htab_place(t, node);
 }
 
 static uint64_t name_hash(const char *name)
@@ -166,11 +186,22 @@ static int series_eq(const vt__hnode *n, const void *key)
 	return values_cmp(((const vt_series *)n)->labels, k->values, k->n) == 0;
 }
 
-/* Lock-free, or under m->mtx. */
+static bool family_removed(const vt_family *f)
+{
+	return atomic_load_explicit(&f->removed, memory_order_acquire);
+}
+
+static bool series_removed(const vt_series *s)
+{
+	return atomic_load_explicit(&s->removed, memory_order_acquire);
+}
+
+/* The live family named name, or NULL. Lock-free, or under m->mtx. */
 static vt_family *family_find(vt_metrics *m, const char *name)
 {
-	return (vt_family *)htab_find(&m->ftab, name_hash(name), family_eq,
-				      name);
+	vt_family *f =
+	    (vt_family *)htab_find(&m->ftab, name_hash(name), family_eq, name);
+	return f != NULL && !family_removed(f) ? f : NULL;
 }
 
 /*
@@ -203,14 +234,11 @@ fail:
 	return VT_ENOMEM;
 }
 
+/* Frees f but not its series, which vt_metrics_free frees by idx. */
 static void family_free(vt_family *f)
 {
 	if (f == NULL)
 		return;
-	for (size_t i = 0; i < f->nseries; i++) {
-		vt__hcache_free(f->series[i]->hcache);
-		free(f->series[i]);
-	}
 	free(f->series);
 	free(atomic_load_explicit(&f->stab, memory_order_relaxed));
 	free(f->bound_bucket);
@@ -222,9 +250,21 @@ void vt_metrics_free(vt_metrics *m)
 	if (m == NULL)
 		return;
 	vt__shards_release(m);
+	/* Every series ever created, removed ones included, is in sdir. */
+	size_t n = atomic_load_explicit(&m->nseries, memory_order_relaxed);
+	for (size_t i = 0; i < n; i++) {
+		vt_series *s = vt__series_at(m, i);
+		vt__hcache_free(s->hcache);
+		free(s);
+	}
 	for (size_t i = 0; i < m->nfams; i++)
 		family_free(m->fams[i]);
 	free(m->fams);
+	while (m->gone != NULL) {
+		vt_family *f = m->gone;
+		m->gone = f->gone_next;
+		family_free(f);
+	}
 	for (size_t i = 0; i < VT__MAX_CHUNKS; i++)
 		free(m->sdir[i]);
 	while (m->retired != NULL) {
@@ -324,8 +364,10 @@ static vt_err series_create(vt_family *f, const char *const *values,
 	f->nseries++;
 	(*dir)[idx & (VT__CHUNK_SLOTS - 1)] = s;
 	atomic_store_explicit(&m->nseries, idx + 1, memory_order_release);
-	if (f->nlabels > 0)
-		htab_insert(&f->stab, &s->hnode);
+	if (f->nlabels > 0) {
+		struct values_key key = {values, f->nlabels};
+		htab_put(&f->stab, &s->hnode, series_eq, &key);
+	}
 	*out = s;
 	return VT_OK;
 }
@@ -336,6 +378,8 @@ vt_err vt_family_series(vt_family *f, const char *const *values, size_t nvalues,
 	if (f == NULL || out == NULL || nvalues != f->nlabels ||
 	    (nvalues > 0 && values == NULL))
 		return VT_EINVAL;
+	if (family_removed(f))
+		return VT_ENOENT;
 	if (nvalues == 0) {
 		*out = f->series0;
 		return VT_OK;
@@ -348,7 +392,7 @@ vt_err vt_family_series(vt_family *f, const char *const *values, size_t nvalues,
 	uint64_t h = values_hash(values, nvalues);
 	struct values_key key = {values, nvalues};
 	vt_series *s = (vt_series *)htab_find(&f->stab, h, series_eq, &key);
-	if (s != NULL) {
+	if (s != NULL && !series_removed(s)) {
 		*out = s;
 		return VT_OK;
 	}
@@ -359,7 +403,9 @@ vt_err vt_family_series(vt_family *f, const char *const *values, size_t nvalues,
 	vt_err err = VT_OK;
 	pthread_mutex_lock(&m->mtx);
 	s = (vt_series *)htab_find(&f->stab, h, series_eq, &key);
-	if (s == NULL)
+	if (family_removed(f))
+		err = VT_ENOENT;
+	else if (s == NULL || series_removed(s))
 		err = series_create(f, values, h, &s);
 	pthread_mutex_unlock(&m->mtx);
 	if (err == VT_OK)
@@ -578,7 +624,7 @@ static vt_err family_get(vt_metrics *m, vt_metric_kind kind, const char *name,
 		(m->nfams - lo) * sizeof *m->fams);
 	m->fams[lo] = f;
 	m->nfams++;
-	htab_insert(&m->ftab, &f->hnode);
+	htab_put(&m->ftab, &f->hnode, family_eq, name);
 	*out = f;
 	err = VT_OK;
 out:
@@ -676,14 +722,12 @@ mismatch:
 	return VT_EEXIST;
 }
 
-/* The series name{labels} of this kind, created on first use. */
-static vt_err by_name(vt_metrics *m, vt_metric_kind kind, const char *name,
-		      const vt_label *labels, size_t n, vt_series **out)
+/* The series name{labels} of this kind, created on first use, in a
+ * family found or registered just now. VT_ENOENT when that family was
+ * removed meanwhile. */
+static vt_err by_name_once(vt_metrics *m, vt_metric_kind kind, const char *name,
+			   const vt_label *labels, size_t n, vt_series **out)
 {
-	if (m == NULL || name == NULL || n > VT_MAX_LABELS ||
-	    (n > 0 && labels == NULL) ||
-	    strnlen(name, VT_MAX_NAME_LEN + 1) > VT_MAX_NAME_LEN)
-		return VT_EINVAL;
 	vt_family *f = family_find(m, name);
 	if (f == NULL) {
 		const char *ln[VT_MAX_LABELS];
@@ -706,6 +750,24 @@ static vt_err by_name(vt_metrics *m, vt_metric_kind kind, const char *name,
 	if (err != VT_OK)
 		return err;
 	return vt_family_series(f, vals, n, out);
+}
+
+/* The series name{labels} of this kind, created on first use. */
+static vt_err by_name(vt_metrics *m, vt_metric_kind kind, const char *name,
+		      const vt_label *labels, size_t n, vt_series **out)
+{
+	if (m == NULL || name == NULL || n > VT_MAX_LABELS ||
+	    (n > 0 && labels == NULL) ||
+	    strnlen(name, VT_MAX_NAME_LEN + 1) > VT_MAX_NAME_LEN)
+		return VT_EINVAL;
+	/* A family removed between lookup and use is looked up again: the
+	 * next lookup registers a new one. */
+	vt_err err;
+	int tries = 0;
+	do
+		err = by_name_once(m, kind, name, labels, n, out);
+	while (err == VT_ENOENT && ++tries < 8);
+	return err;
 }
 
 vt_err vt_metrics_increment(vt_metrics *m, const char *name)
@@ -763,4 +825,190 @@ vt_err vt_metrics_histogram_observe(vt_metrics *m, const char *name, double v,
 	vt_series *s;
 	vt_err err = by_name(m, VT_HISTOGRAM, name, labels, nlabels, &s);
 	return err != VT_OK ? err : vt_histogram_observe(s, v);
+}
+
+/*
+ * Removal. A removed series leaves its family's sorted array (so the
+ * next snapshot, whose skeleton is laid out from those arrays under
+ * m->mtx, does not have it) and is marked removed, so lookups by name or
+ * label values pass it over and create a new series in its table slot.
+ * Its memory and idx are kept until the registry is freed: a writer may
+ * still hold its handle, and recording through it stays safe - it lands
+ * in the removed series' own slot, which no snapshot reads. A removed
+ * family leaves m->fams the same way and waits in m->gone.
+ */
+
+/* Marks s removed and takes it out of f's array. Locks: m->mtx. */
+static void series_unlink(vt_family *f, vt_series *s)
+{
+	for (size_t i = 0; i < f->nseries; i++) {
+		if (f->series[i] != s)
+			continue;
+		memmove(&f->series[i], &f->series[i + 1],
+			(f->nseries - i - 1) * sizeof *f->series);
+		f->nseries--;
+		break;
+	}
+	atomic_store_explicit(&s->removed, true, memory_order_release);
+}
+
+/* Marks f and its series removed and moves it from m->fams to m->gone.
+ * Locks: m->mtx. */
+static void family_unlink(vt_metrics *m, vt_family *f)
+{
+	for (size_t i = 0; i < f->nseries; i++)
+		atomic_store_explicit(&f->series[i]->removed, true,
+				      memory_order_release);
+	f->nseries = 0;
+	for (size_t i = 0; i < m->nfams; i++) {
+		if (m->fams[i] != f)
+			continue;
+		memmove(&m->fams[i], &m->fams[i + 1],
+			(m->nfams - i - 1) * sizeof *m->fams);
+		m->nfams--;
+		break;
+	}
+	atomic_store_explicit(&f->removed, true, memory_order_release);
+	f->gone_next = m->gone;
+	m->gone = f;
+}
+
+/* Removes the series of f with these values (family order), or f itself
+ * when it is unlabelled. Locks: m->mtx. */
+static vt_err remove_locked(vt_family *f, const char *const *values)
+{
+	vt_metrics *m = f->reg;
+	if (family_removed(f))
+		return VT_ENOENT;
+	if (f->nlabels == 0) {
+		family_unlink(m, f);
+		return VT_OK;
+	}
+	struct values_key key = {values, f->nlabels};
+	vt_series *s = (vt_series *)htab_find(
+	    &f->stab, values_hash(values, f->nlabels), series_eq, &key);
+	if (s == NULL || series_removed(s))
+		return VT_ENOENT;
+	series_unlink(f, s);
+	return VT_OK;
+}
+
+vt_err vt_family_remove_series(vt_family *f, const char *const *values,
+			       size_t nvalues)
+{
+	if (f == NULL || nvalues != f->nlabels ||
+	    (nvalues > 0 && values == NULL))
+		return VT_EINVAL;
+	for (size_t i = 0; i < nvalues; i++)
+		if (values[i] == NULL)
+			return VT_EINVAL;
+	pthread_mutex_lock(&f->reg->mtx);
+	vt_err err = remove_locked(f, values);
+	pthread_mutex_unlock(&f->reg->mtx);
+	return err;
+}
+
+vt_err vt_metrics_remove_series(vt_metrics *m, const char *name,
+				const vt_label *labels, size_t nlabels)
+{
+	if (m == NULL || name == NULL || nlabels > VT_MAX_LABELS ||
+	    (nlabels > 0 && labels == NULL))
+		return VT_EINVAL;
+	const char *vals[VT_MAX_LABELS];
+	pthread_mutex_lock(&m->mtx);
+	vt_family *f = family_find(m, name);
+	vt_err err =
+	    f == NULL ? VT_ENOENT : map_labels(f, labels, nlabels, vals);
+	if (err == VT_EEXIST) /* other label names: no such series */
+		err = VT_ENOENT;
+	if (err == VT_OK)
+		err = remove_locked(f, vals);
+	pthread_mutex_unlock(&m->mtx);
+	return err;
+}
+
+vt_err vt_metrics_remove_family(vt_metrics *m, const char *name)
+{
+	if (m == NULL || name == NULL)
+		return VT_EINVAL;
+	pthread_mutex_lock(&m->mtx);
+	vt_family *f = family_find(m, name);
+	if (f != NULL)
+		family_unlink(m, f);
+	pthread_mutex_unlock(&m->mtx);
+	return f != NULL ? VT_OK : VT_ENOENT;
+}
+
+/* Whether family f is selected by filter's name and prefix. */
+static bool filter_names(const vt_family *f, const vt_metrics_filter *flt)
+{
+	if (flt->name != NULL && flt->name[0] != '\0' &&
+	    strcmp(f->name, flt->name) != 0)
+		return false;
+	return flt->name_prefix == NULL || flt->name_prefix[0] == '\0' ||
+	       strncmp(f->name, flt->name_prefix, strlen(flt->name_prefix)) ==
+		   0;
+}
+
+/* Removes the series of f carrying every label of flt; *n counts them.
+ * Locks: m->mtx. */
+static void remove_carrying(vt_family *f, const vt_metrics_filter *flt,
+			    size_t *n)
+{
+	size_t at[VT_MAX_LABELS];
+	for (size_t k = 0; k < flt->nlabels; k++) {
+		size_t i = 0;
+		while (i < f->nlabels &&
+		       strcmp(f->label_names[i], flt->labels[k].name) != 0)
+			i++;
+		if (i == f->nlabels)
+			return; /* f has no such label: no series carries it */
+		at[k] = i;
+	}
+	for (size_t i = f->nseries; i-- > 0;) {
+		vt_series *s = f->series[i];
+		size_t k = 0;
+		while (k < flt->nlabels && strcmp(s->labels[at[k]].value,
+						  flt->labels[k].value) == 0)
+			k++;
+		if (k == flt->nlabels) {
+			series_unlink(f, s);
+			(*n)++;
+		}
+	}
+}
+
+vt_err vt_metrics_remove_matching(vt_metrics *m,
+				  const vt_metrics_filter *filter,
+				  size_t *nremoved)
+{
+	if (m == NULL || filter == NULL || filter->nlabels > VT_MAX_LABELS ||
+	    (filter->nlabels > 0 && filter->labels == NULL))
+		return VT_EINVAL;
+	bool named =
+	    (filter->name != NULL && filter->name[0] != '\0') ||
+	    (filter->name_prefix != NULL && filter->name_prefix[0] != '\0');
+	if (!named && filter->nlabels == 0)
+		return VT_EINVAL; /* would remove everything */
+	for (size_t k = 0; k < filter->nlabels; k++)
+		if (filter->labels[k].name == NULL ||
+		    filter->labels[k].value == NULL)
+			return VT_EINVAL;
+	size_t n = 0;
+	pthread_mutex_lock(&m->mtx);
+	for (size_t i = m->nfams; i-- > 0;) {
+		vt_family *f = m->fams[i];
+		if (!filter_names(f, filter))
+			continue;
+		if (filter->nlabels > 0) {
+			remove_carrying(f, filter, &n);
+		} else {
+			n += f->nlabels == 0 ? 1 : f->nseries;
+			family_unlink(m, f);
+		}
+	}
+	pthread_mutex_unlock(&m->mtx);
+	if (nremoved != NULL)
+		*nremoved = n;
+	return VT_OK;
 }

@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,9 @@ struct vt_series {
 	 * vt__shared: snapshots point at them. NULL when unlabelled. */
 	const vt_label *labels;
 	double created; /* Unix time of creation (OpenMetrics _created) */
+	/* Set (release) under reg->mtx when the series is removed; never
+	 * cleared. Lookups that find a removed series treat it as absent. */
+	_Atomic bool removed;
 
 	/* Totals folded from exited threads (fold.c); protected by
 	 * reg->shard_mtx. Counters: dead_n whole increments, dead_f
@@ -98,8 +102,14 @@ struct vt_family {
 	size_t nseries, cap;
 
 	/* Labelled families: series by label values; written under
-	 * reg->mtx, read lock-free. */
+	 * reg->mtx, read lock-free. A removed series stays in it until a
+	 * series with the same values replaces it in its slot. */
 	_Atomic(vt__htab *) stab;
+
+	/* Set (release) under reg->mtx when the family is removed; never
+	 * cleared. Its series are then all removed too. */
+	_Atomic bool removed;
+	vt_family *gone_next; /* in reg->gone; protected by reg->mtx */
 };
 
 /*
@@ -117,6 +127,9 @@ struct vt_metrics {
 	vt_family **fams; /* sorted by name */
 	size_t nfams, fcap;
 	vt__htab *retired; /* outgrown tables, freed with the registry */
+	/* Removed families, kept for stale handles and freed with the
+	 * registry. */
+	vt_family *gone;
 
 	/* Series by idx, in chunks of VT__CHUNK_SLOTS allocated under mtx;
 	 * nseries is stored (release) after the entry it covers, so entries

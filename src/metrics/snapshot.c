@@ -35,6 +35,7 @@
  */
 #include <math.h>
 #include <stdalign.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -306,6 +307,86 @@ void vt_metrics_snapshot_free(vt_metrics_snapshot *s)
 	}
 	snapbuf_put(sh, sn->buf); /* sn is gone after this */
 	vt__shared_put(sh);
+}
+
+/* ---- equality ---------------------------------------------------------- */
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* n items of size bytes each at a and b: the same bits. */
+static bool mem_eq(const void *a, const void *b, size_t n, size_t size)
+{
+	return n == 0 || a == b ||
+	       (a != NULL && b != NULL && memcmp(a, b, n * size) == 0);
+}
+
+static bool buckets_eq(const vt_hist_buckets *a, const vt_hist_buckets *b)
+{
+	if (a == b)
+		return true;
+	if (a == NULL || b == NULL)
+		return false;
+	return a->count == b->count && a->n == b->n &&
+	       mem_eq(&a->min, &b->min, 1, sizeof a->min) &&
+	       mem_eq(&a->max, &b->max, 1, sizeof a->max) &&
+	       mem_eq(a->idx, b->idx, a->n, sizeof *a->idx) &&
+	       mem_eq(a->cnt, b->cnt, a->n, sizeof *a->cnt);
+}
+
+static bool summary_eq(const vt_hist_summary *a, const vt_hist_summary *b)
+{
+	/* count .. p999: the scalar fields, laid out before nbounds. */
+	size_t scalars = offsetof(vt_hist_summary, nbounds);
+	return memcmp(a, b, scalars) == 0 && a->nbounds == b->nbounds &&
+	       mem_eq(a->le_bounds, b->le_bounds, a->nbounds,
+		      sizeof *a->le_bounds) &&
+	       mem_eq(a->le_cumulative, b->le_cumulative,
+		      a->le_cumulative != NULL ? a->nbounds + 1 : 0,
+		      sizeof *a->le_cumulative) &&
+	       (a->le_cumulative == NULL) == (b->le_cumulative == NULL);
+}
+
+static bool series_eq(const vt_series_snap *a, const vt_series_snap *b,
+		      bool hist)
+{
+	if (a->nlabels != b->nlabels ||
+	    !mem_eq(&a->value, &b->value, 1, sizeof a->value) ||
+	    !mem_eq(&a->created, &b->created, 1, sizeof a->created))
+		return false;
+	if (a->labels != b->labels && a->nlabels > 0) {
+		if (a->labels == NULL || b->labels == NULL)
+			return false;
+		for (size_t i = 0; i < a->nlabels; i++)
+			if (!str_eq(a->labels[i].name, b->labels[i].name) ||
+			    !str_eq(a->labels[i].value, b->labels[i].value))
+				return false;
+	}
+	return !hist || (summary_eq(&a->hist, &b->hist) &&
+			 buckets_eq(a->buckets, b->buckets));
+}
+
+bool vt__metrics_snapshot_equal(const vt_metrics_snapshot *a,
+				const vt_metrics_snapshot *b)
+{
+	if (a == b)
+		return true;
+	if (a == NULL || b == NULL || a->nfamilies != b->nfamilies)
+		return false;
+	for (size_t i = 0; i < a->nfamilies; i++) {
+		const vt_family_snap *fa = &a->families[i],
+				     *fb = &b->families[i];
+		if (fa->kind != fb->kind || fa->nseries != fb->nseries ||
+		    !str_eq(fa->name, fb->name) || !str_eq(fa->help, fb->help))
+			return false;
+		for (size_t j = 0; j < fa->nseries; j++)
+			if (!series_eq(&fa->series[j], &fb->series[j],
+				       fa->kind == VT_HISTOGRAM))
+				return false;
+	}
+	return true;
 }
 
 double vt_series_quantile(const vt_series_snap *s, double q)

@@ -1,6 +1,6 @@
 /*
- * answer_cache.c - encoded health answers kept by epoch. See
- * answer_cache.h.
+ * answer_cache.c - encoded health answers kept by epoch, /metrics
+ * answers by the snapshot they were encoded from. See answer_cache.h.
  */
 #include "server/answer_cache.h"
 
@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "metrics/snapshot.h"
 
 typedef struct slot {
 	bool valid;
@@ -18,10 +20,18 @@ typedef struct slot {
 	size_t len;
 } slot;
 
+/* A /metrics answer and the snapshot it was encoded from. */
+typedef struct mslot {
+	vt_metrics_snapshot *snap; /* NULL = empty */
+	char *body;
+	size_t len;
+} mslot;
+
 struct vt__acache {
 	pthread_mutex_t mtx;
-	unsigned n;  /* immutable */
-	slot *slots; /* [n], protected by mtx */
+	unsigned n;				/* immutable */
+	slot *slots;				/* [n], protected by mtx */
+	mslot mslots[VT__ACACHE_METRICS_SLOTS]; /* protected by mtx */
 };
 
 /* A few ms of resolution, from the vDSO: plenty for a 100 ms TTL. */
@@ -59,6 +69,10 @@ void vt__acache_free(vt__acache *k)
 		return;
 	for (unsigned i = 0; i < k->n; i++)
 		free(k->slots[i].body);
+	for (unsigned i = 0; i < VT__ACACHE_METRICS_SLOTS; i++) {
+		vt_metrics_snapshot_free(k->mslots[i].snap);
+		free(k->mslots[i].body);
+	}
 	free(k->slots);
 	pthread_mutex_destroy(&k->mtx);
 	free(k);
@@ -117,4 +131,50 @@ void vt__acache_put(vt__acache *k, unsigned slot_no, uint64_t epoch,
 		    .len = len};
 	pthread_mutex_unlock(&k->mtx);
 	free(old);
+}
+
+bool vt__acache_metrics_get(vt__acache *k, unsigned slot_no,
+			    const vt_metrics_snapshot *s, char **body,
+			    size_t *len)
+{
+	if (k == NULL || s == NULL || slot_no >= VT__ACACHE_METRICS_SLOTS)
+		return false;
+	bool hit = false;
+	pthread_mutex_lock(&k->mtx);
+	const mslot *m = &k->mslots[slot_no];
+	if (m->snap != NULL && vt__metrics_snapshot_equal(m->snap, s)) {
+		char *copy = malloc(m->len + 1);
+		if (copy != NULL) {
+			memcpy(copy, m->body, m->len);
+			copy[m->len] = '\0';
+			*body = copy;
+			*len = m->len;
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&k->mtx);
+	return hit;
+}
+
+void vt__acache_metrics_put(vt__acache *k, unsigned slot_no,
+			    vt_metrics_snapshot *s, const void *body,
+			    size_t len)
+{
+	char *copy = NULL;
+	if (k == NULL || s == NULL || slot_no >= VT__ACACHE_METRICS_SLOTS ||
+	    len > VT__ACACHE_METRICS_MAX || (copy = malloc(len + 1)) == NULL) {
+		vt_metrics_snapshot_free(s);
+		return;
+	}
+	memcpy(copy, body, len);
+	copy[len] = '\0';
+	pthread_mutex_lock(&k->mtx);
+	mslot *m = &k->mslots[slot_no];
+	/* Two misses at once: the later put wins. Either snapshot is one the
+	 * registry held, and a hit needs an equal one, so both are right. */
+	mslot old = *m;
+	*m = (mslot){.snap = s, .body = copy, .len = len};
+	pthread_mutex_unlock(&k->mtx);
+	vt_metrics_snapshot_free(old.snap);
+	free(old.body);
 }

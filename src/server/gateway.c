@@ -294,7 +294,45 @@ static void answer_health(gw_parse *c, answer *a)
 			       a->status);
 }
 
-/* Merges and encodes the selected metrics. Never blocks. */
+/* The /metrics cache slot of c's format; -1 with a filter (the slot
+ * keeps the unfiltered answer). */
+static int metrics_slot(const gw_parse *c)
+{
+	const vt_metrics_filter *f = &c->rq.mf;
+	if (c->cache == NULL || f->name != NULL || f->name_prefix != NULL ||
+	    f->nlabels != 0)
+		return -1;
+	switch (c->rq.fmt) {
+	case VT__REQ_JSON:
+		return 0;
+	case VT__REQ_PROM:
+		return 1;
+	case VT__REQ_OPENMETRICS:
+		return 2;
+	case VT__REQ_PROTOBUF:
+		return 3;
+	default:
+		return -1;
+	}
+}
+
+static vt_err encode_metrics(vt__req_fmt fmt, const vt_metrics_snapshot *s,
+			     char **out, size_t *len)
+{
+	switch (fmt) {
+	case VT__REQ_PROM:
+		return vt_prom_metrics(s, out, len);
+	case VT__REQ_OPENMETRICS:
+		return vt_openmetrics_metrics(s, out, len);
+	case VT__REQ_PROTOBUF:
+		return vt_promproto_metrics(s, out, len);
+	default:
+		return vt_json_metrics(s, out, len);
+	}
+}
+
+/* Merges and encodes the selected metrics, or reuses the answer encoded
+ * from an equal snapshot (answer_cache.h). Never blocks. */
 static void answer_metrics(gw_parse *c, answer *a)
 {
 	vt_metrics_snapshot *s = NULL;
@@ -303,18 +341,21 @@ static void answer_metrics(gw_parse *c, answer *a)
 		answer_error(a, 500, vt_strerror(rv));
 		return;
 	}
-	if (c->rq.fmt == VT__REQ_PROM)
-		rv = vt_prom_metrics(s, &a->body, &a->len);
-	else if (c->rq.fmt == VT__REQ_OPENMETRICS)
-		rv = vt_openmetrics_metrics(s, &a->body, &a->len);
-	else if (c->rq.fmt == VT__REQ_PROTOBUF)
-		rv = vt_promproto_metrics(s, &a->body, &a->len);
-	else
-		rv = vt_json_metrics(s, &a->body, &a->len);
-	vt_metrics_snapshot_free(s);
-	if (rv != VT_OK) {
-		answer_error(a, 500, vt_strerror(rv));
-		return;
+	int slot = metrics_slot(c);
+	if (slot >= 0 && vt__acache_metrics_get(c->cache, (unsigned)slot, s,
+						&a->body, &a->len)) {
+		vt_metrics_snapshot_free(s);
+	} else {
+		rv = encode_metrics(c->rq.fmt, s, &a->body, &a->len);
+		if (rv == VT_OK && slot >= 0)
+			vt__acache_metrics_put(c->cache, (unsigned)slot, s,
+					       a->body, a->len);
+		else
+			vt_metrics_snapshot_free(s);
+		if (rv != VT_OK) {
+			answer_error(a, 500, vt_strerror(rv));
+			return;
+		}
 	}
 	a->owned = true;
 	a->status = 200;
@@ -1011,10 +1052,12 @@ static bool has_port(const char *url)
 	return colon != NULL && colon[1] >= '0' && colon[1] <= '9';
 }
 
-/* addr ("HOST:PORT" or "http://HOST:PORT[/]") as the transport's
- * "tcp://HOST:PORT" in out; false with err set when it is not one. */
-static bool listen_url(const char *addr, char *out, size_t cap, char *err,
-		       size_t errlen)
+/* addr ("HOST:PORT", "http://HOST:PORT[/]" or "https://...") as the
+ * transport's "tcp://HOST:PORT" in out, or "tls+tcp://..." when it is
+ * to be served over TLS: https://, or no scheme and have_tls. false with
+ * err set when it is not one, or https:// without have_tls. */
+static bool listen_url(const char *addr, bool have_tls, char *out, size_t cap,
+		       char *err, size_t errlen)
 {
 	char url[512];
 	int n = snprintf(url, sizeof(url), "%s%s",
@@ -1028,19 +1071,25 @@ static bool listen_url(const char *addr, char *out, size_t cap, char *err,
 		set_err(err, errlen, "%s: %s", addr, "invalid address");
 		return false;
 	}
-	bool ok = strcmp(u->u_scheme, "http") == 0 &&
+	bool https = strcmp(u->u_scheme, "https") == 0;
+	bool tls = https || (have_tls && strstr(addr, "://") == NULL);
+	bool ok = (https || strcmp(u->u_scheme, "http") == 0) &&
 		  u->u_hostname[0] != '\0' && has_port(url) &&
 		  (u->u_path[0] == '\0' || strcmp(u->u_path, "/") == 0) &&
 		  u->u_query == NULL;
 	if (ok) {
-		n = snprintf(out, cap, "tcp://%s", u->u_host);
+		n = snprintf(out, cap, "%stcp://%s", tls ? "tls+" : "",
+			     u->u_host);
 		ok = n > 0 && (size_t)n < cap;
 	}
 	nng_url_free(u);
 	if (!ok)
 		set_err(err, errlen, "%s: %s", addr,
 			"invalid address (want HOST:PORT)");
-	return ok;
+	else if (https && !have_tls)
+		set_err(err, errlen, "%s: %s", addr,
+			"https needs a TLS certificate and key");
+	return ok && (have_tls || !https);
 }
 
 vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
@@ -1052,7 +1101,8 @@ vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
 		return VT_EINVAL;
 	}
 	char url[600];
-	if (!listen_url(addr, url, sizeof(url), err, errlen))
+	bool have_tls = limits != NULL && limits->tls != NULL;
+	if (!listen_url(addr, have_tls, url, sizeof(url), err, errlen))
 		return VT_EINVAL;
 	vt__gateway *g = calloc(1, sizeof(*g));
 	if (g == NULL)
@@ -1070,6 +1120,8 @@ vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
 	}
 	vt__httpd_opts o = limits != NULL ? *limits : (vt__httpd_opts){0};
 	o.max_body = g->max_body;
+	if (strncmp(url, "tls+", 4) != 0)
+		o.tls = NULL; /* an explicit http:// stays plain */
 	char herr[200] = "";
 	rv = vt__httpd_start(&g->httpd, url, &o, gw_serve, g, herr,
 			     sizeof(herr));

@@ -107,10 +107,12 @@ bool vt__gw_answer(vt__service *svc, vt__acache *cache, int degraded_code,
 void vt__gw_response_fini(vt__gw_response *res);
 
 /* Serves the routes (with a JSON 404 for every other path) on addr
- * ("127.0.0.1:8080", "[::1]:8080" or "http://...") over the capped
- * transport of httpd.h, with limits (NULL = its defaults; max_body is
- * taken from the argument). On error nothing is left running and err
- * (may be NULL) reads "<addr>: <reason>". */
+ * ("127.0.0.1:8080", "[::1]:8080", "http://..." or "https://...") over
+ * the capped transport of httpd.h, with limits (NULL = its defaults;
+ * max_body is taken from the argument). With limits->tls, an addr
+ * without a scheme or with https:// is served over HTTPS, one with
+ * http:// plain; https:// without limits->tls is an error. On error nothing is
+ * left running and err (may be NULL) reads "<addr>: <reason>". */
 vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
 			 int degraded_code, size_t max_body,
 			 const vt__httpd_opts *limits, char *err,

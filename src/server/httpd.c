@@ -21,7 +21,11 @@
  * is under the server's mutex. Timers are the aio's own timeout: each
  * read waits at most until the request's deadline (the head within
  * header_timeout_ms of its first byte) or, between requests, the idle
- * timeout; each write at most the idle timeout.
+ * timeout; each write at most the idle timeout. Over TLS nng does the
+ * handshake inside the first read, which therefore waits at most
+ * header_timeout_ms from accept: the handshake and the first head share
+ * that deadline, so a handshake stopped half way is cut like a slow
+ * head (and is evictable as one meanwhile).
  *
  * Lifetime: a connection is freed only by its own chain (conn_end), once
  * its last operation finished; vt__httpd_free waits until none is left.
@@ -69,6 +73,7 @@ struct vt__httpd_conn {
 	size_t n, scanned, consumed;
 	nng_time deadline; /* of the current request, once begun */
 	bool started;	   /* the current request's first byte arrived */
+	bool handshake;	   /* TLS, nothing read yet: deadline runs */
 	bool close;	   /* close after the current answer */
 	vt__httpd_req rq;
 	char *out;
@@ -258,6 +263,11 @@ static void conn_start(vt__httpd *d, nng_stream *s)
 	}
 	c->d = d;
 	c->s = s;
+	/* Over TLS the handshake comes before the first byte of the head
+	 * and counts against its deadline: one stopped half way is cut
+	 * like a head dribbled in (nothing is sent; no 408 can be). */
+	c->handshake = d->o.tls != NULL;
+	c->deadline = nng_clock() + d->o.header_timeout_ms;
 	if (nng_stream_get_addr(s, NNG_OPT_REMADDR, &c->addr) != 0)
 		c->addr.s_family = NNG_AF_UNSPEC;
 	if (!admit(d, c)) {
@@ -431,7 +441,7 @@ static void set_waiting(conn *c, bool waiting)
  * timeout between requests. */
 static nng_duration time_left(const conn *c)
 {
-	if (!c->started)
+	if (!c->started && !c->handshake)
 		return (nng_duration)c->d->o.idle_timeout_ms;
 	nng_time now = nng_clock();
 	return c->deadline > now ? (nng_duration)(c->deadline - now) : 1;
@@ -686,7 +696,9 @@ static void read_done(conn *c, int rv)
 	size_t got = nng_aio_count(c->aio);
 	if (got > 0 && !c->started) {
 		c->started = true;
-		c->deadline = nng_clock() + c->d->o.header_timeout_ms;
+		if (!c->handshake) /* else the deadline runs from accept */
+			c->deadline = nng_clock() + c->d->o.header_timeout_ms;
+		c->handshake = false;
 	}
 	c->n += got;
 	try_head(c);

@@ -10,9 +10,11 @@
  * and headers) within header_timeout_ms of its first byte [10 s], the
  * next request within idle_timeout_ms of the last answer [60 s], a head
  * of at most max_header bytes [8 KiB] and a Content-Length of at most
- * max_body bytes [1 MiB]. No route reads a body: a request with one (or
- * with Transfer-Encoding) is answered from its head, then its connection
- * closes, so an unread body is never taken for the next request.
+ * max_body bytes [1 MiB]; over TLS, the handshake and the first head
+ * together within header_timeout_ms of accept (a connection cut during
+ * the handshake is closed without an answer). No route reads a body: a request
+ * with one (or with Transfer-Encoding) is answered from its head, then its
+ * connection closes, so an unread body is never taken for the next request.
  * Answers the transport gives by itself, each with a JSON body and
  * "Connection: close": 400 (malformed head), 408 (head not in time),
  * 413 (Content-Length over max_body), 414 (request line over
@@ -52,8 +54,8 @@ typedef struct vt__httpd_opts {
 	unsigned idle_timeout_ms;   /* 0 = 60000 */
 	size_t max_header;	    /* 0 = 8192 */
 	size_t max_body;	    /* 0 = 1 MiB */
-	/* An nng TLS server config (nng_tls_config *): the listener then
-	 * speaks tls+tcp://. NULL = plain TCP. */
+	/* An nng TLS server config (nng_tls_config *) for a tls+tcp://
+	 * url: HTTPS. NULL = plain TCP. */
 	void *tls;
 } vt__httpd_opts;
 

@@ -100,7 +100,7 @@ typedef struct call {
 /* What a handler answers. */
 typedef struct reply {
 	uint32_t code;
-	char text[256];
+	char text[1024];  /* room for a refused config's reason */
 	uint8_t *payload; /* malloc'd; NULL for errors */
 	size_t plen;
 } reply;
@@ -381,6 +381,38 @@ static void do_silence(call *c, reply *rp)
 	free(name);
 }
 
+/* Applies the program's configuration again (vitals/reload.h): the
+ * changes, or 3 with the reason a config was refused; 12 for a server
+ * without a reload function (the library with no config file). */
+static void do_reload(call *c, reply *rp)
+{
+	if (!admin_allowed(c, rp))
+		return;
+	if (vt__pb_reload_req_check(c->env.payload, c->env.plen) != VT_OK) {
+		reply_err(rp, VT_EPROTO, "malformed vitals.v1.ReloadRequest");
+		return;
+	}
+	if (c->svc->reload == NULL) {
+		reply_fail(rp, VT__GRPC_UNIMPLEMENTED,
+			   "reload is not supported: this server has no "
+			   "config file to read again");
+		return;
+	}
+	vt_reload_report rep;
+	char why[sizeof(rp->text) - 64];
+	vt_err err = vt__service_reload(c->svc, &rep, why, sizeof(why));
+	if (err != VT_OK) {
+		reply_err(rp, err,
+			  "reload refused, the running config stays: %s", why);
+		return;
+	}
+	uint8_t *b = NULL;
+	size_t n = 0;
+	err = vt__pb_reload_resp_encode(&rep, &b, &n);
+	vt_reload_report_fini(&rep);
+	reply_encoded(rp, err, b, n);
+}
+
 /* Same content, cap and token rule as GET /health/NAME/history
  * (pages.c), through the one service call. */
 static void do_history(call *c, reply *rp)
@@ -431,7 +463,7 @@ static const route routes[] = {
     {VT__M_HEALTH, do_health},	     {VT__M_METRICS, do_metrics},
     {VT__M_HISTORY, do_history},     {VT__M_GRPC_CHECK, do_grpc_check},
     {VT__M_GRPC_LIST, do_grpc_list}, {VT__M_BEAT, do_beat},
-    {VT__M_SILENCE, do_silence},
+    {VT__M_SILENCE, do_silence},     {VT__M_RELOAD, do_reload},
 };
 
 static const route *route_of(const char *method)

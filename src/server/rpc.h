@@ -18,12 +18,20 @@
  *                                filters; cached or fresh as the request
  *                                says; unknown name -> 5.
  *   vitals.v1.Metrics/Get        name / name_prefix / labels filters.
+ *   vitals.v1.Health/Beat, vitals.v1.Admin/Silence (encode/admin.h)
+ *   vitals.v1.Admin/Reload       the program's reload function
+ *                                (vitals/reload.h) applies its config
+ *                                again: what changed, or 3 with the
+ *                                reason it was refused; 12 without one.
+ *                                On the pool: it reads a file and
+ *                                builds checks.
  * Errors, each a valid Response with an empty payload and a message:
  *   3  undecodable envelope or payload, empty method, bad filter value,
  *      request over max_msg bytes
  *   12 unknown method
  *   16 a wrong token (any method), or no token where the server has one
- *      and the method needs it (Metrics/Get); see service.h
+ *      and the method needs it (Metrics/Get, History, Beat, Silence,
+ *      Reload); see service.h
  *   13 internal failure (out of memory, encoder failure)
  *   14 service shutting down (vt__service_enter refused), server stopping
  * Size: a request of more than max_msg bytes is answered with code 3; nng

@@ -34,8 +34,9 @@ struct vt_server {
 	vt__pub *pub;	 /* immutable after start; may be NULL */
 	bool listening;	 /* our health listener is added */
 	/* TLS configurations (NULL = plain): the RPC's asks for client
-	 * certificates when a ca is set, the pub's never does. Immutable
-	 * after start. */
+	 * certificates when a ca is set; the pub's, which the gateway
+	 * shares (Prometheus and browsers have none), never does.
+	 * Immutable after start. */
 	nng_tls_config *tls_rpc, *tls_pub;
 	pthread_mutex_t mtx;
 	bool shut; /* protected by mtx */
@@ -150,6 +151,8 @@ vt_err vt_server_start(vt_server **out, const vt_server_opts *opts,
 	s->svc_ready = true;
 	s->svc.history = opts->history;
 	s->svc.process_metrics = opts->process_metrics;
+	s->svc.reload = opts->reload;
+	s->svc.reload_arg = opts->reload_arg;
 	if ((rv = vt__service_set_token(&s->svc, opts->token)) != VT_OK) {
 		set_err(
 		    errbuf, errlen, "",
@@ -189,6 +192,7 @@ vt_err vt_server_start(vt_server **out, const vt_server_opts *opts,
 		    .max_per_addr = opts->http_max_per_address,
 		    .header_timeout_ms = opts->http_header_timeout_ms,
 		    .idle_timeout_ms = opts->http_idle_timeout_ms,
+		    .tls = s->tls_pub,
 		};
 		rv = vt__gateway_start(
 		    &s->gw, &s->svc, opts->http_addr, opts->degraded_http_code,

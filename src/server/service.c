@@ -6,6 +6,7 @@
 #include "server/service.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,8 @@ vt_err vt__service_init(vt__service *svc, vt_health *h, vt_metrics *m,
 	svc->live_tag = live_tag != NULL ? live_tag : "live";
 	svc->ready_tag = ready_tag != NULL ? ready_tag : "ready";
 	svc->history = NULL;
+	svc->reload = NULL;
+	svc->reload_arg = NULL;
 	svc->token = NULL;
 	svc->token_len = 0;
 	svc->inflight = 0;
@@ -223,4 +226,18 @@ vt_err vt__service_silence(vt__service *svc, const char *name,
 	if (duration_ms == 0)
 		return vt_health_unsilence(svc->health, name);
 	return vt_health_silence(svc->health, name, duration_ms);
+}
+
+vt_err vt__service_reload(vt__service *svc, vt_reload_report *report, char *err,
+			  size_t errlen)
+{
+	memset(report, 0, sizeof(*report));
+	if (errlen > 0)
+		err[0] = '\0';
+	vt_err rv = svc->reload(svc->reload_arg, report, err, errlen);
+	if (rv != VT_OK)
+		vt_reload_report_fini(report);
+	if (rv != VT_OK && errlen > 0 && err[0] == '\0')
+		snprintf(err, errlen, "%s", vt_strerror(rv));
+	return rv;
 }

@@ -27,6 +27,7 @@
 #include "vitals/health.h"
 #include "vitals/history.h"
 #include "vitals/metrics.h"
+#include "vitals/reload.h"
 
 /* How long an answer waits for the commit of the results it shows. */
 #define VT__HISTORY_WAIT_MS 10000
@@ -38,8 +39,12 @@ typedef struct vt__service {
 	const char *ready_tag; /* immutable after init */
 	vt_history *history;   /* NULL = none; immutable after init */
 	bool process_metrics;  /* immutable after init: process_* at reads */
-	char *token;	       /* NULL = none; immutable after set_token */
-	size_t token_len;      /* immutable after set_token */
+	/* The program's reload (vitals/reload.h); NULL = none. Immutable
+	 * after init. */
+	vt_reload_fn reload;
+	void *reload_arg;
+	char *token;	  /* NULL = none; immutable after set_token */
+	size_t token_len; /* immutable after set_token */
 	pthread_mutex_t mtx;
 	pthread_cond_t idle;
 	unsigned inflight;  /* protected by mtx */
@@ -122,6 +127,12 @@ vt_err vt__service_beat(vt__service *svc, const char *name);
  * name. Callers need full access. Thread-safe. */
 vt_err vt__service_silence(vt__service *svc, const char *name,
 			   int64_t duration_ms);
+/* Applies the program's configuration again through svc->reload, which
+ * must be set: VT_OK with *report filled, or its error with the reason
+ * in err (the running configuration stays). Callers need full access.
+ * Thread-safe (the reload function serializes itself). */
+vt_err vt__service_reload(vt__service *svc, vt_reload_report *report, char *err,
+			  size_t errlen);
 /* Merges the selected metrics. Thread-safe, never blocks writers. */
 vt_err vt__service_metrics(vt__service *svc, const vt_metrics_filter *f,
 			   vt_metrics_snapshot **out);

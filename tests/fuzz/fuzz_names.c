@@ -20,6 +20,9 @@
  *   o|name|value                    vt_metrics_observe
  *   O|name|value|lname=lvalue...    vt_metrics_histogram_observe
  *   F|name|prefix|lname=lvalue...   a filtered snapshot, checked
+ *   R|name||lname=lvalue...         vt_metrics_remove_series
+ *   X|name                          vt_metrics_remove_family
+ *   M|name|prefix|lname=lvalue...   vt_metrics_remove_matching
  * Values are read by strtod ("1e300", "-0", "inf", "nan", "0x1p-1074").
  *
  * Checks: a call that succeeds had valid names, label names and label
@@ -28,7 +31,9 @@
  * quantiles within min..max) and honour the filter; the JSON has one
  * unique key per series of the kind recorded; the Prometheus text passes
  * the line checker (names, escapes, no series or family twice) with the
- * number of families and samples the snapshot implies.
+ * number of families and samples the snapshot implies. A removal that
+ * succeeds leaves nothing it selected in the next snapshot, and a
+ * removed family's name is free for any kind.
  */
 #include "fuzz.h"
 #include "metrics/names.h"
@@ -116,6 +121,69 @@ static void fz_nm_kind(fz_nm_kinds *k, const char *name, vt_metric_kind kind)
 	k->name[k->n] = strdup(name);
 	VT_FUZZ_CHECK(k->name[k->n] != NULL);
 	k->kind[k->n++] = kind;
+}
+
+/* Forgets the kinds of the names filter flt selects (removed). */
+static void fz_nm_forget(fz_nm_kinds *k, const vt_metrics_filter *flt)
+{
+	for (size_t i = k->n; i-- > 0;) {
+		const char *nm = k->name[i];
+		if (flt->name != NULL && strcmp(nm, flt->name) != 0)
+			continue;
+		if (flt->name_prefix != NULL &&
+		    strncmp(nm, flt->name_prefix, strlen(flt->name_prefix)) !=
+			0)
+			continue;
+		free(k->name[i]);
+		memmove(&k->name[i], &k->name[i + 1],
+			(k->n - i - 1) * sizeof(k->name[0]));
+		memmove(&k->kind[i], &k->kind[i + 1],
+			(k->n - i - 1) * sizeof(k->kind[0]));
+		k->n--;
+	}
+}
+
+/* Series that filter flt selects in m now. */
+static size_t fz_nm_count(vt_metrics *m, const vt_metrics_filter *flt)
+{
+	vt_metrics_snapshot *s = NULL;
+	VT_FUZZ_CHECK(vt_metrics_snapshot_take(m, flt, &s) == VT_OK);
+	size_t n = 0;
+	for (size_t i = 0; i < s->nfamilies; i++)
+		n += s->families[i].nseries;
+	vt_metrics_snapshot_free(s);
+	return n;
+}
+
+/* One removal: R, X or M. */
+static vt_err fz_nm_remove(vt_metrics *m, char kind, char **f, size_t n,
+			   fz_nm_kinds *kinds)
+{
+	const char *name = n > 1 ? f[1] : "";
+	vt_label l[VT_MAX_LABELS];
+	size_t nl = n > 3 ? fz_nm_labels(f + 3, n - 3, l) : 0;
+	vt_metrics_filter flt = {.name = name, .labels = l, .nlabels = nl};
+	vt_err rv;
+	if (kind == 'X') {
+		flt.nlabels = 0;
+		rv = vt_metrics_remove_family(m, name);
+	} else if (kind == 'R') {
+		rv = vt_metrics_remove_series(m, name, l, nl);
+	} else {
+		flt.name = name[0] != '\0' ? name : NULL;
+		flt.name_prefix = n > 2 && f[2][0] != '\0' ? f[2] : NULL;
+		size_t removed = 0;
+		rv = vt_metrics_remove_matching(m, &flt, &removed);
+		VT_FUZZ_CHECK(rv != VT_OK || flt.name != NULL ||
+			      flt.name_prefix != NULL || nl > 0);
+	}
+	if (rv != VT_OK)
+		return rv;
+	/* Gone: the series (all the family's, without labels). */
+	VT_FUZZ_CHECK(fz_nm_count(m, &flt) == 0);
+	if (nl == 0)
+		fz_nm_forget(kinds, &flt);
+	return VT_OK;
 }
 
 static void fz_nm_series(const vt_family_snap *f, const vt_series_snap *s)
@@ -358,6 +426,11 @@ static int vt_fuzz_names(const uint8_t *data, size_t size)
 			fz_nm_snapshot(m, &flt, &kinds);
 			break;
 		}
+		case 'R':
+		case 'X':
+		case 'M':
+			rv = fz_nm_remove(m, kind, f, n, &kinds);
+			break;
 		default:
 			break;
 		}

@@ -8,7 +8,8 @@
  * Checks, with an independent decode of the request: every input gets a
  * Response that decodes, with the code the request deserves (3 for what
  * does not decode or is over the size limit, 12 for an unknown method,
- * 5 for an unknown check, else 0); errors carry a message and no
+ * 5 for an unknown check, 12 for Reload, which the in-process service
+ * cannot do, else 0); errors carry a message and no
  * payload; an OK payload decodes as the method's response, honours the
  * filters and goes through the JSON and Prometheus encoders; only
  * requests that may run checks are left for the pool, and those
@@ -229,6 +230,14 @@ static int vt_fuzz_rpc(const uint8_t *data, size_t size)
 		} else if (strcmp(m, VT__M_GRPC_LIST) == 0) {
 			VT_FUZZ_CHECK(waited);
 			fz_rpc_grpc_list(env.payload, env.plen, code, &r);
+		} else if (strcmp(m, VT__M_RELOAD) == 0) {
+			/* The in-process service has no config file: 12,
+			 * once the (empty) request decodes. */
+			bool ok = vt__pb_reload_req_check(env.payload,
+							  env.plen) == VT_OK;
+			VT_FUZZ_CHECK(code == (ok ? 12u : 3u));
+			VT_FUZZ_CHECK(strstr(text, ok ? "not supported"
+						      : "malformed") != NULL);
 		} else if (strcmp(m, VT__M_HISTORY) == 0 ||
 			   strcmp(m, VT__M_BEAT) == 0 ||
 			   strcmp(m, VT__M_SILENCE) == 0) {
