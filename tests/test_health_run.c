@@ -357,10 +357,15 @@ static void test_queue_full(void)
 	CU_ASSERT(error_is(comp(s, "a"), "timeout after 300 ms"));
 	vt_health_snapshot_free(s);
 
-	/* "b" waits in the queue until its deadline; "c" finds it full. */
+	/* "b" waits in the queue until its deadline; "c" finds it full.
+	 * (Run together, "b" and "c" would share one task as a batch.) */
 	double el;
-	s = run(h, NULL, VT_RUN_FRESH, &el);
+	vt_health_filter fb = {.name = "b"};
+	s = run(h, &fb, VT_RUN_FRESH, &el);
 	CU_ASSERT(el < 300 + 300);
+	CU_ASSERT(error_is(comp(s, "b"), "timeout after 300 ms"));
+	vt_health_snapshot_free(s);
+	s = run(h, NULL, VT_RUN_FRESH, &el);
 	CU_ASSERT(error_is(comp(s, "a"), "timeout after 300 ms"));
 	CU_ASSERT(error_is(comp(s, "b"), "timeout after 300 ms"));
 	CU_ASSERT_EQUAL(comp(s, "c")->status, VT_UNHEALTHY);
@@ -384,6 +389,145 @@ static void test_queue_full(void)
 	CU_ASSERT_EQUAL(atomic_load(&c.calls), 1);
 	vt_health_free(h);
 	hang_fini(&g);
+}
+
+/* ---- batches: a fresh run's checks on one task ---- */
+
+/* A hung check first in a batch: the checks after it are handed to
+ * other workers and report their own results, not timeouts; the run
+ * still ends at the hung one's deadline. */
+static void test_batch_handoff(void)
+{
+	vt_health *h = health_new(2, 0);
+	hang g;
+	hang_init(&g);
+	probe p[3];
+	vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
+	o.timeout_ms = 400;
+	/* Sorted by name: "a" is the batch's first. */
+	CU_ASSERT_EQUAL(vt_health_add(h, "a", hang_fn, &g, &o), VT_OK);
+	const char *names[] = {"b", "c", "d"};
+	o.timeout_ms = 5000;
+	for (int i = 0; i < 3; i++) {
+		probe_init(&p[i], 0, VT_DEGRADED);
+		CU_ASSERT_EQUAL(vt_health_add(h, names[i], probe_fn, &p[i], &o),
+				VT_OK);
+	}
+	double el;
+	vt_health_snapshot *s = run(h, NULL, VT_RUN_FRESH, &el);
+	CU_ASSERT(el < 5000);
+	CU_ASSERT(error_is(comp(s, "a"), "timeout after 400 ms"));
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL(comp(s, names[i])->status, VT_DEGRADED);
+		CU_ASSERT(comp(s, names[i])->error == NULL);
+		CU_ASSERT_EQUAL(atomic_load(&p[i].calls), 1);
+	}
+	vt_health_snapshot_free(s);
+
+	/* "a" still runs: the next run starts the others only. */
+	s = run(h, NULL, VT_RUN_FRESH, NULL);
+	CU_ASSERT_EQUAL(atomic_load(&g.calls), 1);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(atomic_load(&p[i].calls), 2);
+	vt_health_snapshot_free(s);
+	hang_open(&g);
+	CU_ASSERT(hang_wait_returned(&g, 1));
+	vt_health_free(h);
+	hang_fini(&g);
+}
+
+/* A quick check finished before a hung one in the same batch, whose
+ * deadline comes before the hand-off: the timeout releases the quick
+ * one, which the next run starts again. */
+static void test_batch_timeout_releases(void)
+{
+	vt_health *h = health_new(2, 0);
+	hang g;
+	hang_init(&g);
+	probe p;
+	probe_init(&p, 0, VT_HEALTHY);
+	vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
+	CU_ASSERT_EQUAL(vt_health_add(h, "a", probe_fn, &p, &o), VT_OK);
+	o.timeout_ms = 1;
+	CU_ASSERT_EQUAL(vt_health_add(h, "b", hang_fn, &g, &o), VT_OK);
+	for (int i = 1; i <= 3; i++) {
+		vt_health_snapshot *s = run(h, NULL, VT_RUN_FRESH, NULL);
+		CU_ASSERT_EQUAL(comp(s, "a")->status, VT_HEALTHY);
+		CU_ASSERT(error_is(comp(s, "b"), "timeout after 1 ms"));
+		CU_ASSERT_EQUAL(atomic_load(&p.calls), i);
+		vt_health_snapshot_free(s);
+	}
+	/* Once, unless a busy machine let its deadline pass before it
+	 * started: then it is skipped and started again. */
+	int calls = atomic_load(&g.calls);
+	CU_ASSERT(calls <= 1);
+	hang_open(&g);
+	CU_ASSERT(hang_wait_returned(&g, calls));
+	vt_health_free(h);
+	hang_fini(&g);
+}
+
+/* Many quick checks on one worker, fresh runs from several threads:
+ * every run sees every check settled with a result of its own. */
+#define BATCH_CHECKS  40
+#define BATCH_THREADS 4
+#define BATCH_RUNS    200
+
+static void *batch_runner(void *arg)
+{
+	vt_health *h = arg;
+	for (int i = 0; i < BATCH_RUNS; i++) {
+		vt_health_snapshot *s = NULL;
+		vt_health_filter f = {.tag = i % 2 ? "odd" : NULL};
+		if (vt_health_run(h, &f, VT_RUN_FRESH, &s) != VT_OK)
+			return "run failed";
+		size_t want = i % 2 ? BATCH_CHECKS / 2 : BATCH_CHECKS;
+		bool ok = s->ncomponents == want && s->status == VT_HEALTHY;
+		for (size_t j = 0; ok && j < s->ncomponents; j++)
+			ok = s->components[j].status == VT_HEALTHY &&
+			     s->components[j].error == NULL;
+		vt_health_snapshot_free(s);
+		if (!ok)
+			return "a check without its result";
+	}
+	return NULL;
+}
+
+static void test_batch_concurrent(void)
+{
+	vt_health *h = health_new(1, 0);
+	probe p[BATCH_CHECKS];
+	for (int i = 0; i < BATCH_CHECKS; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "q%02d", i);
+		const char *tags[] = {"odd"};
+		vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
+		o.timeout_ms = 10000;
+		if (i % 2) {
+			o.tags = tags;
+			o.ntags = 1;
+		}
+		probe_init(&p[i], 0, VT_HEALTHY);
+		CU_ASSERT_EQUAL(vt_health_add(h, name, probe_fn, &p[i], &o),
+				VT_OK);
+	}
+	pthread_t t[BATCH_THREADS];
+	for (int i = 0; i < BATCH_THREADS; i++)
+		CU_ASSERT_EQUAL_FATAL(
+		    pthread_create(&t[i], NULL, batch_runner, h), 0);
+	for (int i = 0; i < BATCH_THREADS; i++) {
+		void *err = NULL;
+		pthread_join(t[i], &err);
+		CU_ASSERT_PTR_NULL(err);
+		if (err != NULL)
+			fprintf(stderr, "batch runner: %s\n", (char *)err);
+	}
+	/* Shared runs: no check ran more often than runs were asked for. */
+	for (int i = 0; i < BATCH_CHECKS; i++) {
+		int calls = atomic_load(&p[i].calls);
+		CU_ASSERT(calls >= 1 && calls <= BATCH_THREADS * BATCH_RUNS);
+	}
+	vt_health_free(h);
 }
 
 /* ---- cache ---- */
@@ -678,6 +822,11 @@ int main(void)
 	    {"fresh run joins the scheduler's run",
 	     test_fresh_joins_scheduler_run},
 	    {"worker queue full", test_queue_full},
+	    {"batch: a hung check hands the others off", test_batch_handoff},
+	    {"batch: a timeout releases the checks it holds",
+	     test_batch_timeout_releases},
+	    {"batch: concurrent fresh runs of quick checks",
+	     test_batch_concurrent},
 	    {"cached: no result yet, stale", test_cached},
 	    {"background scheduler", test_scheduler},
 	    {"scheduler settles a hung check", test_scheduler_hung},

@@ -49,6 +49,9 @@ typedef struct vt__check {
 	uint64_t gen;	     /* executions started so far */
 	int64_t deadline_ns; /* current execution's, monotonic */
 	int64_t next_due_ns; /* scheduler: next start, monotonic */
+	/* The fresh run's batch (run.h) the current execution waits in or
+	 * runs on; NULL once it is recorded, handed off, or not batched. */
+	struct vt__batch *batch;
 
 	/* last recorded result; protected by h->mtx */
 	bool has_result;

@@ -5,12 +5,14 @@
  * The table is an array of checks sorted by name, so lookups are a
  * binary search and snapshots come out sorted. Everything mutable lives
  * under one mutex, h->mtx, with one condvar, h->cv (CLOCK_MONOTONIC),
- * broadcast whenever an execution is settled or finishes.
+ * broadcast whenever an execution is settled or finishes (a quiet
+ * batch's, once for the batch: run.h).
  *
  * A fresh run takes a reference on each selected check, starts those not
- * in flight (run.c) and notes the execution number of each; then it
- * waits on h->cv until each of those executions is settled, settling
- * itself, as timeouts, those whose deadline passed. So concurrent fresh
+ * in flight (run.c, as one batch) and notes the execution number of
+ * each; then it waits on h->cv until each of those executions is
+ * settled, settling itself, as timeouts, those whose deadline passed,
+ * and waking by the times a quiet batch asks for. So concurrent fresh
  * runs share executions, and a run waits at most until the latest
  * deadline among them. A cached run only copies recorded state (and
  * records timeouts already due). The snapshot is built under the lock;
@@ -24,6 +26,9 @@
  *
  * Lock order: see registry.h.
  */
+/* PTHREAD_MUTEX_ADAPTIVE_NP (glibc): h->mtx spins briefly before it
+ * sleeps. */
+#define _GNU_SOURCE
 #include "health/registry.h"
 
 #include <stdio.h>
@@ -55,6 +60,22 @@ static long find(const vt_health *h, const char *name)
 	return -(long)lo - 1;
 }
 
+/* Initialises m as a mutex that spins a little before it sleeps: its
+ * holders keep it for microseconds, and on a few CPUs a sleep and a
+ * wake-up cost more than that. Returns pthread_mutex_init's result. */
+static int mutex_init_adaptive(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	if (pthread_mutexattr_init(&a) != 0)
+		return pthread_mutex_init(m, NULL);
+#ifdef __GLIBC__
+	(void)pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+	int rv = pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+	return rv;
+}
+
 /* Allocates a registry with its own worker pool; opts NULL or zero
  * fields take the defaults (4 workers, queue of 1024). With
  * opts->metrics, registers the vitals_check_* families there (their
@@ -73,7 +94,7 @@ vt_err vt_health_alloc(vt_health **out, const vt_health_opts *opts)
 	vt_health *h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return VT_ENOMEM;
-	if (pthread_mutex_init(&h->mtx, NULL) != 0)
+	if (mutex_init_adaptive(&h->mtx) != 0)
 		goto fail_mtx;
 	pthread_condattr_t attr;
 	if (pthread_condattr_init(&attr) != 0)
@@ -188,15 +209,26 @@ static void *reap_registry(void *arg)
 	return NULL;
 }
 
-void vt__health_exec_done(vt_health *h)
+bool vt__health_exec_done_locked(vt_health *h, size_t n)
+{
+	h->inflight -= n;
+	/* Only vt_health_free (closing) waits for the count. */
+	if (h->closing)
+		pthread_cond_broadcast(&h->cv);
+	return h->detached && h->inflight == 0;
+}
+
+void vt__health_exec_done(vt_health *h, size_t n)
 {
 	pthread_mutex_lock(&h->mtx);
-	h->inflight--;
-	bool reap = h->detached && h->inflight == 0;
-	pthread_cond_broadcast(&h->cv);
+	bool reap = vt__health_exec_done_locked(h, n);
 	pthread_mutex_unlock(&h->mtx);
-	if (!reap)
-		return;
+	if (reap)
+		vt__health_reap(h);
+}
+
+void vt__health_reap(vt_health *h)
+{
 	/* A worker cannot join its own pool: a detached thread does. If it
 	 * cannot start, the registry stays allocated (a bounded leak). */
 	pthread_t t;
@@ -447,10 +479,16 @@ vt_err vt_health_remove_listener(vt_health *h, vt_health_listener fn, void *arg)
 void vt__health_record(vt_health *h, vt__check *c, vt_check_result *r,
 		       double duration_ms, int64_t now_mono)
 {
+	vt__health_record_quiet(h, c, r, duration_ms, now_mono);
+	pthread_cond_broadcast(&h->cv);
+}
+
+void vt__health_record_quiet(vt_health *h, vt__check *c, vt_check_result *r,
+			     double duration_ms, int64_t now_mono)
+{
 	vt__change chg;
 	vt__check_record(c, r, duration_ms, now_mono, vt__wall_s(), &chg);
 	bump_epoch(h);
-	pthread_cond_broadcast(&h->cv);
 	if (c->removed)
 		return;
 	h->results++;
@@ -596,7 +634,8 @@ static int selected(const vt__check *c, const vt_health_filter *f)
 }
 
 /* Waits until execution gens[i] of every sel[i] is settled, settling
- * overdue ones as timeouts. Locks: caller holds h->mtx; waits on h->cv. */
+ * overdue ones as timeouts and watching quiet batches (run.h).
+ * Locks: caller holds h->mtx; waits on h->cv. */
 static void wait_settled(vt_health *h, vt__check **sel, const uint64_t *gens,
 			 size_t n)
 {
@@ -608,6 +647,9 @@ static void wait_settled(vt_health *h, vt__check **sel, const uint64_t *gens,
 			if (vt__run_settled(c, gens[i]) ||
 			    vt__run_settle_overdue(h, c, now))
 				continue;
+			int64_t look = vt__run_batch_watch(h, c, now);
+			if (look < wake)
+				wake = look;
 			if (c->deadline_ns < wake)
 				wake = c->deadline_ns;
 		}
@@ -659,10 +701,13 @@ vt_err vt_health_run(vt_health *h, const vt_health_filter *filter,
 
 	int64_t now = vt__mono_ns();
 	if (mode == VT_RUN_FRESH) {
-		for (size_t i = 0; i < n; i++) {
-			if (!sel[i]->running)
-				vt__run_start(h, sel[i], now);
+		vt__batch *b = vt__run_start_batch(h, sel, n, now);
+		for (size_t i = 0; i < n; i++)
 			gens[i] = sel[i]->gen;
+		if (b != NULL) { /* submitted with the lock free: run.h */
+			pthread_mutex_unlock(&h->mtx);
+			vt__run_submit_batch(h, b);
+			pthread_mutex_lock(&h->mtx);
 		}
 		wait_settled(h, sel, gens, n);
 		now = vt__mono_ns();
@@ -678,7 +723,9 @@ vt_err vt_health_run(vt_health *h, const vt_health_filter *filter,
 	for (size_t i = 0; i < n; i++)
 		if (!vt__health_unref_locked(sel[i]))
 			sel[i] = NULL;
-out_unlock:
+out_unlock:;
+	/* Changes queued after this are delivered by who queues them. */
+	bool news = h->ev_head != NULL;
 	pthread_mutex_unlock(&h->mtx);
 	for (size_t i = 0; i < n; i++)
 		if (sel[i] != NULL)
@@ -687,7 +734,8 @@ out_unlock:
 	free(gens);
 	if (rv == VT_OK)
 		vt__maint_mark(&h->maint, *out, (*out)->timestamp);
-	vt__health_deliver(h);
+	if (news)
+		vt__health_deliver(h);
 	return rv;
 }
 

@@ -91,6 +91,12 @@ uint64_t vt__health_epoch(vt_health *h);
 void vt__health_record(vt_health *h, vt__check *c, vt_check_result *r,
 		       double duration_ms, int64_t now_mono);
 
+/* As vt__health_record, without the broadcast: the caller broadcasts
+ * h->cv later, or its waiters look on their own (run.h's batches).
+ * Locks: caller holds h->mtx. */
+void vt__health_record_quiet(vt_health *h, vt__check *c, vt_check_result *r,
+			     double duration_ms, int64_t now_mono);
+
 /* Calls the listeners for every queued change, in order, one change at a
  * time across threads: if another thread is delivering, it takes these
  * too and this returns at once. Locks: takes h->mtx; call with no lock
@@ -106,11 +112,20 @@ void vt__health_unref(vt_health *h, vt__check *c);
  * h->mtx. */
 bool vt__health_unref_locked(vt__check *c);
 
-/* Marks one execution finished, last of all its steps; the last one
+/* Marks n executions finished, last of all their steps; the last one
  * to finish after vt_health_free detached frees the registry (on a
  * thread of its own, which joins the pool). Touches nothing of h after
  * that. Locks: takes h->mtx; call with no lock held. */
-void vt__health_exec_done(vt_health *h);
+void vt__health_exec_done(vt_health *h, size_t n);
+
+/* As vt__health_exec_done, for a caller that holds h->mtx, has nothing
+ * left to do with h but release it, and calls vt__health_reap(h) after
+ * that if this returns true. Locks: caller holds h->mtx. */
+bool vt__health_exec_done_locked(vt_health *h, size_t n);
+
+/* Frees h, detached, on a thread of its own (see vt__health_exec_done).
+ * Locks: none held. */
+void vt__health_reap(vt_health *h);
 
 /* Marks check name (if any) so that the next vt_health_add of that
  * name replaces it in place instead of failing with VT_EEXIST: the name
