@@ -502,6 +502,37 @@ static void test_forget(void)
 	vt_metrics_free(m);
 }
 
+/* After a restart, the uptime gauges of a check no longer registered
+ * (removed while the process was down) leave at attach. */
+static void test_forget_unregistered(void)
+{
+	const char *path = tmp_path("restart.db");
+	vt_history *hs = open_ok(path, 0, NULL);
+	double now = vt__wall_s();
+	rec(hs, "removed", now, VT_HEALTHY, 1, NULL, false);
+	rec(hs, "kept", now, VT_HEALTHY, 1, NULL, false);
+	CU_ASSERT_EQUAL(vt_history_flush(hs), VT_OK);
+	vt_history_close(hs);
+
+	vt_metrics *m = NULL;
+	CU_ASSERT_FATAL(vt_metrics_alloc(&m) == VT_OK);
+	hs = open_ok(path, 0, m);
+	CU_ASSERT(gauges_of(m, "removed") > 0); /* known at start */
+	vt_health_opts ho = {.workers = 1};
+	vt_health *h = NULL;
+	CU_ASSERT_FATAL(vt_health_alloc(&h, &ho) == VT_OK);
+	vt_check_opts co = VT_CHECK_OPTS_DEFAULT;
+	CU_ASSERT_EQUAL(vt_health_add(h, "kept", flip_check, NULL, &co), VT_OK);
+	CU_ASSERT_EQUAL(vt_history_attach(hs, h), VT_OK);
+	CU_ASSERT_EQUAL(vt_history_flush(hs), VT_OK);
+	CU_ASSERT_EQUAL(gauges_of(m, "removed"), 0);
+	CU_ASSERT(gauges_of(m, "kept") > 0);
+	vt_history_detach(hs);
+	vt_health_free(h);
+	vt_history_close(hs);
+	vt_metrics_free(m);
+}
+
 static void test_in_memory(void)
 {
 	vt_history *hs = open_ok(NULL, 0, NULL);
@@ -536,6 +567,8 @@ int main(void)
 	     test_concurrent_no_loss},
 	    {"in memory", test_in_memory},
 	    {"forget: a removed check's uptime gauges go", test_forget},
+	    {"restart: unregistered checks' uptime gauges go",
+	     test_forget_unregistered},
 	    {NULL, NULL},
 	};
 	int rc = vt_test_main("history", tests);
