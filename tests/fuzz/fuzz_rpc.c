@@ -14,6 +14,14 @@
  * filters and goes through the JSON and Prometheus encoders; only
  * requests that may run checks are left for the pool, and those
  * untouched.
+ *
+ * Each input runs twice: against that service with no token (everyone
+ * gets everything), then against the same checks and metrics with
+ * FZ_RPC_TOKEN required, so that the access paths are fuzzed too: a
+ * wrong token is 16 for every known method; no token is 16 for
+ * Metrics, History and the admin methods, and statuses only for
+ * Health/Check (no details, each error "reason withheld"); the right
+ * token gets what the open service gives.
  */
 #include <nng/nng.h>
 
@@ -26,10 +34,11 @@
 
 /* Requests over this many bytes are answered with 3, unread. */
 #define FZ_RPC_MAX_MSG 4096
+#define FZ_RPC_TOKEN   "fuzz-t0ken"
 
 /* A Health/Check answer: what the filter selected, and only that. */
 static void fz_rpc_health(const vt__pb_health_req *hr, uint32_t code,
-			  const vt__pb_response *r)
+			  const vt__pb_response *r, bool withheld)
 {
 	const vt_health_filter *f = &hr->filter;
 	bool valid = (f->name == NULL || fz_word(f->name)) &&
@@ -51,6 +60,12 @@ static void fz_rpc_health(const vt__pb_health_req *hr, uint32_t code,
 	vt_health_snapshot *s = NULL;
 	VT_FUZZ_CHECK(vt__pb_health_decode(r->payload, r->plen, &s) == VT_OK);
 	fz_check_selection(s, f);
+	for (size_t i = 0; withheld && i < s->ncomponents; i++) {
+		const vt_component *c = &s->components[i];
+		VT_FUZZ_CHECK(c->ndetails == 0);
+		VT_FUZZ_CHECK(c->error == NULL ||
+			      strcmp(c->error, "reason withheld") == 0);
+	}
 	char *json = NULL;
 	size_t len = 0;
 	VT_FUZZ_CHECK(vt_json_health(s, &json, &len) == VT_OK);
@@ -157,9 +172,62 @@ static vt__acache *fz_rpc_cache(void)
 	return k;
 }
 
-static int vt_fuzz_rpc(const uint8_t *data, size_t size)
+/* The same checks and metrics as fz_service(), with FZ_RPC_TOKEN
+ * required for details, metrics and changes. */
+static vt__service *fz_rpc_token_service(void)
 {
-	vt__service *svc = fz_service();
+	static vt__service svc;
+	static bool ready;
+	if (ready)
+		return &svc;
+	vt__service *base = fz_service();
+	VT_FUZZ_CHECK(vt__service_init(&svc, base->health, base->metrics, NULL,
+				       NULL) == VT_OK);
+	VT_FUZZ_CHECK(vt__service_set_token(&svc, FZ_RPC_TOKEN) == VT_OK);
+	ready = true;
+	return &svc;
+}
+
+static bool fz_rpc_known(const char *m)
+{
+	static const char *const known[] = {
+	    VT__M_HEALTH, VT__M_METRICS, VT__M_GRPC_CHECK, VT__M_GRPC_LIST,
+	    VT__M_RELOAD, VT__M_HISTORY, VT__M_BEAT,	   VT__M_SILENCE};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(m, known[i]) == 0)
+			return true;
+	return false;
+}
+
+/* What the token service says to a request of a known method before
+ * (or instead of) its answer: true when the oracle is done with it;
+ * *withheld when the caller gets statuses only. */
+static bool fz_rpc_access(const vt__pb_request *env, uint32_t code,
+			  bool entered, bool waited, bool *withheld)
+{
+	const char *m = env->method;
+	bool right = strcmp(env->token, FZ_RPC_TOKEN) == 0;
+	*withheld = !right;
+	if (!right && env->token[0] != '\0') {
+		VT_FUZZ_CHECK(code == 16 && !entered && !waited);
+		return true;
+	}
+	if (!right &&
+	    (strcmp(m, VT__M_METRICS) == 0 || strcmp(m, VT__M_HISTORY) == 0 ||
+	     strcmp(m, VT__M_BEAT) == 0 || strcmp(m, VT__M_SILENCE) == 0 ||
+	     strcmp(m, VT__M_RELOAD) == 0)) {
+		/* Reload is always answered where waiting is fine (it reads
+		 * a file), refusals included. */
+		VT_FUZZ_CHECK(code == 16 &&
+			      (!waited || strcmp(m, VT__M_RELOAD) == 0));
+		return true;
+	}
+	return false;
+}
+
+static void fz_rpc_run(vt__service *svc, bool token, const uint8_t *data,
+		       size_t size)
+{
 	nng_msg *msg = NULL;
 	VT_FUZZ_CHECK(nng_msg_alloc(&msg, 0) == 0);
 	VT_FUZZ_CHECK(nng_msg_append(msg, data, size) == 0);
@@ -201,7 +269,11 @@ static int vt_fuzz_rpc(const uint8_t *data, size_t size)
 		VT_FUZZ_CHECK(code == 3 && !waited);
 	} else {
 		const char *m = env.method;
-		if (m[0] == '\0') {
+		bool withheld = false;
+		if (token && fz_rpc_known(m) &&
+		    fz_rpc_access(&env, code, entered, waited, &withheld)) {
+			/* refused: nothing more to check */
+		} else if (m[0] == '\0') {
 			VT_FUZZ_CHECK(code == 3 && !waited);
 		} else if (strcmp(m, VT__M_HEALTH) == 0) {
 			vt__pb_health_req hr;
@@ -211,7 +283,7 @@ static int vt_fuzz_rpc(const uint8_t *data, size_t size)
 			} else {
 				VT_FUZZ_CHECK(waited ==
 					      (hr.mode == VT_RUN_FRESH));
-				fz_rpc_health(&hr, code, &r);
+				fz_rpc_health(&hr, code, &r, withheld);
 				vt__pb_health_req_fini(&hr);
 			}
 		} else if (strcmp(m, VT__M_METRICS) == 0) {
@@ -252,6 +324,12 @@ static int vt_fuzz_rpc(const uint8_t *data, size_t size)
 	}
 	vt__pb_response_fini(&r);
 	nng_msg_free(msg);
+}
+
+static int vt_fuzz_rpc(const uint8_t *data, size_t size)
+{
+	fz_rpc_run(fz_service(), false, data, size);
+	fz_rpc_run(fz_rpc_token_service(), true, data, size);
 	return 0;
 }
 
