@@ -14,7 +14,7 @@ what=${1:-test}
 build_pkgs="build-essential cmake pkg-config
   libnng-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev
   libhiredis-dev librabbitmq-dev libcurl4-openssl-dev libssl-dev libcunit1-dev
-  libsqlite3-dev libsystemd-dev golang-github-prometheus-client-model-dev
+  libsqlite3-dev golang-github-prometheus-client-model-dev
   python3"
 test_pkgs="clang libclang-rt-14-dev prometheus prometheus-alertmanager
   redis-server rabbitmq-server curl sqlite3 chromium python3-aiohttp

@@ -8,7 +8,8 @@
 #   sd_notify: vitalsd, given a NOTIFY_SOCKET, sends READY=1, pings the
 #     watchdog at half WATCHDOG_USEC and says STOPPING=1 on SIGTERM
 #   the Debian package (cpack -G DEB): its contents (dpkg-deb -c), the
-#     conffile and the dependency on libsystemd
+#     conffile, and its dependencies (libcurl; no libsystemd: vitalsd
+#     speaks sd_notify itself)
 # Usage: deploy_test.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1
@@ -96,7 +97,9 @@ done
 grep -q '^\./usr/lib/.*libvitals\.a$' "$tmp/contents" || fail "package lacks libvitals.a"
 grep -q '^\./usr/lib/.*libvitals-client\.a$' "$tmp/contents" || fail "package lacks libvitals-client.a"
 grep -q 'pkgconfig/vitals\.pc$' "$tmp/contents" || fail "package lacks vitals.pc"
-dpkg-deb -f "$deb" Depends | grep -q libsystemd0 || fail "no libsystemd0 dependency"
+deps=$(dpkg-deb -f "$deb" Depends)
+echo "$deps" | grep -q libcurl4 || fail "no libcurl4 dependency: $deps"
+! echo "$deps" | grep -q libsystemd || fail "depends on libsystemd: $deps"
 dpkg-deb -e "$deb" "$tmp/ctl"
 grep -qx /etc/vitals/vitalsd.json "$tmp/ctl/conffiles" || fail "config is not a conffile"
 # The packaged unit is the one that verified above.

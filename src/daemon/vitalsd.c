@@ -18,7 +18,8 @@
  * Under systemd (Type=notify, deploy/vitalsd.service) it tells the
  * manager READY=1 once it serves and the scheduler runs, STOPPING=1 at
  * shutdown, and with WatchdogSec= set pings WATCHDOG=1 at half the
- * interval from the signal wait; outside systemd sd_notify does nothing.
+ * interval from the signal wait (sdnotify.c speaks the protocol, without
+ * libsystemd); outside systemd the notifications do nothing.
  * /metrics carries the process_* metrics, read at each scrape.
  *
  * Logs go to stderr, one line each, with a UTC timestamp: start, the
@@ -41,12 +42,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "core/err.h"
 #include "daemon/config.h"
 #include "daemon/config_alerts.h"
 #include "daemon/reload.h"
+#include "daemon/sdnotify.h"
 #include "vitals/checks.h"
 #include "vitals/health.h"
 #include "vitals/history.h"
@@ -377,7 +377,7 @@ static vt_err open_history(const vt__config *cfg, vt_health *h, vt_metrics *m,
 static int wait_signal(const sigset_t *set)
 {
 	uint64_t wd_usec = 0;
-	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
+	if (vt__sd_watchdog_usec(&wd_usec) <= 0)
 		wd_usec = 0;
 	for (;;) {
 		int sig;
@@ -390,7 +390,7 @@ static int wait_signal(const sigset_t *set)
 			if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
 				return sig;
 			if (sig < 0 && errno == EAGAIN)
-				sd_notify(0, "WATCHDOG=1");
+				vt__sd_notify("WATCHDOG=1");
 			else if (sig < 0 && errno != EINTR) {
 				log_line("sigtimedwait: %s",
 					 vt__errno_text(errno));
@@ -418,11 +418,11 @@ static void reload_on_signal(reloader *rl);
  * systemd's watchdog on, pings it at half its interval meanwhile. */
 static int wait_for_signal(const sigset_t *set, reloader *rl)
 {
-	sd_notify(0, "READY=1\nSTATUS=serving");
+	vt__sd_notify("READY=1\nSTATUS=serving");
 	int sig;
 	while ((sig = wait_signal(set)) == SIGHUP)
 		reload_on_signal(rl);
-	sd_notify(0, "STOPPING=1");
+	vt__sd_notify("STOPPING=1");
 	return sig;
 }
 
@@ -498,7 +498,7 @@ static vt_err apply_reload(reloader *rl, const char *by, vt_reload_report *rep,
 	vt__config *next = NULL;
 	memset(rep, 0, sizeof(*rep));
 	pthread_mutex_lock(&rl->mtx);
-	sd_notify(0, "RELOADING=1");
+	vt__sd_notify("RELOADING=1");
 	log_line("%s: reloading %s", by, rl->a->config);
 	/* Secrets that left the environment at start are read from where
 	 * they were kept (secrets.h). */
@@ -526,7 +526,7 @@ static vt_err apply_reload(reloader *rl, const char *by, vt_reload_report *rep,
 			 next->nchecks, next->nchecks == 1 ? "" : "s",
 			 rep->nadded, rep->nremoved, rep->nchanged);
 	}
-	sd_notify(0, "READY=1\nSTATUS=serving");
+	vt__sd_notify("READY=1\nSTATUS=serving");
 	pthread_mutex_unlock(&rl->mtx);
 	return rv;
 }
