@@ -85,6 +85,7 @@ struct vt_history {
 	int wal_pages;		       /* set by the WAL hook */
 	char w_err[200];	       /* the last failed commit's reason */
 	void *w_agg;		       /* rollup sums of a batch (rollup.c) */
+	size_t w_agg_cap;	       /* its slots, a power of two */
 	vt__hitem *w_items[VT__BATCH]; /* the batch being committed */
 	int64_t next_prune_ms;
 

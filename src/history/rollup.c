@@ -73,14 +73,27 @@ typedef struct agg {
 	bool used;
 } agg;
 
-#define AGG_SLOTS 4096 /* > 3 levels x the largest batch */
+/* The table of a batch of n results has a power of two of slots, at
+ * least twice the 3 rows each result touches: sized to the batch, not to
+ * the largest one (VT__BATCH), so that the few results a steady load
+ * commits at a time clear and scan a few KiB, not 400. */
+#define AGG_MIN_SLOTS 64
 
-static agg *agg_slot(agg *t, int64_t id, int level, int64_t bucket)
+static size_t agg_slots_for(size_t n)
+{
+	size_t need = 2 * VT__ROLL_LEVELS * (n > 0 ? n : 1),
+	       cap = AGG_MIN_SLOTS;
+	while (cap < need)
+		cap *= 2;
+	return cap;
+}
+
+static agg *agg_slot(agg *t, size_t cap, int64_t id, int level, int64_t bucket)
 {
 	uint64_t h = ((uint64_t)id * 0x9E3779B97F4A7C15ull) ^
 		     ((uint64_t)bucket * 0xC2B2AE3D27D4EB4Full) ^
 		     (uint64_t)level;
-	for (size_t i = (size_t)(h % AGG_SLOTS);; i = (i + 1) % AGG_SLOTS) {
+	for (size_t i = (size_t)(h & (cap - 1));; i = (i + 1) & (cap - 1)) {
 		agg *a = &t[i];
 		if (!a->used) {
 			memset(a, 0, sizeof(*a));
@@ -121,17 +134,22 @@ static int agg_write(sqlite3_stmt *st, const agg *a)
 
 int vt__rollup_batch(vt_history *hs, const vt__hitem *const *items, size_t n)
 {
-	if (hs->w_agg == NULL &&
-	    (hs->w_agg = malloc(AGG_SLOTS * sizeof(agg))) == NULL)
-		return SQLITE_NOMEM;
+	size_t cap = agg_slots_for(n);
+	if (cap > hs->w_agg_cap) {
+		agg *grown = realloc(hs->w_agg, cap * sizeof(agg));
+		if (grown == NULL)
+			return SQLITE_NOMEM;
+		hs->w_agg = grown;
+		hs->w_agg_cap = cap;
+	}
 	agg *table = hs->w_agg;
-	for (size_t i = 0; i < AGG_SLOTS; i++)
+	for (size_t i = 0; i < cap; i++)
 		table[i].used = false;
 	for (size_t i = 0; i < n; i++) {
 		const vt__hitem *it = items[i];
 		int64_t t_s = floor_to(it->t_ms, 1000) / 1000;
 		for (int lv = 0; lv < VT__ROLL_LEVELS; lv++) {
-			agg *a = agg_slot(table, it->id, lv,
+			agg *a = agg_slot(table, cap, it->id, lv,
 					  floor_to(t_s, vt__roll_len[lv]));
 			a->n++;
 			a->n_up +=
@@ -150,7 +168,7 @@ int vt__rollup_batch(vt_history *hs, const vt__hitem *const *items, size_t n)
 		}
 	}
 	int rc = SQLITE_OK;
-	for (size_t i = 0; rc == SQLITE_OK && i < AGG_SLOTS; i++)
+	for (size_t i = 0; rc == SQLITE_OK && i < cap; i++)
 		if (table[i].used)
 			rc = agg_write(hs->w_roll, &table[i]);
 	return rc;
