@@ -1,9 +1,11 @@
 /*
  * test_pool.c - the worker pool: every task runs exactly once, in FIFO
  * order, a full queue refuses at once, shutdown runs what was queued and
- * refuses what comes after.
+ * refuses what comes after. Workers start on demand, yet nthreads tasks
+ * run at once, each worker with the allocating thread's signal mask.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -252,6 +254,88 @@ static void test_submit_from_task(void)
 	CU_ASSERT_EQUAL(atomic_load(&r.count), 100);
 }
 
+/* Workers start on demand, up to nthreads: that many blocking tasks all
+ * run at once, and the next one waits for a free worker. */
+static void test_all_workers_run_at_once(void)
+{
+	gate g;
+	gate_init(&g);
+	atomic_int count;
+	atomic_init(&count, 0);
+	vt_pool *p;
+	CU_ASSERT_FATAL(vt_pool_alloc(&p, 6, 16) == VT_OK);
+	for (int i = 0; i < 6; i++)
+		CU_ASSERT_EQUAL(vt_pool_submit(p, task_block, &g), VT_OK);
+	CU_ASSERT(gate_wait_blocked(&g, 6));
+	CU_ASSERT_EQUAL(vt_pool_submit(p, task_count, &count), VT_OK);
+	CU_ASSERT_EQUAL(atomic_load(&count), 0); /* no seventh worker */
+	gate_open(&g);
+	vt_pool_free(p);
+	CU_ASSERT_EQUAL(atomic_load(&count), 1);
+	gate_fini(&g);
+}
+
+typedef struct mask_probe {
+	gate *g;
+	atomic_int blocked; /* SIGUSR1 blocked in the worker */
+} mask_probe;
+
+static void task_mask(void *arg)
+{
+	mask_probe *m = arg;
+	sigset_t cur;
+	pthread_sigmask(SIG_BLOCK, NULL, &cur);
+	atomic_store(&m->blocked, sigismember(&cur, SIGUSR1) == 1 ? 1 : 0);
+	task_block(m->g);
+}
+
+typedef struct submitter {
+	vt_pool *pool;
+	mask_probe *probe;
+	vt_err rv;
+} submitter;
+
+static void *submit_unmasked(void *arg)
+{
+	submitter *s = arg;
+	sigset_t none;
+	sigemptyset(&none);
+	pthread_sigmask(SIG_SETMASK, &none, NULL);
+	s->rv = vt_pool_submit(s->pool, task_mask, s->probe);
+	return NULL;
+}
+
+/* A worker started by a submit from a thread that blocks no signal still
+ * blocks what the allocating thread blocked. */
+static void test_worker_signal_mask(void)
+{
+	gate g;
+	gate_init(&g);
+	sigset_t usr1, old;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	CU_ASSERT_FATAL(pthread_sigmask(SIG_BLOCK, &usr1, &old) == 0);
+	vt_pool *p;
+	CU_ASSERT_FATAL(vt_pool_alloc(&p, 2, 4) == VT_OK);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* The first worker is held; the probe needs the second, started by
+	 * the unmasked thread's submit. */
+	CU_ASSERT_EQUAL(vt_pool_submit(p, task_block, &g), VT_OK);
+	CU_ASSERT_FATAL(gate_wait_blocked(&g, 1));
+	mask_probe m = {.g = &g};
+	atomic_init(&m.blocked, -1);
+	submitter s = {.pool = p, .probe = &m};
+	pthread_t t;
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, submit_unmasked, &s) == 0);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(s.rv, VT_OK);
+	CU_ASSERT(gate_wait_blocked(&g, 2));
+	CU_ASSERT_EQUAL(atomic_load(&m.blocked), 1);
+	gate_open(&g);
+	vt_pool_free(p);
+	gate_fini(&g);
+}
+
 int main(void)
 {
 	static const vt_test tests[] = {
@@ -262,6 +346,10 @@ int main(void)
 	    {"free runs queued tasks, then VT_ECLOSED",
 	     test_free_runs_queued_and_closes},
 	    {"a task submits to its own pool", test_submit_from_task},
+	    {"workers start on demand, nthreads run at once",
+	     test_all_workers_run_at_once},
+	    {"workers started on demand keep the alloc's signal mask",
+	     test_worker_signal_mask},
 	    {NULL, NULL},
 	};
 	return vt_test_main("pool", tests);

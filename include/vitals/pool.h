@@ -1,7 +1,8 @@
 /*
- * vitals/pool.h - a fixed-size pthread worker pool with a bounded queue.
+ * vitals/pool.h - a pthread worker pool with a bounded queue.
  *
- * Tasks run in submission order on nthreads workers. A full queue makes
+ * Tasks run in submission order on up to nthreads workers, started on
+ * demand: one at first, another when a task comes and none is idle. A full queue makes
  * vt_pool_submit fail with VT_EFULL at once (it never blocks). Shutdown
  * (vt_pool_free) refuses new tasks, runs every task already queued, then
  * joins every worker: no task is lost or run twice.
@@ -20,15 +21,16 @@ extern "C" {
 typedef struct vt_pool vt_pool;
 typedef void (*vt_task_fn)(void *arg);
 
-/* Starts nthreads (>= 1) workers with room for queue_cap (>= 1) waiting
- * tasks. On success *out is set; on error nothing is started. */
+/* Starts a pool of up to nthreads (>= 1) workers (the first one now)
+ * with room for queue_cap (>= 1) waiting tasks. On success *out is set;
+ * on error nothing is started. */
 vt_err vt_pool_alloc(vt_pool **out, unsigned nthreads, size_t queue_cap);
 
 /* Queues fn(arg). VT_EFULL if the queue is full, VT_ECLOSED once
  * vt_pool_free has begun. Thread-safe; never blocks on a full queue. */
 vt_err vt_pool_submit(vt_pool *pool, vt_task_fn fn, void *arg);
 
-/* Number of workers. Thread-safe. */
+/* The most workers the pool runs (nthreads). Thread-safe. */
 unsigned vt_pool_threads(const vt_pool *pool);
 
 /* Runs every queued task, joins every worker and frees the pool. Waits

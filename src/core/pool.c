@@ -1,8 +1,9 @@
 /*
- * pool.c - a fixed-size pthread worker pool with a bounded FIFO queue.
+ * pool.c - a pthread worker pool of up to nthreads workers with a bounded
+ * FIFO queue.
  *
  * The queue is a ring of queue_cap slots. vt_pool_submit appends under
- * pool->mtx and signals one idle worker; a full ring is VT_EFULL at once.
+ * pool->mtx and wakes one idle worker; a full ring is VT_EFULL at once.
  * Each worker (nng taskq style) takes the oldest task under the lock,
  * drops the lock while the task runs, and takes it again to look for the
  * next one, so a task that blocks never holds up submitters or other
@@ -10,6 +11,16 @@
  * VT_ECLOSED), wakes every worker, and joins them; a worker leaves only
  * once the queue is empty, so every task queued before the close runs
  * exactly once.
+ *
+ * Workers start on demand: vt_pool_alloc starts one, and a submit that
+ * finds no idle worker starts another while fewer than nthreads run, so
+ * as many tasks run at once as before, but a pool whose tasks never
+ * overlap keeps one thread (each costs its stack pages, and each thread
+ * that records metrics its own shard). Idle workers wait on their own
+ * condition variable in a stack, and a submit wakes the one that went
+ * idle last: work stays on the few threads that are warm, the others
+ * sleep. A worker started on demand gets the signal mask of the thread
+ * that allocated the pool, as if vt_pool_alloc had started it.
  *
  * Locks: pool->mtx only; no task ever runs under it.
  */
@@ -19,6 +30,7 @@
 #include "vitals/pool.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,27 +40,44 @@ typedef struct pool_task {
 	void *arg;
 } pool_task;
 
+typedef struct pool_worker {
+	struct vt_pool *pool; /* immutable */
+	pthread_t thread;     /* written before the worker reads anything */
+	pthread_cond_t cv;    /* signalled to wake this worker */
+	bool woken;	      /* protected by pool->mtx */
+	struct pool_worker *next_idle; /* protected by pool->mtx */
+} pool_worker;
+
 struct vt_pool {
 	pthread_mutex_t mtx;
-	pthread_cond_t cv; /* signalled on submit and on close */
-	pool_task *ring;   /* [cap], protected by mtx */
-	size_t cap;	   /* immutable */
-	size_t head;	   /* oldest task; protected by mtx */
-	size_t len;	   /* queued tasks; protected by mtx */
-	bool closing;	   /* protected by mtx */
-	unsigned nthreads; /* immutable after alloc */
-	unsigned started;  /* threads created; owner (alloc/free) only */
-	pthread_t *threads;
+	pthread_cond_t ready_cv; /* the first worker is idle (alloc waits) */
+	pool_task *ring;	 /* [cap], protected by mtx */
+	size_t cap;		 /* immutable */
+	size_t head;		 /* oldest task; protected by mtx */
+	size_t len;		 /* queued tasks; protected by mtx */
+	bool closing;		 /* protected by mtx */
+	unsigned nthreads;	 /* immutable after alloc */
+	unsigned started;	 /* workers started; protected by mtx */
+	pool_worker *workers;	 /* [nthreads]; [0, started) live */
+	pool_worker *idle;	 /* stack of idle workers; protected by mtx */
+	sigset_t sigmask;	 /* of the allocating thread; immutable */
 };
 
-static void *pool_worker(void *arg)
+static void *worker_main(void *arg)
 {
-	vt_pool *pool = arg;
+	pool_worker *w = arg;
+	vt_pool *pool = w->pool;
 
 	pthread_mutex_lock(&pool->mtx);
 	for (;;) {
-		while (pool->len == 0 && !pool->closing)
-			pthread_cond_wait(&pool->cv, &pool->mtx);
+		while (pool->len == 0 && !pool->closing) {
+			w->woken = false;
+			w->next_idle = pool->idle;
+			pool->idle = w;
+			pthread_cond_signal(&pool->ready_cv);
+			while (!w->woken && !pool->closing)
+				pthread_cond_wait(&w->cv, &pool->mtx);
+		}
 		if (pool->len == 0)
 			break; /* closing and drained */
 		pool_task t = pool->ring[pool->head];
@@ -60,6 +89,29 @@ static void *pool_worker(void *arg)
 	}
 	pthread_mutex_unlock(&pool->mtx);
 	return NULL;
+}
+
+/* Starts worker number pool->started with the allocating thread's
+ * signal mask; false when it cannot. Locks: pool->mtx held. */
+static bool worker_start(vt_pool *pool)
+{
+	pool_worker *w = &pool->workers[pool->started];
+	w->pool = pool;
+	w->woken = false;
+	w->next_idle = NULL;
+	if (pthread_cond_init(&w->cv, NULL) != 0)
+		return false;
+	sigset_t old;
+	bool masked = pthread_sigmask(SIG_SETMASK, &pool->sigmask, &old) == 0;
+	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	if (masked)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		pthread_cond_destroy(&w->cv);
+		return false;
+	}
+	pool->started++;
+	return true;
 }
 
 /* Initialises m as a mutex that spins a little before it sleeps: it is
@@ -84,18 +136,24 @@ static void pool_teardown(vt_pool *pool)
 {
 	pthread_mutex_lock(&pool->mtx);
 	pool->closing = true;
-	pthread_cond_broadcast(&pool->cv);
-	pthread_mutex_unlock(&pool->mtx);
 	for (unsigned i = 0; i < pool->started; i++)
-		pthread_join(pool->threads[i], NULL);
-	pthread_cond_destroy(&pool->cv);
+		pthread_cond_signal(&pool->workers[i].cv);
+	/* No worker starts once closing is set: started is final. */
+	unsigned started = pool->started;
+	pthread_mutex_unlock(&pool->mtx);
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(pool->workers[i].thread, NULL);
+		pthread_cond_destroy(&pool->workers[i].cv);
+	}
+	pthread_cond_destroy(&pool->ready_cv);
 	pthread_mutex_destroy(&pool->mtx);
-	free(pool->threads);
+	free(pool->workers);
 	free(pool->ring);
 	free(pool);
 }
 
-/* Starts nthreads workers with room for queue_cap waiting tasks. On error
+/* Starts the first of up to nthreads workers, with room for queue_cap
+ * waiting tasks, and returns once it waits for work. On error
  * (VT_EINVAL, VT_ENOMEM, VT_EIO) nothing is left running and *out is not
  * written. */
 vt_err vt_pool_alloc(vt_pool **out, unsigned nthreads, size_t queue_cap)
@@ -109,22 +167,28 @@ vt_err vt_pool_alloc(vt_pool **out, unsigned nthreads, size_t queue_cap)
 		return VT_ENOMEM;
 	if (mutex_init_adaptive(&pool->mtx) != 0)
 		goto fail_mutex;
-	if (pthread_cond_init(&pool->cv, NULL) != 0)
+	if (pthread_cond_init(&pool->ready_cv, NULL) != 0)
 		goto fail_cond;
+	if (pthread_sigmask(SIG_BLOCK, NULL, &pool->sigmask) != 0)
+		sigemptyset(&pool->sigmask);
 	pool->cap = queue_cap;
 	pool->nthreads = nthreads;
 	pool->ring = calloc(queue_cap, sizeof(pool_task));
-	pool->threads = calloc(nthreads, sizeof(pthread_t));
-	if (pool->ring == NULL || pool->threads == NULL) {
+	pool->workers = calloc(nthreads, sizeof(pool_worker));
+	if (pool->ring == NULL || pool->workers == NULL) {
 		pool_teardown(pool);
 		return VT_ENOMEM;
 	}
-	for (; pool->started < nthreads; pool->started++) {
-		if (pthread_create(&pool->threads[pool->started], NULL,
-				   pool_worker, pool) != 0) {
-			pool_teardown(pool);
-			return VT_EIO;
-		}
+	pthread_mutex_lock(&pool->mtx);
+	bool ok = worker_start(pool);
+	/* Idle before the first submit: that submit wakes it rather than
+	 * starting a second worker. */
+	while (ok && pool->idle == NULL)
+		pthread_cond_wait(&pool->ready_cv, &pool->mtx);
+	pthread_mutex_unlock(&pool->mtx);
+	if (!ok) {
+		pool_teardown(pool);
+		return VT_EIO;
 	}
 	*out = pool;
 	return VT_OK;
@@ -136,9 +200,12 @@ fail_mutex:
 	return VT_EIO;
 }
 
-/* Queues fn(arg) behind the tasks already waiting. VT_EFULL when
- * queue_cap tasks wait, VT_ECLOSED once vt_pool_free has begun.
- * Thread-safe. Locks: takes pool->mtx; never waits for room. */
+/* Queues fn(arg) behind the tasks already waiting, and wakes the worker
+ * that went idle last, or starts one when none is idle and fewer than
+ * nthreads run (when that fails, a running worker takes the task once
+ * it is free). VT_EFULL when queue_cap tasks wait, VT_ECLOSED once
+ * vt_pool_free has begun. Thread-safe. Locks: takes pool->mtx; never
+ * waits for room. */
 vt_err vt_pool_submit(vt_pool *pool, vt_task_fn fn, void *arg)
 {
 	if (pool == NULL || fn == NULL)
@@ -153,13 +220,20 @@ vt_err vt_pool_submit(vt_pool *pool, vt_task_fn fn, void *arg)
 		size_t tail = (pool->head + pool->len) % pool->cap;
 		pool->ring[tail] = (pool_task){fn, arg};
 		pool->len++;
-		pthread_cond_signal(&pool->cv);
+		pool_worker *w = pool->idle;
+		if (w != NULL) {
+			pool->idle = w->next_idle;
+			w->woken = true;
+			pthread_cond_signal(&w->cv);
+		} else if (pool->started < pool->nthreads) {
+			(void)worker_start(pool);
+		}
 	}
 	pthread_mutex_unlock(&pool->mtx);
 	return rv;
 }
 
-/* Number of workers. Thread-safe (immutable). */
+/* Most workers the pool runs. Thread-safe (immutable). */
 unsigned vt_pool_threads(const vt_pool *pool)
 {
 	return pool->nthreads;
