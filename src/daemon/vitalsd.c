@@ -729,5 +729,11 @@ int main(int argc, char **argv)
 	 * threads that was half of the daemon's anonymous memory. Two are
 	 * plenty for what it allocates (bench/bench_footprint.sh). */
 	mallopt(M_ARENA_MAX, 2);
+	/* Buffers past 128 KiB (the status page, large answers) come from
+	 * mmap and go back to the system when freed. Left to itself glibc
+	 * raises this threshold to the largest block freed so far, after
+	 * which such buffers are carved from the heap, where they leave
+	 * holes that stay resident. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	return run(&a, &sigs);
 }
