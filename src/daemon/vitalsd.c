@@ -45,6 +45,7 @@
 #include "core/err.h"
 #include "daemon/config.h"
 #include "daemon/config_alerts.h"
+#include "daemon/leanstart.h"
 #include "daemon/reload.h"
 #include "daemon/sdnotify.h"
 #include "vitals/checks.h"
@@ -714,6 +715,9 @@ int main(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if (a.check_config != NULL)
 		return check_config(a.check_config);
+	/* The daemon runs for long: once more, without GnuTLS's
+	 * initialiser (leanstart.c). */
+	vt__lean_start(argv);
 
 	/* Before any thread exists: the signals are taken by sigwait only,
 	 * and a peer closing a connection must not kill the daemon. */

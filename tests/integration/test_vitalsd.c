@@ -1169,6 +1169,66 @@ static void test_secret_env(void)
 	free(log);
 }
 
+/* The output of exec check "env" of a vitalsd started now with the
+ * test's environment (malloc'd; NULL on failure). */
+static char *plugin_env_output(const char *name)
+{
+	static const char checks[] =
+	    "{\"name\": \"env\", \"type\": \"exec\", \"command\": "
+	    "[\"/bin/sh\", \"-c\", \"echo "
+	    "${GNUTLS_NO_IMPLICIT_INIT:-absent}/${VITALSD_LEAN_START:-absent}/"
+	    "${VT_ITEST_GIVEN:-absent}\"]}";
+	vt_test_daemon s;
+	if (!vt_test_daemon_start(&s, name, "", checks, 0))
+		return NULL;
+	char *out = NULL;
+	resp r;
+	if (http_at(&r, s.http, "GET", "/health", NULL)) {
+		cJSON *j = json_of(r.body);
+		const cJSON *c = j != NULL ? component(j, "env") : NULL;
+		const char *o =
+		    c != NULL
+			? str_of(cJSON_GetObjectItem(c, "details"), "output")
+			: NULL;
+		out = o != NULL ? strdup(o) : NULL;
+		cJSON_Delete(j);
+		free(r.body);
+	}
+	/* Started again, it keeps its name (ps, pgrep, pidof). */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)s.pid);
+	char *comm = vt_test_read_file(path, NULL);
+	CU_ASSERT(comm != NULL && strcmp(comm, "vitalsd\n") == 0);
+	free(comm);
+	CU_ASSERT_EQUAL(vt_test_stop(s.pid), 0);
+	return out;
+}
+
+/* vitalsd starts once more without GnuTLS's initialiser (leanstart.c),
+ * under its own name, yet exec plugins inherit exactly the environment
+ * it was given: the variables it added for that are gone, the caller's
+ * own are kept. */
+static void test_plugin_environment(void)
+{
+	unsetenv("GNUTLS_NO_IMPLICIT_INIT");
+	setenv("VT_ITEST_GIVEN", "kept", 1);
+	char *out = plugin_env_output("plugin_env");
+	CU_ASSERT_PTR_NOT_NULL(out);
+	if (out != NULL)
+		CU_ASSERT_STRING_EQUAL(out, "absent/absent/kept");
+	free(out);
+
+	/* The caller's own setting is passed on as it is. */
+	setenv("GNUTLS_NO_IMPLICIT_INIT", "0", 1);
+	out = plugin_env_output("plugin_env_set");
+	unsetenv("GNUTLS_NO_IMPLICIT_INIT");
+	unsetenv("VT_ITEST_GIVEN");
+	CU_ASSERT_PTR_NOT_NULL(out);
+	if (out != NULL)
+		CU_ASSERT_STRING_EQUAL(out, "0/absent/kept");
+	free(out);
+}
+
 /* A listener that cannot be bound stops vitalsd with exit 1. */
 static void test_port_in_use(void)
 {
@@ -1213,6 +1273,8 @@ int main(void)
 	    {"log lines", test_log},
 	    {"a real Prometheus scrapes vitalsd", test_prometheus_scrape},
 	    {"DMarket secret only from the environment", test_secret_env},
+	    {"exec plugins inherit the environment as given",
+	     test_plugin_environment},
 	    {"a port in use stops vitalsd", test_port_in_use},
 	    {"SIGINT stops vitalsd with exit 0", test_sigint},
 	    {"SIGTERM with a slow /health in flight", test_sigterm_graceful},
