@@ -14,7 +14,12 @@
  * this file keeps the headers' checks, access, answers, transport and
  * lifetimes. What cannot block - a cached /health, /metrics, every error -
  * is answered on the nng callback; a fresh /health, which may wait for the
- * largest check timeout, goes to the routes' own worker pool. Either way
+ * largest check timeout, is started there and answered by the end of its
+ * run (vt__service_health_async), on the thread that ends it: the check
+ * worker that ran the batch, or at a deadline the registry's watcher
+ * (health/waiter.h), so it costs no thread of its own while it waits
+ * and no hand-off to one. With history kept its answer must wait for the
+ * commit: then it goes to the routes' own worker pool. Either way
  * the response is written by us (nng_http_conn_write_res on the
  * request's connection) and the handler's aio is finished only once the
  * write is done, with no response (or an error, to close the
@@ -26,9 +31,10 @@
  * server: its connections are httpd.c's (capped, timed out; see the
  * decision there), which hands each request in and takes the answer
  * out - gw_serve routes it (vt__req_route, as nng would), answers it
- * with vt__gw_answer on the transport's thread or on the gateway's pool
- * for a fresh /health, and the request leaves the service once the
- * transport has written the answer. Routes added here serve on both.
+ * with vt__gw_answer on the transport's thread, a fresh /health from the
+ * end of its run as above (with history, on the gateway's pool), and the
+ * request leaves the service once the transport has written the answer.
+ * Routes added here serve on both.
  *
  * Lifetime: each handler's data is the routes object, and its data
  * destructor (called by nng once the handler is freed and no callback
@@ -101,8 +107,22 @@ struct vt__gateway {
 	bool stopped;
 };
 
+/* A fresh /health answered once its run ends, on the thread that ends
+ * it: whoever asks fills send and a (its head and close); the rest is
+ * the query's. */
+typedef struct gw_later gw_later;
+struct gw_later {
+	/* Gives the answer to the transport; l is not touched after. */
+	void (*send)(gw_later *l, vt__gw_response *a);
+	vt__gw_response a;
+	bool one, withhold;
+	vt__req_fmt fmt;
+	int degraded_code;
+};
+
 /* One request on its connection, from its handler call to its answer. */
 typedef struct gw_req {
+	gw_later later; /* a fresh /health answered by its run's end */
 	vt__routes *r;
 	nng_aio *aio; /* the server's handler aio */
 	nng_http_req *req;
@@ -306,19 +326,6 @@ static void answer_health(gw_parse *c, answer *a)
 		vt__acache_put(c->cache, (unsigned)slot, epoch, a->body, a->len,
 			       a->status);
 }
-
-/* A fresh /health answered once its run ends, on the thread that ends
- * it: whoever asks fills send and a (its head and close); the rest is
- * the query's. */
-typedef struct gw_later gw_later;
-struct gw_later {
-	/* Gives the answer to the transport; l is not touched after. */
-	void (*send)(gw_later *l, answer *a);
-	answer a;
-	bool one, withhold;
-	vt__req_fmt fmt;
-	int degraded_code;
-};
 
 static void fresh_done(vt_health_snapshot *s, vt_err rv, void *arg)
 {
@@ -805,8 +812,16 @@ void vt__gw_response_fini(vt__gw_response *res)
 		answer_free(res);
 }
 
+/* A fresh run's end answers its request (gw_later.send). */
+static void later_deliver(gw_later *l, answer *a)
+{
+	deliver((gw_req *)(void *)((char *)l - offsetof(gw_req, later)), a);
+}
+
 /* Every route's callback: on nng's thread, so nothing here blocks. A
- * fresh /health goes to the pool; everything else is answered here. */
+ * fresh /health is answered by the end of its run, on the thread that
+ * ends it (with history, on the pool: it may wait); everything else is
+ * answered here. */
 static void on_request(nng_aio *aio, vt__gw_route route)
 {
 	nng_http_handler *h = nng_aio_get_input(aio, 1);
@@ -822,19 +837,28 @@ static void on_request(nng_aio *aio, vt__gw_route route)
 	c->conn = nng_aio_get_input(aio, 2);
 	c->route = route;
 
+	c->later.send = later_deliver;
+
 	vt__gw_request rq;
 	answer a;
 	request_of(c, &rq);
-	if (!vt__gw_answer(c->r->svc, c->r->cache, c->r->degraded_code,
-			   c->r->max_body, &rq, true, &c->entered, &a)) {
-		/* Fresh: may wait up to the largest check timeout. */
-		vt_err rv = vt_pool_submit(c->r->pool, worker, c);
-		if (rv == VT_OK)
+	switch (gw_answer(c->r->svc, c->r->cache, c->r->degraded_code,
+			  c->r->max_body, &rq, true, &c->entered, &a,
+			  &c->later)) {
+	case GW_LATER:
+		return; /* c belongs to the run's end now */
+	case GW_ANSWERED:
+		break;
+	case GW_WAITS:
+		/* Fresh with history: may wait up to the largest check
+		 * timeout. */
+		if (vt_pool_submit(c->r->pool, worker, c) == VT_OK)
 			return; /* c belongs to the worker now */
 		a = (answer){.head = strcmp(rq.method, "HEAD") == 0,
 			     .close = true};
 		answer_static(&a, 503,
 			      "{\"error\":\"too many requests in flight\"}");
+		break;
 	}
 	deliver(c, &a);
 }
