@@ -14,7 +14,10 @@
  * settled, settling itself, as timeouts, those whose deadline passed,
  * and waking by the times a quiet batch asks for. So concurrent fresh
  * runs share executions, and a run waits at most until the latest
- * deadline among them. A cached run only copies recorded state (and
+ * deadline among them. A fresh run can also end without a thread
+ * waiting for it (waiter.c): the same start, its snapshot handed to a
+ * callback by whoever settles its last execution. A cached run only
+ * copies recorded state (and
  * records timeouts already due). The snapshot is built under the lock;
  * listener calls, free_arg and the checks' callbacks never run under it.
  *
