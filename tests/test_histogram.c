@@ -68,21 +68,12 @@ static double exact_quantile(const double *sorted, size_t n, double q)
 	return sorted[k - 1];
 }
 
-static const vt_family_snap *find_family(const vt_metrics_snapshot *s,
-					 const char *name)
-{
-	for (size_t i = 0; i < s->nfamilies; i++)
-		if (strcmp(s->families[i].name, name) == 0)
-			return &s->families[i];
-	return NULL;
-}
-
 /* The one series of family name in a fresh snapshot of m. */
 static const vt_series_snap *snap_series(vt_metrics *m, const char *name,
 					 vt_metrics_snapshot **snap)
 {
 	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, snap) == VT_OK);
-	const vt_family_snap *f = find_family(*snap, name);
+	const vt_family_snap *f = vt_test_family(*snap, name);
 	CU_ASSERT_FATAL(f != NULL);
 	CU_ASSERT_FATAL(f->nseries == 1);
 	return &f->series[0];

@@ -23,22 +23,13 @@
 #include "testutil.h"
 #include "vitals/metrics.h"
 
-static const vt_family_snap *find_family(const vt_metrics_snapshot *s,
-					 const char *name)
-{
-	for (size_t i = 0; i < s->nfamilies; i++)
-		if (strcmp(s->families[i].name, name) == 0)
-			return &s->families[i];
-	return NULL;
-}
-
 /* The series of family name whose labels are exactly labels[n] (any
  * order), or NULL. */
 static const vt_series_snap *find_series(const vt_metrics_snapshot *s,
 					 const char *name,
 					 const vt_label *labels, size_t n)
 {
-	const vt_family_snap *f = find_family(s, name);
+	const vt_family_snap *f = vt_test_family(s, name);
 	if (f == NULL)
 		return NULL;
 	for (size_t i = 0; i < f->nseries; i++) {
@@ -199,7 +190,7 @@ static void test_many_series(void)
 	}
 	vt_metrics_snapshot *s;
 	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s) == VT_OK);
-	const vt_family_snap *fs = find_family(s, "per_id");
+	const vt_family_snap *fs = vt_test_family(s, "per_id");
 	CU_ASSERT_FATAL(fs != NULL);
 	CU_ASSERT(fs->nseries == 1500);
 	int bad = 0;
@@ -396,14 +387,15 @@ static void test_by_name(void)
 	CU_ASSERT(ss->hist.count == 1);
 	CU_ASSERT(find_series(s, "temp", ab, 1) != NULL);
 	CU_ASSERT(find_series(s, "api_requests_total", NULL, 0)->value == 4);
-	const vt_family_snap *fs = find_family(s, "request_duration_seconds");
+	const vt_family_snap *fs =
+	    vt_test_family(s, "request_duration_seconds");
 	CU_ASSERT_FATAL(fs != NULL);
 	CU_ASSERT(fs->kind == VT_HISTOGRAM);
 	CU_ASSERT(fs->series[0].hist.count == 2);
 	CU_ASSERT(fs->series[0].hist.sum == 0.9);
 	CU_ASSERT(fs->series[0].hist.min == 0.4);
 	CU_ASSERT(fs->series[0].hist.max == 0.5);
-	CU_ASSERT(find_family(s, "new_dup_total") == NULL);
+	CU_ASSERT(vt_test_family(s, "new_dup_total") == NULL);
 	CU_ASSERT(s->nfamilies == 6);
 	vt_metrics_snapshot_free(s);
 	vt_metrics_free(m);
@@ -462,11 +454,11 @@ static void test_by_name_concurrent(void)
 	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s) == VT_OK);
 	CU_ASSERT(find_series(s, "hits", NULL, 0)->value == T * 20000.0);
 	vt_label l1[] = {{"a", "1"}, {"b", "2"}};
-	const vt_family_snap *fs = find_family(s, "hits_l");
+	const vt_family_snap *fs = vt_test_family(s, "hits_l");
 	CU_ASSERT_FATAL(fs != NULL);
 	CU_ASSERT(fs->nseries == 1);
 	CU_ASSERT(find_series(s, "hits_l", l1, 2)->value == T * 20000.0);
-	fs = find_family(s, "grow");
+	fs = vt_test_family(s, "grow");
 	CU_ASSERT_FATAL(fs != NULL);
 	CU_ASSERT(fs->nseries == 400);
 	int bad = 0;
@@ -608,8 +600,8 @@ static void test_snapshot_reuse(void)
 		}
 		vt_metrics_snapshot *s;
 		CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s) == VT_OK);
-		const vt_family_snap *fc = find_family(s, "reuse_total");
-		const vt_family_snap *fh = find_family(s, "reuse_seconds");
+		const vt_family_snap *fc = vt_test_family(s, "reuse_total");
+		const vt_family_snap *fh = vt_test_family(s, "reuse_seconds");
 		CU_ASSERT_FATAL(fc != NULL && fh != NULL);
 		CU_ASSERT_FATAL(fc->nseries == (size_t)round + 1);
 		CU_ASSERT_FATAL(fh->nseries == (size_t)round + 1);
@@ -630,7 +622,7 @@ static void test_snapshot_reuse(void)
 		/* Interned: the same string in every snapshot. */
 		if (held[round % 4] != NULL) {
 			const vt_family_snap *old =
-			    find_family(held[round % 4], "reuse_total");
+			    vt_test_family(held[round % 4], "reuse_total");
 			CU_ASSERT(old->series[0].labels[0].value ==
 				  fc->series[0].labels[0].value);
 		}
@@ -647,7 +639,7 @@ static void test_snapshot_reuse(void)
 			if (held[j] == NULL)
 				continue;
 			const vt_family_snap *f =
-			    find_family(held[j], "reuse_total");
+			    vt_test_family(held[j], "reuse_total");
 			for (size_t i = 0; i < f->nseries; i++)
 				bad += f->series[i].value != (double)i + 1;
 		}
@@ -658,7 +650,8 @@ static void test_snapshot_reuse(void)
 	for (int j = 0; j < 4; j++) {
 		if (held[j] == NULL)
 			continue;
-		const vt_family_snap *f = find_family(held[j], "reuse_seconds");
+		const vt_family_snap *f =
+		    vt_test_family(held[j], "reuse_seconds");
 		CU_ASSERT(strcmp(f->series[0].labels[0].value, "s000") == 0);
 		CU_ASSERT(f->series[0].hist.le_bounds[0] ==
 			  vt_default_le_bounds[0]);
@@ -857,8 +850,8 @@ static void test_scrape_during_exit_churn(void)
 	CU_ASSERT(x.scrapes > 0);
 	vt_metrics_snapshot *s;
 	CU_ASSERT_FATAL(vt_metrics_snapshot_take(x.m, NULL, &s) == VT_OK);
-	const vt_family_snap *fc = find_family(s, "churn_total");
-	const vt_family_snap *fh = find_family(s, "churn_seconds");
+	const vt_family_snap *fc = vt_test_family(s, "churn_total");
+	const vt_family_snap *fh = vt_test_family(s, "churn_seconds");
 	for (int i = 0; i < 4; i++)
 		CU_ASSERT(fc->series[i].value == THREADS * 100.0);
 	for (int i = 0; i < 2; i++) {
@@ -1080,7 +1073,7 @@ static void test_interleaved_chunks(void)
 	}
 	vt_metrics_snapshot *s;
 	CU_ASSERT_FATAL(vt_metrics_snapshot_take(m, NULL, &s) == VT_OK);
-	const vt_family_snap *fs = find_family(s, "n");
+	const vt_family_snap *fs = vt_test_family(s, "n");
 	CU_ASSERT_FATAL(fs != NULL && fs->nseries == NS);
 	int bad = 0;
 	for (int i = 0; i < NS; i++) {
@@ -1089,7 +1082,7 @@ static void test_interleaved_chunks(void)
 		bad += fs->series[i].value != want;
 	}
 	CU_ASSERT(bad == 0);
-	CU_ASSERT(find_family(s, "h")->series[0].hist.count == 400);
+	CU_ASSERT(vt_test_family(s, "h")->series[0].hist.count == 400);
 	vt_metrics_snapshot_free(s);
 	CU_ASSERT(value_of(m2, "other") == 400);
 	vt_metrics_free(m);

@@ -14,21 +14,12 @@
 #include "testutil.h"
 #include "vitals/metrics.h"
 
-static const vt_family_snap *find_family(const vt_metrics_snapshot *s,
-					 const char *name)
-{
-	for (size_t i = 0; i < s->nfamilies; i++)
-		if (strcmp(s->families[i].name, name) == 0)
-			return &s->families[i];
-	return NULL;
-}
-
 /* The series of family name whose first label value is v (or the
  * unlabelled series when v is NULL), or NULL. */
 static const vt_series_snap *find_series(const vt_metrics_snapshot *s,
 					 const char *name, const char *v)
 {
-	const vt_family_snap *f = find_family(s, name);
+	const vt_family_snap *f = vt_test_family(s, name);
 	if (f == NULL)
 		return NULL;
 	for (size_t i = 0; i < f->nseries; i++) {
@@ -129,7 +120,7 @@ static void test_remove_histogram_and_gauge(void)
 	CU_ASSERT(find_series(s, "lat_seconds", "db") == NULL);
 	CU_ASSERT(find_series(s, "up", "db") == NULL);
 	/* The families stay, empty. */
-	CU_ASSERT(find_family(s, "lat_seconds") != NULL);
+	CU_ASSERT(vt_test_family(s, "lat_seconds") != NULL);
 	vt_metrics_snapshot_free(s);
 	/* Recreated from zero: count 1, not 2. */
 	CU_ASSERT(vt_metrics_histogram_observe(m, "lat_seconds", 0.2, l, 1) ==
@@ -153,7 +144,7 @@ static void test_remove_family(void)
 	/* Unlabelled: removing its series removes the family. */
 	CU_ASSERT(vt_metrics_remove_series(m, "jobs", NULL, 0) == VT_OK);
 	vt_metrics_snapshot *s = snap(m);
-	CU_ASSERT(find_family(s, "jobs") == NULL);
+	CU_ASSERT(vt_test_family(s, "jobs") == NULL);
 	vt_metrics_snapshot_free(s);
 	CU_ASSERT(vt_counter_inc(c) == VT_OK); /* dropped */
 	/* The name is free again, even for another kind. */
@@ -226,8 +217,8 @@ static void test_remove_matching(void)
 	f = (vt_metrics_filter){.name = "x_status"};
 	CU_ASSERT(vt_metrics_remove_matching(m, &f, &n) == VT_OK && n == 2);
 	s = snap(m);
-	CU_ASSERT(find_family(s, "x_status") == NULL);
-	CU_ASSERT(find_family(s, "x_runs_total")->nseries == 2);
+	CU_ASSERT(vt_test_family(s, "x_status") == NULL);
+	CU_ASSERT(vt_test_family(s, "x_runs_total")->nseries == 2);
 	vt_metrics_snapshot_free(s);
 	/* A filter selecting everything is refused. */
 	vt_metrics_filter all = {0};

@@ -224,3 +224,12 @@ void vt_test_capture_end_silent(vt_test_capture *cap)
 	}
 	CU_ASSERT_EQUAL(n, 0);
 }
+
+const vt_family_snap *vt_test_family(const vt_metrics_snapshot *s,
+				     const char *name)
+{
+	for (size_t i = 0; i < s->nfamilies; i++)
+		if (strcmp(s->families[i].name, name) == 0)
+			return &s->families[i];
+	return NULL;
+}

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "vitals/health.h"
+#include "vitals/metrics.h"
 
 typedef struct vt_test {
 	const char *name;
@@ -64,6 +65,12 @@ void vt_test_assert_snapshot_no_secret(const vt_health_snapshot *s,
 
 /* Whether process pid is gone, or dead and waiting to be reaped. */
 int vt_test_process_dead(long pid);
+
+/* ---- metrics snapshots ---------------------------------------------- */
+
+/* The family named name in s; NULL when s has none. */
+const vt_family_snap *vt_test_family(const vt_metrics_snapshot *s,
+				     const char *name);
 
 /* ---- output capture --------------------------------------------------- */
 

@@ -13,15 +13,14 @@
  *
  * Locks: pool->mtx only; no task ever runs under it.
  */
-/* PTHREAD_MUTEX_ADAPTIVE_NP (glibc): pool->mtx spins briefly before it
- * sleeps. */
-#define _GNU_SOURCE
 #include "vitals/pool.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+#include "core/mutex.h"
 
 typedef struct pool_task {
 	vt_task_fn fn;
@@ -62,22 +61,6 @@ static void *pool_worker(void *arg)
 	return NULL;
 }
 
-/* Initialises m as a mutex that spins a little before it sleeps: it is
- * held for a few instructions, and on a few CPUs a sleep and a wake-up
- * cost more than that. Returns pthread_mutex_init's result. */
-static int mutex_init_adaptive(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	if (pthread_mutexattr_init(&a) != 0)
-		return pthread_mutex_init(m, NULL);
-#ifdef __GLIBC__
-	(void)pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
-#endif
-	int rv = pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-	return rv;
-}
-
 /* Closes the pool, joins the threads started so far and frees it all.
  * Accepts a half-built pool (from vt_pool_alloc's unwinding). */
 static void pool_teardown(vt_pool *pool)
@@ -107,7 +90,7 @@ vt_err vt_pool_alloc(vt_pool **out, unsigned nthreads, size_t queue_cap)
 	vt_pool *pool = calloc(1, sizeof(*pool));
 	if (pool == NULL)
 		return VT_ENOMEM;
-	if (mutex_init_adaptive(&pool->mtx) != 0)
+	if (vt__mutex_init_adaptive(&pool->mtx) != 0)
 		goto fail_mutex;
 	if (pthread_cond_init(&pool->cv, NULL) != 0)
 		goto fail_cond;

@@ -29,9 +29,6 @@
  *
  * Lock order: see registry.h.
  */
-/* PTHREAD_MUTEX_ADAPTIVE_NP (glibc): h->mtx spins briefly before it
- * sleeps. */
-#define _GNU_SOURCE
 #include "health/registry.h"
 
 #include <stdio.h>
@@ -39,6 +36,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 #include "health/run.h"
 #include "health/snapshot.h"
 #include "health/waiter.h"
@@ -64,22 +62,6 @@ static long find(const vt_health *h, const char *name)
 	return -(long)lo - 1;
 }
 
-/* Initialises m as a mutex that spins a little before it sleeps: its
- * holders keep it for microseconds, and on a few CPUs a sleep and a
- * wake-up cost more than that. Returns pthread_mutex_init's result. */
-static int mutex_init_adaptive(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	if (pthread_mutexattr_init(&a) != 0)
-		return pthread_mutex_init(m, NULL);
-#ifdef __GLIBC__
-	(void)pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
-#endif
-	int rv = pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-	return rv;
-}
-
 /* Allocates a registry with its own worker pool; opts NULL or zero
  * fields take the defaults (4 workers, queue of 1024). With
  * opts->metrics, registers the vitals_check_* families there (their
@@ -98,7 +80,7 @@ vt_err vt_health_alloc(vt_health **out, const vt_health_opts *opts)
 	vt_health *h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return VT_ENOMEM;
-	if (mutex_init_adaptive(&h->mtx) != 0)
+	if (vt__mutex_init_adaptive(&h->mtx) != 0)
 		goto fail_mtx;
 	pthread_condattr_t attr;
 	if (pthread_condattr_init(&attr) != 0)

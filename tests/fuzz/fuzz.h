@@ -432,6 +432,23 @@ static inline vt__service *fz_service(void)
 	return &svc;
 }
 
+/* The same checks and metrics as fz_service(), with FZ_TOKEN required
+ * for details, metrics and changes (one service for the whole run). */
+#define FZ_TOKEN "fuzz-t0ken"
+static inline vt__service *fz_token_service(void)
+{
+	static vt__service svc;
+	static bool ready;
+	if (ready)
+		return &svc;
+	vt__service *base = fz_service();
+	VT_FUZZ_CHECK(vt__service_init(&svc, base->health, base->metrics, NULL,
+				       NULL) == VT_OK);
+	VT_FUZZ_CHECK(vt__service_set_token(&svc, FZ_TOKEN) == VT_OK);
+	ready = true;
+	return &svc;
+}
+
 /* A check name or tag: 1..200 bytes of [A-Za-z0-9_.:-]. */
 static inline bool fz_word(const char *s)
 {

@@ -6,7 +6,7 @@
  * vt__req_route. vt__gw_answer then answers it as the gateway does:
  * first without waiting, then, for a fresh /health, again where waiting
  * is fine, from the in-process service of fuzz.h - once without a token
- * and once with FZ_GW_TOKEN configured, so that the access paths (401
+ * and once with FZ_TOKEN configured, so that the access paths (401
  * with WWW-Authenticate for a wrong token and for /metrics without one,
  * statuses only with the reason withheld) are fuzzed too. The request
  * module (request.h) is also driven on its own with the same URI and
@@ -39,7 +39,6 @@
 
 #define FZ_GW_DEGRADED 429
 #define FZ_GW_MAX_BODY 1000
-#define FZ_GW_TOKEN    "fuzz-t0ken"
 
 /* A JSON body: an object. An error body is {"error":"..."} alone. */
 static cJSON *fz_gw_json(const vt__gw_response *res, bool *is_error)
@@ -330,22 +329,6 @@ static vt__acache *fz_cache(void)
 	return k;
 }
 
-/* The same checks and metrics as fz_service(), with FZ_GW_TOKEN
- * required for details and metrics. */
-static vt__service *fz_gw_token_service(void)
-{
-	static vt__service svc;
-	static bool ready;
-	if (ready)
-		return &svc;
-	vt__service *base = fz_service();
-	VT_FUZZ_CHECK(vt__service_init(&svc, base->health, base->metrics, NULL,
-				       NULL) == VT_OK);
-	VT_FUZZ_CHECK(vt__service_set_token(&svc, FZ_GW_TOKEN) == VT_OK);
-	ready = true;
-	return &svc;
-}
-
 /* The access checks of an answer from the token service. */
 static void fz_gw_check_access(const vt__gw_request *rq,
 			       const vt__gw_response *res, bool entered)
@@ -363,8 +346,7 @@ static void fz_gw_check_access(const vt__gw_request *rq,
 		size_t n = strlen(t);
 		while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
 			n--;
-		right =
-		    n == strlen(FZ_GW_TOKEN) && memcmp(t, FZ_GW_TOKEN, n) == 0;
+		right = n == strlen(FZ_TOKEN) && memcmp(t, FZ_TOKEN, n) == 0;
 	}
 	if (auth != NULL && !right) {
 		VT_FUZZ_CHECK(st == 401 && !entered);
@@ -448,7 +430,7 @@ static int vt_fuzz_gateway(const uint8_t *data, size_t size)
 	/* Without a token every caller gets everything. */
 	fz_gw_run(fz_service(), &rq, false);
 	rq.authorization = vt__httpd_header(&h, "Authorization");
-	fz_gw_run(fz_gw_token_service(), &rq, true);
+	fz_gw_run(fz_token_service(), &rq, true);
 	free(text);
 	return 0;
 }

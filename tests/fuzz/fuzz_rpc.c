@@ -17,7 +17,7 @@
  *
  * Each input runs twice: against that service with no token (everyone
  * gets everything), then against the same checks and metrics with
- * FZ_RPC_TOKEN required, so that the access paths are fuzzed too: a
+ * FZ_TOKEN required, so that the access paths are fuzzed too: a
  * wrong token is 16 for every known method; no token is 16 for
  * Metrics, History and the admin methods, and statuses only for
  * Health/Check (no details, each error "reason withheld"); the right
@@ -34,7 +34,6 @@
 
 /* Requests over this many bytes are answered with 3, unread. */
 #define FZ_RPC_MAX_MSG 4096
-#define FZ_RPC_TOKEN   "fuzz-t0ken"
 
 /* A Health/Check answer: what the filter selected, and only that. */
 static void fz_rpc_health(const vt__pb_health_req *hr, uint32_t code,
@@ -172,22 +171,6 @@ static vt__acache *fz_rpc_cache(void)
 	return k;
 }
 
-/* The same checks and metrics as fz_service(), with FZ_RPC_TOKEN
- * required for details, metrics and changes. */
-static vt__service *fz_rpc_token_service(void)
-{
-	static vt__service svc;
-	static bool ready;
-	if (ready)
-		return &svc;
-	vt__service *base = fz_service();
-	VT_FUZZ_CHECK(vt__service_init(&svc, base->health, base->metrics, NULL,
-				       NULL) == VT_OK);
-	VT_FUZZ_CHECK(vt__service_set_token(&svc, FZ_RPC_TOKEN) == VT_OK);
-	ready = true;
-	return &svc;
-}
-
 static bool fz_rpc_known(const char *m)
 {
 	static const char *const known[] = {
@@ -206,7 +189,7 @@ static bool fz_rpc_access(const vt__pb_request *env, uint32_t code,
 			  bool entered, bool waited, bool *withheld)
 {
 	const char *m = env->method;
-	bool right = strcmp(env->token, FZ_RPC_TOKEN) == 0;
+	bool right = strcmp(env->token, FZ_TOKEN) == 0;
 	*withheld = !right;
 	if (!right && env->token[0] != '\0') {
 		VT_FUZZ_CHECK(code == 16 && !entered && !waited);
@@ -329,7 +312,7 @@ static void fz_rpc_run(vt__service *svc, bool token, const uint8_t *data,
 static int vt_fuzz_rpc(const uint8_t *data, size_t size)
 {
 	fz_rpc_run(fz_service(), false, data, size);
-	fz_rpc_run(fz_rpc_token_service(), true, data, size);
+	fz_rpc_run(fz_token_service(), true, data, size);
 	return 0;
 }
 

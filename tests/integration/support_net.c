@@ -6,28 +6,77 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "testutil.h"
 
+/* The lowest port of the kernel's ephemeral range (32768 when unread). */
+static int ephemeral_low(void)
+{
+	int lo = 32768, hi = 0;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (f != NULL) {
+		if (fscanf(f, "%d %d", &lo, &hi) != 2)
+			lo = 32768;
+		fclose(f);
+	}
+	return lo;
+}
+
+/* Whether a bind to 0.0.0.0:port, without SO_REUSEADDR, succeeds now:
+ * nothing listens, connects or waits in TIME_WAIT on it. */
+static int port_unused(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_ANY)};
+	int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* The kernel's pick for a bind to 127.0.0.1:0, when the ephemeral
+ * range leaves no room below it. */
+static int kernel_pick(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int port = -1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
 int vt_test_free_port(void)
 {
-	/* A bind to port 0 can fail while the ephemeral range is busy. */
-	for (int tries = 0; tries < 20; tries++) {
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -1;
-		struct sockaddr_in a = {.sin_family = AF_INET,
-					.sin_addr.s_addr =
-					    htonl(INADDR_LOOPBACK)};
-		socklen_t len = sizeof(a);
-		int port = -1;
-		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-		    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-			port = ntohs(a.sin_port);
-		close(fd);
-		if (port > 0)
+	static atomic_uint seq;
+	const int base = 10000;
+	int span = ephemeral_low() - base;
+	if (span < 1000)
+		return kernel_pick();
+	/* A different walk per process and per call. */
+	uint32_t x = (uint32_t)getpid() * 2654435761u ^
+		     (uint32_t)vt_test_now_ms() ^
+		     (atomic_fetch_add(&seq, 1) + 1) * 40503u;
+	for (int tries = 0; tries < 200; tries++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		int port = base + (int)(x % (uint32_t)span);
+		if (port_unused(port))
 			return port;
 	}
 	return -1;

@@ -6,8 +6,11 @@
 #ifndef VT_TEST_SUPPORT_NET_H
 #define VT_TEST_SUPPORT_NET_H
 
-/* A TCP port on 127.0.0.1 that nothing listened on a moment ago (the
- * kernel's pick for a bind to port 0); -1 on failure. */
+/* A TCP port that no socket held a moment ago, on any address, chosen
+ * below the kernel's ephemeral range so that no outgoing connection
+ * takes it before the server binds it (RabbitMQ, for one, checks its
+ * distribution port on 0.0.0.0 and fails when a client's source port
+ * sits on it); -1 on failure. */
 int vt_test_free_port(void);
 
 /* A connected, close-on-exec socket to 127.0.0.1:port; -1 with errno

@@ -334,25 +334,16 @@ typedef struct totals {
 	uint64_t le_inf; /* the histogram's +Inf bucket */
 } totals;
 
-static const vt_family_snap *family(const vt_metrics_snapshot *s,
-				    const char *name)
-{
-	for (size_t i = 0; i < s->nfamilies; i++)
-		if (strcmp(s->families[i].name, name) == 0)
-			return &s->families[i];
-	return NULL;
-}
-
 /* The totals in a snapshot (through Metrics/Get). 0 if a family is
  * missing or malformed. */
 static int totals_of_snapshot(const vt_metrics_snapshot *s, totals *t)
 {
 	memset(t, 0, sizeof(*t));
-	const vt_family_snap *ops = family(s, "load_ops_total");
-	const vt_family_snap *lat = family(s, "load_latency_seconds");
-	const vt_family_snap *bn = family(s, "load_byname_total");
-	const vt_family_snap *bno = family(s, "load_byname_seconds");
-	const vt_family_snap *lab = family(s, "load_labelled_total");
+	const vt_family_snap *ops = vt_test_family(s, "load_ops_total");
+	const vt_family_snap *lat = vt_test_family(s, "load_latency_seconds");
+	const vt_family_snap *bn = vt_test_family(s, "load_byname_total");
+	const vt_family_snap *bno = vt_test_family(s, "load_byname_seconds");
+	const vt_family_snap *lab = vt_test_family(s, "load_labelled_total");
 	if (ops == NULL || lat == NULL || bn == NULL || bno == NULL ||
 	    lab == NULL || ops->nseries != 1 || lat->nseries != 1 ||
 	    bn->nseries != 1 || bno->nseries != 1 ||
