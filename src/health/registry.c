@@ -14,7 +14,10 @@
  * settled, settling itself, as timeouts, those whose deadline passed,
  * and waking by the times a quiet batch asks for. So concurrent fresh
  * runs share executions, and a run waits at most until the latest
- * deadline among them. A cached run only copies recorded state (and
+ * deadline among them. A fresh run can also end without a thread
+ * waiting for it (waiter.c): the same start, its snapshot handed to a
+ * callback by whoever settles its last execution. A cached run only
+ * copies recorded state (and
  * records timeouts already due). The snapshot is built under the lock;
  * listener calls, free_arg and the checks' callbacks never run under it.
  *
@@ -36,6 +39,7 @@
 #include "core/mutex.h"
 #include "health/run.h"
 #include "health/snapshot.h"
+#include "health/waiter.h"
 
 #define DEFAULT_WORKERS	  4
 #define DEFAULT_QUEUE_CAP 1024
@@ -86,7 +90,12 @@ vt_err vt_health_alloc(vt_health **out, const vt_health_opts *opts)
 		pthread_condattr_destroy(&attr);
 		goto fail_attr;
 	}
+	if (pthread_cond_init(&h->watch_cv, &attr) != 0) {
+		pthread_condattr_destroy(&attr);
+		goto fail_watch_cv;
+	}
 	pthread_condattr_destroy(&attr);
+	h->watch_at = INT64_MAX;
 	if (pthread_mutex_init(&h->sched_mtx, NULL) != 0)
 		goto fail_sched_mtx;
 	rv = vt__export_init(&h->exp, opts != NULL ? opts->metrics : NULL);
@@ -108,6 +117,8 @@ fail_pool:
 fail_export:
 	pthread_mutex_destroy(&h->sched_mtx);
 fail_sched_mtx:
+	pthread_cond_destroy(&h->watch_cv);
+fail_watch_cv:
 	pthread_cond_destroy(&h->cv);
 fail_attr:
 	pthread_mutex_destroy(&h->mtx);
@@ -128,6 +139,7 @@ static void destroy_registry(vt_health *h)
 	vt_pool_free(h->pool);
 	vt__maint_fini(&h->maint);
 	pthread_mutex_destroy(&h->sched_mtx);
+	pthread_cond_destroy(&h->watch_cv);
 	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->mtx);
 	free(h);
@@ -160,6 +172,7 @@ void vt_health_free(vt_health *h)
 	if (h == NULL)
 		return;
 	vt_health_stop(h);
+	vt__waiters_stop(h);
 	pthread_mutex_lock(&h->mtx);
 	h->closing = true;
 	h->nlisteners = 0; /* no listener is called from now on */
@@ -642,6 +655,47 @@ static void wait_settled(vt_health *h, vt__check **sel, const uint64_t *gens,
 	}
 }
 
+vt_err vt__health_select(vt_health *h, const vt_health_filter *filter,
+			 vt__check **sel, size_t *n)
+{
+	if (filter != NULL && filter->name != NULL && filter->name[0] != '\0' &&
+	    find(h, filter->name) < 0)
+		return VT_ENOENT;
+	size_t k = 0;
+	for (size_t i = 0; i < h->nchecks; i++) {
+		if (selected(h->checks[i], filter)) {
+			sel[k] = h->checks[i];
+			/* Kept alive while h->cv waits release the lock. */
+			sel[k]->refs++;
+			k++;
+		}
+	}
+	*n = k;
+	return VT_OK;
+}
+
+vt_err vt__health_run_end_locked(vt_health *h, vt__check **sel, size_t n,
+				 int64_t now, vt_health_snapshot **out)
+{
+	vt_err rv = vt__snapshot_build(sel, n, h->shutdown, now, out);
+	if (rv == VT_OK)
+		(*out)->seq = h->results;
+	for (size_t i = 0; i < n; i++)
+		if (!vt__health_unref_locked(sel[i]))
+			sel[i] = NULL;
+	return rv;
+}
+
+void vt__health_run_end(vt_health *h, vt__check **sel, size_t n, vt_err rv,
+			vt_health_snapshot *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (sel[i] != NULL)
+			vt__check_destroy(sel[i]);
+	if (rv == VT_OK)
+		vt__maint_mark(&h->maint, s, s->timestamp);
+}
+
 /* Runs (FRESH) or reads (CACHED) the checks filter selects and returns
  * their snapshot in *out (written only on success). VT_ENOENT when
  * filter->name names no check, VT_EINVAL, VT_ENOMEM. Returns within the
@@ -657,13 +711,9 @@ vt_err vt_health_run(vt_health *h, const vt_health_filter *filter,
 	vt__check **sel = NULL;
 	uint64_t *gens = NULL;
 	size_t n = 0;
+	vt_health_snapshot *s = NULL;
 
 	pthread_mutex_lock(&h->mtx);
-	if (filter != NULL && filter->name != NULL && filter->name[0] != '\0' &&
-	    find(h, filter->name) < 0) {
-		rv = VT_ENOENT;
-		goto out_unlock;
-	}
 	if (h->nchecks > 0) {
 		sel = malloc(h->nchecks * sizeof(*sel));
 		gens = malloc(h->nchecks * sizeof(*gens));
@@ -672,14 +722,8 @@ vt_err vt_health_run(vt_health *h, const vt_health_filter *filter,
 			goto out_unlock;
 		}
 	}
-	for (size_t i = 0; i < h->nchecks; i++) {
-		if (selected(h->checks[i], filter)) {
-			sel[n] = h->checks[i];
-			/* Kept alive while h->cv waits release the lock. */
-			sel[n]->refs++;
-			n++;
-		}
-	}
+	if ((rv = vt__health_select(h, filter, sel, &n)) != VT_OK)
+		goto out_unlock;
 
 	int64_t now = vt__mono_ns();
 	if (mode == VT_RUN_FRESH) {
@@ -697,25 +741,17 @@ vt_err vt_health_run(vt_health *h, const vt_health_filter *filter,
 		for (size_t i = 0; i < n; i++)
 			vt__run_settle_overdue(h, sel[i], now);
 	}
-	rv = vt__snapshot_build(sel, n, h->shutdown, now, out);
-	if (rv == VT_OK)
-		(*out)->seq = h->results;
-
-	/* Drop the references; keep in sel only checks to destroy. */
-	for (size_t i = 0; i < n; i++)
-		if (!vt__health_unref_locked(sel[i]))
-			sel[i] = NULL;
+	rv = vt__health_run_end_locked(h, sel, n, now, &s);
 out_unlock:;
 	/* Changes queued after this are delivered by who queues them. */
 	bool news = h->ev_head != NULL;
 	pthread_mutex_unlock(&h->mtx);
-	for (size_t i = 0; i < n; i++)
-		if (sel[i] != NULL)
-			vt__check_destroy(sel[i]);
+	if (n > 0)
+		vt__health_run_end(h, sel, n, rv, s);
 	free(sel);
 	free(gens);
 	if (rv == VT_OK)
-		vt__maint_mark(&h->maint, *out, (*out)->timestamp);
+		*out = s;
 	if (news)
 		vt__health_deliver(h);
 	return rv;

@@ -78,6 +78,15 @@ struct vt_health {
 	pthread_mutex_t sched_mtx;
 	bool sched_running;
 	pthread_t sched_thread;
+	/* Fresh runs waited for without a thread (waiter.c). */
+	pthread_cond_t watch_cv;    /* wakes the watcher; CLOCK_MONOTONIC */
+	struct vt__waiter *waiters; /* protected by mtx */
+	int64_t watch_at;	    /* the watcher's wake-up time: INT64_MAX =
+				       when signalled, INT64_MIN = awake;
+				       protected by mtx */
+	bool watch_running;	    /* protected by mtx */
+	bool watch_stop;	    /* protected by mtx */
+	pthread_t watch_thread;	    /* protected by mtx */
 };
 
 /* The registry's epoch: equal values mean a cached read shows the same
@@ -138,6 +147,26 @@ void vt__health_expect_replace(vt_health *h, const char *name);
 vt_err vt__health_visit(vt_health *h, const char *name,
 			vt_err (*visit)(vt_health *h, vt__check *c, void *ctx),
 			void *ctx);
+
+/* Selects the checks filter selects (NULL: all) into sel, which has
+ * room for h->nchecks, takes a reference on each and returns how many
+ * in *n. VT_ENOENT (nothing taken) when filter->name names no check.
+ * Locks: caller holds h->mtx. */
+vt_err vt__health_select(vt_health *h, const vt_health_filter *filter,
+			 vt__check **sel, size_t *n);
+
+/* Ends a run over sel[0..n): builds its snapshot at now in *out
+ * (written on success) and drops the run's references, keeping in sel
+ * only the checks whose last reference that was (the others NULL).
+ * Locks: caller holds h->mtx. */
+vt_err vt__health_run_end_locked(vt_health *h, vt__check **sel, size_t n,
+				 int64_t now, vt_health_snapshot **out);
+
+/* The rest of a run's end, once h->mtx is released: destroys the
+ * checks vt__health_run_end_locked kept in sel and marks the
+ * maintenance windows on s (when rv is VT_OK). Locks: none held. */
+void vt__health_run_end(vt_health *h, vt__check **sel, size_t n, vt_err rv,
+			vt_health_snapshot *s);
 
 /* A uniformly random 64-bit number. Locks: caller holds h->mtx. */
 uint64_t vt__health_rand(vt_health *h);

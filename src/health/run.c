@@ -42,6 +42,7 @@
 #include <stdlib.h>
 
 #include "core/clock.h"
+#include "health/waiter.h"
 
 /* How long a batch's callback runs before its waiters hand the
  * remaining checks to other workers, and how long a whole batch may
@@ -133,14 +134,16 @@ static void exec_task(void *arg)
 	execute(h, c, NULL);
 	finish(c);
 	pthread_cond_broadcast(&h->cv);
+	vt__waiter *ready = vt__waiters_take_ready(h);
 	bool last = vt__health_unref_locked(c);
 	/* Listeners are called only if a change waits (whoever queues one
 	 * delivers it); with nothing left to do, done at once. */
 	bool news = h->ev_head != NULL;
-	bool now_done = !news && !last;
+	bool now_done = !news && !last && ready == NULL;
 	bool reap = now_done && vt__health_exec_done_locked(h, 1);
 	pthread_mutex_unlock(&h->mtx);
 
+	vt__waiters_finish(h, ready);
 	if (news)
 		vt__health_deliver(h);
 	if (last)
@@ -179,9 +182,16 @@ static void batch_task(void *arg)
 		if (b->loud) {
 			finish(c);
 			pthread_cond_broadcast(&h->cv);
+			vt__waiter *ready = vt__waiters_take_ready(h);
+			if (ready != NULL) {
+				pthread_mutex_unlock(&h->mtx);
+				vt__waiters_finish(h, ready);
+				pthread_mutex_lock(&h->mtx);
+			}
 		}
 	}
 	finish_held(b);
+	vt__waiter *ready = vt__waiters_take_ready(h);
 	size_t dead = 0;
 	for (size_t i = 0; i < b->next; i++)
 		if (vt__health_unref_locked(b->c[i]))
@@ -194,6 +204,8 @@ static void batch_task(void *arg)
 	 * woken do not block on it at once (h lives until exec_done). */
 	pthread_cond_broadcast(&h->cv);
 
+	/* Every request that shared the batch is answered from here. */
+	vt__waiters_finish(h, ready);
 	if (news)
 		vt__health_deliver(h);
 	for (size_t i = 0; i < dead; i++)
@@ -287,8 +299,10 @@ void vt__run_submit_batch(vt_health *h, vt__batch *b)
 		h->inflight--;
 		refuse(h, b->c[i], rv, now);
 	}
+	vt__waiter *ready = vt__waiters_take_ready(h);
 	pthread_mutex_unlock(&h->mtx);
 	free(b);
+	vt__waiters_finish(h, ready);
 }
 
 /* Makes b loud, ends the executions it holds and gives each check it

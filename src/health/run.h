@@ -15,7 +15,10 @@
  * waiters call vt__run_batch_watch, which hands the checks not started
  * yet to tasks of their own once the batch's current callback has run
  * 1 ms (or the batch 4 ms), so a slow check delays the others by about
- * 1 ms, never past their deadlines.
+ * 1 ms, never past their deadlines. Whoever settles executions and wakes
+ * h->cv also ends the fresh runs waited for without a thread that are
+ * now complete (waiter.h): the batch's worker answers every request that
+ * shared it.
  */
 #ifndef VT_HEALTH_RUN_H
 #define VT_HEALTH_RUN_H

@@ -14,7 +14,12 @@
  * this file keeps the headers' checks, access, answers, transport and
  * lifetimes. What cannot block - a cached /health, /metrics, every error -
  * is answered on the nng callback; a fresh /health, which may wait for the
- * largest check timeout, goes to the routes' own worker pool. Either way
+ * largest check timeout, is started there and answered by the end of its
+ * run (vt__service_health_async), on the thread that ends it: the check
+ * worker that ran the batch, or at a deadline the registry's watcher
+ * (health/waiter.h), so it costs no thread of its own while it waits
+ * and no hand-off to one. With history kept its answer must wait for the
+ * commit: then it goes to the routes' own worker pool. Either way
  * the response is written by us (nng_http_conn_write_res on the
  * request's connection) and the handler's aio is finished only once the
  * write is done, with no response (or an error, to close the
@@ -26,9 +31,10 @@
  * server: its connections are httpd.c's (capped, timed out; see the
  * decision there), which hands each request in and takes the answer
  * out - gw_serve routes it (vt__req_route, as nng would), answers it
- * with vt__gw_answer on the transport's thread or on the gateway's pool
- * for a fresh /health, and the request leaves the service once the
- * transport has written the answer. Routes added here serve on both.
+ * with vt__gw_answer on the transport's thread, a fresh /health from the
+ * end of its run as above (with history, on the gateway's pool), and the
+ * request leaves the service once the transport has written the answer.
+ * Routes added here serve on both.
  *
  * Lifetime: each handler's data is the routes object, and its data
  * destructor (called by nng once the handler is freed and no callback
@@ -40,6 +46,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,8 +107,22 @@ struct vt__gateway {
 	bool stopped;
 };
 
+/* A fresh /health answered once its run ends, on the thread that ends
+ * it: whoever asks fills send and a (its head and close); the rest is
+ * the query's. */
+typedef struct gw_later gw_later;
+struct gw_later {
+	/* Gives the answer to the transport; l is not touched after. */
+	void (*send)(gw_later *l, vt__gw_response *a);
+	vt__gw_response a;
+	bool one, withhold;
+	vt__req_fmt fmt;
+	int degraded_code;
+};
+
 /* One request on its connection, from its handler call to its answer. */
 typedef struct gw_req {
+	gw_later later; /* a fresh /health answered by its run's end */
 	vt__routes *r;
 	nng_aio *aio; /* the server's handler aio */
 	nng_http_req *req;
@@ -228,6 +249,57 @@ static int cache_slot(const gw_parse *c)
 	    (unsigned)c->rq.route, c->rq.fmt == VT__REQ_IETF, c->rq.q.withhold);
 }
 
+/* The answer to a health query from its run's result: the snapshot s
+ * (freed here) on VT_OK, else the error (name: the query's check, for
+ * VT_ENOENT's message). one: /health/NAME, fmt: JSON or IETF. true
+ * when s was encoded; false for an error answer. */
+static bool answer_snapshot(answer *a, vt_err rv, vt_health_snapshot *s,
+			    const char *name, bool one, vt__req_fmt fmt,
+			    int degraded_code)
+{
+	if (rv == VT_ENOENT) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "unknown check \"%s\"",
+			 name != NULL ? name : "");
+		answer_error(a, 404, msg);
+		return false;
+	}
+	if (rv == VT_EINVAL) {
+		answer_static(a, 400, "{\"error\":\"bad filter value\"}");
+		return false;
+	}
+	if (rv != VT_OK) {
+		answer_error(a, 500, vt_strerror(rv));
+		return false;
+	}
+	const vt_component *cs = s->components;
+	size_t n = s->ncomponents;
+	vt_status st = s->status;
+	if (one) {
+		if (n != 1) {
+			vt_health_snapshot_free(s);
+			answer_static(a, 404, "{\"error\":\"not found\"}");
+			return false;
+		}
+		st = cs[0].status;
+	}
+	if (fmt == VT__REQ_IETF)
+		rv = vt_ietf_health(cs, n, st, &a->body, &a->len);
+	else if (one)
+		rv = vt_json_component(&cs[0], &a->body, &a->len);
+	else
+		rv = vt_json_health(s, &a->body, &a->len);
+	vt_health_snapshot_free(s);
+	if (rv != VT_OK) {
+		answer_error(a, 500, vt_strerror(rv));
+		return false;
+	}
+	a->owned = true;
+	a->status = status_code(degraded_code, st);
+	a->ctype = fmt == VT__REQ_IETF ? CT_IETF : CT_JSON;
+	return true;
+}
+
 /* Runs or reads the checks and encodes them, or reuses the encoded
  * answer (answer_cache.h). May block (fresh). */
 static void answer_health(gw_parse *c, answer *a)
@@ -248,50 +320,44 @@ static void answer_health(gw_parse *c, answer *a)
 	}
 	vt_health_snapshot *s = NULL;
 	vt_err rv = vt__service_health(c->svc, &c->rq.q, &s);
-	if (rv == VT_ENOENT) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "unknown check \"%s\"",
-			 c->rq.q.filter.name != NULL ? c->rq.q.filter.name
-						     : "");
-		answer_error(a, 404, msg);
-		return;
-	}
-	if (rv == VT_EINVAL) {
-		answer_static(a, 400, "{\"error\":\"bad filter value\"}");
-		return;
-	}
-	if (rv != VT_OK) {
-		answer_error(a, 500, vt_strerror(rv));
-		return;
-	}
-	const vt_component *cs = s->components;
-	size_t n = s->ncomponents;
-	vt_status st = s->status;
-	if (c->rq.one) {
-		if (n != 1) {
-			vt_health_snapshot_free(s);
-			answer_static(a, 404, "{\"error\":\"not found\"}");
-			return;
-		}
-		st = cs[0].status;
-	}
-	if (c->rq.fmt == VT__REQ_IETF)
-		rv = vt_ietf_health(cs, n, st, &a->body, &a->len);
-	else if (c->rq.one)
-		rv = vt_json_component(&cs[0], &a->body, &a->len);
-	else
-		rv = vt_json_health(s, &a->body, &a->len);
-	vt_health_snapshot_free(s);
-	if (rv != VT_OK) {
-		answer_error(a, 500, vt_strerror(rv));
-		return;
-	}
-	a->owned = true;
-	a->status = status_code(c->degraded_code, st);
-	a->ctype = c->rq.fmt == VT__REQ_IETF ? CT_IETF : CT_JSON;
-	if (slot >= 0)
+	if (answer_snapshot(a, rv, s, c->rq.q.filter.name, c->rq.one, c->rq.fmt,
+			    c->degraded_code) &&
+	    slot >= 0)
 		vt__acache_put(c->cache, (unsigned)slot, epoch, a->body, a->len,
 			       a->status);
+}
+
+static void fresh_done(vt_health_snapshot *s, vt_err rv, void *arg)
+{
+	gw_later *l = arg;
+	if (s != NULL && l->withhold)
+		vt__service_withhold(s);
+	answer a = l->a;
+	(void)answer_snapshot(&a, rv, s, NULL, l->one, l->fmt,
+			      l->degraded_code);
+	l->send(l, &a);
+}
+
+/* Starts c's fresh run without waiting for it (vt__service_health_async):
+ * true once l will be answered (and may be already), false with *a set
+ * when the answer is known now, false with a untouched when the run
+ * must be waited for on a thread that may block (history kept). */
+static bool answer_fresh_later(gw_parse *c, answer *a, gw_later *l, bool *waits)
+{
+	l->a = (answer){.head = a->head, .close = a->close};
+	l->one = c->rq.one;
+	l->withhold = c->rq.q.withhold;
+	l->fmt = c->rq.fmt;
+	l->degraded_code = c->degraded_code;
+	vt_err rv = vt__service_health_async(c->svc, &c->rq.q, fresh_done, l);
+	if (rv == VT_OK)
+		return true;
+	if (rv == VT_EUNAVAIL)
+		*waits = true;
+	else
+		(void)answer_snapshot(a, rv, NULL, c->rq.q.filter.name,
+				      c->rq.one, c->rq.fmt, c->degraded_code);
+	return false;
 }
 
 /* The /metrics cache slot of c's format; -1 with a filter (the slot
@@ -642,16 +708,28 @@ static bool answer_beat(vt__service *svc, const vt__gw_request *rq, answer *a)
 	return true;
 }
 
-bool vt__gw_answer(vt__service *svc, vt__acache *cache, int degraded_code,
-		   size_t max_body, const vt__gw_request *rq, bool nowait,
-		   bool *entered, vt__gw_response *out)
+/* How gw_answer left a request. */
+typedef enum gw_outcome {
+	GW_ANSWERED, /* *out is the answer */
+	GW_WAITS,    /* nowait, and it must wait: nothing was done */
+	GW_LATER,    /* a fresh run answers it through later->send */
+} gw_outcome;
+
+/* vt__gw_answer, and with later (and nowait) a fresh /health is
+ * started and answered by the run's end instead of waited for, when
+ * nothing else of it may block (no history). */
+static gw_outcome gw_answer(vt__service *svc, vt__acache *cache,
+			    int degraded_code, size_t max_body,
+			    const vt__gw_request *rq, bool nowait,
+			    bool *entered, vt__gw_response *out,
+			    gw_later *later)
 {
 	answer a = {.head = strcmp(rq->method, "HEAD") == 0};
 	gw_parse c = {
 	    .svc = svc, .cache = cache, .degraded_code = degraded_code};
 	char ubuf[URI_STACK];
 	size_t ulen = strlen(rq->uri);
-	bool waits = false;
+	bool waits = false, started = false;
 	vt__access acc;
 	if (!precheck(rq, max_body, &a) || answer_beat(svc, rq, &a))
 		goto done;
@@ -702,16 +780,30 @@ bool vt__gw_answer(vt__service *svc, vt__acache *cache, int degraded_code,
 		answer_metrics(&c, &a);
 	} else if (c.rq.q.mode == VT_RUN_CACHED || !nowait) {
 		answer_health(&c, &a);
+	} else if (later != NULL) {
+		/* later may be answered, and gone, once this returns true */
+		if (answer_fresh_later(&c, &a, later, &waits))
+			started = true;
 	} else {
 		waits = true; /* fresh: may wait up to the largest timeout */
 	}
 	if (c.uri != ubuf)
 		free(c.uri);
 done:
+	if (started)
+		return GW_LATER;
 	if (waits)
-		return false;
+		return GW_WAITS;
 	*out = a;
-	return true;
+	return GW_ANSWERED;
+}
+
+bool vt__gw_answer(vt__service *svc, vt__acache *cache, int degraded_code,
+		   size_t max_body, const vt__gw_request *rq, bool nowait,
+		   bool *entered, vt__gw_response *out)
+{
+	return gw_answer(svc, cache, degraded_code, max_body, rq, nowait,
+			 entered, out, NULL) == GW_ANSWERED;
 }
 
 void vt__gw_response_fini(vt__gw_response *res)
@@ -720,8 +812,16 @@ void vt__gw_response_fini(vt__gw_response *res)
 		answer_free(res);
 }
 
+/* A fresh run's end answers its request (gw_later.send). */
+static void later_deliver(gw_later *l, answer *a)
+{
+	deliver((gw_req *)(void *)((char *)l - offsetof(gw_req, later)), a);
+}
+
 /* Every route's callback: on nng's thread, so nothing here blocks. A
- * fresh /health goes to the pool; everything else is answered here. */
+ * fresh /health is answered by the end of its run, on the thread that
+ * ends it (with history, on the pool: it may wait); everything else is
+ * answered here. */
 static void on_request(nng_aio *aio, vt__gw_route route)
 {
 	nng_http_handler *h = nng_aio_get_input(aio, 1);
@@ -737,19 +837,28 @@ static void on_request(nng_aio *aio, vt__gw_route route)
 	c->conn = nng_aio_get_input(aio, 2);
 	c->route = route;
 
+	c->later.send = later_deliver;
+
 	vt__gw_request rq;
 	answer a;
 	request_of(c, &rq);
-	if (!vt__gw_answer(c->r->svc, c->r->cache, c->r->degraded_code,
-			   c->r->max_body, &rq, true, &c->entered, &a)) {
-		/* Fresh: may wait up to the largest check timeout. */
-		vt_err rv = vt_pool_submit(c->r->pool, worker, c);
-		if (rv == VT_OK)
+	switch (gw_answer(c->r->svc, c->r->cache, c->r->degraded_code,
+			  c->r->max_body, &rq, true, &c->entered, &a,
+			  &c->later)) {
+	case GW_LATER:
+		return; /* c belongs to the run's end now */
+	case GW_ANSWERED:
+		break;
+	case GW_WAITS:
+		/* Fresh with history: may wait up to the largest check
+		 * timeout. */
+		if (vt_pool_submit(c->r->pool, worker, c) == VT_OK)
 			return; /* c belongs to the worker now */
 		a = (answer){.head = strcmp(rq.method, "HEAD") == 0,
 			     .close = true};
 		answer_static(&a, 503,
 			      "{\"error\":\"too many requests in flight\"}");
+		break;
 	}
 	deliver(c, &a);
 }
@@ -940,8 +1049,10 @@ void vt__routes_detach(vt__routes *r)
 
 /* ---- the stand-alone gateway ----------------------------------------- */
 
-/* One fresh /health handed to the pool. */
+/* One request past the transport's thread: a fresh /health answered by
+ * its run's end (later) or, when it must wait, on the pool. */
 typedef struct gw_job {
+	gw_later later;
 	vt__gateway *g;
 	vt__httpd_conn *conn;
 	const vt__httpd_req *rq;
@@ -1011,8 +1122,21 @@ static void gw_worker(void *arg)
 	gw_send(g, conn, &a, entered);
 }
 
+/* A fresh run's end answers its request (gw_later.send). */
+static void gw_later_send(gw_later *l, answer *a)
+{
+	gw_job *j = (gw_job *)(void *)((char *)l - offsetof(gw_job, later));
+	vt__gateway *g = j->g;
+	vt__httpd_conn *conn = j->conn;
+	bool entered = j->entered;
+	free(j);
+	gw_send(g, conn, a, entered);
+}
+
 /* Every request of the transport, on its thread: what cannot block is
- * answered here, a fresh /health goes to the pool. */
+ * answered here; a fresh /health is answered by the end of its run, on
+ * the thread that ends it, or, when it must wait (history), on the
+ * pool. */
 static void gw_serve(void *arg, vt__httpd_conn *conn, const vt__httpd_req *h)
 {
 	vt__gateway *g = arg;
@@ -1020,19 +1144,34 @@ static void gw_serve(void *arg, vt__httpd_conn *conn, const vt__httpd_req *h)
 	answer a;
 	bool entered = false;
 	request_of_httpd(h, &rq);
-	if (vt__gw_answer(g->svc, g->cache, g->degraded_code, g->max_body, &rq,
-			  true, &entered, &a)) {
+	gw_job *j = malloc(sizeof(*j));
+	if (j == NULL) {
+		if (vt__gw_answer(g->svc, g->cache, g->degraded_code,
+				  g->max_body, &rq, true, &entered, &a)) {
+			gw_send(g, conn, &a, entered);
+			return;
+		}
+		goto busy;
+	}
+	*j = (gw_job){
+	    .later = {.send = gw_later_send}, .g = g, .conn = conn, .rq = h};
+	switch (gw_answer(g->svc, g->cache, g->degraded_code, g->max_body, &rq,
+			  true, &j->entered, &a, &j->later)) {
+	case GW_LATER:
+		return; /* j belongs to the run's end now */
+	case GW_ANSWERED:
+		entered = j->entered;
+		free(j);
 		gw_send(g, conn, &a, entered);
 		return;
-	}
-	gw_job *j = malloc(sizeof(*j));
-	if (j != NULL) {
-		*j =
-		    (gw_job){.g = g, .conn = conn, .rq = h, .entered = entered};
+	case GW_WAITS:
 		if (vt_pool_submit(g->pool, gw_worker, j) == VT_OK)
 			return; /* j belongs to the worker now */
+		entered = j->entered;
 		free(j);
+		break;
 	}
+busy:
 	a = (answer){.head = strcmp(rq.method, "HEAD") == 0, .close = true};
 	answer_static(&a, 503, "{\"error\":\"too many requests in flight\"}");
 	gw_send(g, conn, &a, entered);

@@ -104,7 +104,7 @@ vt__access vt__service_access(const vt__service *svc, const char *presented,
 /* Statuses only: drops each component's details and replaces its error.
  * The snapshot is one allocation of its own (snapshot.c), so its
  * components are ours to change; the error now points at a literal. */
-static void withhold(vt_health_snapshot *s)
+void vt__service_withhold(vt_health_snapshot *s)
 {
 	vt_component *cs = (vt_component *)s->components;
 	for (size_t i = 0; i < s->ncomponents; i++) {
@@ -156,10 +156,9 @@ void vt__service_shutdown(vt__service *svc)
 	pthread_mutex_unlock(&svc->mtx);
 }
 
-vt_err vt__service_health(vt__service *svc, const vt__health_query *q,
-			  vt_health_snapshot **out)
+/* VT_EINVAL when a name in q's filter is malformed; VT_OK else. */
+static vt_err filter_valid(const vt_health_filter *f)
 {
-	const vt_health_filter *f = &q->filter;
 	if (f->name != NULL && f->name[0] != '\0' &&
 	    !vt_check_name_valid(f->name))
 		return VT_EINVAL;
@@ -169,14 +168,32 @@ vt_err vt__service_health(vt__service *svc, const vt__health_query *q,
 		if (f->exclude[i] == NULL ||
 		    !vt_check_name_valid(f->exclude[i]))
 			return VT_EINVAL;
-	if (q->mode != VT_RUN_FRESH && q->mode != VT_RUN_CACHED)
+	return VT_OK;
+}
+
+vt_err vt__service_health(vt__service *svc, const vt__health_query *q,
+			  vt_health_snapshot **out)
+{
+	const vt_health_filter *f = &q->filter;
+	if (filter_valid(f) != VT_OK ||
+	    (q->mode != VT_RUN_FRESH && q->mode != VT_RUN_CACHED))
 		return VT_EINVAL;
 	vt_err err = vt_health_run(svc->health, f, q->mode, out);
 	if (err == VT_OK && svc->history != NULL)
 		with_history(svc->history, *out);
 	if (err == VT_OK && q->withhold)
-		withhold(*out);
+		vt__service_withhold(*out);
 	return err;
+}
+
+vt_err vt__service_health_async(vt__service *svc, const vt__health_query *q,
+				vt__run_done done, void *arg)
+{
+	if (filter_valid(&q->filter) != VT_OK || q->mode != VT_RUN_FRESH)
+		return VT_EINVAL;
+	if (svc->history != NULL)
+		return VT_EUNAVAIL;
+	return vt__health_run_async(svc->health, &q->filter, done, arg);
 }
 
 vt_err vt__service_history(vt__service *svc, const char *name, double since,

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "health/waiter.h"
 #include "vitals/health.h"
 #include "vitals/history.h"
 #include "vitals/metrics.h"
@@ -104,6 +105,21 @@ void vt__service_shutdown(vt__service *svc);
  * the largest timeout of the selected checks (VT_RUN_FRESH). */
 vt_err vt__service_health(vt__service *svc, const vt__health_query *q,
 			  vt_health_snapshot **out);
+
+/* Starts a fresh run of the selected checks without waiting for it:
+ * its snapshot goes to done(arg) on the thread that completes the run
+ * (health/waiter.h: done must not block), within the largest timeout
+ * of the checks. The caller applies q->withhold
+ * (vt__service_withhold). VT_EUNAVAIL when history is kept (its answer
+ * waits for the commit: use vt__service_health on a thread that may
+ * block); VT_ENOENT and VT_EINVAL as vt__service_health, VT_ENOMEM,
+ * VT_EIO; done is called only on VT_OK. Thread-safe. */
+vt_err vt__service_health_async(vt__service *svc, const vt__health_query *q,
+				vt__run_done done, void *arg);
+
+/* Statuses only: drops each component's details and replaces its
+ * error, as vt__service_health does for a query with withhold. */
+void vt__service_withhold(vt_health_snapshot *s);
 
 /* The results a history answer holds when the caller names no limit. */
 #define VT__HISTORY_DEFAULT_LIMIT 100

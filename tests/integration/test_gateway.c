@@ -130,7 +130,7 @@ static void expect_error(int port, const char *method, const char *target,
 
 /* ---- the fixture ------------------------------------------------------ */
 
-static atomic_int alpha_runs, beta_status, slow_runs;
+static atomic_int alpha_runs, beta_status, slow_runs, hang_runs;
 static pthread_mutex_t hang_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t hang_cv = PTHREAD_COND_INITIALIZER;
 static bool hang_released; /* protected by hang_mtx */
@@ -167,6 +167,7 @@ static bool slow_fn(void *arg)
 static bool hang_fn(void *arg)
 {
 	(void)arg;
+	atomic_fetch_add(&hang_runs, 1);
 	pthread_mutex_lock(&hang_mtx);
 	while (!hang_released)
 		pthread_cond_wait(&hang_cv, &hang_mtx);
@@ -204,6 +205,7 @@ static void fx_start(fx *f, int degraded_code, int flags)
 	atomic_store(&alpha_runs, 0);
 	atomic_store(&beta_status, VT_HEALTHY);
 	atomic_store(&slow_runs, 0);
+	atomic_store(&hang_runs, 0);
 	pthread_mutex_lock(&hang_mtx);
 	hang_released = false;
 	pthread_mutex_unlock(&hang_mtx);
@@ -1053,6 +1055,34 @@ static void test_concurrent_fresh(void)
 	fx_stop(&f);
 }
 
+/* Fresh requests on several connections while a check hangs: one
+ * execution of it for all, each answered at its timeout while it still
+ * hangs. */
+static void test_concurrent_hung(void)
+{
+	fx f;
+	fx_start(&f, 0, WITH_HANG);
+	enum { N = 8 };
+	vt_test_conn *c[N];
+	const char *get = "GET /health?tag=hang HTTP/1.1\r\nHost: x\r\n\r\n";
+	for (int i = 0; i < N; i++) {
+		c[i] = vt_test_conn_new(f.port);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c[i]);
+		CU_ASSERT_FATAL(vt_test_conn_send(c[i], get, strlen(get)));
+	}
+	for (int i = 0; i < N; i++) {
+		vt_test_resp r;
+		CU_ASSERT_FATAL(conn_read(c[i], false, &r));
+		CU_ASSERT_EQUAL(r.status, 503);
+		CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "timeout after 800 ms"));
+		vt_test_resp_free(&r);
+		vt_test_conn_free(c[i]);
+	}
+	/* Answered while it still hangs (fx_stop releases it). */
+	CU_ASSERT_EQUAL(atomic_load(&hang_runs), 1);
+	fx_stop(&f);
+}
+
 typedef struct shut {
 	vt_server *s;
 	double done_ms;
@@ -1241,6 +1271,7 @@ int main(void)
 	    {"bad input", test_bad_input},
 	    {"keep-alive, HEAD, close", test_keepalive_head},
 	    {"concurrent fresh requests", test_concurrent_fresh},
+	    {"concurrent fresh requests on a hung check", test_concurrent_hung},
 	    {"graceful shutdown", test_shutdown},
 	    {"pub", test_pub},
 	    {"start errors", test_start_errors},
