@@ -8,6 +8,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1233,7 +1234,7 @@ static void *rs_write(void *p)
 typedef struct {
 	vt_metrics *m;
 	_Atomic int stop;
-	int bad, snaps;
+	_Atomic int snaps, bad;
 } rs_scraper;
 
 /* Takes snapshots until stopped: counts never go backwards, and each
@@ -1261,7 +1262,7 @@ static void *rs_scrape(void *p)
 			last[k] = x->hist.count;
 		}
 		vt_metrics_snapshot_free(s);
-		r->snaps++;
+		atomic_fetch_add(&r->snaps, 1);
 	}
 	return NULL;
 }
@@ -1288,6 +1289,10 @@ static void test_reuse_exact_under_concurrency(void)
 	pthread_t st, wt[RS_THREADS];
 	rs_writer w[RS_THREADS];
 	CU_ASSERT_FATAL(pthread_create(&st, NULL, rs_scrape, &sc) == 0);
+	/* The writers start once the scraper runs, so that its snapshots
+	 * overlap their writes however the threads are scheduled. */
+	while (atomic_load(&sc.snaps) == 0 && atomic_load(&sc.bad) == 0)
+		sched_yield();
 	for (int i = 0; i < RS_THREADS; i++) {
 		w[i] = (rs_writer){h, i};
 		CU_ASSERT_FATAL(pthread_create(&wt[i], NULL, rs_write, &w[i]) ==
