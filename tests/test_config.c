@@ -589,7 +589,10 @@ static void test_override_and_describe(void)
 	    "\"redis://:s3cret@127.0.0.1:6379/2\", \"critical\": false},"
 	    "{\"name\": \"e\", \"type\": \"exec\", \"command\": "
 	    "[\"/bin/echo\", "
-	    "\"hi\"], \"interval_ms\": 500, \"timeout_ms\": 100}]}");
+	    "\"hi\"], \"interval_ms\": 500, \"timeout_ms\": 100},"
+	    "{\"name\": \"p\", \"type\": \"exec\", \"command\": "
+	    "[\"/bin/check_http\", \"--url=https://u:pw9x@h/a\", "
+	    "\"amqp://:pw9x@q\"]}]}");
 	CU_ASSERT_EQUAL(vt__config_override(cfg, "http", "127.0.0.1:9999", err,
 					    sizeof(err)),
 			VT_OK);
@@ -615,6 +618,12 @@ static void test_override_and_describe(void)
 	vt__check_conf_describe(&cfg->checks[1], d, sizeof(d));
 	CU_ASSERT_STRING_EQUAL(
 	    d, "exec /bin/echo hi, every 500 ms, timeout 100 ms");
+	/* A plugin's arguments are logged with URL passwords redacted. */
+	vt__check_conf_describe(&cfg->checks[2], d, sizeof(d));
+	CU_ASSERT_STRING_EQUAL(d,
+			       "exec /bin/check_http --url=https://u:***@h/a "
+			       "amqp://:***@q, every 10000 ms, timeout "
+			       "2000 ms");
 	vt__config_free(cfg);
 }
 

@@ -22,6 +22,7 @@
 #include "daemon/config.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -1332,6 +1333,26 @@ vt_err vt__config_override(vt__config *cfg, const char *key, const char *value,
 	return VT_OK;
 }
 
+/* arg into out (cap bytes) with the password of the URL in it, if any,
+ * redacted: a plugin's arguments may carry credentials
+ * ("--url=https://user:pw@host"), and the exec check shows none of
+ * them either. */
+static void redact_arg(const char *arg, char *out, size_t cap)
+{
+	const char *sep = strstr(arg, "://");
+	if (sep == NULL) {
+		snprintf(out, cap, "%s", arg);
+		return;
+	}
+	const char *url = sep;
+	while (url > arg && (isalnum((unsigned char)url[-1]) ||
+			     strchr("+.-", url[-1]) != NULL))
+		url--;
+	snprintf(out, cap, "%.*s", (int)(url - arg), arg);
+	size_t o = strlen(out);
+	vt_url_redact(url, out + o, cap - o);
+}
+
 void vt__check_conf_describe(const vt__check_conf *k, char *out, size_t cap)
 {
 	char target[1024] = "";
@@ -1363,8 +1384,10 @@ void vt__check_conf_describe(const vt__check_conf *k, char *out, size_t cap)
 		break;
 	case VT__CHECK_EXEC:
 		for (size_t i = 0, o = 0; i < k->argc; i++) {
+			char arg[sizeof(target)];
+			redact_arg(k->argv[i], arg, sizeof(arg));
 			int n = snprintf(target + o, sizeof(target) - o, "%s%s",
-					 i > 0 ? " " : "", k->argv[i]);
+					 i > 0 ? " " : "", arg);
 			if (n < 0 || (size_t)n >= sizeof(target) - o)
 				break;
 			o += (size_t)n;
