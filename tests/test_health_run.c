@@ -20,59 +20,6 @@
 #include "vitals/health.h"
 #include "vitals/metrics.h"
 
-/* A check that blocks until the test opens its gate. */
-typedef struct hang {
-	pthread_mutex_t mtx;
-	pthread_cond_t cv;
-	bool open;
-	atomic_int calls;
-	atomic_int returned;
-} hang;
-
-static void hang_init(hang *g)
-{
-	pthread_mutex_init(&g->mtx, NULL);
-	pthread_cond_init(&g->cv, NULL);
-	g->open = false;
-	atomic_init(&g->calls, 0);
-	atomic_init(&g->returned, 0);
-}
-
-static void hang_open(hang *g)
-{
-	pthread_mutex_lock(&g->mtx);
-	g->open = true;
-	pthread_cond_broadcast(&g->cv);
-	pthread_mutex_unlock(&g->mtx);
-}
-
-/* Waits (up to 5 s) until the hung callbacks returned; 1 if they did. */
-static int hang_wait_returned(hang *g, int n)
-{
-	double end = vt_test_now_ms() + 5000;
-	while (atomic_load(&g->returned) < n && vt_test_now_ms() < end)
-		vt_test_sleep_ms(1);
-	return atomic_load(&g->returned) >= n;
-}
-
-static void hang_fini(hang *g)
-{
-	pthread_cond_destroy(&g->cv);
-	pthread_mutex_destroy(&g->mtx);
-}
-
-static void hang_fn(vt_check_result *r, void *arg)
-{
-	hang *g = arg;
-	atomic_fetch_add(&g->calls, 1);
-	pthread_mutex_lock(&g->mtx);
-	while (!g->open)
-		pthread_cond_wait(&g->cv, &g->mtx);
-	pthread_mutex_unlock(&g->mtx);
-	vt_result_detail_str(r, "late", "yes");
-	atomic_fetch_add(&g->returned, 1);
-}
-
 /* A check that sleeps, reports a status and counts its calls. */
 typedef struct probe {
 	atomic_int calls;
@@ -136,14 +83,15 @@ static int error_is(const vt_component *c, const char *text)
 static void test_hung_check(void)
 {
 	vt_health *h = health_new(4, 0);
-	hang g;
-	hang_init(&g);
+	vt_test_gate g;
+	vt_test_gate_init(&g);
 	probe ok, deg;
 	probe_init(&ok, 0, VT_HEALTHY);
 	probe_init(&deg, 0, VT_DEGRADED);
 	vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
 	o.timeout_ms = 400;
-	CU_ASSERT_EQUAL(vt_health_add(h, "hung", hang_fn, &g, &o), VT_OK);
+	CU_ASSERT_EQUAL(vt_health_add(h, "hung", vt_test_gate_check, &g, &o),
+			VT_OK);
 	CU_ASSERT_EQUAL(vt_health_add(h, "ok", probe_fn, &ok, NULL), VT_OK);
 	CU_ASSERT_EQUAL(vt_health_add(h, "slowish", probe_fn, &deg, NULL),
 			VT_OK);
@@ -190,8 +138,8 @@ static void test_hung_check(void)
 	CU_ASSERT_EQUAL(atomic_load(&ok.calls), 4);
 
 	/* Its late result is discarded ... */
-	hang_open(&g);
-	CU_ASSERT(hang_wait_returned(&g, 1));
+	vt_test_gate_open(&g);
+	CU_ASSERT(vt_test_gate_wait_returned(&g, 1));
 	vt_test_sleep_ms(20);
 	s = run(h, &only, VT_RUN_CACHED, NULL);
 	CU_ASSERT(error_is(comp(s, "hung"), "timeout after 400 ms"));
@@ -205,7 +153,7 @@ static void test_hung_check(void)
 	CU_ASSERT_PTR_NULL(comp(s, "hung")->error);
 	vt_health_snapshot_free(s);
 	vt_health_free(h);
-	hang_fini(&g);
+	vt_test_gate_fini(&g);
 }
 
 /* ---- parallelism ---- */
@@ -340,14 +288,15 @@ static void test_queue_full(void)
 {
 	/* One worker, room for one waiting task. */
 	vt_health *h = health_new(1, 1);
-	hang g;
-	hang_init(&g);
+	vt_test_gate g;
+	vt_test_gate_init(&g);
 	probe b, c;
 	probe_init(&b, 0, VT_HEALTHY);
 	probe_init(&c, 0, VT_HEALTHY);
 	vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
 	o.timeout_ms = 300;
-	CU_ASSERT_EQUAL(vt_health_add(h, "a", hang_fn, &g, &o), VT_OK);
+	CU_ASSERT_EQUAL(vt_health_add(h, "a", vt_test_gate_check, &g, &o),
+			VT_OK);
 	CU_ASSERT_EQUAL(vt_health_add(h, "b", probe_fn, &b, &o), VT_OK);
 	CU_ASSERT_EQUAL(vt_health_add(h, "c", probe_fn, &c, &o), VT_OK);
 
@@ -374,8 +323,8 @@ static void test_queue_full(void)
 	CU_ASSERT_EQUAL(atomic_load(&b.calls), 0);
 	CU_ASSERT_EQUAL(atomic_load(&c.calls), 0);
 
-	hang_open(&g);
-	CU_ASSERT(hang_wait_returned(&g, 1));
+	vt_test_gate_open(&g);
+	CU_ASSERT(vt_test_gate_wait_returned(&g, 1));
 	/* "b"'s queued execution timed out: the worker skips it. Then,
 	 * one at a time (the queue holds one), all run again. */
 	const char *names[] = {"a", "b", "c"};
@@ -388,7 +337,7 @@ static void test_queue_full(void)
 	CU_ASSERT_EQUAL(atomic_load(&b.calls), 1);
 	CU_ASSERT_EQUAL(atomic_load(&c.calls), 1);
 	vt_health_free(h);
-	hang_fini(&g);
+	vt_test_gate_fini(&g);
 }
 
 /* ---- batches: a fresh run's checks on one task ---- */
@@ -399,13 +348,14 @@ static void test_queue_full(void)
 static void test_batch_handoff(void)
 {
 	vt_health *h = health_new(2, 0);
-	hang g;
-	hang_init(&g);
+	vt_test_gate g;
+	vt_test_gate_init(&g);
 	probe p[3];
 	vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
 	o.timeout_ms = 400;
 	/* Sorted by name: "a" is the batch's first. */
-	CU_ASSERT_EQUAL(vt_health_add(h, "a", hang_fn, &g, &o), VT_OK);
+	CU_ASSERT_EQUAL(vt_health_add(h, "a", vt_test_gate_check, &g, &o),
+			VT_OK);
 	const char *names[] = {"b", "c", "d"};
 	o.timeout_ms = 5000;
 	for (int i = 0; i < 3; i++) {
@@ -430,10 +380,10 @@ static void test_batch_handoff(void)
 	for (int i = 0; i < 3; i++)
 		CU_ASSERT_EQUAL(atomic_load(&p[i].calls), 2);
 	vt_health_snapshot_free(s);
-	hang_open(&g);
-	CU_ASSERT(hang_wait_returned(&g, 1));
+	vt_test_gate_open(&g);
+	CU_ASSERT(vt_test_gate_wait_returned(&g, 1));
 	vt_health_free(h);
-	hang_fini(&g);
+	vt_test_gate_fini(&g);
 }
 
 /* A quick check finished before a hung one in the same batch, whose
@@ -442,14 +392,15 @@ static void test_batch_handoff(void)
 static void test_batch_timeout_releases(void)
 {
 	vt_health *h = health_new(2, 0);
-	hang g;
-	hang_init(&g);
+	vt_test_gate g;
+	vt_test_gate_init(&g);
 	probe p;
 	probe_init(&p, 0, VT_HEALTHY);
 	vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
 	CU_ASSERT_EQUAL(vt_health_add(h, "a", probe_fn, &p, &o), VT_OK);
 	o.timeout_ms = 1;
-	CU_ASSERT_EQUAL(vt_health_add(h, "b", hang_fn, &g, &o), VT_OK);
+	CU_ASSERT_EQUAL(vt_health_add(h, "b", vt_test_gate_check, &g, &o),
+			VT_OK);
 	for (int i = 1; i <= 3; i++) {
 		vt_health_snapshot *s = run(h, NULL, VT_RUN_FRESH, NULL);
 		CU_ASSERT_EQUAL(comp(s, "a")->status, VT_HEALTHY);
@@ -461,10 +412,10 @@ static void test_batch_timeout_releases(void)
 	 * started: then it is skipped and started again. */
 	int calls = atomic_load(&g.calls);
 	CU_ASSERT(calls <= 1);
-	hang_open(&g);
-	CU_ASSERT(hang_wait_returned(&g, calls));
+	vt_test_gate_open(&g);
+	CU_ASSERT(vt_test_gate_wait_returned(&g, calls));
 	vt_health_free(h);
-	hang_fini(&g);
+	vt_test_gate_fini(&g);
 }
 
 /* Many quick checks on one worker, fresh runs from several threads:
@@ -649,12 +600,13 @@ static void test_scheduler_hung(void)
 	vt_health_opts ho = {.workers = 2, .metrics = m};
 	vt_health *h = NULL;
 	CU_ASSERT_FATAL(vt_health_alloc(&h, &ho) == VT_OK);
-	hang g;
-	hang_init(&g);
+	vt_test_gate g;
+	vt_test_gate_init(&g);
 	vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
 	o.timeout_ms = 100;
 	o.interval_ms = 600; /* due again by 660 ms; stale only after 1800 */
-	CU_ASSERT_EQUAL(vt_health_add(h, "hung", hang_fn, &g, &o), VT_OK);
+	CU_ASSERT_EQUAL(vt_health_add(h, "hung", vt_test_gate_check, &g, &o),
+			VT_OK);
 	/* A fast neighbour keeps the scheduler busy meanwhile. */
 	probe tick;
 	probe_init(&tick, 0, VT_HEALTHY);
@@ -678,11 +630,11 @@ static void test_scheduler_hung(void)
 	CU_ASSERT_EQUAL(atomic_load(&g.calls), 1);
 	CU_ASSERT(atomic_load(&tick.calls) >= 5);
 	vt_health_stop(h);
-	hang_open(&g);
-	CU_ASSERT(hang_wait_returned(&g, 1));
+	vt_test_gate_open(&g);
+	CU_ASSERT(vt_test_gate_wait_returned(&g, 1));
 	vt_health_free(h);
 	vt_metrics_free(m);
-	hang_fini(&g);
+	vt_test_gate_fini(&g);
 }
 
 /* ---- remove while running ---- */
@@ -691,7 +643,7 @@ static atomic_int freed;
 
 static void count_free(void *arg)
 {
-	hang *g = arg;
+	vt_test_gate *g = arg;
 	/* free_arg comes after the callback returned. */
 	if (atomic_load(&g->returned) == atomic_load(&g->calls))
 		atomic_fetch_add(&freed, 1);
@@ -702,13 +654,14 @@ static void count_free(void *arg)
 static void test_remove_while_running(void)
 {
 	vt_health *h = health_new(2, 0);
-	hang g;
-	hang_init(&g);
+	vt_test_gate g;
+	vt_test_gate_init(&g);
 	atomic_store(&freed, 0);
 	vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
 	o.timeout_ms = 100;
 	o.free_arg = count_free;
-	CU_ASSERT_EQUAL(vt_health_add(h, "r", hang_fn, &g, &o), VT_OK);
+	CU_ASSERT_EQUAL(vt_health_add(h, "r", vt_test_gate_check, &g, &o),
+			VT_OK);
 	vt_health_snapshot_free(run(h, NULL, VT_RUN_FRESH, NULL));
 	CU_ASSERT_EQUAL(atomic_load(&g.calls), 1);
 
@@ -729,7 +682,7 @@ static void test_remove_while_running(void)
 	CU_ASSERT_EQUAL(s->components[0].status, VT_HEALTHY);
 	vt_health_snapshot_free(s);
 
-	hang_open(&g);
+	vt_test_gate_open(&g);
 	double end = vt_test_now_ms() + 5000;
 	while (atomic_load(&freed) == 0 && vt_test_now_ms() < end)
 		vt_test_sleep_ms(1);
@@ -737,7 +690,7 @@ static void test_remove_while_running(void)
 	CU_ASSERT_EQUAL(atomic_load(&freed), 1);
 	vt_health_free(h);
 	CU_ASSERT_EQUAL(atomic_load(&freed), 1);
-	hang_fini(&g);
+	vt_test_gate_fini(&g);
 }
 
 static atomic_int listened;
@@ -751,7 +704,7 @@ static void count_listen(const char *name, vt_status old_status,
 
 /* A registry exporting to its own metrics, with a listener, one instant
  * check and one check hung on g (timeout 50 ms), both run once. */
-static vt_health *health_with_hung(vt_metrics **m, hang *g)
+static vt_health *health_with_hung(vt_metrics **m, vt_test_gate *g)
 {
 	CU_ASSERT_FATAL(vt_metrics_alloc(m) == VT_OK);
 	vt_health_opts ho = {.workers = 2, .metrics = *m};
@@ -763,7 +716,8 @@ static vt_health *health_with_hung(vt_metrics **m, hang *g)
 	vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
 	o.timeout_ms = 50;
 	o.free_arg = count_free;
-	CU_ASSERT_EQUAL(vt_health_add(h, "hung", hang_fn, g, &o), VT_OK);
+	CU_ASSERT_EQUAL(vt_health_add(h, "hung", vt_test_gate_check, g, &o),
+			VT_OK);
 	static probe p;
 	probe_init(&p, 0, VT_HEALTHY);
 	CU_ASSERT_EQUAL(vt_health_add(h, "quick", probe_fn, &p, NULL), VT_OK);
@@ -777,8 +731,8 @@ static vt_health *health_with_hung(vt_metrics **m, hang *g)
 static void test_free_never_returns(void)
 {
 	/* Static: the callback keeps using it after the test returned. */
-	static hang g;
-	hang_init(&g);
+	static vt_test_gate g;
+	vt_test_gate_init(&g);
 	vt_metrics *m = NULL;
 	vt_health *h = health_with_hung(&m, &g);
 	vt_health_free(h); /* must return: ctest's timeout fails it if not */
@@ -793,23 +747,23 @@ static void test_free_never_returns(void)
  * registry is released (ASan's leak check sees it). */
 static void test_free_detached_returns(void)
 {
-	hang g;
-	hang_init(&g);
+	vt_test_gate g;
+	vt_test_gate_init(&g);
 	vt_metrics *m = NULL;
 	vt_health *h = health_with_hung(&m, &g);
 	int heard = atomic_load(&listened);
 	vt_health_free(h);
 	CU_ASSERT_EQUAL(atomic_load(&freed), 0);
 	vt_metrics_free(m);
-	hang_open(&g);
-	CU_ASSERT(hang_wait_returned(&g, 1));
+	vt_test_gate_open(&g);
+	CU_ASSERT(vt_test_gate_wait_returned(&g, 1));
 	double end = vt_test_now_ms() + 5000;
 	while (atomic_load(&freed) == 0 && vt_test_now_ms() < end)
 		vt_test_sleep_ms(1);
 	CU_ASSERT_EQUAL(atomic_load(&freed), 1);
 	CU_ASSERT_EQUAL(atomic_load(&listened), heard);
 	vt_test_sleep_ms(50); /* lets the registry's reaper finish */
-	hang_fini(&g);
+	vt_test_gate_fini(&g);
 }
 
 int main(void)

@@ -20,50 +20,6 @@
 #include "testutil.h"
 #include "vitals/health.h"
 
-/* A check that blocks until the test opens its gate. */
-typedef struct gate {
-	pthread_mutex_t mtx;
-	pthread_cond_t cv;
-	bool open;
-	atomic_int calls;
-	atomic_int returned;
-} gate;
-
-static void gate_init(gate *g)
-{
-	pthread_mutex_init(&g->mtx, NULL);
-	pthread_cond_init(&g->cv, NULL);
-	g->open = false;
-	atomic_init(&g->calls, 0);
-	atomic_init(&g->returned, 0);
-}
-
-static void gate_open(gate *g)
-{
-	pthread_mutex_lock(&g->mtx);
-	g->open = true;
-	pthread_cond_broadcast(&g->cv);
-	pthread_mutex_unlock(&g->mtx);
-}
-
-static void gate_fini(gate *g)
-{
-	pthread_cond_destroy(&g->cv);
-	pthread_mutex_destroy(&g->mtx);
-}
-
-static void gate_fn(vt_check_result *r, void *arg)
-{
-	gate *g = arg;
-	atomic_fetch_add(&g->calls, 1);
-	pthread_mutex_lock(&g->mtx);
-	while (!g->open)
-		pthread_cond_wait(&g->cv, &g->mtx);
-	pthread_mutex_unlock(&g->mtx);
-	vt_result_detail_str(r, "late", "yes");
-	atomic_fetch_add(&g->returned, 1);
-}
-
 /* Polls until *v >= n, at most 10 s; true if it got there. */
 static bool wait_count(atomic_int *v, int n)
 {
@@ -98,7 +54,7 @@ typedef struct ending {
 	vt_health_snapshot *s;
 	vt_err rv;
 	int gate_returned; /* the gate's returned count when it ended */
-	gate *g;	   /* NULL = none to look at */
+	vt_test_gate *g;   /* NULL = none to look at */
 } ending;
 
 static void on_done(vt_health_snapshot *s, vt_err rv, void *arg)
@@ -136,13 +92,14 @@ static bool error_is(const vt_component *c, const char *text)
 static void test_hung(void)
 {
 	vt_health *h = health_new(2);
-	gate g;
-	gate_init(&g);
+	vt_test_gate g;
+	vt_test_gate_init(&g);
 	probe p[3];
 	vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
 	o.timeout_ms = 2000;
 	/* Sorted by name: "a" is the batch's first. */
-	CU_ASSERT_EQUAL(vt_health_add(h, "a", gate_fn, &g, &o), VT_OK);
+	CU_ASSERT_EQUAL(vt_health_add(h, "a", vt_test_gate_check, &g, &o),
+			VT_OK);
 	const char *names[] = {"b", "c", "d"};
 	o.timeout_ms = 30000;
 	for (int i = 0; i < 3; i++) {
@@ -199,10 +156,10 @@ static void test_hung(void)
 	vt_health_snapshot_free(all.s);
 	vt_health_snapshot_free(others.s);
 	vt_health_snapshot_free(again.s);
-	gate_open(&g);
+	vt_test_gate_open(&g);
 	CU_ASSERT(wait_count(&g.returned, 1));
 	vt_health_free(h);
-	gate_fini(&g);
+	vt_test_gate_fini(&g);
 }
 
 /* Runs started while two checks run share their executions: each
@@ -212,12 +169,14 @@ static void test_shared(void)
 {
 	enum { NRUNS = 16 };
 	vt_health *h = health_new(2);
-	gate g;
-	gate_init(&g);
+	vt_test_gate g;
+	vt_test_gate_init(&g);
 	vt_check_opts o = VT_CHECK_OPTS_DEFAULT;
 	o.timeout_ms = 30000;
-	CU_ASSERT_EQUAL(vt_health_add(h, "one", gate_fn, &g, &o), VT_OK);
-	CU_ASSERT_EQUAL(vt_health_add(h, "two", gate_fn, &g, &o), VT_OK);
+	CU_ASSERT_EQUAL(vt_health_add(h, "one", vt_test_gate_check, &g, &o),
+			VT_OK);
+	CU_ASSERT_EQUAL(vt_health_add(h, "two", vt_test_gate_check, &g, &o),
+			VT_OK);
 
 	ending e[NRUNS];
 	for (int i = 0; i < NRUNS; i++) {
@@ -230,7 +189,7 @@ static void test_shared(void)
 	CU_ASSERT(wait_count(&g.calls, 2));
 	for (int i = 0; i < NRUNS; i++)
 		CU_ASSERT_EQUAL(atomic_load(&e[i].calls), 0);
-	gate_open(&g);
+	vt_test_gate_open(&g);
 	for (int i = 0; i < NRUNS; i++) {
 		CU_ASSERT_FATAL(wait_count(&e[i].calls, 1));
 		CU_ASSERT_EQUAL(e[i].rv, VT_OK);
@@ -242,7 +201,7 @@ static void test_shared(void)
 	}
 	CU_ASSERT_EQUAL(atomic_load(&g.calls), 2);
 	vt_health_free(h);
-	gate_fini(&g);
+	vt_test_gate_fini(&g);
 }
 
 /* Refusals come back at once, without a call; a run with nothing to

@@ -233,3 +233,46 @@ const vt_family_snap *vt_test_family(const vt_metrics_snapshot *s,
 			return &s->families[i];
 	return NULL;
 }
+
+void vt_test_gate_init(vt_test_gate *g)
+{
+	pthread_mutex_init(&g->mtx, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	g->open = false;
+	atomic_init(&g->calls, 0);
+	atomic_init(&g->returned, 0);
+}
+
+void vt_test_gate_open(vt_test_gate *g)
+{
+	pthread_mutex_lock(&g->mtx);
+	g->open = true;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mtx);
+}
+
+void vt_test_gate_fini(vt_test_gate *g)
+{
+	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->mtx);
+}
+
+void vt_test_gate_check(vt_check_result *r, void *arg)
+{
+	vt_test_gate *g = arg;
+	atomic_fetch_add(&g->calls, 1);
+	pthread_mutex_lock(&g->mtx);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mtx);
+	pthread_mutex_unlock(&g->mtx);
+	vt_result_detail_str(r, "late", "yes");
+	atomic_fetch_add(&g->returned, 1);
+}
+
+int vt_test_gate_wait_returned(vt_test_gate *g, int n)
+{
+	double end = vt_test_now_ms() + 5000;
+	while (atomic_load(&g->returned) < n && vt_test_now_ms() < end)
+		vt_test_sleep_ms(1);
+	return atomic_load(&g->returned) >= n;
+}

@@ -7,6 +7,9 @@
 #define VITALS_TESTUTIL_H
 
 #include <CUnit/CUnit.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vitals/health.h"
@@ -65,6 +68,27 @@ void vt_test_assert_snapshot_no_secret(const vt_health_snapshot *s,
 
 /* Whether process pid is gone, or dead and waiting to be reaped. */
 int vt_test_process_dead(long pid);
+
+/* ---- a check that blocks -------------------------------------------- */
+
+/* vt_test_gate_check, registered with &gate as its argument, counts its
+ * call, blocks until the test opens the gate, adds detail late=yes and
+ * counts its return: a hung dependency the test can release. */
+typedef struct vt_test_gate {
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	bool open;
+	atomic_int calls;
+	atomic_int returned;
+} vt_test_gate;
+
+void vt_test_gate_init(vt_test_gate *g);
+void vt_test_gate_open(vt_test_gate *g);
+void vt_test_gate_fini(vt_test_gate *g);
+void vt_test_gate_check(vt_check_result *r, void *arg);
+
+/* Waits (up to 5 s) until n callbacks returned; 1 if they did. */
+int vt_test_gate_wait_returned(vt_test_gate *g, int n);
 
 /* ---- metrics snapshots ---------------------------------------------- */
 
