@@ -67,6 +67,12 @@ vt_err vt__history_map(int rc)
 	}
 }
 
+/* What every connection to a database file sets. */
+static const char file_pragmas[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "PRAGMA cache_size=" VT__HISTORY_CACHE_KIB ";";
+
 /* Opens one connection with the pragmas every connection needs. On
  * error the message is in errbuf and *out is NULL. */
 static int open_conn(vt_history *hs, sqlite3 **out, char *errbuf, size_t errlen)
@@ -79,10 +85,7 @@ static int open_conn(vt_history *hs, sqlite3 **out, char *errbuf, size_t errlen)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_busy_timeout(db, 5000);
 	if (rc == SQLITE_OK && hs->path != NULL)
-		rc = sqlite3_exec(db,
-				  "PRAGMA journal_mode=WAL;"
-				  "PRAGMA synchronous=NORMAL;",
-				  NULL, NULL, NULL);
+		rc = sqlite3_exec(db, file_pragmas, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master;",
 				  NULL, NULL, NULL);

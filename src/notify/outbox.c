@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "history/history.h"
 #include "notify/notify_int.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -37,6 +38,7 @@ struct vt__outbox {
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
+    "PRAGMA cache_size=" VT__HISTORY_CACHE_KIB ";"
     "CREATE TABLE IF NOT EXISTS vt_outbox("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, notifier TEXT NOT NULL,"
     " id TEXT NOT NULL UNIQUE, check_name TEXT, kind TEXT NOT NULL,"
