@@ -2,13 +2,18 @@
  * test_pool.c - the worker pool: every task runs exactly once, in FIFO
  * order, a full queue refuses at once, shutdown runs what was queued and
  * refuses what comes after. Workers start on demand, yet nthreads tasks
- * run at once, each worker with the allocating thread's signal mask.
+ * run at once, each worker with the allocating thread's signal mask and
+ * the pool's name.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_getname_np */
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "testutil.h"
 #include "vitals/pool.h"
@@ -336,6 +341,49 @@ static void test_worker_signal_mask(void)
 	gate_fini(&g);
 }
 
+/* What a task saw of its worker's name. */
+typedef struct name_probe {
+	gate *g;
+	char name[32];
+} name_probe;
+
+static void task_name(void *arg)
+{
+	name_probe *np = arg;
+	if (pthread_getname_np(pthread_self(), np->name, sizeof(np->name)) != 0)
+		np->name[0] = '\0';
+	task_block(np->g);
+}
+
+/* vt_pool_set_name names the worker already running and those started
+ * later, cut to the 15 bytes Linux keeps; bad names are refused. */
+static void test_worker_names(void)
+{
+	vt_pool *p;
+	CU_ASSERT_FATAL(vt_pool_alloc(&p, 3, 4) == VT_OK);
+	CU_ASSERT_EQUAL(vt_pool_set_name(p, NULL), VT_EINVAL);
+	CU_ASSERT_EQUAL(vt_pool_set_name(p, ""), VT_EINVAL);
+	CU_ASSERT_EQUAL(vt_pool_set_name(NULL, "x"), VT_EINVAL);
+	CU_ASSERT_EQUAL(vt_pool_set_name(p, "vt-test-pool-with-a-long-name"),
+			VT_OK);
+	gate g;
+	gate_init(&g);
+	name_probe probes[3];
+	for (int i = 0; i < 3; i++) {
+		probes[i].g = &g;
+		strcpy(probes[i].name, "unset");
+		CU_ASSERT_EQUAL(vt_pool_submit(p, task_name, &probes[i]),
+				VT_OK);
+	}
+	/* All three block at once: each ran on its own worker. */
+	CU_ASSERT(gate_wait_blocked(&g, 3));
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_STRING_EQUAL(probes[i].name, "vt-test-pool-wi");
+	gate_open(&g);
+	vt_pool_free(p);
+	gate_fini(&g);
+}
+
 int main(void)
 {
 	static const vt_test tests[] = {
@@ -350,6 +398,7 @@ int main(void)
 	     test_all_workers_run_at_once},
 	    {"workers started on demand keep the alloc's signal mask",
 	     test_worker_signal_mask},
+	    {"workers carry the pool's name", test_worker_names},
 	    {NULL, NULL},
 	};
 	return vt_test_main("pool", tests);

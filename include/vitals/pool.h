@@ -2,10 +2,10 @@
  * vitals/pool.h - a pthread worker pool with a bounded queue.
  *
  * Tasks run in submission order on up to nthreads workers, started on
- * demand: one at first, another when a task comes and none is idle. A full queue makes
- * vt_pool_submit fail with VT_EFULL at once (it never blocks). Shutdown
- * (vt_pool_free) refuses new tasks, runs every task already queued, then
- * joins every worker: no task is lost or run twice.
+ * demand: one at first, another when a task comes and none is idle. A full
+ * queue makes vt_pool_submit fail with VT_EFULL at once (it never blocks).
+ * Shutdown (vt_pool_free) refuses new tasks, runs every task already queued,
+ * then joins every worker: no task is lost or run twice.
  */
 #ifndef VITALS_POOL_H
 #define VITALS_POOL_H
@@ -32,6 +32,11 @@ vt_err vt_pool_submit(vt_pool *pool, vt_task_fn fn, void *arg);
 
 /* The most workers the pool runs (nthreads). Thread-safe. */
 unsigned vt_pool_threads(const vt_pool *pool);
+
+/* Names the pool's workers, those running and those started later, as
+ * `top -H`, `ps -L` and debuggers show them: Linux keeps the first 15
+ * bytes. VT_EINVAL for NULL or an empty name. Thread-safe. */
+vt_err vt_pool_set_name(vt_pool *pool, const char *name);
 
 /* Runs every queued task, joins every worker and frees the pool. Waits
  * for running tasks to return. Accepts NULL. Must not be called from a

@@ -31,8 +31,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/mutex.h"
+#include "core/thread_name.h"
 
 typedef struct pool_task {
 	vt_task_fn fn;
@@ -60,6 +62,7 @@ struct vt_pool {
 	pool_worker *workers;	 /* [nthreads]; [0, started) live */
 	pool_worker *idle;	 /* stack of idle workers; protected by mtx */
 	sigset_t sigmask;	 /* of the allocating thread; immutable */
+	char name[16];		 /* workers' name or ""; protected by mtx */
 };
 
 static void *worker_main(void *arg)
@@ -109,6 +112,9 @@ static bool worker_start(vt_pool *pool)
 		pthread_cond_destroy(&w->cv);
 		return false;
 	}
+	/* Named before it takes a task: that needs pool->mtx, held here. */
+	if (pool->name[0] != '\0')
+		vt__thread_name(w->thread, pool->name);
 	pool->started++;
 	return true;
 }
@@ -220,6 +226,20 @@ vt_err vt_pool_submit(vt_pool *pool, vt_task_fn fn, void *arg)
 unsigned vt_pool_threads(const vt_pool *pool)
 {
 	return pool->nthreads;
+}
+
+vt_err vt_pool_set_name(vt_pool *pool, const char *name)
+{
+	if (pool == NULL || name == NULL || name[0] == '\0')
+		return VT_EINVAL;
+	pthread_mutex_lock(&pool->mtx);
+	size_t n = strnlen(name, sizeof(pool->name) - 1);
+	memcpy(pool->name, name, n);
+	pool->name[n] = '\0';
+	for (unsigned i = 0; i < pool->started; i++)
+		vt__thread_name(pool->workers[i].thread, pool->name);
+	pthread_mutex_unlock(&pool->mtx);
+	return VT_OK;
 }
 
 /* Refuses new tasks, lets the workers run every queued task, joins them

@@ -106,6 +106,7 @@ vt_err vt_health_alloc(vt_health **out, const vt_health_opts *opts)
 	rv = vt_pool_alloc(&h->pool, workers, qcap);
 	if (rv != VT_OK)
 		goto fail_pool;
+	(void)vt_pool_set_name(h->pool, "vt-check");
 	/* Any nonzero seed will do for jitter. */
 	h->rng = (uint64_t)vt__mono_ns() ^ (uint64_t)(uintptr_t)h;
 	h->rng = h->rng * 0x9E3779B97F4A7C15ULL | 1;

@@ -18,6 +18,7 @@
 #include <pthread.h>
 
 #include "core/clock.h"
+#include "core/thread_name.h"
 #include "health/run.h"
 #include "health/registry.h"
 
@@ -28,6 +29,7 @@
 static void *sched_main(void *arg)
 {
 	vt_health *h = arg;
+	vt__thread_name_self("vt-scheduler");
 
 	pthread_mutex_lock(&h->mtx);
 	while (!h->sched_stop) {

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 
 #include "core/clock.h"
+#include "core/thread_name.h"
 #include "health/run.h"
 
 struct vt__waiter {
@@ -111,6 +112,7 @@ void vt__waiters_finish(vt_health *h, vt__waiter *ready)
 static void *watch_main(void *arg)
 {
 	vt_health *h = arg;
+	vt__thread_name_self("vt-deadlines");
 
 	pthread_mutex_lock(&h->mtx);
 	while (!h->watch_stop) {

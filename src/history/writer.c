@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/thread_name.h"
 #include "history/history.h"
 
 #define RETRY_MS	 1000
@@ -329,6 +330,7 @@ static void housekeeping(vt_history *hs)
 static void *writer_main(void *arg)
 {
 	vt_history *hs = arg;
+	vt__thread_name_self("vt-history");
 	pthread_mutex_lock(&hs->mtx);
 	for (;;) {
 		size_t n = next_batch(hs);

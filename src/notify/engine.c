@@ -35,6 +35,7 @@
 
 #include "core/clock.h"
 #include "checks/httpreq.h"
+#include "core/thread_name.h"
 #include "health/check.h"
 #include "health/registry.h"
 #include "notify/notify_int.h"
@@ -505,6 +506,7 @@ static void tick(vt_notify *n, double now)
 static void *watcher_main(void *arg)
 {
 	vt_notify *n = arg;
+	vt__thread_name_self("vt-alerts");
 	pthread_mutex_lock(&n->mtx);
 	while (!n->stop) {
 		pthread_mutex_unlock(&n->mtx);

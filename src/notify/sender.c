@@ -26,6 +26,7 @@
 
 #include "checks/httpreq.h"
 #include "core/clock.h"
+#include "core/thread_name.h"
 #include "notify/notify_int.h"
 #include "vitals/checks.h"
 
@@ -257,6 +258,7 @@ static void *sender_main(void *arg)
 {
 	vt__sender *s = arg;
 	vt__notifier *nf = s->nf;
+	vt__thread_name_self("vt-notify");
 	while (!atomic_load(&s->stop)) {
 		vt__delivery d;
 		vt_err rv = vt__outbox_head(nf->ob, nf->name, &d);

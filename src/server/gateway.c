@@ -994,6 +994,8 @@ vt_err vt__routes_attach(vt__routes **out, nng_http_server *srv,
 	}
 	vt_err rv = vt_pool_alloc(
 	    &r->pool, o.workers != 0 ? o.workers : DEFAULT_WORKERS, QUEUE_CAP);
+	if (rv == VT_OK)
+		(void)vt_pool_set_name(r->pool, "vt-routes");
 	if (rv != VT_OK) {
 		set_err(err, errlen, "worker pool: %s", vt_strerror(rv));
 		r->pool = NULL;
@@ -1253,8 +1255,10 @@ vt_err vt__gateway_start(vt__gateway **out, vt__service *svc, const char *addr,
 	g->degraded_code = degraded_code != 0 ? degraded_code : 200;
 	g->max_body = max_body != 0 ? max_body : DEFAULT_MAX_BODY;
 	vt_err rv = vt_pool_alloc(&g->pool, DEFAULT_WORKERS, QUEUE_CAP);
-	if (rv == VT_OK)
+	if (rv == VT_OK) {
+		(void)vt_pool_set_name(g->pool, "vt-http");
 		rv = vt__acache_alloc(&g->cache, VT__GW_CACHE_SLOTS);
+	}
 	if (rv != VT_OK) {
 		set_err(err, errlen, "%s: %s", addr, vt_strerror(rv));
 		vt__gateway_free(g);

@@ -735,6 +735,7 @@ vt_err vt__rpc_start_tls(vt__rpc **out, vt__service *svc, const char *url,
 		goto fail_vt;
 	if ((e = vt_pool_alloc(&r->pool, contexts, contexts)) != VT_OK)
 		goto fail_vt;
+	(void)vt_pool_set_name(r->pool, "vt-rpc");
 	if ((rv = nng_rep0_open(&r->sock)) != 0)
 		goto fail_nng;
 	r->sock_open = true;
