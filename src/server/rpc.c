@@ -474,10 +474,15 @@ static const route *route_of(const char *method)
 	return NULL;
 }
 
-/* Whether answering may wait on a check: then it goes to the pool. */
+/* Whether answering may wait on a check or a file: then it goes to the
+ * pool. A caller without the token is refused at once by the methods
+ * that need it: such requests never take a worker. */
 static bool may_block(call *c, const route *rt)
 {
 	if (rt->fn == do_metrics || rt->fn == do_beat || rt->fn == do_silence)
+		return false;
+	if ((rt->fn == do_history || rt->fn == do_reload) &&
+	    c->access != VT__ACCESS_FULL)
 		return false;
 	if (rt->fn == do_health)
 		return health_req(c) == VT_OK && c->hreq.mode != VT_RUN_CACHED;
