@@ -1,8 +1,9 @@
 /*
  * support_tsan.h - what an integration test that publishes status
  * changes needs under ThreadSanitizer. Include it in one file of the
- * test program: it defines VT_TSAN in the TSan build, and there the
- * runtime's default suppressions (a function TSan looks up by name).
+ * test program: in the TSan build (VT_TSAN, support_sanitizer.h) it
+ * defines the runtime's default suppressions (a function TSan looks up
+ * by name).
  *
  * One path only is suppressed. libnng is not built with TSan: a
  * published message is shared by the pub socket and each pipe through
@@ -16,13 +17,7 @@
 #ifndef VT_TEST_SUPPORT_TSAN_H
 #define VT_TEST_SUPPORT_TSAN_H
 
-#if defined(__SANITIZE_THREAD__)
-#define VT_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define VT_TSAN 1
-#endif
-#endif
+#include "support_sanitizer.h"
 
 #ifdef VT_TSAN
 const char *__tsan_default_suppressions(void);

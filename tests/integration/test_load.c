@@ -62,14 +62,6 @@
 #include "support_tsan.h"
 #include "support_watch.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define VT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VT_ASAN 1
-#endif
-#endif
-
 #ifdef VT_TSAN
 #define RPC_THREADS    12
 #define HTTP_THREADS   6
@@ -108,8 +100,7 @@
  */
 #define MEM_SLACK_PCT 10
 
-#if defined(VT_ASAN) || defined(VT_TSAN)
-#define VT_SANITIZED 1
+#ifdef VT_SANITIZED
 /* sanitizer/allocator_interface.h, which gcc does not install. */
 size_t __sanitizer_get_current_allocated_bytes(void);
 #define MEM_WHAT      "live heap"
