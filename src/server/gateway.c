@@ -994,14 +994,13 @@ vt_err vt__routes_attach(vt__routes **out, nng_http_server *srv,
 	}
 	vt_err rv = vt_pool_alloc(
 	    &r->pool, o.workers != 0 ? o.workers : DEFAULT_WORKERS, QUEUE_CAP);
-	if (rv == VT_OK)
-		(void)vt_pool_set_name(r->pool, "vt-routes");
 	if (rv != VT_OK) {
 		set_err(err, errlen, "worker pool: %s", vt_strerror(rv));
 		r->pool = NULL;
 		vt__routes_detach(r);
 		return rv;
 	}
+	(void)vt_pool_set_name(r->pool, "vt-routes");
 	if ((rv = vt__acache_alloc(&r->cache, VT__GW_CACHE_SLOTS)) != VT_OK) {
 		set_err(err, errlen, "answer cache: %s", vt_strerror(rv));
 		r->cache = NULL;
